@@ -1,0 +1,98 @@
+//! Finds libtorch, links `libtorch_cuda` even though nothing references it by symbol (else CUDA is
+//! never available), embeds an rpath so `target/*/logreg` runs without LD_LIBRARY_PATH, and compiles
+//! `src/aten_shim.cpp`, the ATen calls tch does not expose.
+
+use std::env;
+use std::path::PathBuf;
+use std::process::Command;
+
+const HOW_TO_INSTALL: &str = "run `scripts/test` or `scripts/parity` (they install PyTorch 2.11.0 \
+     and build), or `source scripts/env.sh` before calling cargo yourself";
+
+const PYTHON_QUERY: &str = "\
+import torch
+from torch.utils import cpp_extension
+print('VERSION', torch.__version__.split('+')[0])
+print('CXX11', int(torch._C._GLIBCXX_USE_CXX11_ABI))
+for p in cpp_extension.include_paths(): print('INCLUDE', p)
+for p in cpp_extension.library_paths(): print('LIB', p)
+";
+
+struct Libtorch {
+    lib_dir: PathBuf,
+    include_dirs: Vec<PathBuf>,
+    cxx11_abi: String,
+}
+
+fn var(name: &str) -> Option<String> {
+    println!("cargo:rerun-if-env-changed={name}");
+    env::var(name).ok()
+}
+
+/// Locates libtorch the way torch-sys does (LIBTORCH_USE_PYTORCH, else LIBTORCH), so both agree.
+fn find_libtorch() -> Result<Libtorch, String> {
+    if var("LIBTORCH_USE_PYTORCH").is_some() {
+        let python = if var("VIRTUAL_ENV").is_some() { "python" } else { "python3" };
+        let out = Command::new(python)
+            .args(["-c", PYTHON_QUERY])
+            .output()
+            .map_err(|e| format!("could not run {python}: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "`{python} -c 'import torch'` failed: {}",
+                String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("")
+            ));
+        }
+        let (mut lib_dir, mut include_dirs, mut cxx11_abi) = (None, vec![], String::from("1"));
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            match line.split_once(' ') {
+                Some(("VERSION", v)) if v != "2.11.0" => {
+                    return Err(format!("tch 0.24 needs PyTorch 2.11.0, {python} has {v}"))
+                }
+                Some(("CXX11", v)) => cxx11_abi = v.to_string(),
+                Some(("INCLUDE", p)) => include_dirs.push(PathBuf::from(p)),
+                Some(("LIB", p)) => lib_dir = Some(PathBuf::from(p)),
+                _ => {}
+            }
+        }
+        let lib_dir = lib_dir.ok_or("torch reported no library path")?;
+        Ok(Libtorch { lib_dir, include_dirs, cxx11_abi })
+    } else if let Some(root) = var("LIBTORCH") {
+        let root = PathBuf::from(root);
+        Ok(Libtorch {
+            lib_dir: var("LIBTORCH_LIB").map_or_else(|| root.join("lib"), |l| PathBuf::from(l).join("lib")),
+            include_dirs: vec![root.join("include"), root.join("include/torch/csrc/api/include")],
+            cxx11_abi: var("LIBTORCH_CXX11_ABI").unwrap_or_else(|| "1".into()),
+        })
+    } else {
+        Err("neither LIBTORCH_USE_PYTORCH nor LIBTORCH is set".into())
+    }
+}
+
+fn main() {
+    println!("cargo:rerun-if-changed=src/aten_shim.cpp");
+    let torch = find_libtorch().unwrap_or_else(|e| {
+        eprintln!("error: libtorch 2.11.0 not found ({e}); {HOW_TO_INSTALL}");
+        std::process::exit(1);
+    });
+    let lib = torch.lib_dir.display();
+    println!("cargo:rustc-link-search=native={lib}");
+    println!("cargo:rustc-link-arg=-Wl,-rpath,{lib}");
+    if torch.lib_dir.join("libtorch_cuda.so").exists() {
+        // Nothing calls into libtorch_cuda directly; its static initialisers register the CUDA
+        // backend. Under --as-needed the linker would drop it, and CUDA would never be available.
+        println!("cargo:rustc-link-arg=-Wl,--no-as-needed");
+        println!("cargo:rustc-link-arg=-ltorch_cuda");
+        println!("cargo:rustc-link-arg=-Wl,--as-needed");
+    }
+    cc::Build::new()
+        .cpp(true)
+        .pic(true)
+        .warnings(false)
+        .includes(&torch.include_dirs)
+        .flag("-std=c++17")
+        .flag(format!("-D_GLIBCXX_USE_CXX11_ABI={}", torch.cxx11_abi))
+        .flag("-DGLOG_USE_GLOG_EXPORT")
+        .file("src/aten_shim.cpp")
+        .compile("logreg_aten_shim");
+}

@@ -1,0 +1,25 @@
+//! Regularized logistic regression on libtorch: a number-for-number port of the PyTorch tutorial
+//! (`nn.Linear(d, 1)` + sigmoid, `BCELoss`, SGD or Adam, L1/L2/Elastic Net over all parameters).
+//!
+//! ```no_run
+//! use logreg::tutorial::{run, Example, TutorialConfig};
+//!
+//! let config = TutorialConfig { seed: 42, ..TutorialConfig::new(Example::L2) };
+//! let result = run(&config, tch::Device::Cpu, |epoch, loss| println!("{epoch}: {loss}"))?;
+//! assert_eq!(result.losses.len(), 100);
+//! # Ok::<(), logreg::Error>(())
+//! ```
+
+pub mod aten;
+pub mod data;
+pub mod device;
+pub mod error;
+pub mod fixture;
+pub mod model;
+pub mod optim;
+pub mod parity;
+pub mod penalty;
+pub mod train;
+pub mod tutorial;
+
+pub use error::{Error, Result};

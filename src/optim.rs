@@ -1,0 +1,124 @@
+//! SGD and Adam, reproducing `torch.optim.SGD` and `torch.optim.Adam` (their single-tensor code
+//! path, which PyTorch uses on the CPU) operation for operation.
+
+use tch::Tensor;
+
+use crate::aten;
+use crate::error::{ensure, Result};
+
+/// Which optimizer updates the parameters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    /// Plain SGD: `p ← p − lr·∇p`.
+    #[default]
+    Sgd,
+    /// Adam with PyTorch's defaults: β = (0.9, 0.999), ε = 1e-8.
+    Adam,
+}
+
+/// Adam's constants, PyTorch's defaults.
+const BETA1: f64 = 0.9;
+const BETA2: f64 = 0.999;
+const EPS: f64 = 1e-8;
+
+/// First and second moment estimates of one parameter.
+struct Moments {
+    exp_avg: Tensor,
+    exp_avg_sq: Tensor,
+}
+
+/// An optimizer bound to a list of parameters (in `model.parameters()` order).
+pub struct Optimizer {
+    kind: OptimizerKind,
+    lr: f64,
+    step: u64,
+    moments: Vec<Moments>,
+}
+
+/// Rejects a learning rate that is not a finite number > 0.
+pub fn validate_lr(lr: f64) -> Result<()> {
+    ensure(lr.is_finite() && lr > 0.0, "lr", lr, "must be a finite number > 0")
+}
+
+impl Optimizer {
+    /// `torch.optim.SGD(params, lr)` or `torch.optim.Adam(params, lr)`.
+    pub fn new(kind: OptimizerKind, lr: f64, params: &[&Tensor]) -> Result<Self> {
+        validate_lr(lr)?;
+        let moments = match kind {
+            OptimizerKind::Sgd => vec![],
+            OptimizerKind::Adam => params
+                .iter()
+                .map(|p| Ok(Moments { exp_avg: p.f_zeros_like()?, exp_avg_sq: p.f_zeros_like()? }))
+                .collect::<Result<_>>()?,
+        };
+        Ok(Self { kind, lr, step: 0, moments })
+    }
+
+    /// `optimizer.step()`: updates each parameter in place from its `.grad`, without recording
+    /// the update in the autograd graph.
+    pub fn step(&mut self, params: &mut [&mut Tensor]) -> Result<()> {
+        self.step += 1;
+        tch::no_grad(|| match self.kind {
+            OptimizerKind::Sgd => params.iter_mut().try_for_each(|p| {
+                let grad = p.grad();
+                Ok(aten::add_scaled_(p, &grad, -self.lr)?)
+            }),
+            OptimizerKind::Adam => {
+                let step = self.step as f64;
+                let bias_correction1 = 1.0 - BETA1.powf(step);
+                let bias_correction2 = 1.0 - BETA2.powf(step);
+                let step_size = self.lr / bias_correction1;
+                let bias_correction2_sqrt = bias_correction2.powf(0.5);
+                params.iter_mut().zip(&mut self.moments).try_for_each(|(p, m)| {
+                    let grad = p.grad();
+                    let _ = m.exp_avg.f_lerp_(&grad, 1.0 - BETA1)?;
+                    let _ = m.exp_avg_sq.f_mul_scalar_(BETA2)?;
+                    aten::addcmul_(&mut m.exp_avg_sq, &grad, &grad, 1.0 - BETA2)?;
+                    let mut denom = m.exp_avg_sq.f_sqrt()?.f_div_scalar(bias_correction2_sqrt)?;
+                    let _ = denom.f_add_scalar_(EPS)?;
+                    Ok(aten::addcdiv_(p, &m.exp_avg, &denom, -step_size)?)
+                })
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn quadratic_step(kind: OptimizerKind, lr: f64, steps: usize) -> f32 {
+        // Minimises (p - 3)^2 from p = 0.
+        let mut p = Tensor::from_slice(&[0.0f32]).set_requires_grad(true);
+        let mut opt = Optimizer::new(kind, lr, &[&p]).unwrap();
+        for _ in 0..steps {
+            p.zero_grad();
+            (&p - 3.0).square().sum(tch::Kind::Float).backward();
+            opt.step(&mut [&mut p]).unwrap();
+        }
+        p.double_value(&[0]) as f32
+    }
+
+    #[test]
+    fn sgd_takes_exactly_one_gradient_step() {
+        // gradient at 0 is -6, so p = 0 - 0.1 * -6.
+        assert_eq!(quadratic_step(OptimizerKind::Sgd, 0.1, 1), 0.6);
+    }
+
+    #[test]
+    fn adam_first_step_has_size_lr_and_then_converges() {
+        // Adam's first update is lr * sign(grad) (up to eps).
+        assert!((quadratic_step(OptimizerKind::Adam, 0.01, 1) - 0.01).abs() < 1e-6);
+        assert!((quadratic_step(OptimizerKind::Adam, 0.1, 500) - 3.0).abs() < 0.05);
+    }
+
+    #[test]
+    fn bad_learning_rates_are_rejected() {
+        let p = Tensor::from_slice(&[0.0f32]);
+        for lr in [0.0, -0.01, f64::INFINITY] {
+            let e = Optimizer::new(OptimizerKind::Sgd, lr, &[&p]).err().unwrap().to_string();
+            assert!(e.starts_with("invalid lr: "), "{e}");
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! The `logreg` binary as a user runs it: output format, JSON, parity, and every rejected flag.
+
+use std::process::{Command, Output};
+
+use logreg::tutorial::{epoch_line, TutorialRun};
+
+fn logreg(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_logreg")).args(args).output().expect("run logreg")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn tutorial_prints_the_ten_epoch_lines_of_the_golden_run() {
+    let golden = crate::fixture("l2-sgd-seed0");
+    let out = logreg(&["tutorial", "l2", "--seed", "0", "--device", "cpu"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let expected: Vec<String> = (1..=10).map(|k| epoch_line(10 * k, 100, golden.losses[10 * k - 1])).collect();
+    assert_eq!(stdout(&out).lines().collect::<Vec<_>>(), expected);
+}
+
+#[test]
+fn tutorial_prints_what_the_reference_script_prints() {
+    let args =
+        ["tutorial", "elastic-net", "--optimizer", "adam", "--seed", "3", "--epochs", "50", "--lambda-l1", "0.02"];
+    let python = Command::new(crate::python()).arg("scripts/reference.py").args(args).output().unwrap();
+    assert!(python.status.success(), "{}", stderr(&python));
+    let rust = logreg(&[&args[..], &["--device", "cpu"]].concat());
+    assert!(rust.status.success(), "{}", stderr(&rust));
+    assert_eq!(stdout(&rust), stdout(&python));
+    assert_eq!(stdout(&rust).lines().count(), 5);
+}
+
+#[test]
+fn tutorial_json_has_every_loss_and_the_final_parameters() {
+    let golden = crate::fixture("l1-adam-seed1");
+    let out = logreg(&["tutorial", "l1", "--optimizer", "adam", "--seed", "1", "--device", "cpu", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let run: TutorialRun = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(run.losses, golden.losses);
+    assert_eq!((run.weight, run.bias), (golden.weight, golden.bias));
+    assert_eq!(run.device, "cpu");
+}
+
+#[test]
+fn parity_compares_every_fixture_and_passes() {
+    let out = logreg(&["parity", "--device", "cpu", "--python", crate::python().to_str().unwrap()]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    let n = crate::fixtures().len();
+    assert_eq!(text.lines().filter(|l| l.ends_with("| pass |")).count(), n, "{text}");
+    assert!(text.contains(&format!("parity: {n} of {n} configurations match")), "{text}");
+}
+
+/// Runs a command that must fail: exit code 2, one line on stderr containing `expected`.
+fn assert_rejected(args: &[&str], expected: &str) {
+    let out = logreg(args);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{args:?} printed more than one line: {err}");
+    assert!(err.contains(expected), "{args:?}: {err:?} does not contain {expected:?}");
+    assert!(out.stdout.is_empty(), "{args:?} printed to stdout");
+}
+
+#[test]
+fn bad_flags_are_one_line_errors() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["tutorial", "l2", "--lr", "-0.5"], "invalid lr: -0.5 (must be a finite number > 0)"),
+        (&["tutorial", "l2", "--lr", "0"], "invalid lr: 0"),
+        (&["tutorial", "l1", "--lambda", "-1"], "invalid lambda: -1 (must be a finite number >= 0)"),
+        (&["tutorial", "elastic-net", "--lambda-l2", "-0.1"], "invalid lambda-l2: -0.1"),
+        (&["tutorial", "l2", "--epochs", "0"], "invalid epochs: 0 (must be at least 1)"),
+        (&["tutorial", "l2", "--samples", "0"], "invalid samples: 0 (must be at least 1)"),
+        (&["tutorial", "l2", "--input-dim", "0"], "invalid input-dim: 0 (must be at least 1)"),
+        (&["tutorial", "l2", "--input-dim", "-4"], "invalid input-dim: -4"),
+        (&["tutorial", "l2", "--optimizer", "rmsprop"], "invalid value 'rmsprop' for '--optimizer <OPTIMIZER>'"),
+        (&["tutorial", "l2", "--device", "tpu"], "invalid value 'tpu' for '--device <DEVICE>'"),
+        (&["tutorial", "l3"], "invalid value 'l3'"),
+        (&["tutorial", "l2", "--epochs", "ten"], "invalid value 'ten' for '--epochs <EPOCHS>'"),
+        (&["tutorial", "elastic-net", "--lambda", "0.1"], "--lambda applies to l1 and l2"),
+        (&["tutorial", "l2", "--lambda-l1", "0.1"], "--lambda-l1 and --lambda-l2 apply to elastic-net"),
+        (&["tutorial", "l2", "--bogus"], "unexpected argument '--bogus'"),
+        (&["parity", "--fixtures", "no/such/dir", "--device", "cpu"], "no/such/dir"),
+        (&["parity", "--script", "no/such/script.py", "--device", "cpu"], "--script no/such/script.py: no such file"),
+    ];
+    for (args, expected) in cases {
+        assert_rejected(args, expected);
+    }
+}
+
+#[test]
+fn cuda_without_cuda_is_a_one_line_error() {
+    if tch::Cuda::is_available() {
+        crate::notice("cuda_without_cuda_is_a_one_line_error: skipped, CUDA is available here");
+        return;
+    }
+    assert_rejected(&["tutorial", "l2", "--device", "cuda"], "--device: CUDA was requested but is not available");
+    assert_rejected(&["parity", "--device", "cuda"], "--device: CUDA was requested but is not available");
+}
+
+#[test]
+fn help_lists_the_commands_and_exits_zero() {
+    let out = logreg(&["--help"]);
+    assert!(out.status.success());
+    assert!(stdout(&out).contains("tutorial") && stdout(&out).contains("parity"));
+}

@@ -1,0 +1,24 @@
+//! The committed fixtures are exactly what `scripts/reference.py fixtures` writes today.
+
+use logreg::fixture;
+
+#[test]
+fn committed_fixtures_are_what_the_reference_script_writes() {
+    let out = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new(crate::python())
+        .args(["scripts/reference.py", "fixtures", "--out"])
+        .arg(out.path())
+        .status()
+        .expect("run scripts/reference.py with the managed python (scripts/test sets it up)");
+    assert!(status.success(), "scripts/reference.py fixtures failed");
+    let committed = fixture::load_dir(&crate::fixtures_dir()).unwrap();
+    let fresh = fixture::load_dir(out.path()).unwrap();
+    let names =
+        |v: &[(std::path::PathBuf, fixture::Fixture)]| v.iter().map(|(_, f)| f.name.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&committed), names(&fresh), "the set of fixtures differs: rerun scripts/reference.py fixtures");
+    for ((_, old), (_, new)) in committed.iter().zip(&fresh) {
+        if let Err(e) = old.check_regenerated(new) {
+            panic!("stale fixture (rerun scripts/reference.py fixtures): {e}");
+        }
+    }
+}
