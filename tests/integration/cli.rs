@@ -4,8 +4,10 @@ use std::process::{Command, Output};
 
 use logreg::tutorial::{epoch_line, TutorialRun};
 
+/// The binary under test; `LOGREG_BIN` overrides cargo's path (for running the tests elsewhere).
 fn logreg(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_logreg")).args(args).output().expect("run logreg")
+    let bin = std::env::var_os("LOGREG_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_logreg").into());
+    Command::new(bin).args(args).output().expect("run logreg")
 }
 
 fn stdout(o: &Output) -> String {

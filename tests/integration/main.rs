@@ -1,5 +1,6 @@
 //! Integration tests, one binary so libtorch is linked once. Run from the repository root (cargo
-//! does); `LOGREG_FIXTURES` and `LOGREG_PYTHON` override where fixtures and the managed Python are.
+//! does); `LOGREG_FIXTURES`, `LOGREG_PYTHON` and `LOGREG_BIN` override where the fixtures, the
+//! managed Python and the `logreg` binary are.
 
 mod cli;
 mod cuda;
