@@ -18,8 +18,7 @@ mod tests {
 
     #[test]
     fn sample_has_the_tutorial_shapes_and_binary_labels() {
-        tch::manual_seed(0);
-        let (x, y) = tutorial_sample(100, 10).unwrap();
+        let (x, y) = crate::seed::with_seed(0, || tutorial_sample(100, 10)).unwrap();
         assert_eq!((x.size(), y.size()), (vec![100, 10], vec![100, 1]));
         let labels = Vec::<f32>::try_from(y.flatten(0, -1)).unwrap();
         assert!(labels.iter().all(|&v| v == 0.0 || v == 1.0));

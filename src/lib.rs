@@ -19,6 +19,7 @@ pub mod model;
 pub mod optim;
 pub mod parity;
 pub mod penalty;
+pub mod seed;
 pub mod train;
 pub mod tutorial;
 

@@ -91,17 +91,17 @@ impl FittedLogisticRegression {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::seed::with_seed;
 
     #[test]
     fn init_stays_within_pytorch_bounds_and_depends_on_the_seed() {
-        tch::manual_seed(3);
-        let m = LogisticRegression::torch_init(16, Device::Cpu).unwrap();
+        let m = with_seed(3, || LogisticRegression::torch_init(16, Device::Cpu)).unwrap();
         let w = m.fitted().unwrap();
         assert_eq!(w.coef().len(), 16);
         assert!(w.coef().iter().all(|c| c.abs() <= 0.25) && w.intercept().abs() <= 0.25);
         assert!(m.weight.requires_grad() && m.bias.requires_grad());
-        tch::manual_seed(4);
-        assert_ne!(LogisticRegression::torch_init(16, Device::Cpu).unwrap().fitted().unwrap(), w);
+        let other = with_seed(4, || LogisticRegression::torch_init(16, Device::Cpu)).unwrap();
+        assert_ne!(other.fitted().unwrap(), w);
     }
 
     #[test]

@@ -84,12 +84,18 @@ pub fn train(
 mod tests {
     use super::*;
     use crate::data::tutorial_sample;
+    use crate::seed::with_seed;
     use tch::Device;
 
+    fn sample_and_model(seed: u64, n: i64, d: i64) -> (Tensor, Tensor, LogisticRegression) {
+        with_seed(seed, || {
+            let (x, y) = tutorial_sample(n, d).unwrap();
+            (x, y, LogisticRegression::torch_init(d, Device::Cpu).unwrap())
+        })
+    }
+
     fn run(config: &TrainConfig) -> Training {
-        tch::manual_seed(7);
-        let (x, y) = tutorial_sample(200, 5).unwrap();
-        let model = LogisticRegression::torch_init(5, Device::Cpu).unwrap();
+        let (x, y, model) = sample_and_model(7, 200, 5);
         train(model, &x, &y, config, |_, _| {}).unwrap()
     }
 
@@ -103,9 +109,7 @@ mod tests {
     #[test]
     fn epochs_are_reported_in_order_with_their_loss() {
         let mut seen = vec![];
-        tch::manual_seed(1);
-        let (x, y) = tutorial_sample(20, 3).unwrap();
-        let model = LogisticRegression::torch_init(3, Device::Cpu).unwrap();
+        let (x, y, model) = sample_and_model(1, 20, 3);
         let config = TrainConfig { epochs: 4, ..Default::default() };
         let t = train(model, &x, &y, &config, |e, l| seen.push((e, l))).unwrap();
         assert_eq!(seen, t.losses.iter().enumerate().map(|(i, &l)| (i + 1, l)).collect::<Vec<_>>());

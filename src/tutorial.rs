@@ -9,6 +9,7 @@ use crate::error::{ensure, Result};
 use crate::model::LogisticRegression;
 use crate::optim::OptimizerKind;
 use crate::penalty::Penalty;
+use crate::seed::with_seed;
 use crate::train::{train, TrainConfig};
 
 /// The tutorial's three examples.
@@ -112,9 +113,10 @@ pub struct TutorialRun {
 /// them to `device`, and trains, calling `on_epoch(epoch, loss)` after each epoch.
 pub fn run(config: &TutorialConfig, device: Device, on_epoch: impl FnMut(usize, f64)) -> Result<TutorialRun> {
     config.validate()?;
-    tch::manual_seed(config.seed as i64);
-    let (x, y) = tutorial_sample(config.samples, config.input_dim)?;
-    let model = LogisticRegression::torch_init(config.input_dim, device)?;
+    let (x, y, model) = with_seed(config.seed, || -> Result<_> {
+        let (x, y) = tutorial_sample(config.samples, config.input_dim)?;
+        Ok((x, y, LogisticRegression::torch_init(config.input_dim, device)?))
+    })?;
     let (x, y) = (x.f_to_device(device)?, y.f_to_device(device)?);
     let trained = train(model, &x, &y, &config.train_config(), on_epoch)?;
     Ok(TutorialRun {
