@@ -12,14 +12,19 @@
 
 pub mod aten;
 pub mod data;
+pub mod dataset;
 pub mod device;
 pub mod error;
+pub mod fit;
 pub mod fixture;
+pub mod metrics;
 pub mod model;
+pub mod model_file;
 pub mod optim;
 pub mod parity;
 pub mod penalty;
 pub mod seed;
+pub mod table;
 pub mod train;
 pub mod tutorial;
 

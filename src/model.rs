@@ -37,9 +37,14 @@ impl LogisticRegression {
         Ok(Self { weight, bias })
     }
 
+    /// The linear scores `X Wᵀ + b`, shape `[n, 1]`.
+    pub fn logits(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(x.f_linear(&self.weight, Some(&self.bias))?)
+    }
+
     /// `model(X)`: `sigmoid(X Wᵀ + b)`, shape `[n, 1]`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(x.f_linear(&self.weight, Some(&self.bias))?.f_sigmoid()?)
+        Ok(self.logits(x)?.f_sigmoid()?)
     }
 
     /// The parameters in `model.parameters()` order: weight, then bias.
@@ -69,6 +74,11 @@ pub struct FittedLogisticRegression {
 }
 
 impl FittedLogisticRegression {
+    /// A model from its coefficients (one per feature) and intercept.
+    pub fn new(coef: Vec<f32>, intercept: f32) -> Self {
+        Self { coef, intercept }
+    }
+
     /// The weights, one per feature.
     pub fn coef(&self) -> &[f32] {
         &self.coef

@@ -1,31 +1,59 @@
 //! The tutorial's training loop: forward, mean BCE + penalty, zero_grad, backward, step.
 
-use tch::{Reduction, Tensor};
+use std::ops::ControlFlow;
 
-use crate::error::{ensure, Result};
+use tch::{Device, Kind, Reduction, Tensor};
+
+use crate::dataset::Dataset;
+use crate::error::{ensure, Error, Result};
 use crate::model::{FittedLogisticRegression, LogisticRegression};
 use crate::optim::{validate_lr, Optimizer, OptimizerKind};
 use crate::penalty::Penalty;
 
+/// How the data term of the loss is computed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LossKind {
+    /// The tutorial's `Sigmoid` + `BCELoss` (probabilities clamped in log, as PyTorch does).
+    #[default]
+    Bce,
+    /// `binary_cross_entropy_with_logits`: the same loss, numerically stable for large scores.
+    Logits,
+}
+
 /// How to train. Defaults are the tutorial's Example 1.
 ///
-/// | field       | default         | range  |
-/// |-------------|-----------------|--------|
-/// | `lr`        | 0.01            | > 0    |
-/// | `epochs`    | 100             | ≥ 1    |
-/// | `penalty`   | L2, λ = 0.1     | λ ≥ 0  |
-/// | `optimizer` | SGD             |        |
+/// | field           | default       | range / meaning |
+/// |-----------------|---------------|-----------------|
+/// | `lr`            | 0.01          | > 0 |
+/// | `epochs`        | 100           | ≥ 1 |
+/// | `penalty`       | L2, λ = 0.1   | λ ≥ 0 |
+/// | `optimizer`     | SGD           | SGD, Adam |
+/// | `loss`          | BCE           | BCE (tutorial), logits |
+/// | `penalize_bias` | true          | the tutorial penalizes every parameter; scikit-learn and glmnet do not penalize the bias |
+/// | `batch_size`    | None (full)   | ≥ 1; mini-batches reshuffled every epoch |
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrainConfig {
     pub lr: f64,
     pub epochs: usize,
     pub penalty: Penalty,
     pub optimizer: OptimizerKind,
+    pub loss: LossKind,
+    pub penalize_bias: bool,
+    pub batch_size: Option<usize>,
 }
 
 impl Default for TrainConfig {
     fn default() -> Self {
-        Self { lr: 0.01, epochs: 100, penalty: Penalty::L2 { lambda: 0.1 }, optimizer: OptimizerKind::Sgd }
+        Self {
+            lr: 0.01,
+            epochs: 100,
+            penalty: Penalty::L2 { lambda: 0.1 },
+            optimizer: OptimizerKind::Sgd,
+            loss: LossKind::Bce,
+            penalize_bias: true,
+            batch_size: None,
+        }
     }
 }
 
@@ -34,50 +62,112 @@ impl TrainConfig {
     pub fn validate(&self) -> Result<()> {
         validate_lr(self.lr)?;
         ensure(self.epochs >= 1, "epochs", self.epochs, "must be at least 1")?;
+        if let Some(b) = self.batch_size {
+            ensure(b >= 1, "batch-size", b, "must be at least 1")?;
+        }
         self.penalty.validate()
     }
 }
 
-/// What training produced: the loss of every epoch (before that epoch's step, as the tutorial
-/// prints it) and the final model.
+/// One finished epoch, as reported to the caller.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Epoch {
+    /// Counts from 1.
+    pub epoch: usize,
+    /// The training objective: full batch, the loss before the epoch's step (the tutorial's
+    /// number); mini-batches, the mean of the batches' losses weighted by their size.
+    pub loss: f64,
+    /// The data loss (no penalty) on the validation set after the epoch, when there is one.
+    pub validation_loss: Option<f64>,
+}
+
+/// What training produced.
 #[derive(Clone, Debug)]
 pub struct Training {
     pub losses: Vec<f64>,
+    /// Empty without a validation set.
+    pub validation_losses: Vec<f64>,
     pub model: FittedLogisticRegression,
 }
 
-/// The objective the tutorial minimises: mean `BCELoss(model(X), y)` plus the penalty over all
-/// parameters.
-pub fn objective(model: &LogisticRegression, x: &Tensor, y: &Tensor, penalty: &Penalty) -> Result<Tensor> {
-    let outputs = model.forward(x)?;
-    let loss = outputs.f_binary_cross_entropy(y, None::<Tensor>, Reduction::Mean)?;
-    penalty.add_to(loss, &model.parameters())
+/// The mean data loss of `model` on `x`, `y`.
+pub fn data_loss(model: &LogisticRegression, x: &Tensor, y: &Tensor, loss: LossKind) -> Result<Tensor> {
+    Ok(match loss {
+        LossKind::Bce => model.forward(x)?.f_binary_cross_entropy(y, None::<Tensor>, Reduction::Mean)?,
+        LossKind::Logits => {
+            model.logits(x)?.f_binary_cross_entropy_with_logits(y, None::<Tensor>, None::<Tensor>, Reduction::Mean)?
+        }
+    })
 }
 
-/// Trains `model` on `x` (`[n, d]`) and `y` (`[n, 1]`, 0/1), both on the model's device, calling
-/// `on_epoch(epoch, loss)` after each epoch (epochs count from 1).
-pub fn train(
-    mut model: LogisticRegression,
+/// The objective minimised: the mean data loss plus the penalty over the penalized parameters.
+pub fn objective(model: &LogisticRegression, x: &Tensor, y: &Tensor, config: &TrainConfig) -> Result<Tensor> {
+    let loss = data_loss(model, x, y, config.loss)?;
+    let params = model.parameters();
+    let penalized = if config.penalize_bias { &params[..] } else { &params[..1] };
+    config.penalty.add_to(loss, penalized)
+}
+
+/// One optimizer step on `x`, `y`; returns the objective before the step.
+fn step(
+    model: &mut LogisticRegression,
+    optimizer: &mut Optimizer,
     x: &Tensor,
     y: &Tensor,
     config: &TrainConfig,
-    mut on_epoch: impl FnMut(usize, f64),
+) -> Result<f64> {
+    let loss = objective(model, x, y, config)?;
+    for p in model.parameters_mut() {
+        p.zero_grad();
+    }
+    loss.f_backward()?;
+    optimizer.step(&mut model.parameters_mut())?;
+    Ok(loss.f_double_value(&[])?)
+}
+
+/// Trains `model` on `train` (on the model's device), calling `on_epoch` after each epoch; when it
+/// returns `Break`, training stops with [`Error::Interrupted`]. With mini-batches smaller than the
+/// data, each epoch draws a `randperm` from libtorch's generator: call inside
+/// [`crate::seed::with_seed`] for reproducible runs.
+pub fn train(
+    mut model: LogisticRegression,
+    train: &Dataset,
+    validation: Option<&Dataset>,
+    config: &TrainConfig,
+    mut on_epoch: impl FnMut(&Epoch) -> ControlFlow<()>,
 ) -> Result<Training> {
     config.validate()?;
     let mut optimizer = Optimizer::new(config.optimizer, config.lr, &model.parameters())?;
-    let mut losses = Vec::with_capacity(config.epochs);
+    let n = train.len();
+    let batch = config.batch_size.map_or(n, |b| (b as i64).min(n));
+    let (mut losses, mut validation_losses) = (Vec::with_capacity(config.epochs), vec![]);
     for epoch in 1..=config.epochs {
-        let loss = objective(&model, x, y, &config.penalty)?;
-        for p in model.parameters_mut() {
-            p.zero_grad();
+        let loss = if batch == n {
+            step(&mut model, &mut optimizer, &train.x, &train.y, config)?
+        } else {
+            let perm = Tensor::f_randperm(n, (Kind::Int64, Device::Cpu))?.f_to_device(train.x.device())?;
+            let mut total = 0.0;
+            for start in (0..n).step_by(batch as usize) {
+                let len = batch.min(n - start);
+                let part = train.select(&perm.f_narrow(0, start, len)?)?;
+                total += step(&mut model, &mut optimizer, &part.x, &part.y, config)? * len as f64;
+            }
+            total / n as f64
+        };
+        if !loss.is_finite() {
+            return Err(Error::Diverged { epoch, value: loss });
         }
-        loss.f_backward()?;
-        optimizer.step(&mut model.parameters_mut())?;
-        let value = loss.f_double_value(&[])?;
-        losses.push(value);
-        on_epoch(epoch, value);
+        let validation_loss = match validation {
+            Some(v) => Some(tch::no_grad(|| data_loss(&model, &v.x, &v.y, config.loss))?.f_double_value(&[])?),
+            None => None,
+        };
+        losses.push(loss);
+        validation_losses.extend(validation_loss);
+        if on_epoch(&Epoch { epoch, loss, validation_loss }).is_break() {
+            return Err(Error::Interrupted { epoch });
+        }
     }
-    Ok(Training { losses, model: model.fitted()? })
+    Ok(Training { losses, validation_losses, model: model.fitted()? })
 }
 
 #[cfg(test)]
@@ -87,16 +177,16 @@ mod tests {
     use crate::seed::with_seed;
     use tch::Device;
 
-    fn sample_and_model(seed: u64, n: i64, d: i64) -> (Tensor, Tensor, LogisticRegression) {
+    fn sample_and_model(seed: u64, n: i64, d: i64) -> (Dataset, LogisticRegression) {
         with_seed(seed, || {
             let (x, y) = tutorial_sample(n, d).unwrap();
-            (x, y, LogisticRegression::torch_init(d, Device::Cpu).unwrap())
+            (Dataset { x, y }, LogisticRegression::torch_init(d, Device::Cpu).unwrap())
         })
     }
 
     fn run(config: &TrainConfig) -> Training {
-        let (x, y, model) = sample_and_model(7, 200, 5);
-        train(model, &x, &y, config, |_, _| {}).unwrap()
+        let (data, model) = sample_and_model(7, 200, 5);
+        with_seed(7, || train(model, &data, None, config, |_| ControlFlow::Continue(()))).unwrap()
     }
 
     #[test]
@@ -107,17 +197,78 @@ mod tests {
     }
 
     #[test]
-    fn epochs_are_reported_in_order_with_their_loss() {
+    fn epochs_are_reported_in_order_with_their_losses() {
         let mut seen = vec![];
-        let (x, y, model) = sample_and_model(1, 20, 3);
+        let (data, model) = sample_and_model(1, 20, 3);
+        let valid = Dataset { x: data.x.narrow(0, 0, 5), y: data.y.narrow(0, 0, 5) };
         let config = TrainConfig { epochs: 4, ..Default::default() };
-        let t = train(model, &x, &y, &config, |e, l| seen.push((e, l))).unwrap();
-        assert_eq!(seen, t.losses.iter().enumerate().map(|(i, &l)| (i + 1, l)).collect::<Vec<_>>());
+        let t = train(model, &data, Some(&valid), &config, |e| {
+            seen.push(*e);
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+        assert_eq!(seen.iter().map(|e| e.epoch).collect::<Vec<_>>(), [1, 2, 3, 4]);
+        assert_eq!(seen.iter().map(|e| e.loss).collect::<Vec<_>>(), t.losses);
+        assert_eq!(seen.iter().map(|e| e.validation_loss.unwrap()).collect::<Vec<_>>(), t.validation_losses);
     }
 
     #[test]
-    fn zero_epochs_is_rejected() {
+    fn bce_and_logits_are_the_same_loss() {
+        let (data, model) = sample_and_model(2, 50, 4);
+        let bce = data_loss(&model, &data.x, &data.y, LossKind::Bce).unwrap().double_value(&[]);
+        let logits = data_loss(&model, &data.x, &data.y, LossKind::Logits).unwrap().double_value(&[]);
+        assert!((bce - logits).abs() < 1e-6, "{bce} vs {logits}");
+    }
+
+    #[test]
+    fn the_bias_is_penalized_only_when_asked() {
+        let (data, model) = sample_and_model(3, 30, 2);
+        let config = TrainConfig { penalty: Penalty::L1 { lambda: 1.0 }, ..Default::default() };
+        let with = objective(&model, &data.x, &data.y, &config).unwrap().double_value(&[]);
+        let without = objective(&model, &data.x, &data.y, &TrainConfig { penalize_bias: false, ..config })
+            .unwrap()
+            .double_value(&[]);
+        let bias = model.bias.abs().double_value(&[0]);
+        assert!((with - without - bias).abs() < 1e-6, "{with} - {without} != |b| = {bias}");
+    }
+
+    #[test]
+    fn mini_batches_are_reproducible_under_a_seed_and_learn() {
+        let config = TrainConfig { lr: 0.05, epochs: 30, batch_size: Some(16), ..Default::default() };
+        let a = run(&config);
+        assert_eq!(a.losses, run(&config).losses);
+        assert!(a.losses[29] < a.losses[0] * 0.95, "{:?}", a.losses);
+        assert_ne!(a.losses, run(&TrainConfig { batch_size: None, ..config }).losses);
+    }
+
+    #[test]
+    fn a_nan_loss_stops_training_naming_the_epoch() {
+        let (mut data, model) = sample_and_model(4, 10, 2);
+        data.x = data.x.fill_diagonal_(f64::NAN, false);
+        let config = TrainConfig { loss: LossKind::Logits, ..Default::default() };
+        let e = train(model, &data, None, &config, |_| ControlFlow::Continue(())).unwrap_err();
+        assert_eq!(e.to_string(), "loss became NaN at epoch 1; try a lower learning rate (--lr)");
+    }
+
+    #[test]
+    fn breaking_from_the_callback_interrupts() {
+        let (data, model) = sample_and_model(5, 10, 2);
+        let e = train(model, &data, None, &TrainConfig::default(), |e| {
+            if e.epoch == 3 {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        })
+        .unwrap_err();
+        assert!(matches!(e, Error::Interrupted { epoch: 3 }), "{e}");
+    }
+
+    #[test]
+    fn zero_epochs_and_batches_are_rejected() {
         let e = TrainConfig { epochs: 0, ..Default::default() }.validate().unwrap_err();
         assert_eq!(e.to_string(), "invalid epochs: 0 (must be at least 1)");
+        let e = TrainConfig { batch_size: Some(0), ..Default::default() }.validate().unwrap_err();
+        assert_eq!(e.to_string(), "invalid batch-size: 0 (must be at least 1)");
     }
 }

@@ -1,9 +1,12 @@
 //! The tutorial end to end: seeded data, PyTorch's initialisation, training. `logreg tutorial` runs it.
 
+use std::ops::ControlFlow;
+
 use serde::{Deserialize, Serialize};
 use tch::Device;
 
 use crate::data::tutorial_sample;
+use crate::dataset::Dataset;
 use crate::device::device_name;
 use crate::error::{ensure, Result};
 use crate::model::LogisticRegression;
@@ -86,6 +89,7 @@ impl TutorialConfig {
             epochs: self.epochs.max(0) as usize,
             penalty: self.penalty(),
             optimizer: self.optimizer,
+            ..TrainConfig::default()
         }
     }
 
@@ -117,8 +121,12 @@ pub fn run(config: &TutorialConfig, device: Device, on_epoch: impl FnMut(usize, 
         let (x, y) = tutorial_sample(config.samples, config.input_dim)?;
         Ok((x, y, LogisticRegression::torch_init(config.input_dim, device)?))
     })?;
-    let (x, y) = (x.f_to_device(device)?, y.f_to_device(device)?);
-    let trained = train(model, &x, &y, &config.train_config(), on_epoch)?;
+    let data = Dataset { x, y }.to_device(device)?;
+    let mut on_epoch = on_epoch;
+    let trained = train(model, &data, None, &config.train_config(), |e| {
+        on_epoch(e.epoch, e.loss);
+        ControlFlow::Continue(())
+    })?;
     Ok(TutorialRun {
         losses: trained.losses,
         weight: trained.model.coef().iter().map(|&w| f64::from(w)).collect(),

@@ -1,0 +1,226 @@
+//! Training on a table and predicting with the saved model: validation split, standardization,
+//! PyTorch's initialisation, training, and the packaged model with its metadata.
+
+use std::ops::ControlFlow;
+
+use tch::{Device, Tensor};
+
+use crate::dataset::{Dataset, Standardizer};
+use crate::error::{Error, Result};
+use crate::metrics::{self, Report};
+use crate::model::LogisticRegression;
+use crate::model_file::{SavedModel, TrainingInfo};
+use crate::penalty::Penalty;
+use crate::seed::with_seed;
+use crate::table::Table;
+use crate::train::{train, Epoch, TrainConfig, Training};
+
+/// How to fit a table. Random draws, all from `seed`, in this order: the validation split (one
+/// `randperm` per class), the initial weight and bias (as `nn.Linear`), then each epoch's
+/// mini-batch order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FitConfig {
+    pub train: TrainConfig,
+    pub seed: u64,
+    /// Standardize features with the training part's mean and std (stored in the model).
+    pub standardize: bool,
+    /// Fraction of each class held out for validation.
+    pub validation_split: Option<f64>,
+}
+
+/// The fitted model and how training went.
+pub struct Fit {
+    pub saved: SavedModel,
+    pub training: Training,
+    /// Metrics of the final model on the training part, and on the validation part when there is one.
+    pub train_report: Report,
+    pub validation_report: Option<Report>,
+}
+
+fn describe(config: &FitConfig) -> TrainingInfo {
+    let t = &config.train;
+    let (penalty, lambda, lambda_l1, lambda_l2) = match t.penalty {
+        Penalty::None => ("none", 0.0, 0.0, 0.0),
+        Penalty::L1 { lambda } => ("l1", lambda, 0.0, 0.0),
+        Penalty::L2 { lambda } => ("l2", lambda, 0.0, 0.0),
+        Penalty::ElasticNet { lambda_l1, lambda_l2 } => ("elastic-net", 0.0, lambda_l1, lambda_l2),
+    };
+    let name = |v: serde_json::Value| v.as_str().unwrap_or_default().to_string();
+    TrainingInfo {
+        penalty: penalty.into(),
+        lambda,
+        lambda_l1,
+        lambda_l2,
+        penalize_bias: t.penalize_bias,
+        loss: name(serde_json::json!(t.loss)),
+        optimizer: name(serde_json::json!(t.optimizer)),
+        lr: t.lr,
+        epochs: t.epochs,
+        batch_size: t.batch_size,
+        seed: config.seed,
+    }
+}
+
+fn labels_of(data: &Dataset) -> Result<Vec<f32>> {
+    Ok(Vec::<f32>::try_from(data.y.f_flatten(0, -1)?.f_to_device(Device::Cpu)?)?)
+}
+
+/// Fits `table` (which must have labels) on `device`, calling `on_epoch` after every epoch.
+pub fn fit(
+    table: &Table,
+    config: &FitConfig,
+    device: Device,
+    on_epoch: impl FnMut(&Epoch) -> ControlFlow<()>,
+) -> Result<Fit> {
+    config.train.validate()?;
+    let label_name = table.label_name.clone().ok_or_else(|| Error::InvalidSetting {
+        name: "data",
+        value: "a table without labels".into(),
+        expected: "a label column to train on",
+    })?;
+    let all = Dataset::from_table(table)?;
+    let (training, train_part, valid_part, standardizer) = with_seed(config.seed, || -> Result<_> {
+        let (train_part, valid_part) = match config.validation_split {
+            Some(f) => {
+                let (t, v) = all.stratified_split(f)?;
+                (t, Some(v))
+            }
+            None => (all, None),
+        };
+        let standardizer = if config.standardize { Some(Standardizer::fit(&train_part.x)?) } else { None };
+        let prepare = |d: Dataset| -> Result<Dataset> {
+            let x = match &standardizer {
+                Some(s) => s.apply(&d.x)?,
+                None => d.x,
+            };
+            Dataset { x, y: d.y }.to_device(device)
+        };
+        let (train_part, valid_part) = (prepare(train_part)?, valid_part.map(prepare).transpose()?);
+        let model = LogisticRegression::torch_init(table.feature_names.len() as i64, device)?;
+        let training = train(model, &train_part, valid_part.as_ref(), &config.train, on_epoch)?;
+        Ok((training, train_part, valid_part, standardizer))
+    })?;
+    let report = |d: &Dataset| -> Result<Report> {
+        let probs = Vec::<f32>::try_from(training.model.predict_proba(&d.x)?.f_to_device(Device::Cpu)?)?;
+        Ok(metrics::report(&probs, &labels_of(d)?, 0.5))
+    };
+    let train_report = report(&train_part)?;
+    let validation_report = valid_part.as_ref().map(report).transpose()?;
+    let saved = SavedModel {
+        model: training.model.clone(),
+        feature_names: table.feature_names.clone(),
+        label_name,
+        standardizer,
+        training: describe(config),
+    };
+    Ok(Fit { saved, training, train_report, validation_report })
+}
+
+impl SavedModel {
+    /// Checks that `names` are the model's features in the model's order; says what differs.
+    pub fn check_features(&self, names: &[String]) -> std::result::Result<(), String> {
+        if names == self.feature_names {
+            return Ok(());
+        }
+        let quote = |v: Vec<&String>| v.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
+        let missing = quote(self.feature_names.iter().filter(|n| !names.contains(n)).collect());
+        let unexpected = quote(names.iter().filter(|n| !self.feature_names.contains(n)).collect());
+        let mut parts = vec![];
+        if !missing.is_empty() {
+            parts.push(format!("missing {missing}"));
+        }
+        if !unexpected.is_empty() {
+            parts.push(format!("unexpected {unexpected}"));
+        }
+        if parts.is_empty() {
+            parts.push(format!("same columns in another order (the model's: {})", self.feature_names.join(", ")));
+        }
+        Err(format!("columns do not match the model's {} features: {}", self.feature_names.len(), parts.join("; ")))
+    }
+
+    /// P(y = 1) for every row of `table`, in order, computed on `device`. `file` names the table
+    /// in errors.
+    pub fn predict_proba(&self, file: &str, table: &Table, device: Device) -> Result<Vec<f32>> {
+        self.check_features(&table.feature_names)
+            .map_err(|message| Error::Input { location: format!("{file}:1"), message })?;
+        let x = Tensor::f_from_slice(&table.features)?.f_view([-1, self.feature_names.len() as i64])?;
+        let x = x.f_to_device(device)?;
+        let x = match &self.standardizer {
+            Some(s) => s.apply(&x)?,
+            None => x,
+        };
+        Ok(Vec::<f32>::try_from(self.model.predict_proba(&x)?.f_to_device(Device::Cpu)?)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::table::{parse, LabelColumn};
+
+    fn table() -> Table {
+        // Separable on x1 > 0, with a noise column x2.
+        let mut text = String::from("x1,x2,y\n");
+        for i in 0..60 {
+            let x1 = (i as f32 - 29.5) / 10.0;
+            text += &format!("{x1},{},{}\n", (i * 7 % 11) as f32, u8::from(x1 > 0.0));
+        }
+        parse("t.csv", text.as_bytes(), &LabelColumn::Last).unwrap()
+    }
+
+    fn config() -> FitConfig {
+        FitConfig {
+            train: TrainConfig {
+                lr: 0.1,
+                epochs: 200,
+                penalty: Penalty::L2 { lambda: 1e-3 },
+                optimizer: crate::optim::OptimizerKind::Adam,
+                ..Default::default()
+            },
+            seed: 1,
+            standardize: true,
+            validation_split: Some(0.25),
+        }
+    }
+
+    #[test]
+    fn fitting_learns_a_separable_table_and_packages_its_metadata() {
+        let f = fit(&table(), &config(), Device::Cpu, |_| ControlFlow::Continue(())).unwrap();
+        let v = f.validation_report.unwrap();
+        // 30 rows per class; round(0.25 × 30) = 8 of each are held out.
+        assert_eq!((f.train_report.rows, v.rows), (44, 16));
+        assert!(v.accuracy >= 0.9 && v.roc_auc.unwrap() > 0.95, "{v:?}");
+        assert_eq!(f.saved.feature_names, ["x1", "x2"]);
+        assert_eq!(f.saved.label_name, "y");
+        assert_eq!(f.saved.training.penalty, "l2");
+        assert_eq!(f.saved.training.optimizer, "adam");
+        assert!(f.saved.standardizer.is_some());
+        assert_eq!(f.training.validation_losses.len(), 200);
+    }
+
+    #[test]
+    fn the_seed_fixes_the_whole_fit() {
+        let a = fit(&table(), &config(), Device::Cpu, |_| ControlFlow::Continue(())).unwrap();
+        let b = fit(&table(), &config(), Device::Cpu, |_| ControlFlow::Continue(())).unwrap();
+        assert_eq!(a.training.losses, b.training.losses);
+        let c = fit(&table(), &FitConfig { seed: 2, ..config() }, Device::Cpu, |_| ControlFlow::Continue(())).unwrap();
+        assert_ne!(a.training.losses, c.training.losses);
+    }
+
+    #[test]
+    fn predictions_reuse_the_standardization_and_check_columns() {
+        let f = fit(&table(), &config(), Device::Cpu, |_| ControlFlow::Continue(())).unwrap();
+        let rows = parse("new.csv", b"x1,x2\n2.5,3\n-2.5,3\n", &LabelColumn::Skip("y".into())).unwrap();
+        let p = f.saved.predict_proba("new.csv", &rows, Device::Cpu).unwrap();
+        assert!(p[0] > 0.9 && p[1] < 0.1, "{p:?}");
+        let swapped = parse("new.csv", b"x2,x1\n3,2.5\n", &LabelColumn::Skip("y".into())).unwrap();
+        let e = f.saved.predict_proba("new.csv", &swapped, Device::Cpu).unwrap_err().to_string();
+        assert!(
+            e.starts_with("new.csv:1: columns do not match the model's 2 features: same columns in another order"),
+            "{e}"
+        );
+        let other = parse("new.csv", b"x1,z\n3,2.5\n", &LabelColumn::Skip("y".into())).unwrap();
+        let e = f.saved.predict_proba("new.csv", &other, Device::Cpu).unwrap_err().to_string();
+        assert!(e.ends_with("missing `x2`; unexpected `z`"), "{e}");
+    }
+}
