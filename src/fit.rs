@@ -78,6 +78,14 @@ pub fn fit(
         value: "a table without labels".into(),
         expected: "a label column to train on",
     })?;
+    if let Some(&first) = table.labels.first() {
+        if table.labels.iter().all(|&v| v == first) {
+            return Err(Error::Input {
+                location: table.source.clone(),
+                message: format!("label column `{label_name}` holds only class {first}: training needs both 0 and 1"),
+            });
+        }
+    }
     let all = Dataset::from_table(table)?;
     let (training, train_part, valid_part, standardizer) = with_seed(config.seed, || -> Result<_> {
         let (train_part, valid_part) = match config.validation_split {
@@ -138,11 +146,10 @@ impl SavedModel {
         Err(format!("columns do not match the model's {} features: {}", self.feature_names.len(), parts.join("; ")))
     }
 
-    /// P(y = 1) for every row of `table`, in order, computed on `device`. `file` names the table
-    /// in errors.
-    pub fn predict_proba(&self, file: &str, table: &Table, device: Device) -> Result<Vec<f32>> {
+    /// P(y = 1) for every row of `table`, in order, computed on `device`.
+    pub fn predict_proba(&self, table: &Table, device: Device) -> Result<Vec<f32>> {
         self.check_features(&table.feature_names)
-            .map_err(|message| Error::Input { location: format!("{file}:1"), message })?;
+            .map_err(|message| Error::Input { location: format!("{}:1", table.source), message })?;
         let x = Tensor::f_from_slice(&table.features)?.f_view([-1, self.feature_names.len() as i64])?;
         let x = x.f_to_device(device)?;
         let x = match &self.standardizer {
@@ -199,6 +206,13 @@ mod tests {
     }
 
     #[test]
+    fn a_single_class_cannot_be_trained_on() {
+        let t = parse("one.csv", b"a,y\n1,1\n2,1\n", &LabelColumn::Last).unwrap();
+        let e = fit(&t, &config(), Device::Cpu, |_| ControlFlow::Continue(())).err().unwrap().to_string();
+        assert_eq!(e, "one.csv: label column `y` holds only class 1: training needs both 0 and 1");
+    }
+
+    #[test]
     fn the_seed_fixes_the_whole_fit() {
         let a = fit(&table(), &config(), Device::Cpu, |_| ControlFlow::Continue(())).unwrap();
         let b = fit(&table(), &config(), Device::Cpu, |_| ControlFlow::Continue(())).unwrap();
@@ -211,16 +225,16 @@ mod tests {
     fn predictions_reuse_the_standardization_and_check_columns() {
         let f = fit(&table(), &config(), Device::Cpu, |_| ControlFlow::Continue(())).unwrap();
         let rows = parse("new.csv", b"x1,x2\n2.5,3\n-2.5,3\n", &LabelColumn::Skip("y".into())).unwrap();
-        let p = f.saved.predict_proba("new.csv", &rows, Device::Cpu).unwrap();
+        let p = f.saved.predict_proba(&rows, Device::Cpu).unwrap();
         assert!(p[0] > 0.9 && p[1] < 0.1, "{p:?}");
         let swapped = parse("new.csv", b"x2,x1\n3,2.5\n", &LabelColumn::Skip("y".into())).unwrap();
-        let e = f.saved.predict_proba("new.csv", &swapped, Device::Cpu).unwrap_err().to_string();
+        let e = f.saved.predict_proba(&swapped, Device::Cpu).unwrap_err().to_string();
         assert!(
             e.starts_with("new.csv:1: columns do not match the model's 2 features: same columns in another order"),
             "{e}"
         );
         let other = parse("new.csv", b"x1,z\n3,2.5\n", &LabelColumn::Skip("y".into())).unwrap();
-        let e = f.saved.predict_proba("new.csv", &other, Device::Cpu).unwrap_err().to_string();
+        let e = f.saved.predict_proba(&other, Device::Cpu).unwrap_err().to_string();
         assert!(e.ends_with("missing `x2`; unexpected `z`"), "{e}");
     }
 }

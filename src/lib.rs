@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod model;
 pub mod model_file;
 pub mod optim;
+pub mod output;
 pub mod parity;
 pub mod penalty;
 pub mod seed;

@@ -1,13 +1,24 @@
 //! The `logreg` command line: parses flags and calls the library; errors print on one line, exit 2.
 
-use std::path::PathBuf;
+use std::io::{IsTerminal, Write};
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use logreg::device::DeviceChoice;
+use logreg::fit::{fit, FitConfig};
+use logreg::metrics::{self, Report};
+use logreg::model_file::SavedModel;
 use logreg::optim::OptimizerKind;
+use logreg::output::write_atomically;
 use logreg::parity::{self, ParityOptions};
+use logreg::penalty::{Penalty, PenaltyKind};
+use logreg::table::{self, LabelColumn};
+use logreg::train::{LossKind, TrainConfig};
 use logreg::tutorial::{self, epoch_line, Example, TutorialConfig};
 
 #[derive(Parser)]
@@ -25,6 +36,108 @@ enum Command {
     Tutorial(TutorialArgs),
     /// Run the PyTorch reference and the Rust port on the fixture configurations side by side.
     Parity(ParityArgs),
+    /// Train on a CSV file (header row, numeric features, a 0/1 label column) and write a model.
+    #[command(allow_negative_numbers = true)]
+    Train(TrainArgs),
+    /// Write P(label = 1) and the predicted class for every row of a CSV file.
+    #[command(allow_negative_numbers = true)]
+    Predict(PredictArgs),
+    /// Score a model on a labelled CSV file: log-loss, accuracy, ROC AUC, precision, recall, F1.
+    #[command(allow_negative_numbers = true)]
+    Evaluate(EvaluateArgs),
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    /// CSV file with a header row; `-` reads standard input.
+    #[arg(long)]
+    data: PathBuf,
+    /// Name of the label column [default: the last column].
+    #[arg(long)]
+    label: Option<String>,
+    #[arg(long, value_enum, default_value_t = PenaltyKind::L2)]
+    penalty: PenaltyKind,
+    /// λ for l1 and l2: objective = mean loss + λ·Σ‖w‖ [default: 0.001].
+    #[arg(long)]
+    lambda: Option<f64>,
+    /// λ₁ for elastic-net [default: 0.0005].
+    #[arg(long)]
+    lambda_l1: Option<f64>,
+    /// λ₂ for elastic-net [default: 0.0005].
+    #[arg(long)]
+    lambda_l2: Option<f64>,
+    #[arg(long, value_enum, default_value_t = OptimizerKind::Adam)]
+    optimizer: OptimizerKind,
+    /// Learning rate.
+    #[arg(long, default_value_t = 0.01)]
+    lr: f64,
+    #[arg(long, default_value_t = 300)]
+    epochs: i64,
+    /// Rows per mini-batch, reshuffled every epoch by --seed [default: all rows].
+    #[arg(long)]
+    batch_size: Option<i64>,
+    /// Seeds the validation split, the initial weights and the mini-batch order.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Scale features to mean 0, std 1 with the training part's statistics (stored in the model).
+    #[arg(long)]
+    standardize: bool,
+    /// Hold out this fraction of each class for validation (seeded, stratified).
+    #[arg(long)]
+    validation_split: Option<f64>,
+    /// Penalize the bias too, as the tutorial does (scikit-learn and glmnet do not).
+    #[arg(long)]
+    penalize_bias: bool,
+    /// bce = the tutorial's Sigmoid + BCELoss; logits = binary_cross_entropy_with_logits (stable).
+    #[arg(long, value_enum, default_value_t = LossKind::Logits)]
+    loss: LossKind,
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    device: DeviceChoice,
+    /// Where to write the model (safetensors).
+    #[arg(long, default_value = "model.safetensors")]
+    out: PathBuf,
+    /// Print one JSON object: per-epoch losses and final metrics.
+    #[arg(long)]
+    json: bool,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Args)]
+struct PredictArgs {
+    /// A model written by `logreg train`.
+    #[arg(long)]
+    model: PathBuf,
+    /// CSV file with the model's feature columns (a label column, if present, is ignored); `-` reads standard input.
+    #[arg(long)]
+    data: PathBuf,
+    /// Where to write `probability,class` per row [default: standard output].
+    #[arg(long)]
+    output: Option<PathBuf>,
+    /// Class 1 when the probability is above this.
+    #[arg(long, default_value_t = 0.5)]
+    threshold: f64,
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    device: DeviceChoice,
+}
+
+#[derive(Args)]
+struct EvaluateArgs {
+    /// A model written by `logreg train`.
+    #[arg(long)]
+    model: PathBuf,
+    /// CSV file with the model's feature columns and its label column; `-` reads standard input.
+    #[arg(long)]
+    data: PathBuf,
+    /// Class 1 when the probability is above this.
+    #[arg(long, default_value_t = 0.5)]
+    threshold: f64,
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    device: DeviceChoice,
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -82,15 +195,40 @@ struct ParityArgs {
     script: PathBuf,
 }
 
+/// Rejects λ flags that the penalty does not use.
+fn check_lambda_flags(kind: PenaltyKind, lambda: Option<f64>, l1: Option<f64>, l2: Option<f64>) -> anyhow::Result<()> {
+    let name = |k: PenaltyKind| match k {
+        PenaltyKind::None => "none",
+        PenaltyKind::L1 => "l1",
+        PenaltyKind::L2 => "l2",
+        PenaltyKind::ElasticNet => "elastic-net",
+    };
+    let uses_lambda = matches!(kind, PenaltyKind::L1 | PenaltyKind::L2);
+    if lambda.is_some() && !uses_lambda {
+        bail!(
+            "--lambda applies to l1 and l2; {} takes {}",
+            name(kind),
+            if kind == PenaltyKind::None { "no λ" } else { "--lambda-l1 and --lambda-l2" }
+        );
+    }
+    if (l1.is_some() || l2.is_some()) && kind != PenaltyKind::ElasticNet {
+        bail!(
+            "--lambda-l1 and --lambda-l2 apply to elastic-net; {} takes {}",
+            name(kind),
+            if uses_lambda { "--lambda" } else { "no λ" }
+        );
+    }
+    Ok(())
+}
+
 impl TutorialArgs {
     fn config(&self) -> anyhow::Result<TutorialConfig> {
-        let elastic = self.example == Example::ElasticNet;
-        if elastic && self.lambda.is_some() {
-            bail!("--lambda applies to l1 and l2; elastic-net takes --lambda-l1 and --lambda-l2");
-        }
-        if !elastic && (self.lambda_l1.is_some() || self.lambda_l2.is_some()) {
-            bail!("--lambda-l1 and --lambda-l2 apply to elastic-net; l1 and l2 take --lambda");
-        }
+        let kind = match self.example {
+            Example::L2 => PenaltyKind::L2,
+            Example::L1 => PenaltyKind::L1,
+            Example::ElasticNet => PenaltyKind::ElasticNet,
+        };
+        check_lambda_flags(kind, self.lambda, self.lambda_l1, self.lambda_l2)?;
         let defaults = TutorialConfig::new(self.example);
         Ok(TutorialConfig {
             example: self.example,
@@ -141,6 +279,194 @@ fn parity(args: ParityArgs) -> anyhow::Result<ExitCode> {
     Ok(if passed == rows.len() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
+impl TrainArgs {
+    fn config(&self) -> anyhow::Result<FitConfig> {
+        check_lambda_flags(self.penalty, self.lambda, self.lambda_l1, self.lambda_l2)?;
+        let lambda = self.lambda.unwrap_or(1e-3);
+        let penalty = match self.penalty {
+            PenaltyKind::None => Penalty::None,
+            PenaltyKind::L1 => Penalty::L1 { lambda },
+            PenaltyKind::L2 => Penalty::L2 { lambda },
+            PenaltyKind::ElasticNet => Penalty::ElasticNet {
+                lambda_l1: self.lambda_l1.unwrap_or(5e-4),
+                lambda_l2: self.lambda_l2.unwrap_or(5e-4),
+            },
+        };
+        if self.epochs < 1 {
+            bail!("invalid epochs: {} (must be at least 1)", self.epochs);
+        }
+        let batch_size = match self.batch_size {
+            Some(b) if b < 1 => bail!("invalid batch-size: {b} (must be at least 1)"),
+            b => b.map(|b| b as usize),
+        };
+        let config = FitConfig {
+            train: TrainConfig {
+                lr: self.lr,
+                epochs: self.epochs as usize,
+                penalty,
+                optimizer: self.optimizer,
+                loss: self.loss,
+                penalize_bias: self.penalize_bias,
+                batch_size,
+            },
+            seed: self.seed,
+            standardize: self.standardize,
+            validation_split: self.validation_split,
+        };
+        config.train.validate()?;
+        if let Some(f) = config.validation_split {
+            if !(f > 0.0 && f < 1.0) {
+                bail!("invalid validation-split: {f} (must be between 0 and 1, exclusive)");
+            }
+        }
+        Ok(config)
+    }
+}
+
+/// A progress bar on stderr when it is a terminal, else nothing.
+fn progress(epochs: usize, quiet: bool) -> Option<indicatif::ProgressBar> {
+    if quiet || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(epochs as u64);
+    let style = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} epochs  loss {msg}  {eta}")
+        .expect("valid template");
+    bar.set_style(style);
+    Some(bar)
+}
+
+fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
+    let config = args.config()?;
+    let device = args.device.resolve().context("--device")?;
+    let label = args.label.clone().map_or(LabelColumn::Last, LabelColumn::Named);
+    let (file, bytes) = table::read_source(&args.data)?;
+    let data = table::parse(&file, &bytes, &label)?;
+    // Ctrl-C stops after the current epoch, before anything is written.
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let flag = interrupted.clone();
+    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)).context("installing the Ctrl-C handler")?;
+    let bar = progress(config.train.epochs, args.quiet || args.json);
+    let fitted = fit(&data, &config, device, |e| {
+        if let Some(bar) = &bar {
+            bar.set_position(e.epoch as u64);
+            bar.set_message(format!("{:.4}", e.loss));
+        }
+        if interrupted.load(Ordering::SeqCst) {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    });
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let fitted = fitted?;
+    fitted.saved.save(&args.out).with_context(|| format!("--out {}", args.out.display()))?;
+    if args.json {
+        let json = serde_json::json!({
+            "losses": fitted.training.losses,
+            "validation_losses": fitted.training.validation_losses,
+            "train": fitted.train_report,
+            "validation": fitted.validation_report,
+            "nonzero_weights": fitted.saved.model.coef().iter().filter(|&&w| w != 0.0).count(),
+            "model": args.out,
+        });
+        println!("{json}");
+    } else {
+        let t = &fitted.train_report;
+        println!(
+            "trained on {} rows × {} features, {} epochs: final loss {:.6}, train accuracy {:.4}",
+            t.rows,
+            data.feature_names.len(),
+            fitted.training.losses.len(),
+            fitted.training.losses.last().copied().unwrap_or(f64::NAN),
+            t.accuracy
+        );
+        if let Some(v) = &fitted.validation_report {
+            let auc = v.roc_auc.map_or("n/a".into(), |a| format!("{a:.4}"));
+            println!(
+                "validation: {} rows, log-loss {:.4}, accuracy {:.4}, ROC AUC {auc}",
+                v.rows, v.log_loss, v.accuracy
+            );
+        }
+        println!("wrote {}", args.out.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check_threshold(threshold: f64) -> anyhow::Result<()> {
+    if !(0.0..=1.0).contains(&threshold) {
+        bail!("invalid threshold: {threshold} (must be between 0 and 1)");
+    }
+    Ok(())
+}
+
+/// Loads the model and the rows of `data` (with the label column when `labelled`), and predicts.
+fn load_and_predict(
+    model: &Path,
+    data: &Path,
+    labelled: bool,
+    device: DeviceChoice,
+) -> anyhow::Result<(SavedModel, Vec<f32>, Vec<f32>)> {
+    let device = device.resolve().context("--device")?;
+    let saved = SavedModel::load(model)?;
+    let (file, bytes) = table::read_source(data)?;
+    let label = if labelled {
+        LabelColumn::Named(saved.label_name.clone())
+    } else {
+        LabelColumn::Skip(saved.label_name.clone())
+    };
+    let rows = table::parse(&file, &bytes, &label)?;
+    let probs = saved.predict_proba(&rows, device)?;
+    Ok((saved, probs, rows.labels))
+}
+
+fn predict(args: PredictArgs) -> anyhow::Result<ExitCode> {
+    check_threshold(args.threshold)?;
+    let (_, probs, _) = load_and_predict(&args.model, &args.data, false, args.device)?;
+    let mut out = String::from("probability,class\n");
+    for p in probs {
+        out += &format!("{p},{}\n", u8::from(f64::from(p) > args.threshold));
+    }
+    match &args.output {
+        Some(path) => write_atomically(path, out.as_bytes()).with_context(|| format!("--output {}", path.display()))?,
+        None => std::io::stdout().write_all(out.as_bytes()).context("writing to standard output")?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_report(r: &Report, nonzero: usize, total: usize) {
+    let c = &r.confusion;
+    println!("rows             {}", r.rows);
+    println!("log-loss         {:.6}", r.log_loss);
+    println!("accuracy         {:.4}", r.accuracy);
+    println!("ROC AUC          {}", r.roc_auc.map_or("n/a (one class)".into(), |a| format!("{a:.4}")));
+    println!("precision        {:.4}", r.precision);
+    println!("recall           {:.4}", r.recall);
+    println!("F1               {:.4}", r.f1);
+    println!("threshold        {}", r.threshold);
+    println!("confusion        predicted 1   predicted 0");
+    println!("  actual 1       {:>11}   {:>11}", c.true_positives, c.false_negatives);
+    println!("  actual 0       {:>11}   {:>11}", c.false_positives, c.true_negatives);
+    println!("non-zero weights {nonzero} of {total}");
+}
+
+fn evaluate(args: EvaluateArgs) -> anyhow::Result<ExitCode> {
+    check_threshold(args.threshold)?;
+    let (saved, probs, labels) = load_and_predict(&args.model, &args.data, true, args.device)?;
+    let report = metrics::report(&probs, &labels, args.threshold);
+    let total = saved.model.coef().len();
+    let nonzero = saved.model.coef().iter().filter(|&&w| w != 0.0).count();
+    if args.json {
+        let mut json = serde_json::to_value(&report)?;
+        json["nonzero_weights"] = nonzero.into();
+        println!("{json}");
+    } else {
+        print_report(&report, nonzero, total);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// clap's error, folded onto one line (its hints joined with "; ").
 fn one_line(err: &clap::Error) -> String {
     let rendered = err.render().to_string();
@@ -167,6 +493,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Tutorial(args) => tutorial(args),
         Command::Parity(args) => parity(args),
+        Command::Train(args) => train(args),
+        Command::Predict(args) => predict(args),
+        Command::Evaluate(args) => evaluate(args),
     };
     result.unwrap_or_else(|err| {
         eprintln!("error: {err:#}");

@@ -7,8 +7,7 @@
 //! penalty, λ, loss and the other settings).
 
 use std::collections::HashMap;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde::{Deserialize, Serialize};
@@ -16,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::dataset::Standardizer;
 use crate::error::{Error, Result};
 use crate::model::FittedLogisticRegression;
+use crate::output::write_atomically;
 
 const FORMAT: &str = "logreg-model";
 const FORMAT_VERSION: &str = "1";
@@ -130,21 +130,6 @@ impl SavedModel {
 
 fn encode_error(e: safetensors::SafeTensorError) -> Error {
     Error::Input { location: "model".into(), message: format!("could not encode the model: {e}") }
-}
-
-/// Writes `bytes` to `path` via `path`'s directory: a temporary file, flushed, then renamed over
-/// `path`. On any failure the temporary file is removed and `path` is untouched.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let io = |error| Error::Io { path: path.into(), error };
-    let mut tmp = tempfile::Builder::new().prefix(".logreg-").suffix(".tmp").tempfile_in(&dir).map_err(io)?;
-    tmp.write_all(bytes).map_err(io)?;
-    tmp.as_file().sync_all().map_err(io)?;
-    tmp.persist(path).map_err(|e| io(e.error))?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -12,6 +12,15 @@ use tch::Tensor;
 use crate::aten;
 use crate::error::{ensure, Result};
 
+/// Which penalty, without its strength (a command-line choice).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum PenaltyKind {
+    None,
+    L1,
+    L2,
+    ElasticNet,
+}
+
 /// A penalty and its strength.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Penalty {

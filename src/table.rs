@@ -20,6 +20,8 @@ pub fn read_source(path: &Path) -> Result<(String, Vec<u8>)> {
 /// A parsed table: features row-major, and labels (0/1) when a label column was asked for.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Table {
+    /// The file name (or `<stdin>`), for messages.
+    pub source: String,
     pub feature_names: Vec<String>,
     pub label_name: Option<String>,
     /// `rows × feature_names.len()` values, row-major.
@@ -135,8 +137,13 @@ pub fn parse(file: &str, bytes: &[u8], label: &LabelColumn) -> Result<Table> {
     if feature_names.is_empty() {
         return Err(at(file, 1, 1, "no feature columns".into()));
     }
-    let mut table =
-        Table { feature_names, label_name: label_at.map(|i| names[i].clone()), features: vec![], labels: vec![] };
+    let mut table = Table {
+        source: file.to_string(),
+        feature_names,
+        label_name: label_at.map(|i| names[i].clone()),
+        features: vec![],
+        labels: vec![],
+    };
     for record in records {
         let record = record.map_err(record_error)?;
         let line = record.position().map_or(0, |p| p.line());
@@ -160,15 +167,6 @@ pub fn parse(file: &str, bytes: &[u8], label: &LabelColumn) -> Result<Table> {
     }
     if table.features.is_empty() {
         return Err(whole(file, "no data rows after the header".into()));
-    }
-    if let Some(name) = &table.label_name {
-        let first = table.labels[0];
-        if table.labels.iter().all(|&v| v == first) {
-            return Err(whole(
-                file,
-                format!("label column `{name}` holds only class {first}: training needs both 0 and 1"),
-            ));
-        }
     }
     Ok(table)
 }
@@ -222,7 +220,6 @@ mod tests {
             (b"a,y\n1,0\n1,1,5\n", last(), "t.csv:3:3: row has 3 fields, the header has 2"),
             (b"a,y\n1,0\n2,2\n", last(), "t.csv:3:2: label `2` is not one of the two classes"),
             (b"a,y\n1,0\n2,yes\n", last(), "t.csv:3:2: label `yes` is not a number"),
-            (b"a,y\n1,1\n2,1\n", last(), "t.csv: label column `y` holds only class 1"),
             (
                 b"a,y\n1,0\n",
                 LabelColumn::Named("z".into()),

@@ -5,16 +5,19 @@ use std::process::{Command, Output};
 use logreg::tutorial::{epoch_line, TutorialRun};
 
 /// The binary under test; `LOGREG_BIN` overrides cargo's path (for running the tests elsewhere).
-fn logreg(args: &[&str]) -> Output {
-    let bin = std::env::var_os("LOGREG_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_logreg").into());
-    Command::new(bin).args(args).output().expect("run logreg")
+pub fn bin() -> std::ffi::OsString {
+    std::env::var_os("LOGREG_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_logreg").into())
 }
 
-fn stdout(o: &Output) -> String {
+pub fn logreg(args: &[&str]) -> Output {
+    Command::new(bin()).args(args).output().expect("run logreg")
+}
+
+pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-fn stderr(o: &Output) -> String {
+pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 

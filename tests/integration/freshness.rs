@@ -22,3 +22,20 @@ fn committed_fixtures_are_what_the_reference_script_writes() {
         }
     }
 }
+
+#[test]
+fn the_breast_cancer_csv_is_what_its_export_script_writes() {
+    let out = tempfile::tempdir().unwrap();
+    let fresh = out.path().join("breast_cancer.csv");
+    let status = std::process::Command::new(crate::python())
+        .args(["scripts/export_breast_cancer.py", "--out"])
+        .arg(&fresh)
+        .status()
+        .expect("run scripts/export_breast_cancer.py");
+    assert!(status.success());
+    let committed = crate::fixtures_dir().join("breast_cancer.csv");
+    assert!(
+        std::fs::read(committed).unwrap() == std::fs::read(fresh).unwrap(),
+        "rerun scripts/export_breast_cancer.py"
+    );
+}

@@ -4,6 +4,7 @@
 
 mod cli;
 mod cuda;
+mod data_cli;
 mod freshness;
 mod golden;
 

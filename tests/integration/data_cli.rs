@@ -1,0 +1,233 @@
+//! `logreg train`, `predict` and `evaluate` through the binary, on the breast-cancer data and on
+//! every kind of malformed input.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use crate::cli::{logreg, stderr, stdout};
+
+const BREAST_CANCER: &str = "fixtures/breast_cancer.csv";
+
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    names
+}
+
+fn train_json(dir: &Path, extra: &[&str]) -> (PathBuf, serde_json::Value) {
+    let model = dir.join("model.safetensors");
+    let args =
+        [&["train", "--data", BREAST_CANCER, "--out", model.to_str().unwrap(), "--json", "--device", "cpu"], extra]
+            .concat();
+    let out = logreg(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    (model, serde_json::from_str(&stdout(&out)).unwrap())
+}
+
+#[test]
+fn train_predict_evaluate_on_breast_cancer() {
+    let dir = tempfile::tempdir().unwrap();
+    let (model, json) = train_json(dir.path(), &["--standardize", "--validation-split", "0.2", "--seed", "1"]);
+    let validation = &json["validation"];
+    assert_eq!(validation["rows"], 113, "round(0.2 × 212) + round(0.2 × 357) rows held out");
+    assert!(validation["accuracy"].as_f64().unwrap() >= 0.95, "{validation}");
+    assert_eq!(json["losses"].as_array().unwrap().len(), 300);
+    assert_eq!(json["validation_losses"].as_array().unwrap().len(), 300);
+
+    // predict: one row per input row, in order, the label column ignored.
+    let out = logreg(&["predict", "--model", model.to_str().unwrap(), "--data", BREAST_CANCER, "--device", "cpu"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "probability,class");
+    assert_eq!(lines.len(), 570);
+    for line in &lines[1..] {
+        let (p, class) = line.split_once(',').unwrap();
+        let p: f64 = p.parse().unwrap();
+        assert!((0.0..=1.0).contains(&p) && class == if p > 0.5 { "1" } else { "0" }, "{line}");
+    }
+
+    // The same rows through stdin, written to a file.
+    let written = dir.path().join("probs.csv");
+    let mut child = Command::new(crate::cli::bin())
+        .args(["predict", "--model", model.to_str().unwrap(), "--data", "-", "--device", "cpu", "--output"])
+        .arg(&written)
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&std::fs::read(BREAST_CANCER).unwrap()).unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(std::fs::read_to_string(&written).unwrap(), text);
+
+    // evaluate agrees with the predictions.
+    let out =
+        logreg(&["evaluate", "--model", model.to_str().unwrap(), "--data", BREAST_CANCER, "--json", "--device", "cpu"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let labels: Vec<u8> = std::fs::read_to_string(BREAST_CANCER)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.rsplit(',').next().unwrap().parse().unwrap())
+        .collect();
+    let correct = lines[1..].iter().zip(&labels).filter(|(l, &y)| l.ends_with(&format!(",{y}"))).count();
+    assert_eq!(report["accuracy"].as_f64().unwrap(), correct as f64 / 569.0);
+    assert_eq!(report["rows"], 569);
+    assert_eq!(report["nonzero_weights"], 30);
+    for key in ["log_loss", "roc_auc", "precision", "recall", "f1"] {
+        assert!(report[key].as_f64().unwrap() > 0.9 || key == "log_loss", "{key}: {report}");
+    }
+    let human =
+        stdout(&logreg(&["evaluate", "--model", model.to_str().unwrap(), "--data", BREAST_CANCER, "--device", "cpu"]));
+    assert!(human.contains("ROC AUC") && human.contains("non-zero weights 30 of 30"), "{human}");
+}
+
+#[test]
+fn l1_training_is_recorded_in_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let (model, _) =
+        train_json(dir.path(), &["--standardize", "--penalty", "l1", "--lambda", "0.01", "--epochs", "20"]);
+    let saved = logreg::model_file::SavedModel::load(&model).unwrap();
+    assert_eq!((saved.training.penalty.as_str(), saved.training.lambda, saved.training.epochs), ("l1", 0.01, 20));
+    assert_eq!(saved.label_name, "benign");
+    assert_eq!(saved.feature_names.len(), 30);
+    assert!(saved.standardizer.is_some());
+}
+
+/// Runs `train` on `content` (written as `input.csv`, unless `path` overrides the input), expecting
+/// exit 2, one line on stderr that contains `expected` (with `{f}` standing for the input path),
+/// and no file but the input in the directory.
+fn rejected(content: &[u8], extra: &[&str], expected: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("input.csv");
+    std::fs::write(&input, content).unwrap();
+    let model = dir.path().join("model.safetensors");
+    let args =
+        [&["train", "--data", input.to_str().unwrap(), "--out", model.to_str().unwrap(), "--device", "cpu"], extra]
+            .concat();
+    let out: Output = logreg(&args);
+    let err = stderr(&out);
+    let expected = expected.replace("{f}", input.to_str().unwrap());
+    assert_eq!(out.status.code(), Some(2), "{expected}: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err}");
+    assert!(err.contains(&expected), "{err:?} does not contain {expected:?}");
+    assert_eq!(files_in(dir.path()), ["input.csv"], "{expected}: something was written");
+}
+
+#[test]
+fn every_malformed_csv_is_a_one_line_error_at_its_place() {
+    rejected(b"a,b,y\n1,2,0\n3,x,1\n", &[], "{f}:3:2: `x` is not a number (column `b`)");
+    rejected(b"a,b,y\n1,2,0\n3,,1\n", &[], "{f}:3:2: empty cell (column `b`)");
+    rejected(b"a,b,y\n1,nan,0\n3,4,1\n", &[], "{f}:2:2: `nan` is not a finite number");
+    rejected(b"a,b,y\n1,2,0\n3,inf,1\n", &[], "{f}:3:2: `inf` is not a finite number");
+    rejected(b"a,b,y\n1,2,0\n3,-1e40,1\n", &[], "{f}:3:2: `-1e40` overflows a 32-bit float");
+    rejected(b"a,b,y\n1,2,0\n3,1\n", &[], "{f}:3:3: row has 2 fields, the header has 3");
+    rejected(b"a,b,y\n1,2,0,9\n3,4,1\n", &[], "{f}:2:4: row has 4 fields, the header has 3");
+    rejected(
+        b"a,b,y\n1,2,0\n3,4,1\n",
+        &["--label", "target"],
+        "{f}:1: no label column `target` in the header (columns: a, b, y)",
+    );
+    rejected(b"a,y,y\n1,0,0\n3,1,1\n", &["--label", "y"], "{f}:1:3: duplicate column name `y` (also column 2)");
+    rejected(b"a,b,y\n1,2,0\n3,4,2\n", &[], "{f}:3:3: label `2` is not one of the two classes");
+    rejected(b"a,b,y\n1,2,1\n3,4,1\n", &[], "{f}: label column `y` holds only class 1");
+    rejected(b"", &[], "{f}: empty file");
+    rejected(b"a,b,y\n", &[], "{f}: no data rows after the header");
+    rejected(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", &[], "{f}: not a text file");
+    rejected(b"a,b,y\n1,2,0\n\xc3\x28,4,1\n", &[], "{f}: not UTF-8 text (line 3)");
+}
+
+#[test]
+fn accepted_csv_dialects_train() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("ok.csv");
+    std::fs::write(&input, "\u{feff}\"a\", b ,y\r\n1, 2.5 ,true\r\n-1,\"3\",false\r\n2,0.0,1.0\r\n-2,1,0").unwrap();
+    let model = dir.path().join("m.safetensors");
+    let out = logreg(&[
+        "train",
+        "--data",
+        input.to_str().unwrap(),
+        "--out",
+        model.to_str().unwrap(),
+        "--epochs",
+        "3",
+        "--device",
+        "cpu",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(model.exists());
+}
+
+#[test]
+fn missing_files_and_directories_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.safetensors");
+    for (data, expected) in [("no/such.csv", "no/such.csv: No such file or directory"), (".", ".: Is a directory")] {
+        let out = logreg(&["train", "--data", data, "--out", model.to_str().unwrap(), "--device", "cpu"]);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(stderr(&out).contains(expected), "{}", stderr(&out));
+    }
+    assert!(files_in(dir.path()).is_empty());
+}
+
+#[test]
+fn bad_model_files_and_mismatched_columns_are_one_line_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let (model, _) = train_json(dir.path(), &["--epochs", "2"]);
+    let bytes = std::fs::read(&model).unwrap();
+    let truncated = dir.path().join("truncated.safetensors");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let foreign = dir.path().join("foreign.safetensors");
+    std::fs::write(&foreign, b"PK\x03\x04 not a model").unwrap();
+    let wrong_columns = dir.path().join("wrong.csv");
+    std::fs::write(&wrong_columns, "mean radius,something else,benign\n1,2,0\n").unwrap();
+    let cases = [
+        (truncated.to_str().unwrap(), BREAST_CANCER, format!("{}: not a logreg model file", truncated.display())),
+        (foreign.to_str().unwrap(), BREAST_CANCER, format!("{}: not a logreg model file", foreign.display())),
+        ("no/model.safetensors", BREAST_CANCER, "no/model.safetensors: No such file or directory".to_string()),
+        (
+            model.to_str().unwrap(),
+            wrong_columns.to_str().unwrap(),
+            format!(
+                "{}:1: columns do not match the model's 30 features: missing `mean texture`",
+                wrong_columns.display()
+            ),
+        ),
+    ];
+    for (m, data, expected) in cases {
+        for command in ["predict", "evaluate"] {
+            let out = logreg(&[command, "--model", m, "--data", data, "--device", "cpu"]);
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(2), "{command} {m}: {err}");
+            assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+            assert!(err.contains(&expected), "{command}: {err:?} does not contain {expected:?}");
+            assert!(out.stdout.is_empty());
+        }
+    }
+}
+
+#[test]
+fn bad_training_flags_are_one_line_errors() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["--validation-split", "1.5"], "invalid validation-split: 1.5"),
+        (&["--batch-size", "0"], "invalid batch-size: 0"),
+        (&["--epochs", "-1"], "invalid epochs: -1"),
+        (&["--lr", "-1"], "invalid lr: -1"),
+        (&["--penalty", "none", "--lambda", "0.1"], "--lambda applies to l1 and l2; none takes no λ"),
+        (
+            &["--penalty", "l1", "--lambda-l2", "0.1"],
+            "--lambda-l1 and --lambda-l2 apply to elastic-net; l1 takes --lambda",
+        ),
+        (&["--loss", "hinge"], "invalid value 'hinge' for '--loss <LOSS>'"),
+    ];
+    for (extra, expected) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let model = dir.path().join("m.safetensors");
+        let out = logreg(&[&["train", "--data", BREAST_CANCER, "--out", model.to_str().unwrap()], *extra].concat());
+        assert_eq!(out.status.code(), Some(2), "{extra:?}");
+        assert!(stderr(&out).contains(expected), "{extra:?}: {}", stderr(&out));
+        assert!(!model.exists());
+    }
+}
