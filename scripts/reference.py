@@ -11,12 +11,21 @@
         fixtures/: never edit them by hand.
     reference.py run [--device cpu|cuda] FIXTURE.json...
         Reruns the fixtures' configurations; prints a JSON list of results (what `logreg parity` reads).
+    reference.py train --data FILE.csv [--label NAME] [--penalty none|l1|l2|elastic-net] [--lambda 0.001]
+                 [--lambda-l1 0.0005] [--lambda-l2 0.0005] [--optimizer sgd|adam] [--lr 0.01] [--epochs 300]
+                 [--batch-size N] [--seed 0] [--standardize] [--validation-split F] [--penalize-bias]
+                 [--loss bce|logits] [--device cpu|cuda]
+        What `logreg train --json` computes, in PyTorch: prints every epoch's losses and the final weights.
+    reference.py data-fixtures [--out fixtures/data]
+        Writes the golden configurations on the breast-cancer CSV (DATA_CONFIGS below).
 
 Runs on the managed environment (scripts/env.sh puts it first on PATH).
 """
 
 import argparse
+import csv
 import json
+import math
 import os
 import sys
 import tempfile
@@ -147,6 +156,159 @@ def configs():
     return out
 
 
+def read_table(path, label):
+    """A numeric CSV with a header row: (features float32 [n, d], labels float32 [n, 1], names)."""
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        rows = [[cell.strip() for cell in row] for row in csv.reader(f)]
+    header, rows = rows[0], rows[1:]
+    j = header.index(label) if label else len(header) - 1
+    truth = {"1": 1.0, "0": 0.0, "true": 1.0, "false": 0.0}
+    X = torch.tensor([[float(c) for i, c in enumerate(r) if i != j] for r in rows], dtype=torch.float32)
+    y = torch.tensor([[truth.get(r[j].lower(), None) or float(r[j])] for r in rows], dtype=torch.float32)
+    return X, y, [h for i, h in enumerate(header) if i != j]
+
+
+def penalty_term(config, params):
+    """The tutorial's penalty loops, over `params`."""
+    l1_reg = 0
+    l2_reg = 0
+    for param in params:
+        l1_reg += torch.norm(param, p=1)
+        l2_reg += torch.norm(param) ** 2
+    if config["penalty"] == "l1":
+        return config["lambda"] * l1_reg
+    if config["penalty"] == "l2":
+        return config["lambda"] * l2_reg
+    if config["penalty"] == "elastic-net":
+        return config["lambda_l1"] * l1_reg + config["lambda_l2"] * l2_reg
+    return None
+
+
+def train_table(config, device="cpu"):
+    """`logreg train` in PyTorch. Draws from the seed in logreg's order: the validation split (a
+    randperm per class, class 0 first), nn.Linear's weight and bias, then each epoch's batch order."""
+    X, y, _ = read_table(config["data"], config["label"])
+    torch.manual_seed(config["seed"])
+    valid = None
+    if config["validation_split"] is not None:
+        train_rows, valid_rows = [], []
+        for cls in (0.0, 1.0):
+            rows = [i for i in range(len(y)) if y[i, 0].item() == cls]
+            n_valid = math.floor(config["validation_split"] * len(rows) + 0.5)
+            perm = torch.randperm(len(rows)).tolist()
+            valid_rows += [rows[p] for p in perm[:n_valid]]
+            train_rows += [rows[p] for p in perm[n_valid:]]
+        train_idx, valid_idx = torch.tensor(sorted(train_rows)), torch.tensor(sorted(valid_rows))
+        (X, y), valid = (X[train_idx], y[train_idx]), (X[valid_idx], y[valid_idx])
+    if config["standardize"]:
+        mean = X.mean(0)
+        std = X.std(0, correction=0)
+        std = torch.where(std > 0, std, 1.0)
+        X = (X - mean) / std
+        if valid is not None:
+            valid = ((valid[0] - mean) / std, valid[1])
+    model = nn.Linear(X.shape[1], 1)
+    X, y = X.to(device), y.to(device)
+    if valid is not None:
+        valid = (valid[0].to(device), valid[1].to(device))
+    model.to(device)
+    if config["optimizer"] == "sgd":
+        optimizer = optim.SGD(model.parameters(), lr=config["lr"])
+    else:
+        optimizer = optim.Adam(model.parameters(), lr=config["lr"])
+
+    def data_loss(inputs, targets):
+        if config["loss"] == "bce":
+            return nn.BCELoss()(torch.sigmoid(model(inputs)), targets)
+        return nn.functional.binary_cross_entropy_with_logits(model(inputs), targets)
+
+    params = [model.weight, model.bias] if config["penalize_bias"] else [model.weight]
+
+    def step(inputs, targets):
+        loss = data_loss(inputs, targets)
+        term = penalty_term(config, params)
+        if term is not None:
+            loss = loss + term
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    n = X.shape[0]
+    batch = min(config["batch_size"] or n, n)
+    losses, valid_losses = [], []
+    for _ in range(config["epochs"]):
+        if batch == n:
+            loss = step(X, y)
+        else:
+            perm = torch.randperm(n).to(device)
+            total = 0.0
+            for start in range(0, n, batch):
+                idx = perm.narrow(0, start, min(batch, n - start))
+                total += step(X.index_select(0, idx), y.index_select(0, idx)) * idx.shape[0]
+            loss = total / n
+        losses.append(loss)
+        if valid is not None:
+            with torch.no_grad():
+                valid_losses.append(data_loss(*valid).item())
+    return {
+        "losses": losses,
+        "validation_losses": valid_losses,
+        "weight": model.weight.detach().cpu().flatten().tolist(),
+        "bias": model.bias.detach().cpu().item(),
+    }
+
+
+def data_config(penalty, optimizer="adam", loss="logits", lam=1e-3, l1=5e-4, l2=5e-4, lr=0.01, epochs=100,
+                batch_size=None, seed=0, standardize=True, validation_split=0.2, penalize_bias=False):
+    return {
+        "data": "fixtures/breast_cancer.csv",
+        "label": None,
+        "penalty": penalty,
+        "lambda": lam,
+        "lambda_l1": l1,
+        "lambda_l2": l2,
+        "optimizer": optimizer,
+        "lr": lr,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "seed": seed,
+        "standardize": standardize,
+        "validation_split": validation_split,
+        "penalize_bias": penalize_bias,
+        "loss": loss,
+    }
+
+
+def data_configs():
+    """The golden configurations on the breast-cancer data: name -> config."""
+    return {
+        "breast_cancer-none-adam": data_config("none"),
+        "breast_cancer-l1-adam": data_config("l1", lam=0.01),
+        "breast_cancer-l2-adam": data_config("l2", lam=0.01),
+        "breast_cancer-elastic-net-adam": data_config("elastic-net", l1=0.005, l2=0.005),
+        "breast_cancer-l2-sgd-bce-batches": data_config("l2", "sgd", "bce", lam=0.01, lr=0.1, epochs=30,
+                                                         batch_size=64, seed=3, penalize_bias=True),
+    }
+
+
+def cmd_data_fixtures(args):
+    os.makedirs(args.out, exist_ok=True)
+    for name, cfg in data_configs().items():
+        fixture = {"name": name, "generator": "scripts/reference.py", "torch_version": torch.__version__,
+                   "tolerance": TOLERANCE, "config": cfg, **train_table(cfg)}
+        write_json_atomically(os.path.join(args.out, name + ".json"), fixture)
+    print(f"wrote {len(data_configs())} fixtures to {args.out}", file=sys.stderr)
+
+
+def cmd_train(args):
+    cfg = data_config(args.penalty, args.optimizer, args.loss, args.lambda_, args.lambda_l1, args.lambda_l2, args.lr,
+                      args.epochs, args.batch_size, args.seed, args.standardize, args.validation_split,
+                      args.penalize_bias)
+    cfg.update(data=args.data, label=args.label)
+    print(json.dumps(train_table(cfg, args.device)))
+
+
 def write_json_atomically(path, value):
     directory = os.path.dirname(os.path.abspath(path))
     with tempfile.NamedTemporaryFile("w", dir=directory, suffix=".tmp", delete=False) as f:
@@ -224,6 +386,29 @@ def main():
     r.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     r.add_argument("fixtures", nargs="+")
     r.set_defaults(func=cmd_run)
+
+    tr = sub.add_parser("train", help="train on a CSV file as `logreg train` does, print JSON")
+    tr.add_argument("--data", required=True)
+    tr.add_argument("--label")
+    tr.add_argument("--penalty", choices=["none", "l1", "l2", "elastic-net"], default="l2")
+    tr.add_argument("--lambda", dest="lambda_", type=float, default=1e-3)
+    tr.add_argument("--lambda-l1", type=float, default=5e-4)
+    tr.add_argument("--lambda-l2", type=float, default=5e-4)
+    tr.add_argument("--optimizer", choices=["sgd", "adam"], default="adam")
+    tr.add_argument("--lr", type=float, default=0.01)
+    tr.add_argument("--epochs", type=int, default=300)
+    tr.add_argument("--batch-size", type=int)
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--standardize", action="store_true")
+    tr.add_argument("--validation-split", type=float)
+    tr.add_argument("--penalize-bias", action="store_true")
+    tr.add_argument("--loss", choices=["bce", "logits"], default="logits")
+    tr.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    tr.set_defaults(func=cmd_train)
+
+    df = sub.add_parser("data-fixtures", help="write the golden fixtures on the breast-cancer data")
+    df.add_argument("--out", default="fixtures/data")
+    df.set_defaults(func=cmd_data_fixtures)
 
     args = parser.parse_args()
     args.func(args)

@@ -1,5 +1,6 @@
 //! Golden fixtures written by `scripts/reference.py`: a configuration, PyTorch's results for it,
-//! and the tolerance the Rust port must meet on each device.
+//! and the tolerance the Rust port must meet on each device. Tutorial runs live in `fixtures/`,
+//! runs on the breast-cancer CSV in `fixtures/data/`.
 
 use std::path::{Path, PathBuf};
 
@@ -7,6 +8,10 @@ use serde::{Deserialize, Serialize};
 use tch::Device;
 
 use crate::error::{Error, Result};
+use crate::fit::FitConfig;
+use crate::optim::OptimizerKind;
+use crate::penalty::Penalty;
+use crate::train::{LossKind, TrainConfig};
 use crate::tutorial::{TutorialConfig, TutorialRun};
 
 /// How far a result may be from PyTorch's.
@@ -60,8 +65,8 @@ pub fn load(path: &Path) -> Result<Fixture> {
     serde_json::from_str(&text).map_err(|error| Error::Json { path: path.into(), error })
 }
 
-/// Every `*.json` fixture in `dir`, sorted by file name.
-pub fn load_dir(dir: &Path) -> Result<Vec<(PathBuf, Fixture)>> {
+/// The `*.json` files directly in `dir`, sorted.
+fn json_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let io = |error| Error::Io { path: dir.into(), error };
     let mut paths = std::fs::read_dir(dir)
         .map_err(io)?
@@ -70,7 +75,12 @@ pub fn load_dir(dir: &Path) -> Result<Vec<(PathBuf, Fixture)>> {
         .map_err(io)?;
     paths.retain(|p| p.extension().is_some_and(|e| e == "json"));
     paths.sort();
-    paths.into_iter().map(|p| load(&p).map(|f| (p, f))).collect()
+    Ok(paths)
+}
+
+/// Every `*.json` fixture in `dir`, sorted by file name.
+pub fn load_dir(dir: &Path) -> Result<Vec<(PathBuf, Fixture)>> {
+    json_files(dir)?.into_iter().map(|p| load(&p).map(|f| (p, f))).collect()
 }
 
 /// The largest differences between a result and the expected one.
@@ -105,6 +115,24 @@ impl Deviation {
     }
 }
 
+/// Checks a regenerated fixture against the committed one: `header` (everything but the results)
+/// exactly, the results within `tolerance`. Says what differs.
+fn check_regenerated<H: PartialEq + std::fmt::Debug>(
+    name: &str,
+    header: (H, H),
+    results: (TutorialRun, TutorialRun),
+    tolerance: Tolerance,
+) -> std::result::Result<(), String> {
+    if header.0 != header.1 {
+        return Err(format!("{name}: header differs: committed {:?}, regenerated {:?}", header.0, header.1));
+    }
+    let deviation = Deviation::between(&results.0, &results.1);
+    if !deviation.within(tolerance) {
+        return Err(format!("{name}: numbers differ beyond the tolerance: {deviation:?}"));
+    }
+    Ok(())
+}
+
 impl Fixture {
     /// PyTorch's result stored in the fixture.
     pub fn expected(&self) -> TutorialRun {
@@ -115,20 +143,116 @@ impl Fixture {
     /// the numbers exactly, the numbers within this fixture's CPU tolerance. Says what differs.
     pub fn check_regenerated(&self, fresh: &Fixture) -> std::result::Result<(), String> {
         let strip = |f: &Fixture| Fixture { losses: vec![], weight: vec![], bias: 0.0, ..f.clone() };
-        if strip(self) != strip(fresh) {
-            return Err(format!(
-                "{}: header differs: committed {:?}, regenerated {:?}",
-                self.name,
-                strip(self),
-                strip(fresh)
-            ));
-        }
-        let deviation = Deviation::between(&self.expected(), &fresh.expected());
-        if !deviation.within(self.tolerance.cpu) {
-            return Err(format!("{}: numbers differ beyond the tolerance: {deviation:?}", self.name));
-        }
-        Ok(())
+        check_regenerated(
+            &self.name,
+            (strip(self), strip(fresh)),
+            (self.expected(), fresh.expected()),
+            self.tolerance.cpu,
+        )
     }
+}
+
+/// The configuration of a golden run on a CSV file (`reference.py train`'s flags).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    /// Relative to the repository root.
+    pub data: String,
+    pub label: Option<String>,
+    /// `none`, `l1`, `l2` or `elastic-net`.
+    pub penalty: String,
+    pub lambda: f64,
+    pub lambda_l1: f64,
+    pub lambda_l2: f64,
+    pub optimizer: OptimizerKind,
+    pub lr: f64,
+    pub epochs: usize,
+    pub batch_size: Option<usize>,
+    pub seed: u64,
+    pub standardize: bool,
+    pub validation_split: Option<f64>,
+    pub penalize_bias: bool,
+    pub loss: LossKind,
+}
+
+impl DataConfig {
+    /// The same run as a [`FitConfig`].
+    pub fn fit_config(&self) -> Result<FitConfig> {
+        let penalty = match self.penalty.as_str() {
+            "none" => Penalty::None,
+            "l1" => Penalty::L1 { lambda: self.lambda },
+            "l2" => Penalty::L2 { lambda: self.lambda },
+            "elastic-net" => Penalty::ElasticNet { lambda_l1: self.lambda_l1, lambda_l2: self.lambda_l2 },
+            other => {
+                let expected = "none, l1, l2 or elastic-net";
+                return Err(Error::InvalidSetting { name: "penalty", value: other.into(), expected });
+            }
+        };
+        Ok(FitConfig {
+            train: TrainConfig {
+                lr: self.lr,
+                epochs: self.epochs,
+                penalty,
+                optimizer: self.optimizer,
+                loss: self.loss,
+                penalize_bias: self.penalize_bias,
+                batch_size: self.batch_size,
+            },
+            seed: self.seed,
+            standardize: self.standardize,
+            validation_split: self.validation_split,
+        })
+    }
+}
+
+/// A golden run on a CSV file: PyTorch's per-epoch training and validation losses and weights.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataFixture {
+    pub name: String,
+    pub generator: String,
+    pub torch_version: String,
+    pub tolerance: Tolerances,
+    pub config: DataConfig,
+    pub losses: Vec<f64>,
+    pub validation_losses: Vec<f64>,
+    pub weight: Vec<f64>,
+    pub bias: f64,
+}
+
+impl DataFixture {
+    /// The results as one run: training losses, then validation losses, and the weights.
+    pub fn expected(&self) -> TutorialRun {
+        TutorialRun::from_parts(&self.losses, &self.validation_losses, &self.weight, self.bias)
+    }
+
+    /// As [`Fixture::check_regenerated`].
+    pub fn check_regenerated(&self, fresh: &DataFixture) -> std::result::Result<(), String> {
+        let strip = |f: &DataFixture| DataFixture {
+            losses: vec![],
+            validation_losses: vec![],
+            weight: vec![],
+            bias: 0.0,
+            ..f.clone()
+        };
+        check_regenerated(
+            &self.name,
+            (strip(self), strip(fresh)),
+            (self.expected(), fresh.expected()),
+            self.tolerance.cpu,
+        )
+    }
+}
+
+/// Every `*.json` data fixture in `dir`, sorted by file name.
+pub fn load_data_dir(dir: &Path) -> Result<Vec<DataFixture>> {
+    json_files(dir)?
+        .into_iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(&path).map_err(|error| Error::Io { path: path.clone(), error })?;
+            serde_json::from_str(&text).map_err(|error| Error::Json { path, error })
+        })
+        .collect()
 }
 
 #[cfg(test)]

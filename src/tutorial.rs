@@ -113,6 +113,13 @@ pub struct TutorialRun {
     pub device: String,
 }
 
+impl TutorialRun {
+    /// A CPU run from training losses, then validation losses, and the final parameters.
+    pub fn from_parts(losses: &[f64], validation_losses: &[f64], weight: &[f64], bias: f64) -> Self {
+        Self { losses: [losses, validation_losses].concat(), weight: weight.to_vec(), bias, device: "cpu".into() }
+    }
+}
+
 /// Runs the tutorial: seeds, draws data then parameters on the CPU exactly as PyTorch does, moves
 /// them to `device`, and trains, calling `on_epoch(epoch, loss)` after each epoch.
 pub fn run(config: &TutorialConfig, device: Device, on_epoch: impl FnMut(usize, f64)) -> Result<TutorialRun> {

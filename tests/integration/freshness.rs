@@ -39,3 +39,23 @@ fn the_breast_cancer_csv_is_what_its_export_script_writes() {
         "rerun scripts/export_breast_cancer.py"
     );
 }
+
+#[test]
+fn committed_data_fixtures_are_what_the_reference_script_writes() {
+    let out = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new(crate::python())
+        .args(["scripts/reference.py", "data-fixtures", "--out"])
+        .arg(out.path())
+        .status()
+        .expect("run scripts/reference.py data-fixtures");
+    assert!(status.success());
+    let committed = crate::golden_data::data_fixtures();
+    let fresh = fixture::load_data_dir(out.path()).unwrap();
+    let names = |v: &[fixture::DataFixture]| v.iter().map(|f| f.name.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&committed), names(&fresh), "rerun scripts/reference.py data-fixtures");
+    for (old, new) in committed.iter().zip(&fresh) {
+        if let Err(e) = old.check_regenerated(new) {
+            panic!("stale data fixture (rerun scripts/reference.py data-fixtures): {e}");
+        }
+    }
+}

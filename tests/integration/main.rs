@@ -7,6 +7,7 @@ mod cuda;
 mod data_cli;
 mod freshness;
 mod golden;
+mod golden_data;
 
 use std::path::PathBuf;
 
