@@ -20,6 +20,7 @@ pub mod fixture;
 pub mod metrics;
 pub mod model;
 pub mod model_file;
+pub mod npy;
 pub mod optim;
 pub mod output;
 pub mod parity;

@@ -13,11 +13,12 @@ use logreg::device::DeviceChoice;
 use logreg::fit::{fit, FitConfig};
 use logreg::metrics::{self, Report};
 use logreg::model_file::SavedModel;
+use logreg::npy;
 use logreg::optim::OptimizerKind;
 use logreg::output::write_atomically;
 use logreg::parity::{self, ParityOptions};
 use logreg::penalty::{Penalty, PenaltyKind};
-use logreg::table::{self, LabelColumn};
+use logreg::table::{self, LabelColumn, Table};
 use logreg::train::{LossKind, TrainConfig};
 use logreg::tutorial::{self, epoch_line, Example, TutorialConfig};
 
@@ -49,12 +50,15 @@ enum Command {
 
 #[derive(Args)]
 struct TrainArgs {
-    /// CSV file with a header row; `-` reads standard input.
+    /// CSV file with a header row (`-` reads standard input), or a 2-D .npy array with --labels.
     #[arg(long)]
     data: PathBuf,
     /// Name of the label column [default: the last column].
     #[arg(long)]
     label: Option<String>,
+    /// 0/1 labels for a .npy --data: a .npy array of shape (n,) or (n, 1).
+    #[arg(long)]
+    labels: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = PenaltyKind::L2)]
     penalty: PenaltyKind,
     /// λ for l1 and l2: objective = mean loss + λ·Σ‖w‖ [default: 0.001].
@@ -127,9 +131,13 @@ struct EvaluateArgs {
     /// A model written by `logreg train`.
     #[arg(long)]
     model: PathBuf,
-    /// CSV file with the model's feature columns and its label column; `-` reads standard input.
+    /// CSV file with the model's feature columns and its label column (`-` reads standard
+    /// input), or a .npy array with --labels.
     #[arg(long)]
     data: PathBuf,
+    /// 0/1 labels for a .npy --data.
+    #[arg(long)]
+    labels: Option<PathBuf>,
     /// Class 1 when the probability is above this.
     #[arg(long, default_value_t = 0.5)]
     threshold: f64,
@@ -339,8 +347,10 @@ fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
     let config = args.config()?;
     let device = args.device.resolve().context("--device")?;
     let label = args.label.clone().map_or(LabelColumn::Last, LabelColumn::Named);
-    let (file, bytes) = table::read_source(&args.data)?;
-    let data = table::parse(&file, &bytes, &label)?;
+    if args.label.is_some() && is_npy(&args.data) {
+        bail!("--label names a CSV column; a .npy --data takes its labels from --labels");
+    }
+    let data = load_table(&args.data, args.labels.as_deref(), label, true)?;
     // Ctrl-C stops after the current epoch, before anything is written.
     let interrupted = Arc::new(AtomicBool::new(false));
     let flag = interrupted.clone();
@@ -401,29 +411,49 @@ fn check_threshold(threshold: f64) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Loads the model and the rows of `data` (with the label column when `labelled`), and predicts.
+fn is_npy(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("npy"))
+}
+
+/// Reads `data`: a .npy array (labels from `labels` when `labelled`), else a CSV file whose label
+/// column is `label`.
+fn load_table(data: &Path, labels: Option<&Path>, label: LabelColumn, labelled: bool) -> anyhow::Result<Table> {
+    if is_npy(data) {
+        if labelled && labels.is_none() {
+            bail!("--labels: a .npy --data needs its labels as a second .npy file (--labels y.npy)");
+        }
+        return Ok(npy::read_table(data, labels)?);
+    }
+    if labels.is_some() {
+        bail!("--labels applies to .npy data; a CSV file holds its label column (see --label)");
+    }
+    let (file, bytes) = table::read_source(data)?;
+    Ok(table::parse(&file, &bytes, &label)?)
+}
+
+/// Loads the model and the rows of `data` (with labels when `labelled`), and predicts.
 fn load_and_predict(
     model: &Path,
     data: &Path,
+    labels: Option<&Path>,
     labelled: bool,
     device: DeviceChoice,
 ) -> anyhow::Result<(SavedModel, Vec<f32>, Vec<f32>)> {
     let device = device.resolve().context("--device")?;
     let saved = SavedModel::load(model)?;
-    let (file, bytes) = table::read_source(data)?;
     let label = if labelled {
         LabelColumn::Named(saved.label_name.clone())
     } else {
         LabelColumn::Skip(saved.label_name.clone())
     };
-    let rows = table::parse(&file, &bytes, &label)?;
+    let rows = load_table(data, labels, label, labelled)?;
     let probs = saved.predict_proba(&rows, device)?;
     Ok((saved, probs, rows.labels))
 }
 
 fn predict(args: PredictArgs) -> anyhow::Result<ExitCode> {
     check_threshold(args.threshold)?;
-    let (_, probs, _) = load_and_predict(&args.model, &args.data, false, args.device)?;
+    let (_, probs, _) = load_and_predict(&args.model, &args.data, None, false, args.device)?;
     let mut out = String::from("probability,class\n");
     for p in probs {
         out += &format!("{p},{}\n", u8::from(f64::from(p) > args.threshold));
@@ -453,7 +483,7 @@ fn print_report(r: &Report, nonzero: usize, total: usize) {
 
 fn evaluate(args: EvaluateArgs) -> anyhow::Result<ExitCode> {
     check_threshold(args.threshold)?;
-    let (saved, probs, labels) = load_and_predict(&args.model, &args.data, true, args.device)?;
+    let (saved, probs, labels) = load_and_predict(&args.model, &args.data, args.labels.as_deref(), true, args.device)?;
     let report = metrics::report(&probs, &labels, args.threshold);
     let total = saved.model.coef().len();
     let nonzero = saved.model.coef().iter().filter(|&&w| w != 0.0).count();

@@ -231,3 +231,82 @@ fn bad_training_flags_are_one_line_errors() {
         assert!(!model.exists());
     }
 }
+
+#[test]
+fn ctrl_c_stops_training_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.safetensors");
+    let mut child = Command::new(crate::cli::bin())
+        .args(["train", "--data", BREAST_CANCER, "--epochs", "100000000", "--device", "cpu", "--out"])
+        .arg(&model)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let sent = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(sent.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("train did not stop on SIGINT");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(2), "{err}");
+    assert!(
+        err.starts_with("error: interrupted at epoch ") && err.trim_end().ends_with("nothing was written"),
+        "{err}"
+    );
+    assert!(files_in(dir.path()).is_empty(), "{:?}", files_in(dir.path()));
+}
+
+#[test]
+fn npy_input_trains_exactly_as_the_same_csv_and_predicts() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = (dir.path().join("X.npy"), dir.path().join("y.npy"));
+    let script = "import sys, numpy as np; a = np.loadtxt(sys.argv[1], delimiter=',', skiprows=1); \
+                  np.save(sys.argv[2], a[:, :-1]); np.save(sys.argv[3], a[:, -1].astype(np.int64))";
+    let status =
+        Command::new(crate::python()).args(["-c", script, BREAST_CANCER]).arg(&x).arg(&y).status().expect("numpy");
+    assert!(status.success());
+    let common = ["--standardize", "--validation-split", "0.2", "--epochs", "50"];
+    let (_, from_csv) = train_json(dir.path(), &common);
+    let model = dir.path().join("npy.safetensors");
+    let (xs, ys, ms) = (x.to_str().unwrap(), y.to_str().unwrap(), model.to_str().unwrap());
+    let out = logreg(
+        &[&["train", "--data", xs, "--labels", ys, "--out", ms, "--json", "--device", "cpu"], &common[..]].concat(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let from_npy: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(from_npy["losses"], from_csv["losses"]);
+    assert_eq!(from_npy["validation"], from_csv["validation"]);
+
+    let out = logreg(&["predict", "--model", ms, "--data", xs, "--device", "cpu"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).lines().count(), 570);
+    let out = logreg(&["evaluate", "--model", ms, "--data", xs, "--labels", ys, "--json", "--device", "cpu"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["rows"], 569);
+
+    for (args, expected) in [
+        (vec!["train", "--data", xs, "--out", ms], "--labels: a .npy --data needs its labels"),
+        (vec!["train", "--data", BREAST_CANCER, "--labels", ys, "--out", ms], "--labels applies to .npy data"),
+        (vec!["train", "--data", xs, "--labels", ys, "--label", "y", "--out", ms], "--label names a CSV column"),
+        (
+            vec!["predict", "--model", ms, "--data", BREAST_CANCER],
+            "columns do not match the model's 30 features: missing `x0`",
+        ),
+        (vec!["train", "--data", ys, "--labels", ys, "--out", ms], "features must be a 2-D array"),
+    ] {
+        let out = logreg(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&out).contains(expected), "{args:?}: {}", stderr(&out));
+    }
+}

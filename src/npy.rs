@@ -1,0 +1,219 @@
+//! NumPy `.npy` files (format versions 1–3, C order, little-endian numbers or booleans) as
+//! tables: `X` of shape `(n, d)` with features named `x0 … x{d−1}`, and labels `y` of shape `(n,)`
+//! or `(n, 1)` holding 0/1.
+
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::table::{read_source, Table};
+
+/// A decoded array: its shape and its values in C order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Array {
+    pub shape: Vec<usize>,
+    pub values: Vec<f64>,
+}
+
+fn bad(file: &str, message: impl Into<String>) -> Error {
+    Error::Input { location: file.to_string(), message: message.into() }
+}
+
+/// The value of `'key': …` in the header's Python dict literal, up to the next top-level comma.
+fn header_field<'h>(header: &'h str, key: &str) -> Option<&'h str> {
+    let start = header.find(&format!("'{key}':"))? + key.len() + 3;
+    let rest = header[start..].trim_start();
+    let end = if rest.starts_with('(') { rest.find(')')? + 1 } else { rest.find([',', '}'])? };
+    Some(rest[..end].trim())
+}
+
+/// Decodes an `.npy` file's bytes (`file` names it in errors).
+pub fn parse(file: &str, bytes: &[u8]) -> Result<Array> {
+    if !bytes.starts_with(b"\x93NUMPY") || bytes.len() < 10 {
+        return Err(bad(file, "not a .npy file (no \\x93NUMPY magic)"));
+    }
+    let (header_len, header_start) = match bytes[6] {
+        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
+        2 | 3 if bytes.len() >= 12 => (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12),
+        v => return Err(bad(file, format!(".npy format version {v} is not supported (1 to 3 are)"))),
+    };
+    let header = bytes
+        .get(header_start..header_start + header_len)
+        .and_then(|h| std::str::from_utf8(h).ok())
+        .ok_or_else(|| bad(file, "truncated or unreadable .npy header"))?;
+    let field = |key| header_field(header, key).ok_or_else(|| bad(file, format!(".npy header has no `{key}`")));
+    if field("fortran_order")? != "False" {
+        return Err(bad(file, "Fortran-ordered arrays are not supported: save with numpy.ascontiguousarray"));
+    }
+    let shape: Vec<usize> = field("shape")?
+        .trim_matches(['(', ')'])
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().map_err(|_| bad(file, format!("bad shape entry `{s}` in the .npy header"))))
+        .collect::<Result<_>>()?;
+    let descr = field("descr")?.trim_matches(['\'', '"']);
+    let (order, kind, size) = (&descr[..1], &descr[1..2], descr[2..].parse::<usize>().unwrap_or(0));
+    if order == ">" && size > 1 {
+        return Err(bad(file, format!("big-endian dtype `{descr}` is not supported")));
+    }
+    let decode: fn(&[u8]) -> f64 = match (kind, size) {
+        ("f", 4) => |b| f64::from(f32::from_le_bytes(b.try_into().unwrap())),
+        ("f", 8) => |b| f64::from_le_bytes(b.try_into().unwrap()),
+        ("i", 1) => |b| f64::from(b[0] as i8),
+        ("i", 2) => |b| f64::from(i16::from_le_bytes(b.try_into().unwrap())),
+        ("i", 4) => |b| f64::from(i32::from_le_bytes(b.try_into().unwrap())),
+        ("i", 8) => |b| i64::from_le_bytes(b.try_into().unwrap()) as f64,
+        ("u", 1) | ("b", 1) => |b| f64::from(b[0]),
+        ("u", 2) => |b| f64::from(u16::from_le_bytes(b.try_into().unwrap())),
+        ("u", 4) => |b| f64::from(u32::from_le_bytes(b.try_into().unwrap())),
+        ("u", 8) => |b| u64::from_le_bytes(b.try_into().unwrap()) as f64,
+        _ => return Err(bad(file, format!("dtype `{descr}` is not supported (floats, integers or booleans)"))),
+    };
+    let data = &bytes[header_start + header_len..];
+    let expected = shape.iter().product::<usize>() * size;
+    if data.len() != expected {
+        return Err(bad(file, format!("data is {} bytes, shape {shape:?} of `{descr}` needs {expected}", data.len())));
+    }
+    Ok(Array { shape, values: data.chunks_exact(size).map(decode).collect() })
+}
+
+/// Reads features from `x` and, when given, 0/1 labels from `y` into a table.
+pub fn read_table(x: &Path, y: Option<&Path>) -> Result<Table> {
+    let (x_file, x_bytes) = read_source(x)?;
+    let features = parse(&x_file, &x_bytes)?;
+    let [n, d] = features.shape[..] else {
+        return Err(bad(
+            &x_file,
+            format!("features must be a 2-D array (rows, columns), found shape {:?}", features.shape),
+        ));
+    };
+    let mut table = Table {
+        source: x_file.clone(),
+        feature_names: (0..d).map(|j| format!("x{j}")).collect(),
+        label_name: None,
+        features: Vec::with_capacity(n * d),
+        labels: vec![],
+    };
+    for (i, &v) in features.values.iter().enumerate() {
+        let place = || format!("row {}, column {}", i / d + 1, i % d + 1);
+        if !v.is_finite() {
+            return Err(bad(&x_file, format!("{}: {v} is not a finite number", place())));
+        }
+        if v.abs() > f64::from(f32::MAX) {
+            return Err(bad(&x_file, format!("{}: {v} overflows a 32-bit float", place())));
+        }
+        table.features.push(v as f32);
+    }
+    if n == 0 || d == 0 {
+        return Err(bad(&x_file, format!("no data: shape {:?}", features.shape)));
+    }
+    if let Some(y) = y {
+        let (y_file, y_bytes) = read_source(y)?;
+        let labels = parse(&y_file, &y_bytes)?;
+        if !(labels.shape == [n] || labels.shape == [n, 1]) {
+            return Err(bad(
+                &y_file,
+                format!("labels must have shape ({n},) or ({n}, 1) to match {x_file}, found {:?}", labels.shape),
+            ));
+        }
+        for (i, &v) in labels.values.iter().enumerate() {
+            if v != 0.0 && v != 1.0 {
+                return Err(bad(&y_file, format!("row {}: label {v} is not one of the two classes (0/1)", i + 1)));
+            }
+            table.labels.push(v as f32);
+        }
+        table.label_name = Some("y".into());
+    }
+    Ok(table)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An .npy file as numpy.save writes it (version 1, header padded to 64 bytes).
+    fn npy(descr: &str, shape: &str, data: &[u8]) -> Vec<u8> {
+        let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+        while (10 + header.len() + 1) % 64 != 0 {
+            header.push(' ');
+        }
+        header.push('\n');
+        let mut out = b"\x93NUMPY\x01\x00".to_vec();
+        out.extend((header.len() as u16).to_le_bytes());
+        out.extend(header.as_bytes());
+        out.extend(data);
+        out
+    }
+
+    fn f4(values: &[f32]) -> Vec<u8> {
+        values.iter().flat_map(|v| v.to_le_bytes()).collect()
+    }
+
+    #[test]
+    fn decodes_floats_integers_and_booleans() {
+        let a = parse("x.npy", &npy("<f4", "(2, 2)", &f4(&[1.0, 2.5, -3.0, 4.0]))).unwrap();
+        assert_eq!((a.shape, a.values), (vec![2, 2], vec![1.0, 2.5, -3.0, 4.0]));
+        let b = parse("y.npy", &npy("|b1", "(3,)", &[1, 0, 1])).unwrap();
+        assert_eq!((b.shape, b.values), (vec![3], vec![1.0, 0.0, 1.0]));
+        let i = parse("y.npy", &npy("<i8", "(2,)", &[1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])).unwrap();
+        assert_eq!(i.values, [1.0, 0.0]);
+    }
+
+    #[test]
+    fn bad_files_are_named_with_what_is_wrong() {
+        let cases: Vec<(Vec<u8>, &str)> = vec![
+            (b"a,b\n1,2\n".to_vec(), "x.npy: not a .npy file"),
+            (npy("<f4", "(2, 2)", &f4(&[1.0, 2.0, 3.0])), "x.npy: data is 12 bytes, shape [2, 2] of `<f4` needs 16"),
+            (npy(">f8", "(1,)", &[0; 8]), "x.npy: big-endian dtype `>f8` is not supported"),
+            (npy("<c16", "(1,)", &[0; 16]), "x.npy: dtype `<c16` is not supported"),
+            (npy("<f4", "(2,)", &f4(&[1.0, 2.0])).replace_bytes(b"False", b"True "), "x.npy: Fortran-ordered arrays"),
+        ];
+        for (bytes, expected) in cases {
+            let e = parse("x.npy", &bytes).unwrap_err().to_string();
+            assert!(e.starts_with(expected), "{e:?} does not start with {expected:?}");
+        }
+    }
+
+    trait ReplaceBytes {
+        fn replace_bytes(self, from: &[u8], to: &[u8]) -> Vec<u8>;
+    }
+
+    impl ReplaceBytes for Vec<u8> {
+        fn replace_bytes(mut self, from: &[u8], to: &[u8]) -> Vec<u8> {
+            let at = self.windows(from.len()).position(|w| w == from).unwrap();
+            self[at..at + from.len()].copy_from_slice(to);
+            self
+        }
+    }
+
+    #[test]
+    fn tables_check_values_shapes_and_labels() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, bytes: Vec<u8>| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, bytes).unwrap();
+            p
+        };
+        let x = write("x.npy", npy("<f4", "(3, 2)", &f4(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0])));
+        let y = write(
+            "y.npy",
+            npy("<i8", "(3,)", &[1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]),
+        );
+        let t = read_table(&x, Some(&y)).unwrap();
+        assert_eq!(
+            (t.feature_names, t.features, t.labels),
+            (vec!["x0".into(), "x1".into()], vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], vec![1.0, 0.0, 1.0])
+        );
+        let nan = write("nan.npy", npy("<f4", "(1, 2)", &f4(&[1.0, f32::NAN])));
+        let e = read_table(&nan, None).unwrap_err().to_string();
+        assert!(e.ends_with("nan.npy: row 1, column 2: NaN is not a finite number"), "{e}");
+        let short = write("short.npy", npy("<f4", "(2,)", &f4(&[1.0, 0.0])));
+        let e = read_table(&x, Some(&short)).unwrap_err().to_string();
+        assert!(e.contains("short.npy: labels must have shape (3,) or (3, 1)"), "{e}");
+        let two = write("two.npy", npy("<f4", "(3,)", &f4(&[1.0, 2.0, 0.0])));
+        let e = read_table(&x, Some(&two)).unwrap_err().to_string();
+        assert!(e.contains("two.npy: row 2: label 2 is not one of the two classes"), "{e}");
+        let flat = write("flat.npy", npy("<f4", "(2,)", &f4(&[1.0, 0.0])));
+        assert!(read_table(&flat, None).unwrap_err().to_string().contains("features must be a 2-D array"));
+    }
+}
