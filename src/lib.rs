@@ -25,6 +25,7 @@ pub mod optim;
 pub mod output;
 pub mod parity;
 pub mod penalty;
+pub mod plot;
 pub mod seed;
 pub mod table;
 pub mod train;

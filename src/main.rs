@@ -100,6 +100,9 @@ struct TrainArgs {
     /// Where to write the model (safetensors).
     #[arg(long, default_value = "model.safetensors")]
     out: PathBuf,
+    /// Draw the training (and validation) loss per epoch to this PNG file.
+    #[arg(long)]
+    plot: Option<PathBuf>,
     /// Print one JSON object: per-epoch losses and final metrics.
     #[arg(long)]
     json: bool,
@@ -372,6 +375,10 @@ fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
     }
     let fitted = fitted?;
     fitted.saved.save(&args.out).with_context(|| format!("--out {}", args.out.display()))?;
+    if let Some(plot) = &args.plot {
+        logreg::plot::loss_curves(plot, &fitted.training.losses, &fitted.training.validation_losses)
+            .with_context(|| format!("--plot {}", plot.display()))?;
+    }
     if args.json {
         let json = serde_json::json!({
             "losses": fitted.training.losses,

@@ -29,7 +29,12 @@ fn train_json(dir: &Path, extra: &[&str]) -> (PathBuf, serde_json::Value) {
 #[test]
 fn train_predict_evaluate_on_breast_cancer() {
     let dir = tempfile::tempdir().unwrap();
-    let (model, json) = train_json(dir.path(), &["--standardize", "--validation-split", "0.2", "--seed", "1"]);
+    let plot = dir.path().join("loss.png");
+    let (model, json) = train_json(
+        dir.path(),
+        &["--standardize", "--validation-split", "0.2", "--seed", "1", "--plot", plot.to_str().unwrap()],
+    );
+    assert!(std::fs::read(&plot).unwrap().starts_with(b"\x89PNG\r\n\x1a\n"), "--plot wrote no PNG");
     let validation = &json["validation"];
     assert_eq!(validation["rows"], 113, "round(0.2 × 212) + round(0.2 × 357) rows held out");
     assert!(validation["accuracy"].as_f64().unwrap() >= 0.95, "{validation}");

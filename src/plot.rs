@@ -1,0 +1,82 @@
+//! Loss curves as a PNG: the training loss per epoch, and the validation loss when there is one.
+//! Text uses the embedded DejaVu Sans, so no system fonts are needed.
+
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+use plotters::prelude::*;
+
+use crate::error::{Error, Result};
+
+fn register_font() {
+    static FONT: Once = Once::new();
+    FONT.call_once(|| {
+        plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular())
+            .unwrap_or_else(|_| panic!("the embedded DejaVu Sans font is valid"));
+    });
+}
+
+fn draw(path: &Path, losses: &[f64], validation: &[f64]) -> std::result::Result<(), String> {
+    register_font();
+    let root = BitMapBackend::new(path, (900, 540)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    let top = losses.iter().chain(validation).copied().fold(0.0, f64::max) * 1.05;
+    let mut chart = ChartBuilder::on(&root)
+        .caption("loss per epoch", ("sans-serif", 24))
+        .margin(16)
+        .x_label_area_size(44)
+        .y_label_area_size(64)
+        .build_cartesian_2d(1..losses.len().max(2), 0.0..top.max(f64::MIN_POSITIVE))
+        .map_err(|e| e.to_string())?;
+    chart.configure_mesh().x_desc("epoch").y_desc("loss").draw().map_err(|e| e.to_string())?;
+    for (values, color, label) in [(losses, BLUE, "training objective"), (validation, RED, "validation loss")] {
+        if values.is_empty() {
+            continue;
+        }
+        chart
+            .draw_series(LineSeries::new(values.iter().enumerate().map(|(i, &v)| (i + 1, v)), color.stroke_width(2)))
+            .map_err(|e| e.to_string())?
+            .label(label)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(2)));
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| e.to_string())?;
+    root.present().map_err(|e| e.to_string())
+}
+
+/// Draws the curves to `path` (PNG) through a temporary file in the same directory and a rename.
+pub fn loss_curves(path: &Path, losses: &[f64], validation: &[f64]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let io = |error| Error::Io { path: path.into(), error };
+    // The encoder picks the format from the extension, so the temporary name ends in .png.
+    let tmp = tempfile::Builder::new().prefix(".logreg-").suffix(".png").tempfile_in(&dir).map_err(io)?;
+    draw(tmp.path(), losses, validation).map_err(|m| io(std::io::Error::other(m)))?;
+    tmp.persist(path).map_err(|e| io(e.error))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn draws_a_png_with_both_curves() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("loss.png");
+        let losses: Vec<f64> = (0..50).map(|i| 1.0 / (1.0 + i as f64)).collect();
+        let validation: Vec<f64> = losses.iter().map(|l| l * 1.2).collect();
+        loss_curves(&path, &losses, &validation).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n") && bytes.len() > 5_000, "{} bytes", bytes.len());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        let e = loss_curves(&dir.path().join("no/such/loss.png"), &losses, &[]).unwrap_err().to_string();
+        assert!(e.contains("no/such/loss.png"), "{e}");
+    }
+}
