@@ -3,21 +3,34 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use tempfile::NamedTempFile;
+
 use crate::error::{Error, Result};
 
-/// Writes `bytes` to `path` via `path`'s directory: a temporary file, flushed, then renamed over
-/// `path`. On any failure the temporary file is removed and `path` is untouched.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+/// Creates a temporary file ending in `suffix` beside `path`, lets `fill` write it, then renames it
+/// over `path`. On any failure the temporary file is removed and `path` is untouched.
+pub fn replace_with(
+    path: &Path,
+    suffix: &str,
+    fill: impl FnOnce(&mut NamedTempFile) -> std::io::Result<()>,
+) -> Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
     let io = |error| Error::Io { path: path.into(), error };
-    let mut tmp = tempfile::Builder::new().prefix(".logreg-").suffix(".tmp").tempfile_in(&dir).map_err(io)?;
-    tmp.write_all(bytes).map_err(io)?;
-    tmp.as_file().sync_all().map_err(io)?;
+    let mut tmp = tempfile::Builder::new().prefix(".logreg-").suffix(suffix).tempfile_in(&dir).map_err(io)?;
+    fill(&mut tmp).map_err(io)?;
     tmp.persist(path).map_err(|e| io(e.error))?;
     Ok(())
+}
+
+/// Writes `bytes` to `path` whole or not at all (see [`replace_with`]), flushed to disk.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    replace_with(path, ".tmp", |tmp| {
+        tmp.write_all(bytes)?;
+        tmp.as_file().sync_all()
+    })
 }
 
 #[cfg(test)]

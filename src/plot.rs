@@ -1,12 +1,13 @@
 //! Loss curves as a PNG: the training loss per epoch, and the validation loss when there is one.
 //! Text uses the embedded DejaVu Sans, so no system fonts are needed.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Once;
 
 use plotters::prelude::*;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::output::replace_with;
 
 fn register_font() {
     static FONT: Once = Once::new();
@@ -50,16 +51,8 @@ fn draw(path: &Path, losses: &[f64], validation: &[f64]) -> std::result::Result<
 
 /// Draws the curves to `path` (PNG) through a temporary file in the same directory and a rename.
 pub fn loss_curves(path: &Path, losses: &[f64], validation: &[f64]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let io = |error| Error::Io { path: path.into(), error };
     // The encoder picks the format from the extension, so the temporary name ends in .png.
-    let tmp = tempfile::Builder::new().prefix(".logreg-").suffix(".png").tempfile_in(&dir).map_err(io)?;
-    draw(tmp.path(), losses, validation).map_err(|m| io(std::io::Error::other(m)))?;
-    tmp.persist(path).map_err(|e| io(e.error))?;
-    Ok(())
+    replace_with(path, ".png", |tmp| draw(tmp.path(), losses, validation).map_err(std::io::Error::other))
 }
 
 #[cfg(test)]
