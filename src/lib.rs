@@ -27,6 +27,7 @@ pub mod parity;
 pub mod penalty;
 pub mod plot;
 pub mod seed;
+pub mod solver;
 pub mod table;
 pub mod train;
 pub mod tutorial;

@@ -59,3 +59,45 @@ fn committed_data_fixtures_are_what_the_reference_script_writes() {
         }
     }
 }
+
+#[test]
+fn committed_sklearn_fixtures_are_what_their_script_writes() {
+    let out = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new(crate::python())
+        .args(["scripts/sklearn_reference.py", "--out"])
+        .arg(out.path())
+        .status()
+        .expect("run scripts/sklearn_reference.py");
+    assert!(status.success());
+    let read = |dir: &std::path::Path| {
+        let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        files
+            .iter()
+            .map(|p| serde_json::from_slice::<serde_json::Value>(&std::fs::read(p).unwrap()).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let (committed, fresh) = (read(&crate::fixtures_dir().join("sklearn")), read(out.path()));
+    assert_eq!(committed.len(), fresh.len(), "rerun scripts/sklearn_reference.py");
+    for (old, new) in committed.iter().zip(&fresh) {
+        // Everything but sklearn's results exactly; those to well inside the cross-check's tolerance
+        // (saga's path can differ in the last bits with the BLAS kernels of another CPU).
+        let strip = |v: &serde_json::Value| {
+            let mut v = v.clone();
+            for key in ["coef", "intercept", "objective", "n_iter"] {
+                v.as_object_mut().unwrap().remove(key);
+            }
+            v
+        };
+        assert_eq!(strip(old), strip(new), "rerun scripts/sklearn_reference.py");
+        let numbers = |v: &serde_json::Value| {
+            let mut all: Vec<f64> = v["coef"].as_array().unwrap().iter().map(|c| c.as_f64().unwrap()).collect();
+            all.push(v["intercept"].as_f64().unwrap());
+            all
+        };
+        let worst = numbers(old).iter().zip(numbers(new)).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        assert!(worst <= 1e-6, "{}: coefficients moved by {worst}: rerun scripts/sklearn_reference.py", old["name"]);
+        let (a, b) = (old["objective"].as_f64().unwrap(), new["objective"].as_f64().unwrap());
+        assert!((a - b).abs() <= 1e-9 * a, "{}: objective {a} vs {b}", old["name"]);
+    }
+}

@@ -8,6 +8,7 @@ mod data_cli;
 mod freshness;
 mod golden;
 mod golden_data;
+mod golden_sklearn;
 
 use std::path::PathBuf;
 

@@ -1,0 +1,80 @@
+//! The solvers against scikit-learn's optimum (`scripts/sklearn_reference.py`) on the
+//! breast-cancer data, standardized as StandardScaler does.
+
+use std::path::Path;
+
+use logreg::solver::{solve, Problem, SolverConfig, SolverKind};
+use logreg::table::{self, LabelColumn};
+use serde::Deserialize;
+use tch::{Device, Kind, Tensor};
+
+#[derive(Debug, Deserialize)]
+pub struct SklearnFixture {
+    pub name: String,
+    pub data: String,
+    #[serde(rename = "C")]
+    pub c: f64,
+    pub l1_ratio: f64,
+    pub tolerance: SklearnTolerance,
+    pub coef: Vec<f64>,
+    pub intercept: f64,
+    pub objective: f64,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SklearnTolerance {
+    pub objective_rel: f64,
+    pub coef_abs: f64,
+}
+
+pub fn sklearn_fixtures(dir: &Path) -> Vec<SklearnFixture> {
+    let mut paths: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    paths.retain(|p| p.extension().is_some_and(|e| e == "json"));
+    paths.sort();
+    paths.iter().map(|p| serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()).collect()
+}
+
+/// Features standardized in f64 with the population std (StandardScaler), and labels.
+fn standardized(data: &str) -> (Tensor, Tensor) {
+    let (file, bytes) = table::read_source(Path::new(data)).unwrap();
+    let t = table::parse(&file, &bytes, &LabelColumn::Last).unwrap();
+    let d = t.feature_names.len() as i64;
+    let x = Tensor::from_slice(&t.features).view([-1, d]).to_kind(Kind::Double);
+    let mean = x.mean_dim(&[0i64][..], true, Kind::Double);
+    let std = x.std_correction(&[0i64][..], 0i64, true);
+    ((x - mean) / std, Tensor::from_slice(&t.labels).to_kind(Kind::Double))
+}
+
+#[test]
+fn solvers_reach_sklearns_optimum_with_its_zeros() {
+    let fixtures = sklearn_fixtures(&crate::fixtures_dir().join("sklearn"));
+    assert_eq!(fixtures.len(), 9, "3 penalties × 3 values of C");
+    let (x, y) = standardized(&fixtures[0].data);
+    let n = x.size()[0] as usize;
+    for f in &fixtures {
+        let problem = Problem::from_sklearn(f.c, f.l1_ratio, n);
+        let kind = if problem.l1 > 0.0 { SolverKind::Fista } else { SolverKind::Newton };
+        let config = SolverConfig { tol: 1e-9, max_iter: Some(100_000) };
+        let s = solve(&x.to_device(Device::Cpu), &y, problem, kind, config).unwrap();
+        assert!(s.converged, "{}: not converged after {} iterations", f.name, s.iterations);
+        let ours = f.c * n as f64 * s.objective;
+        assert!(
+            ours <= f.objective * (1.0 + f.tolerance.objective_rel),
+            "{}: objective {ours} vs sklearn {}",
+            f.name,
+            f.objective
+        );
+        let worst = s.coef.iter().zip(&f.coef).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        assert!(worst <= f.tolerance.coef_abs, "{}: coefficients differ by {worst}", f.name);
+        assert!((s.intercept - f.intercept).abs() <= f.tolerance.coef_abs, "{}: intercept", f.name);
+        let zeros = |c: &[f64]| c.iter().map(|&v| v == 0.0).collect::<Vec<_>>();
+        assert_eq!(zeros(&s.coef), zeros(&f.coef), "{}: zero sets differ", f.name);
+        crate::notice(&format!(
+            "{}: {:?} {} iterations, objective rel diff {:+.1e}, max coef diff {worst:.1e}",
+            f.name,
+            kind,
+            s.iterations,
+            (ours - f.objective) / f.objective
+        ));
+    }
+}
