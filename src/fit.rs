@@ -6,12 +6,13 @@ use std::ops::ControlFlow;
 use tch::{Device, Tensor};
 
 use crate::dataset::{Dataset, Standardizer};
-use crate::error::{Error, Result};
+use crate::error::{ensure, Error, Result};
 use crate::metrics::{self, Report};
-use crate::model::LogisticRegression;
+use crate::model::{FittedLogisticRegression, LogisticRegression};
 use crate::model_file::{SavedModel, TrainingInfo};
 use crate::penalty::Penalty;
 use crate::seed::with_seed;
+use crate::solver::{solve, Problem, Solution, SolverConfig, SolverKind};
 use crate::table::Table;
 use crate::train::{train, Epoch, TrainConfig, Training};
 
@@ -26,6 +27,40 @@ pub struct FitConfig {
     pub standardize: bool,
     /// Fraction of each class held out for validation.
     pub validation_split: Option<f64>,
+    /// A deterministic full-batch solver that reaches the optimum, instead of `train.optimizer`
+    /// epochs (then `train.lr`, `epochs`, `batch_size` and `loss` do not apply).
+    pub solver: Option<(SolverKind, SolverConfig)>,
+    /// scikit-learn's `C` and `l1_ratio` in place of `train.penalty`: mapped with the number of
+    /// training rows (see [`Problem::from_sklearn`]), the bias not penalized.
+    pub sklearn: Option<(f64, f64)>,
+}
+
+impl FitConfig {
+    /// Checks every setting before any tensor work.
+    pub fn validate(&self) -> Result<()> {
+        self.train.validate()?;
+        if let Some((c, l1_ratio)) = self.sklearn {
+            ensure(c.is_finite() && c > 0.0, "C", c, "must be a finite number > 0")?;
+            ensure((0.0..=1.0).contains(&l1_ratio), "l1-ratio", l1_ratio, "must be between 0 and 1")?;
+        }
+        if let Some((_, solver)) = self.solver {
+            ensure(solver.tol.is_finite() && solver.tol > 0.0, "tol", solver.tol, "must be a finite number > 0")?;
+            if let Some(m) = solver.max_iter {
+                ensure(m >= 1, "max-iter", m, "must be at least 1")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// λ₁ and λ₂ of a penalty, in the tutorial's form.
+fn strengths(penalty: Penalty) -> (f64, f64) {
+    match penalty {
+        Penalty::None => (0.0, 0.0),
+        Penalty::L1 { lambda } => (lambda, 0.0),
+        Penalty::L2 { lambda } => (0.0, lambda),
+        Penalty::ElasticNet { lambda_l1, lambda_l2 } => (lambda_l1, lambda_l2),
+    }
 }
 
 /// The fitted model and how training went.
@@ -35,10 +70,12 @@ pub struct Fit {
     /// Metrics of the final model on the training part, and on the validation part when there is one.
     pub train_report: Report,
     pub validation_report: Option<Report>,
+    /// What the exact solver reached (iterations, convergence, objective), when one was used;
+    /// `training.losses` then holds the objective after each iteration.
+    pub solution: Option<Solution>,
 }
 
-fn describe(config: &FitConfig) -> TrainingInfo {
-    let t = &config.train;
+fn describe(config: &FitConfig, t: &TrainConfig) -> TrainingInfo {
     let (penalty, lambda, lambda_l1, lambda_l2) = match t.penalty {
         Penalty::None => ("none", 0.0, 0.0, 0.0),
         Penalty::L1 { lambda } => ("l1", lambda, 0.0, 0.0),
@@ -53,7 +90,10 @@ fn describe(config: &FitConfig) -> TrainingInfo {
         lambda_l2,
         penalize_bias: t.penalize_bias,
         loss: name(serde_json::json!(t.loss)),
-        optimizer: name(serde_json::json!(t.optimizer)),
+        optimizer: match config.solver {
+            Some((kind, _)) => name(serde_json::json!(kind)),
+            None => name(serde_json::json!(t.optimizer)),
+        },
         lr: t.lr,
         epochs: t.epochs,
         batch_size: t.batch_size,
@@ -72,7 +112,7 @@ pub fn fit(
     device: Device,
     on_epoch: impl FnMut(&Epoch) -> ControlFlow<()>,
 ) -> Result<Fit> {
-    config.train.validate()?;
+    config.validate()?;
     let label_name = table.label_name.clone().ok_or_else(|| Error::InvalidSetting {
         name: "data",
         value: "a table without labels".into(),
@@ -87,27 +127,46 @@ pub fn fit(
         }
     }
     let all = Dataset::from_table(table)?;
-    let (training, train_part, valid_part, standardizer) = with_seed(config.seed, || -> Result<_> {
-        let (train_part, valid_part) = match config.validation_split {
-            Some(f) => {
-                let (t, v) = all.stratified_split(f)?;
-                (t, Some(v))
-            }
-            None => (all, None),
-        };
-        let standardizer = if config.standardize { Some(Standardizer::fit(&train_part.x)?) } else { None };
-        let prepare = |d: Dataset| -> Result<Dataset> {
-            let x = match &standardizer {
-                Some(s) => s.apply(&d.x)?,
-                None => d.x,
+    let (training, solution, effective, train_part, valid_part, standardizer) =
+        with_seed(config.seed, || -> Result<_> {
+            let (train_part, valid_part) = match config.validation_split {
+                Some(f) => {
+                    let (t, v) = all.stratified_split(f)?;
+                    (t, Some(v))
+                }
+                None => (all, None),
             };
-            Dataset { x, y: d.y }.to_device(device)
-        };
-        let (train_part, valid_part) = (prepare(train_part)?, valid_part.map(prepare).transpose()?);
-        let model = LogisticRegression::torch_init(table.feature_names.len() as i64, device)?;
-        let training = train(model, &train_part, valid_part.as_ref(), &config.train, on_epoch)?;
-        Ok((training, train_part, valid_part, standardizer))
-    })?;
+            let standardizer = if config.standardize { Some(Standardizer::fit(&train_part.x)?) } else { None };
+            let prepare = |d: Dataset| -> Result<Dataset> {
+                let x = match &standardizer {
+                    Some(s) => s.apply(&d.x)?,
+                    None => d.x,
+                };
+                Dataset { x, y: d.y }.to_device(device)
+            };
+            let (train_part, valid_part) = (prepare(train_part)?, valid_part.map(prepare).transpose()?);
+            let mut effective = config.train.clone();
+            if let Some((c, l1_ratio)) = config.sklearn {
+                let p = Problem::from_sklearn(c, l1_ratio, train_part.len() as usize);
+                effective.penalty = Penalty::ElasticNet { lambda_l1: p.l1, lambda_l2: p.l2 };
+                effective.penalize_bias = false;
+            }
+            let (training, solution) = match config.solver {
+                None => {
+                    let model = LogisticRegression::torch_init(table.feature_names.len() as i64, device)?;
+                    (train(model, &train_part, valid_part.as_ref(), &effective, on_epoch)?, None)
+                }
+                Some((kind, solver_config)) => {
+                    let (l1, l2) = strengths(effective.penalty);
+                    let problem = Problem { l1, l2, penalize_bias: effective.penalize_bias };
+                    let s = solve(&train_part.x, &train_part.y, problem, kind, solver_config)?;
+                    let model =
+                        FittedLogisticRegression::new(s.coef.iter().map(|&w| w as f32).collect(), s.intercept as f32);
+                    (Training { losses: s.objectives.clone(), validation_losses: vec![], model }, Some(s))
+                }
+            };
+            Ok((training, solution, effective, train_part, valid_part, standardizer))
+        })?;
     let report = |d: &Dataset| -> Result<Report> {
         let probs = Vec::<f32>::try_from(training.model.predict_proba(&d.x)?.f_to_device(Device::Cpu)?)?;
         Ok(metrics::report(&probs, &labels_of(d)?, 0.5))
@@ -119,9 +178,9 @@ pub fn fit(
         feature_names: table.feature_names.clone(),
         label_name,
         standardizer,
-        training: describe(config),
+        training: describe(config, &effective),
     };
-    Ok(Fit { saved, training, train_report, validation_report })
+    Ok(Fit { saved, training, train_report, validation_report, solution })
 }
 
 impl SavedModel {
@@ -187,6 +246,8 @@ mod tests {
             seed: 1,
             standardize: true,
             validation_split: Some(0.25),
+            solver: None,
+            sklearn: None,
         }
     }
 
@@ -203,6 +264,33 @@ mod tests {
         assert_eq!(f.saved.training.optimizer, "adam");
         assert!(f.saved.standardizer.is_some());
         assert_eq!(f.training.validation_losses.len(), 200);
+    }
+
+    #[test]
+    fn an_exact_solver_fits_and_reports_its_convergence() {
+        let exact = FitConfig { solver: Some((SolverKind::Newton, SolverConfig::default())), ..config() };
+        let f = fit(&table(), &exact, Device::Cpu, |_| ControlFlow::Continue(())).unwrap();
+        let s = f.solution.unwrap();
+        assert!(s.converged && s.iterations < 30, "{s:?}");
+        assert_eq!(f.training.losses, s.objectives);
+        assert_eq!(f.saved.training.optimizer, "newton");
+        assert!(f.validation_report.unwrap().accuracy >= 0.9);
+    }
+
+    #[test]
+    fn sklearn_parameters_become_the_mapped_penalty_on_the_training_rows() {
+        let sk = FitConfig {
+            sklearn: Some((0.5, 1.0)),
+            solver: Some((SolverKind::Fista, SolverConfig::default())),
+            ..config()
+        };
+        let f = fit(&table(), &sk, Device::Cpu, |_| ControlFlow::Continue(())).unwrap();
+        // 44 training rows: λ₁ = 1 / (0.5 · 44), λ₂ = 0.
+        assert_eq!(f.saved.training.lambda_l1, 1.0 / 22.0);
+        assert_eq!((f.saved.training.lambda_l2, f.saved.training.penalize_bias), (0.0, false));
+        let bad = FitConfig { sklearn: Some((0.0, 0.5)), ..config() };
+        let e = fit(&table(), &bad, Device::Cpu, |_| ControlFlow::Continue(())).err().unwrap().to_string();
+        assert_eq!(e, "invalid C: 0 (must be a finite number > 0)");
     }
 
     #[test]

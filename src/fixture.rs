@@ -201,6 +201,8 @@ impl DataConfig {
             seed: self.seed,
             standardize: self.standardize,
             validation_split: self.validation_split,
+            solver: None,
+            sklearn: None,
         })
     }
 }

@@ -18,6 +18,7 @@ use logreg::optim::OptimizerKind;
 use logreg::output::write_atomically;
 use logreg::parity::{self, ParityOptions};
 use logreg::penalty::{Penalty, PenaltyKind};
+use logreg::solver::{Problem, SolverConfig, SolverKind};
 use logreg::table::{self, LabelColumn, Table};
 use logreg::train::{LossKind, TrainConfig};
 use logreg::tutorial::{self, epoch_line, Example, TutorialConfig};
@@ -59,9 +60,11 @@ struct TrainArgs {
     /// 0/1 labels for a .npy --data: a .npy array of shape (n,) or (n, 1).
     #[arg(long)]
     labels: Option<PathBuf>,
-    #[arg(long, value_enum, default_value_t = PenaltyKind::L2)]
-    penalty: PenaltyKind,
-    /// λ for l1 and l2: objective = mean loss + λ·Σ‖w‖ [default: 0.001].
+    /// Tutorial form [default: l2]: objective = mean loss + λ₁‖w‖₁ + λ₂‖w‖₂² (see the README for
+    /// the three forms).
+    #[arg(long, value_enum)]
+    penalty: Option<PenaltyKind>,
+    /// λ for l1 and l2 [default: 0.001]; with --alpha, glmnet's λ.
     #[arg(long)]
     lambda: Option<f64>,
     /// λ₁ for elastic-net [default: 0.0005].
@@ -70,8 +73,25 @@ struct TrainArgs {
     /// λ₂ for elastic-net [default: 0.0005].
     #[arg(long)]
     lambda_l2: Option<f64>,
-    #[arg(long, value_enum, default_value_t = OptimizerKind::Adam)]
-    optimizer: OptimizerKind,
+    /// scikit-learn's C: objective = r(w) + C·Σ logloss, r = ρ‖w‖₁ + (1−ρ)/2‖w‖₂².
+    #[arg(long = "C")]
+    c: Option<f64>,
+    /// scikit-learn's l1_ratio ρ, with --C [default: 0].
+    #[arg(long)]
+    l1_ratio: Option<f64>,
+    /// glmnet's α, with --lambda: objective = mean logloss + λ(α‖w‖₁ + (1−α)/2‖w‖₂²).
+    #[arg(long)]
+    alpha: Option<f64>,
+    /// auto = newton without an L1 part, fista with one (both reach the optimum); sgd and adam
+    /// run --epochs of the tutorial's optimizers.
+    #[arg(long, value_enum, alias = "optimizer", default_value_t = SolverChoice::Auto)]
+    solver: SolverChoice,
+    /// newton/fista stop when the optimality measure falls to this fraction of its start.
+    #[arg(long, default_value_t = 1e-8)]
+    tol: f64,
+    /// newton/fista iteration limit [default: 100 for newton, 20000 for fista].
+    #[arg(long)]
+    max_iter: Option<i64>,
     /// Learning rate.
     #[arg(long, default_value_t = 0.01)]
     lr: f64,
@@ -109,6 +129,16 @@ struct TrainArgs {
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
+}
+
+/// How `train` minimises the objective.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum SolverChoice {
+    Auto,
+    Sgd,
+    Adam,
+    Newton,
+    Fista,
 }
 
 #[derive(Args)]
@@ -291,18 +321,58 @@ fn parity(args: ParityArgs) -> anyhow::Result<ExitCode> {
 }
 
 impl TrainArgs {
-    fn config(&self) -> anyhow::Result<FitConfig> {
-        check_lambda_flags(self.penalty, self.lambda, self.lambda_l1, self.lambda_l2)?;
+    /// The penalty from whichever of the three forms was used; rejects mixed forms.
+    fn penalty(&self) -> anyhow::Result<(Penalty, Option<(f64, f64)>)> {
+        let tutorial_flags = [
+            (self.penalty.is_some(), "--penalty"),
+            (self.lambda_l1.is_some(), "--lambda-l1"),
+            (self.lambda_l2.is_some(), "--lambda-l2"),
+        ];
+        let first_tutorial_flag = tutorial_flags.iter().find(|(given, _)| *given).map(|(_, name)| *name);
+        if let Some(c) = self.c {
+            let clash = first_tutorial_flag
+                .or(self.lambda.map(|_| "--lambda"))
+                .or(self.alpha.map(|_| "--alpha"))
+                .or(self.penalize_bias.then_some("--penalize-bias"));
+            if let Some(flag) = clash {
+                bail!("--C is scikit-learn's form of the penalty and cannot be combined with {flag}");
+            }
+            return Ok((Penalty::None, Some((c, self.l1_ratio.unwrap_or(0.0)))));
+        }
+        if self.l1_ratio.is_some() {
+            bail!("--l1-ratio is scikit-learn's and goes with --C");
+        }
+        if let Some(alpha) = self.alpha {
+            let clash = first_tutorial_flag.or(self.penalize_bias.then_some("--penalize-bias"));
+            if let Some(flag) = clash {
+                bail!("--alpha is glmnet's form of the penalty and cannot be combined with {flag}");
+            }
+            let Some(lambda) = self.lambda else { bail!("--alpha (glmnet's form) needs --lambda") };
+            if !(0.0..=1.0).contains(&alpha) {
+                bail!("invalid alpha: {alpha} (must be between 0 and 1)");
+            }
+            let p = Problem::from_glmnet(lambda, alpha);
+            return Ok((Penalty::ElasticNet { lambda_l1: p.l1, lambda_l2: p.l2 }, None));
+        }
+        let kind = self.penalty.unwrap_or(PenaltyKind::L2);
+        check_lambda_flags(kind, self.lambda, self.lambda_l1, self.lambda_l2)?;
         let lambda = self.lambda.unwrap_or(1e-3);
-        let penalty = match self.penalty {
-            PenaltyKind::None => Penalty::None,
-            PenaltyKind::L1 => Penalty::L1 { lambda },
-            PenaltyKind::L2 => Penalty::L2 { lambda },
-            PenaltyKind::ElasticNet => Penalty::ElasticNet {
-                lambda_l1: self.lambda_l1.unwrap_or(5e-4),
-                lambda_l2: self.lambda_l2.unwrap_or(5e-4),
+        Ok((
+            match kind {
+                PenaltyKind::None => Penalty::None,
+                PenaltyKind::L1 => Penalty::L1 { lambda },
+                PenaltyKind::L2 => Penalty::L2 { lambda },
+                PenaltyKind::ElasticNet => Penalty::ElasticNet {
+                    lambda_l1: self.lambda_l1.unwrap_or(5e-4),
+                    lambda_l2: self.lambda_l2.unwrap_or(5e-4),
+                },
             },
-        };
+            None,
+        ))
+    }
+
+    fn config(&self) -> anyhow::Result<FitConfig> {
+        let (penalty, sklearn) = self.penalty()?;
         if self.epochs < 1 {
             bail!("invalid epochs: {} (must be at least 1)", self.epochs);
         }
@@ -310,12 +380,33 @@ impl TrainArgs {
             Some(b) if b < 1 => bail!("invalid batch-size: {b} (must be at least 1)"),
             b => b.map(|b| b as usize),
         };
+        let max_iter = match self.max_iter {
+            Some(m) if m < 1 => bail!("invalid max-iter: {m} (must be at least 1)"),
+            m => m.map(|m| m as usize),
+        };
+        let has_l1 = match (penalty, sklearn) {
+            (_, Some((_, l1_ratio))) => l1_ratio > 0.0,
+            (Penalty::L1 { .. } | Penalty::ElasticNet { .. }, None) => true,
+            _ => false,
+        };
+        let exact = |kind| Some((kind, SolverConfig { tol: self.tol, max_iter }));
+        let (optimizer, solver) = match self.solver {
+            SolverChoice::Sgd => (OptimizerKind::Sgd, None),
+            SolverChoice::Adam => (OptimizerKind::Adam, None),
+            SolverChoice::Newton => (OptimizerKind::Adam, exact(SolverKind::Newton)),
+            SolverChoice::Fista => (OptimizerKind::Adam, exact(SolverKind::Fista)),
+            SolverChoice::Auto if has_l1 => (OptimizerKind::Adam, exact(SolverKind::Fista)),
+            SolverChoice::Auto => (OptimizerKind::Adam, exact(SolverKind::Newton)),
+        };
+        if solver.is_some() && batch_size.is_some() {
+            bail!("--batch-size applies to --solver sgd and adam; newton and fista use every row");
+        }
         let config = FitConfig {
             train: TrainConfig {
                 lr: self.lr,
                 epochs: self.epochs as usize,
                 penalty,
-                optimizer: self.optimizer,
+                optimizer,
                 loss: self.loss,
                 penalize_bias: self.penalize_bias,
                 batch_size,
@@ -323,8 +414,10 @@ impl TrainArgs {
             seed: self.seed,
             standardize: self.standardize,
             validation_split: self.validation_split,
+            solver,
+            sklearn,
         };
-        config.train.validate()?;
+        config.validate()?;
         if let Some(f) = config.validation_split {
             if !(f > 0.0 && f < 1.0) {
                 bail!("invalid validation-split: {f} (must be between 0 and 1, exclusive)");
@@ -358,7 +451,7 @@ fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
     let interrupted = Arc::new(AtomicBool::new(false));
     let flag = interrupted.clone();
     ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)).context("installing the Ctrl-C handler")?;
-    let bar = progress(config.train.epochs, args.quiet || args.json);
+    let bar = progress(config.train.epochs, args.quiet || args.json || config.solver.is_some());
     let fitted = fit(&data, &config, device, |e| {
         if let Some(bar) = &bar {
             bar.set_position(e.epoch as u64);
@@ -374,6 +467,13 @@ fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
         bar.finish_and_clear();
     }
     let fitted = fitted?;
+    if let Some(s) = fitted.solution.as_ref().filter(|s| !s.converged) {
+        eprintln!(
+            "warning: {} stopped after {} iterations without converging (optimality {:.2e} > --tol {:e}); \
+             raise --max-iter or --tol",
+            fitted.saved.training.optimizer, s.iterations, s.optimality, args.tol
+        );
+    }
     fitted.saved.save(&args.out).with_context(|| format!("--out {}", args.out.display()))?;
     if let Some(plot) = &args.plot {
         logreg::plot::loss_curves(plot, &fitted.training.losses, &fitted.training.validation_losses)
@@ -386,18 +486,35 @@ fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
             "train": fitted.train_report,
             "validation": fitted.validation_report,
             "nonzero_weights": fitted.saved.model.coef().iter().filter(|&&w| w != 0.0).count(),
+            "solver": fitted.solution.as_ref().map(|s| serde_json::json!({
+                "name": fitted.saved.training.optimizer,
+                "iterations": s.iterations,
+                "converged": s.converged,
+                "objective": s.objective,
+                "optimality": s.optimality,
+            })),
             "model": args.out,
         });
         println!("{json}");
     } else {
         let t = &fitted.train_report;
+        let steps = match &fitted.solution {
+            Some(s) => format!(
+                "{}, {} iterations{}",
+                fitted.saved.training.optimizer,
+                s.iterations,
+                if s.converged { "" } else { " (not converged)" }
+            ),
+            None => format!("{} epochs", fitted.training.losses.len()),
+        };
         println!(
-            "trained on {} rows × {} features, {} epochs: final loss {:.6}, train accuracy {:.4}",
+            "trained on {} rows × {} features, {steps}: final objective {:.6}, train accuracy {:.4}, {} of {} weights non-zero",
             t.rows,
             data.feature_names.len(),
-            fitted.training.losses.len(),
             fitted.training.losses.last().copied().unwrap_or(f64::NAN),
-            t.accuracy
+            t.accuracy,
+            fitted.saved.model.coef().iter().filter(|&&w| w != 0.0).count(),
+            data.feature_names.len()
         );
         if let Some(v) = &fitted.validation_report {
             let auc = v.roc_auc.map_or("n/a".into(), |a| format!("{a:.4}"));

@@ -38,8 +38,10 @@ fn train_predict_evaluate_on_breast_cancer() {
     let validation = &json["validation"];
     assert_eq!(validation["rows"], 113, "round(0.2 × 212) + round(0.2 × 357) rows held out");
     assert!(validation["accuracy"].as_f64().unwrap() >= 0.95, "{validation}");
-    assert_eq!(json["losses"].as_array().unwrap().len(), 300);
-    assert_eq!(json["validation_losses"].as_array().unwrap().len(), 300);
+    // The default solver for L2 is Newton: one objective per iteration, from the start.
+    let solver = &json["solver"];
+    assert_eq!((solver["name"].as_str(), solver["converged"].as_bool()), (Some("newton"), Some(true)), "{solver}");
+    assert_eq!(json["losses"].as_array().unwrap().len() as u64, solver["iterations"].as_u64().unwrap() + 1);
 
     // predict: one row per input row, in order, the label column ignored.
     let out = logreg(&["predict", "--model", model.to_str().unwrap(), "--data", BREAST_CANCER, "--device", "cpu"]);
@@ -226,6 +228,32 @@ fn bad_training_flags_are_one_line_errors() {
             "--lambda-l1 and --lambda-l2 apply to elastic-net; l1 takes --lambda",
         ),
         (&["--loss", "hinge"], "invalid value 'hinge' for '--loss <LOSS>'"),
+        (
+            &["--C", "1", "--lambda", "0.1"],
+            "--C is scikit-learn's form of the penalty and cannot be combined with --lambda",
+        ),
+        (
+            &["--C", "1", "--penalty", "l1"],
+            "--C is scikit-learn's form of the penalty and cannot be combined with --penalty",
+        ),
+        (&["--C", "1", "--alpha", "0.5"], "cannot be combined with --alpha"),
+        (&["--C", "1", "--penalize-bias"], "cannot be combined with --penalize-bias"),
+        (&["--C", "0"], "invalid C: 0 (must be a finite number > 0)"),
+        (&["--C", "1", "--l1-ratio", "1.5"], "invalid l1-ratio: 1.5"),
+        (&["--l1-ratio", "0.5"], "--l1-ratio is scikit-learn's and goes with --C"),
+        (&["--alpha", "0.5"], "--alpha (glmnet's form) needs --lambda"),
+        (
+            &["--alpha", "0.5", "--lambda", "0.1", "--lambda-l1", "0.1"],
+            "--alpha is glmnet's form of the penalty and cannot be combined with --lambda-l1",
+        ),
+        (&["--alpha", "2", "--lambda", "0.1"], "invalid alpha: 2"),
+        (
+            &["--solver", "newton", "--penalty", "l1"],
+            "invalid solver: newton (needs a smooth penalty (none or l2): use fista)",
+        ),
+        (&["--solver", "newton", "--batch-size", "10"], "--batch-size applies to --solver sgd and adam"),
+        (&["--tol", "0"], "invalid tol: 0"),
+        (&["--max-iter", "0"], "invalid max-iter: 0"),
     ];
     for (extra, expected) in cases {
         let dir = tempfile::tempdir().unwrap();
@@ -242,7 +270,18 @@ fn ctrl_c_stops_training_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("m.safetensors");
     let mut child = Command::new(crate::cli::bin())
-        .args(["train", "--data", BREAST_CANCER, "--epochs", "100000000", "--device", "cpu", "--out"])
+        .args([
+            "train",
+            "--data",
+            BREAST_CANCER,
+            "--solver",
+            "adam",
+            "--epochs",
+            "100000000",
+            "--device",
+            "cpu",
+            "--out",
+        ])
         .arg(&model)
         .stderr(Stdio::piped())
         .spawn()
@@ -314,4 +353,46 @@ fn npy_input_trains_exactly_as_the_same_csv_and_predicts() {
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert!(stderr(&out).contains(expected), "{args:?}: {}", stderr(&out));
     }
+}
+
+#[test]
+fn exact_solvers_give_sparse_optima_in_every_parameter_form() {
+    let dir = tempfile::tempdir().unwrap();
+    let sparse = |extra: &[&str]| {
+        let (_, json) = train_json(dir.path(), &[&["--standardize"], extra].concat());
+        assert_eq!(json["solver"]["converged"], true, "{extra:?}: {}", json["solver"]);
+        let nonzero = json["nonzero_weights"].as_u64().unwrap();
+        assert!((1..30).contains(&nonzero), "{extra:?}: {nonzero} non-zero weights");
+        (json["solver"]["name"].as_str().unwrap().to_string(), nonzero, json["solver"]["objective"].as_f64().unwrap())
+    };
+    let tutorial = sparse(&["--penalty", "l1", "--lambda", "0.02"]);
+    assert_eq!(tutorial.0, "fista");
+    // scikit-learn's C = 0.1, l1_ratio = 1 on 569 rows is λ₁ = 1/56.9; glmnet's λ = 1/56.9, α = 1 too.
+    let sklearn = sparse(&["--C", "0.1", "--l1-ratio", "1"]);
+    let glmnet = sparse(&["--alpha", "1", "--lambda", &(1.0 / 56.9).to_string()]);
+    assert_eq!(sklearn.1, glmnet.1);
+    assert!((sklearn.2 - glmnet.2).abs() <= 1e-9 * sklearn.2, "{sklearn:?} vs {glmnet:?}");
+    // Too few iterations: a warning, not silence, and the model is still written.
+    let model = dir.path().join("few.safetensors");
+    let out = logreg(&[
+        "train",
+        "--data",
+        BREAST_CANCER,
+        "--standardize",
+        "--penalty",
+        "l1",
+        "--max-iter",
+        "3",
+        "--device",
+        "cpu",
+        "--out",
+        model.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    assert!(
+        stderr(&out).starts_with("warning: fista stopped after 3 iterations without converging"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(model.exists());
 }
