@@ -24,6 +24,7 @@ pub mod npy;
 pub mod optim;
 pub mod output;
 pub mod parity;
+pub mod path;
 pub mod penalty;
 pub mod plot;
 pub mod seed;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
+use logreg::dataset::{Dataset, Standardizer};
 use logreg::device::DeviceChoice;
 use logreg::fit::{fit, FitConfig};
 use logreg::metrics::{self, Report};
@@ -17,6 +18,7 @@ use logreg::npy;
 use logreg::optim::OptimizerKind;
 use logreg::output::write_atomically;
 use logreg::parity::{self, ParityOptions};
+use logreg::path::PathConfig;
 use logreg::penalty::{Penalty, PenaltyKind};
 use logreg::solver::{Problem, SolverConfig, SolverKind};
 use logreg::table::{self, LabelColumn, Table};
@@ -41,6 +43,9 @@ enum Command {
     /// Train on a CSV file (header row, numeric features, a 0/1 label column) and write a model.
     #[command(allow_negative_numbers = true)]
     Train(TrainArgs),
+    /// Fit glmnet's λ path, from λ_max (every weight zero) down, warm-started.
+    #[command(allow_negative_numbers = true)]
+    Path(PathArgs),
     /// Write P(label = 1) and the predicted class for every row of a CSV file.
     #[command(allow_negative_numbers = true)]
     Predict(PredictArgs),
@@ -129,6 +134,48 @@ struct TrainArgs {
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
+}
+
+#[derive(Args)]
+struct PathArgs {
+    /// CSV file with a header row (`-` reads standard input), or a 2-D .npy array with --labels.
+    #[arg(long)]
+    data: PathBuf,
+    /// Name of the label column [default: the last column].
+    #[arg(long)]
+    label: Option<String>,
+    /// 0/1 labels for a .npy --data.
+    #[arg(long)]
+    labels: Option<PathBuf>,
+    /// Scale features to mean 0, std 1 first.
+    #[arg(long)]
+    standardize: bool,
+    /// glmnet's α in (0, 1]: objective = mean logloss + λ(α‖w‖₁ + (1−α)/2‖w‖₂²).
+    #[arg(long, default_value_t = 1.0)]
+    alpha: f64,
+    /// Number of λ values on the log grid.
+    #[arg(long, default_value_t = 50)]
+    n_lambdas: i64,
+    /// λ_min / λ_max.
+    #[arg(long, default_value_t = 1e-3)]
+    lambda_ratio: f64,
+    /// Each fit stops when the optimality measure falls to this fraction of its value at zero.
+    #[arg(long, default_value_t = 1e-8)]
+    tol: f64,
+    /// Iteration limit per λ [default: 20000].
+    #[arg(long)]
+    max_iter: Option<i64>,
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    device: DeviceChoice,
+    /// Print the path as one JSON object instead of the table.
+    #[arg(long)]
+    json: bool,
+    /// Also write the path as CSV: lambda, nonzero, objective, intercept, then one column per feature.
+    #[arg(long)]
+    csv: Option<PathBuf>,
+    /// Draw the coefficients against log10 λ to this PNG file.
+    #[arg(long)]
+    plot: Option<PathBuf>,
 }
 
 /// How `train` minimises the objective.
@@ -528,6 +575,58 @@ fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn path(args: PathArgs) -> anyhow::Result<ExitCode> {
+    if args.n_lambdas < 2 {
+        bail!("invalid n-lambdas: {} (must be at least 2)", args.n_lambdas);
+    }
+    let max_iter = match args.max_iter {
+        Some(m) if m < 1 => bail!("invalid max-iter: {m} (must be at least 1)"),
+        m => m.map(|m| m as usize),
+    };
+    if args.label.is_some() && is_npy(&args.data) {
+        bail!("--label names a CSV column; a .npy --data takes its labels from --labels");
+    }
+    let config = PathConfig {
+        n_lambdas: args.n_lambdas as usize,
+        ratio: args.lambda_ratio,
+        alpha: args.alpha,
+        solver: SolverConfig { tol: args.tol, max_iter },
+    };
+    let device = args.device.resolve().context("--device")?;
+    let label = args.label.clone().map_or(LabelColumn::Last, LabelColumn::Named);
+    let table = load_table(&args.data, args.labels.as_deref(), label, true)?;
+    let data = Dataset::from_table(&table)?;
+    let x = if args.standardize { Standardizer::fit(&data.x)?.apply(&data.x)? } else { data.x };
+    let points = logreg::path::path(&x.to_device(device), &data.y.to_device(device), &config)?;
+    let unconverged = points.iter().filter(|p| !p.converged).count();
+    if unconverged > 0 {
+        eprintln!("warning: {unconverged} of {} fits stopped at --max-iter without converging", points.len());
+    }
+    if let Some(csv) = &args.csv {
+        let mut out = format!("lambda,nonzero,objective,intercept,{}\n", table.feature_names.join(","));
+        for p in &points {
+            let coefs: Vec<String> = p.coef.iter().map(f64::to_string).collect();
+            out += &format!("{},{},{},{},{}\n", p.lambda, p.nonzero, p.objective, p.intercept, coefs.join(","));
+        }
+        write_atomically(csv, out.as_bytes()).with_context(|| format!("--csv {}", csv.display()))?;
+    }
+    if let Some(plot) = &args.plot {
+        let lambdas: Vec<f64> = points.iter().map(|p| p.lambda).collect();
+        let coefs: Vec<Vec<f64>> = points.iter().map(|p| p.coef.clone()).collect();
+        logreg::plot::coefficient_paths(plot, &lambdas, &coefs)
+            .with_context(|| format!("--plot {}", plot.display()))?;
+    }
+    if args.json {
+        println!("{}", serde_json::json!({ "features": table.feature_names, "alpha": args.alpha, "path": points }));
+    } else {
+        println!("{:>12}  {:>7}  {:>12}  {:>10}", "lambda", "nonzero", "objective", "iterations");
+        for p in &points {
+            println!("{:>12.6e}  {:>7}  {:>12.6}  {:>10}", p.lambda, p.nonzero, p.objective, p.iterations);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn check_threshold(threshold: f64) -> anyhow::Result<()> {
     if !(0.0..=1.0).contains(&threshold) {
         bail!("invalid threshold: {threshold} (must be between 0 and 1)");
@@ -648,6 +747,7 @@ fn main() -> ExitCode {
         Command::Tutorial(args) => tutorial(args),
         Command::Parity(args) => parity(args),
         Command::Train(args) => train(args),
+        Command::Path(args) => path(args),
         Command::Predict(args) => predict(args),
         Command::Evaluate(args) => evaluate(args),
     };

@@ -55,6 +55,36 @@ pub fn loss_curves(path: &Path, losses: &[f64], validation: &[f64]) -> Result<()
     replace_with(path, ".png", |tmp| draw(tmp.path(), losses, validation).map_err(std::io::Error::other))
 }
 
+/// Draws each coefficient against log₁₀ λ (a regularization path) to `path` (PNG).
+pub fn coefficient_paths(path: &Path, lambdas: &[f64], coefs: &[Vec<f64>]) -> Result<()> {
+    replace_with(path, ".png", |tmp| draw_paths(tmp.path(), lambdas, coefs).map_err(std::io::Error::other))
+}
+
+fn draw_paths(path: &Path, lambdas: &[f64], coefs: &[Vec<f64>]) -> std::result::Result<(), String> {
+    register_font();
+    let root = BitMapBackend::new(path, (900, 540)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    let xs: Vec<f64> = lambdas.iter().map(|l| l.log10()).collect();
+    let (lo, hi) = xs.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
+    let top = coefs.iter().flatten().fold(0.0f64, |m, c| m.max(c.abs())).max(1e-12) * 1.05;
+    let mut chart = ChartBuilder::on(&root)
+        .caption("coefficients along the regularization path", ("sans-serif", 24))
+        .margin(16)
+        .x_label_area_size(44)
+        .y_label_area_size(64)
+        .build_cartesian_2d(lo..hi, -top..top)
+        .map_err(|e| e.to_string())?;
+    chart.configure_mesh().x_desc("log10 lambda").y_desc("coefficient").draw().map_err(|e| e.to_string())?;
+    let features = coefs.first().map_or(0, Vec::len);
+    for j in 0..features {
+        let color = Palette99::pick(j).stroke_width(2);
+        chart
+            .draw_series(LineSeries::new(xs.iter().zip(coefs).map(|(&x, c)| (x, c[j])), color))
+            .map_err(|e| e.to_string())?;
+    }
+    root.present().map_err(|e| e.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,5 +101,15 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
         let e = loss_curves(&dir.path().join("no/such/loss.png"), &losses, &[]).unwrap_err().to_string();
         assert!(e.contains("no/such/loss.png"), "{e}");
+    }
+
+    #[test]
+    fn draws_coefficient_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("path.png");
+        let lambdas = [1.0, 0.1, 0.01];
+        let coefs = vec![vec![0.0, 0.0], vec![0.5, 0.0], vec![1.0, -0.3]];
+        coefficient_paths(&path, &lambdas, &coefs).unwrap();
+        assert!(std::fs::read(&path).unwrap().starts_with(b"\x89PNG\r\n\x1a\n"));
     }
 }

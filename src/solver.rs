@@ -11,7 +11,8 @@
 //!
 //! Both stop when the optimality measure, the norm of the proximal-gradient mapping
 //! G(θ) = (θ − prox(θ − ∇f(θ)/L))·L (the gradient itself when λ₁ = 0), falls below `tol` times
-//! its value at the start, or after `max_iter` iterations (then `converged` is false).
+//! its value at θ = 0 (so a warm start is held to the same standard as a cold one), or after
+//! `max_iter` iterations (then `converged` is false).
 
 use tch::{Device, Kind, Tensor};
 
@@ -73,7 +74,7 @@ pub struct Solution {
     pub objective: f64,
     /// F after each iteration (index 0: the start).
     pub objectives: Vec<f64>,
-    /// The optimality measure at the end, relative to the start.
+    /// The optimality measure at the end, relative to its value at θ = 0.
     pub optimality: f64,
 }
 
@@ -168,6 +169,18 @@ fn solution(
 
 /// Minimises F for `x` (`[n, d]`) and `y` (`[n]` or `[n, 1]`, 0/1) on their device, from zero.
 pub fn solve(x: &Tensor, y: &Tensor, problem: Problem, kind: SolverKind, config: SolverConfig) -> Result<Solution> {
+    solve_from(x, y, problem, kind, config, None)
+}
+
+/// As [`solve`], starting from `start` (coefficients and intercept) when given: a warm start.
+pub fn solve_from(
+    x: &Tensor,
+    y: &Tensor,
+    problem: Problem,
+    kind: SolverKind,
+    config: SolverConfig,
+    start: Option<(&[f64], f64)>,
+) -> Result<Solution> {
     ensure(problem.l1.is_finite() && problem.l1 >= 0.0, "lambda-l1", problem.l1, "must be a finite number >= 0")?;
     ensure(problem.l2.is_finite() && problem.l2 >= 0.0, "lambda-l2", problem.l2, "must be a finite number >= 0")?;
     ensure(config.tol.is_finite() && config.tol > 0.0, "tol", config.tol, "must be a finite number > 0")?;
@@ -189,16 +202,23 @@ pub fn solve(x: &Tensor, y: &Tensor, problem: Problem, kind: SolverKind, config:
         problem,
         n: n as f64,
     };
-    let theta = Tensor::f_zeros([d + 1], (Kind::Double, device))?;
+    let zero = Tensor::f_zeros([d + 1], (Kind::Double, device))?;
+    let reference = s.optimality(&zero, &s.value_and_grad(&zero)?.1, 1.0)?.max(f64::MIN_POSITIVE);
+    let theta = match start {
+        Some((coef, intercept)) => {
+            ensure(coef.len() == d as usize, "start", coef.len(), "must have one coefficient per feature")?;
+            Tensor::f_from_slice(&[coef, &[intercept]].concat())?.f_to_device(device)?
+        }
+        None => zero,
+    };
     match kind {
-        SolverKind::Newton => newton(&s, theta, config.tol, config.max_iter.unwrap_or(100)),
-        SolverKind::Fista => fista(&s, theta, config.tol, config.max_iter.unwrap_or(20_000)),
+        SolverKind::Newton => newton(&s, theta, reference, config.tol, config.max_iter.unwrap_or(100)),
+        SolverKind::Fista => fista(&s, theta, reference, config.tol, config.max_iter.unwrap_or(20_000)),
     }
 }
 
-fn newton(s: &Smooth, mut theta: Tensor, tol: f64, max_iter: usize) -> Result<Solution> {
+fn newton(s: &Smooth, mut theta: Tensor, start: f64, tol: f64, max_iter: usize) -> Result<Solution> {
     let (mut value, mut grad) = s.value_and_grad(&theta)?;
-    let start = grad.f_norm()?.f_double_value(&[])?.max(f64::MIN_POSITIVE);
     let mut objectives = vec![value];
     for iteration in 1..=max_iter {
         let direction = Tensor::f_linalg_solve(&s.hessian(&theta)?, &grad, true)?;
@@ -225,10 +245,9 @@ fn newton(s: &Smooth, mut theta: Tensor, tol: f64, max_iter: usize) -> Result<So
 
 /// Monotone FISTA (Beck & Teboulle's MFISTA): the iterate keeps the better of the prox point and
 /// itself, so F never increases; the momentum restarts whenever the prox point was worse.
-fn fista(s: &Smooth, theta: Tensor, tol: f64, max_iter: usize) -> Result<Solution> {
+fn fista(s: &Smooth, theta: Tensor, start: f64, tol: f64, max_iter: usize) -> Result<Solution> {
     let mut lipschitz = 1.0;
-    let (value, grad) = s.value_and_grad(&theta)?;
-    let start = s.optimality(&theta, &grad, lipschitz)?.max(f64::MIN_POSITIVE);
+    let value = s.value(&theta)?;
     let mut objective = value + s.nonsmooth(&theta)?;
     let mut objectives = vec![objective];
     let mut z = theta.shallow_clone();

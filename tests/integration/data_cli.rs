@@ -396,3 +396,47 @@ fn exact_solvers_give_sparse_optima_in_every_parameter_form() {
     );
     assert!(model.exists());
 }
+
+#[test]
+fn path_runs_from_all_zero_to_dense_and_writes_csv_and_plot() {
+    let dir = tempfile::tempdir().unwrap();
+    let (csv, plot) = (dir.path().join("path.csv"), dir.path().join("path.png"));
+    let out = logreg(&[
+        "path",
+        "--data",
+        BREAST_CANCER,
+        "--standardize",
+        "--n-lambdas",
+        "8",
+        "--json",
+        "--device",
+        "cpu",
+        "--csv",
+        csv.to_str().unwrap(),
+        "--plot",
+        plot.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let points = json["path"].as_array().unwrap();
+    assert_eq!(points.len(), 8);
+    assert_eq!(points[0]["nonzero"], 0);
+    assert!(points[7]["nonzero"].as_u64().unwrap() > 10, "{}", points[7]["nonzero"]);
+    assert!(points.iter().all(|p| p["converged"] == true));
+    let ratio = points[7]["lambda"].as_f64().unwrap() / points[0]["lambda"].as_f64().unwrap();
+    assert!((ratio - 1e-3).abs() < 1e-12, "{ratio}");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    assert_eq!((header.len(), header[0], header[4]), (34, "lambda", "mean radius"));
+    assert_eq!(text.lines().count(), 9);
+    assert!(std::fs::read(&plot).unwrap().starts_with(b"\x89PNG\r\n\x1a\n"));
+    for (extra, expected) in [
+        (["--alpha", "0"], "invalid alpha: 0"),
+        (["--n-lambdas", "1"], "invalid n-lambdas: 1"),
+        (["--lambda-ratio", "2"], "invalid lambda-ratio: 2"),
+    ] {
+        let out = logreg(&[&["path", "--data", BREAST_CANCER, "--device", "cpu"], &extra[..]].concat());
+        assert_eq!(out.status.code(), Some(2), "{extra:?}");
+        assert!(stderr(&out).contains(expected), "{extra:?}: {}", stderr(&out));
+    }
+}

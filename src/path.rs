@@ -1,0 +1,162 @@
+//! Regularization paths: glmnet's λ on a log grid from λ_max (the smallest λ at which every weight
+//! is zero) down to λ_max·ratio, each fit warm-started from the previous one.
+
+use tch::{Kind, Tensor};
+
+use crate::error::{ensure, Result};
+use crate::solver::{solve_from, Problem, SolverConfig, SolverKind};
+
+/// The grid and the mixing. Defaults: 50 values of λ down to λ_max·1e-3, α = 1 (lasso).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PathConfig {
+    pub n_lambdas: usize,
+    /// λ_min / λ_max.
+    pub ratio: f64,
+    /// glmnet's α in (0, 1]: the L1 share of the penalty.
+    pub alpha: f64,
+    pub solver: SolverConfig,
+}
+
+impl Default for PathConfig {
+    fn default() -> Self {
+        Self { n_lambdas: 50, ratio: 1e-3, alpha: 1.0, solver: SolverConfig::default() }
+    }
+}
+
+/// One fit on the path.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct PathPoint {
+    /// glmnet's λ.
+    pub lambda: f64,
+    pub coef: Vec<f64>,
+    pub intercept: f64,
+    pub nonzero: usize,
+    /// F in the solver's form (mean logloss + λα‖w‖₁ + λ(1−α)/2‖w‖₂²).
+    pub objective: f64,
+    pub iterations: usize,
+    pub converged: bool,
+}
+
+/// The smallest glmnet λ at which every weight is zero: max_j |(1/N)·Σᵢ xᵢⱼ(yᵢ − ȳ)| / α, the
+/// gradient at w = 0 with the intercept at its own optimum, the log-odds of ȳ.
+pub fn lambda_max(x: &Tensor, y: &Tensor, alpha: f64) -> Result<f64> {
+    let x = x.f_to_kind(Kind::Double)?;
+    let y = y.f_to_kind(Kind::Double)?.f_reshape([-1])?;
+    let centered = y.f_sub(&y.f_mean(Kind::Double)?)?;
+    let grad = x.f_tr()?.f_mv(&centered)?.f_div_scalar(x.size()[0] as f64)?;
+    Ok(grad.f_abs()?.f_max()?.f_double_value(&[])? / alpha)
+}
+
+/// Fits the whole path on `x`, `y` (on their device), the bias unpenalized.
+pub fn path(x: &Tensor, y: &Tensor, config: &PathConfig) -> Result<Vec<PathPoint>> {
+    ensure(config.n_lambdas >= 2, "n-lambdas", config.n_lambdas, "must be at least 2")?;
+    ensure(
+        config.ratio > 0.0 && config.ratio < 1.0,
+        "lambda-ratio",
+        config.ratio,
+        "must be between 0 and 1, exclusive",
+    )?;
+    ensure(
+        config.alpha > 0.0 && config.alpha <= 1.0,
+        "alpha",
+        config.alpha,
+        "must be in (0, 1]: a path needs an L1 part",
+    )?;
+    let labels = Vec::<f64>::try_from(y.f_to_kind(Kind::Double)?.f_reshape([-1])?.f_to_device(tch::Device::Cpu)?)?;
+    ensure(labels.contains(&0.0) && labels.contains(&1.0), "labels", "one class", "must hold both 0 and 1")?;
+    let top = lambda_max(x, y, config.alpha)?;
+    // At λ_max the optimum is known: no weights, the intercept at the log-odds of ȳ (solving there
+    // would only add rounding noise at the threshold).
+    let mean = labels.iter().sum::<f64>() / labels.len() as f64;
+    let entropy = -(mean * mean.ln() + (1.0 - mean) * (1.0 - mean).ln());
+    let mut points = vec![PathPoint {
+        lambda: top,
+        coef: vec![0.0; x.size()[1] as usize],
+        intercept: (mean / (1.0 - mean)).ln(),
+        nonzero: 0,
+        objective: entropy,
+        iterations: 0,
+        converged: true,
+    }];
+    for k in 1..config.n_lambdas {
+        let lambda = top * config.ratio.powf(k as f64 / (config.n_lambdas - 1) as f64);
+        let previous = points.last().expect("starts with the λ_max point");
+        let start = Some((previous.coef.as_slice(), previous.intercept));
+        let problem = Problem::from_glmnet(lambda, config.alpha);
+        let s = solve_from(x, y, problem, SolverKind::Fista, config.solver, start)?;
+        let nonzero = s.coef.iter().filter(|&&w| w != 0.0).count();
+        points.push(PathPoint {
+            lambda,
+            coef: s.coef,
+            intercept: s.intercept,
+            nonzero,
+            objective: s.objective,
+            iterations: s.iterations,
+            converged: s.converged,
+        });
+    }
+    Ok(points)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seed::with_seed;
+    use crate::solver::solve;
+    use tch::Device;
+
+    fn data() -> (Tensor, Tensor) {
+        with_seed(21, || {
+            let x = Tensor::randn([400, 10], (Kind::Double, Device::Cpu));
+            let w = Tensor::from_slice(&[2.0, -1.5, 1.0, 0.0, 0.0, 0.5, 0.0, 0.0, 0.0, 0.0]);
+            (x.shallow_clone(), x.mv(&w).sigmoid().bernoulli())
+        })
+    }
+
+    #[test]
+    fn the_path_starts_empty_fills_in_and_matches_cold_fits() {
+        let (x, y) = data();
+        let config = PathConfig { n_lambdas: 20, ..Default::default() };
+        let points = path(&x, &y, &config).unwrap();
+        assert_eq!(points.len(), 20);
+        assert!(points.iter().all(|p| p.converged));
+        assert_eq!(points[0].nonzero, 0, "every weight is zero at λ_max");
+        assert!(points[1].nonzero >= 1, "one enters just below λ_max");
+        assert_eq!(points[19].nonzero, 10, "all enter near λ_max·1e-3");
+        assert!(points.windows(2).all(|w| w[1].lambda < w[0].lambda));
+        // The strongest true effect enters first.
+        let first = points.iter().find(|p| p.nonzero > 0).unwrap();
+        assert!(first.coef[0] != 0.0, "{:?}", first.coef);
+        // A warm-started point is the cold-started optimum.
+        let p = &points[10];
+        let cold =
+            solve(&x, &y, Problem::from_glmnet(p.lambda, 1.0), SolverKind::Fista, SolverConfig::default()).unwrap();
+        assert!((cold.objective - p.objective).abs() <= 1e-9 * p.objective, "{} vs {}", cold.objective, p.objective);
+    }
+
+    #[test]
+    fn lambda_max_is_exactly_where_weights_leave_zero() {
+        let (x, y) = data();
+        let top = lambda_max(&x, &y, 1.0).unwrap();
+        let above =
+            solve(&x, &y, Problem::from_glmnet(top * 1.001, 1.0), SolverKind::Fista, SolverConfig::default()).unwrap();
+        assert!(above.coef.iter().all(|&w| w == 0.0));
+        let below =
+            solve(&x, &y, Problem::from_glmnet(top * 0.99, 1.0), SolverKind::Fista, SolverConfig::default()).unwrap();
+        assert!(below.coef.iter().any(|&w| w != 0.0));
+        assert!((lambda_max(&x, &y, 0.5).unwrap() - 2.0 * top).abs() < 1e-12);
+    }
+
+    #[test]
+    fn bad_grids_are_rejected_by_name() {
+        let (x, y) = data();
+        for (config, expected) in [
+            (PathConfig { n_lambdas: 1, ..Default::default() }, "invalid n-lambdas: 1"),
+            (PathConfig { ratio: 1.0, ..Default::default() }, "invalid lambda-ratio: 1"),
+            (PathConfig { alpha: 0.0, ..Default::default() }, "invalid alpha: 0"),
+        ] {
+            let e = path(&x, &y, &config).unwrap_err().to_string();
+            assert!(e.starts_with(expected), "{e}");
+        }
+    }
+}
