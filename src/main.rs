@@ -54,8 +54,9 @@ enum Command {
     Evaluate(EvaluateArgs),
 }
 
+/// Labelled training data, shared by `train` and `path`.
 #[derive(Args)]
-struct TrainArgs {
+struct InputArgs {
     /// CSV file with a header row (`-` reads standard input), or a 2-D .npy array with --labels.
     #[arg(long)]
     data: PathBuf,
@@ -65,6 +66,23 @@ struct TrainArgs {
     /// 0/1 labels for a .npy --data: a .npy array of shape (n,) or (n, 1).
     #[arg(long)]
     labels: Option<PathBuf>,
+}
+
+impl InputArgs {
+    /// The table with its labels; `--label` is for CSV files only.
+    fn load(&self) -> anyhow::Result<Table> {
+        if self.label.is_some() && is_npy(&self.data) {
+            bail!("--label names a CSV column; a .npy --data takes its labels from --labels");
+        }
+        let label = self.label.clone().map_or(LabelColumn::Last, LabelColumn::Named);
+        load_table(&self.data, self.labels.as_deref(), label, true)
+    }
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    #[command(flatten)]
+    input: InputArgs,
     /// Tutorial form [default: l2]: objective = mean loss + λ₁‖w‖₁ + λ₂‖w‖₂² (see the README for
     /// the three forms).
     #[arg(long, value_enum)]
@@ -138,15 +156,8 @@ struct TrainArgs {
 
 #[derive(Args)]
 struct PathArgs {
-    /// CSV file with a header row (`-` reads standard input), or a 2-D .npy array with --labels.
-    #[arg(long)]
-    data: PathBuf,
-    /// Name of the label column [default: the last column].
-    #[arg(long)]
-    label: Option<String>,
-    /// 0/1 labels for a .npy --data.
-    #[arg(long)]
-    labels: Option<PathBuf>,
+    #[command(flatten)]
+    input: InputArgs,
     /// Scale features to mean 0, std 1 first.
     #[arg(long)]
     standardize: bool,
@@ -281,6 +292,14 @@ struct ParityArgs {
     /// The PyTorch reference script.
     #[arg(long, default_value = "scripts/reference.py")]
     script: PathBuf,
+}
+
+/// An optional count flag, which must be at least 1 when given.
+fn at_least_one(name: &str, value: Option<i64>) -> anyhow::Result<Option<usize>> {
+    match value {
+        Some(v) if v < 1 => bail!("invalid {name}: {v} (must be at least 1)"),
+        v => Ok(v.map(|v| v as usize)),
+    }
 }
 
 /// Rejects λ flags that the penalty does not use.
@@ -423,14 +442,8 @@ impl TrainArgs {
         if self.epochs < 1 {
             bail!("invalid epochs: {} (must be at least 1)", self.epochs);
         }
-        let batch_size = match self.batch_size {
-            Some(b) if b < 1 => bail!("invalid batch-size: {b} (must be at least 1)"),
-            b => b.map(|b| b as usize),
-        };
-        let max_iter = match self.max_iter {
-            Some(m) if m < 1 => bail!("invalid max-iter: {m} (must be at least 1)"),
-            m => m.map(|m| m as usize),
-        };
+        let batch_size = at_least_one("batch-size", self.batch_size)?;
+        let max_iter = at_least_one("max-iter", self.max_iter)?;
         let has_l1 = match (penalty, sklearn) {
             (_, Some((_, l1_ratio))) => l1_ratio > 0.0,
             (Penalty::L1 { .. } | Penalty::ElasticNet { .. }, None) => true,
@@ -489,11 +502,7 @@ fn progress(epochs: usize, quiet: bool) -> Option<indicatif::ProgressBar> {
 fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
     let config = args.config()?;
     let device = args.device.resolve().context("--device")?;
-    let label = args.label.clone().map_or(LabelColumn::Last, LabelColumn::Named);
-    if args.label.is_some() && is_npy(&args.data) {
-        bail!("--label names a CSV column; a .npy --data takes its labels from --labels");
-    }
-    let data = load_table(&args.data, args.labels.as_deref(), label, true)?;
+    let data = args.input.load()?;
     // Ctrl-C stops after the current epoch, before anything is written.
     let interrupted = Arc::new(AtomicBool::new(false));
     let flag = interrupted.clone();
@@ -579,13 +588,7 @@ fn path(args: PathArgs) -> anyhow::Result<ExitCode> {
     if args.n_lambdas < 2 {
         bail!("invalid n-lambdas: {} (must be at least 2)", args.n_lambdas);
     }
-    let max_iter = match args.max_iter {
-        Some(m) if m < 1 => bail!("invalid max-iter: {m} (must be at least 1)"),
-        m => m.map(|m| m as usize),
-    };
-    if args.label.is_some() && is_npy(&args.data) {
-        bail!("--label names a CSV column; a .npy --data takes its labels from --labels");
-    }
+    let max_iter = at_least_one("max-iter", args.max_iter)?;
     let config = PathConfig {
         n_lambdas: args.n_lambdas as usize,
         ratio: args.lambda_ratio,
@@ -593,8 +596,7 @@ fn path(args: PathArgs) -> anyhow::Result<ExitCode> {
         solver: SolverConfig { tol: args.tol, max_iter },
     };
     let device = args.device.resolve().context("--device")?;
-    let label = args.label.clone().map_or(LabelColumn::Last, LabelColumn::Named);
-    let table = load_table(&args.data, args.labels.as_deref(), label, true)?;
+    let table = args.input.load()?;
     let data = Dataset::from_table(&table)?;
     let x = if args.standardize { Standardizer::fit(&data.x)?.apply(&data.x)? } else { data.x };
     let points = logreg::path::path(&x.to_device(device), &data.y.to_device(device), &config)?;

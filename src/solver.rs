@@ -89,13 +89,19 @@ struct Smooth {
 }
 
 impl Smooth {
-    /// f(θ) = mean logloss + λ₂‖m⊙θ‖², and its gradient.
-    fn value_and_grad(&self, theta: &Tensor) -> Result<(f64, Tensor)> {
-        let z = self.x.f_mv(theta)?;
+    /// f(θ) = mean logloss + λ₂‖m⊙θ‖², from the scores z = Xθ.
+    fn value_at(&self, z: &Tensor, theta: &Tensor) -> Result<(f64, Tensor)> {
         let loss =
             z.f_binary_cross_entropy_with_logits(&self.y, None::<Tensor>, None::<Tensor>, tch::Reduction::Mean)?;
         let masked = theta.f_mul(&self.mask)?;
         let value = loss.f_double_value(&[])? + self.problem.l2 * masked.f_dot(&masked)?.f_double_value(&[])?;
+        Ok((value, masked))
+    }
+
+    /// f(θ) and its gradient.
+    fn value_and_grad(&self, theta: &Tensor) -> Result<(f64, Tensor)> {
+        let z = self.x.f_mv(theta)?;
+        let (value, masked) = self.value_at(&z, theta)?;
         let residual = z.f_sigmoid()?.f_sub(&self.y)?;
         let grad = self
             .x
@@ -107,11 +113,7 @@ impl Smooth {
     }
 
     fn value(&self, theta: &Tensor) -> Result<f64> {
-        let z = self.x.f_mv(theta)?;
-        let loss =
-            z.f_binary_cross_entropy_with_logits(&self.y, None::<Tensor>, None::<Tensor>, tch::Reduction::Mean)?;
-        let masked = theta.f_mul(&self.mask)?;
-        Ok(loss.f_double_value(&[])? + self.problem.l2 * masked.f_dot(&masked)?.f_double_value(&[])?)
+        Ok(self.value_at(&self.x.f_mv(theta)?, theta)?.0)
     }
 
     /// λ₁‖m⊙θ‖₁.
