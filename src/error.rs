@@ -17,9 +17,9 @@ pub enum Error {
     #[error("loss became {value} at epoch {epoch}; try a lower learning rate (--lr)")]
     Diverged { epoch: usize, value: f64 },
 
-    /// Training was asked to stop (Ctrl-C) before it finished.
-    #[error("interrupted at epoch {epoch}; nothing was written")]
-    Interrupted { epoch: usize },
+    /// Training was asked to stop (Ctrl-C) before it finished, at this epoch or iteration.
+    #[error("interrupted at {step} {at}; nothing was written")]
+    Interrupted { step: &'static str, at: usize },
 
     /// A file could not be read or written. (The cause is shown, not chained, so it prints once.)
     #[error("{}: {error}", path.display())]

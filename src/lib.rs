@@ -11,12 +11,14 @@
 //! ```
 
 pub mod aten;
+
 pub mod data;
 pub mod dataset;
 pub mod device;
 pub mod error;
 pub mod fit;
 pub mod fixture;
+pub mod interrupt;
 pub mod metrics;
 pub mod model;
 pub mod model_file;

@@ -4,8 +4,6 @@ use std::io::{IsTerminal, Write};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
@@ -105,8 +103,8 @@ struct TrainArgs {
     /// glmnet's α, with --lambda: objective = mean logloss + λ(α‖w‖₁ + (1−α)/2‖w‖₂²).
     #[arg(long)]
     alpha: Option<f64>,
-    /// auto = newton without an L1 part, fista with one (both reach the optimum); sgd and adam
-    /// run --epochs of the tutorial's optimizers.
+    /// auto = newton up to 2000 features, fista beyond (both reach the optimum, with exact zeros
+    /// under L1); sgd and adam run --epochs of the tutorial's optimizers.
     #[arg(long, value_enum, alias = "optimizer", default_value_t = SolverChoice::Auto)]
     solver: SolverChoice,
     /// newton/fista stop when the optimality measure falls to this fraction of its start.
@@ -173,9 +171,13 @@ struct PathArgs {
     /// Each fit stops when the optimality measure falls to this fraction of its value at zero.
     #[arg(long, default_value_t = 1e-8)]
     tol: f64,
-    /// Iteration limit per λ [default: 20000].
+    /// Iteration limit per λ [default: 100 for newton, 20000 for fista].
     #[arg(long)]
     max_iter: Option<i64>,
+    /// newton = proximal Newton (d×d Hessian; best for up to a few thousand features), fista =
+    /// accelerated proximal gradient (matrix-vector products only).
+    #[arg(long, value_enum, default_value_t = SolverKind::Newton)]
+    solver: SolverKind,
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     device: DeviceChoice,
     /// Print the path as one JSON object instead of the table.
@@ -444,19 +446,13 @@ impl TrainArgs {
         }
         let batch_size = at_least_one("batch-size", self.batch_size)?;
         let max_iter = at_least_one("max-iter", self.max_iter)?;
-        let has_l1 = match (penalty, sklearn) {
-            (_, Some((_, l1_ratio))) => l1_ratio > 0.0,
-            (Penalty::L1 { .. } | Penalty::ElasticNet { .. }, None) => true,
-            _ => false,
-        };
         let exact = |kind| Some((kind, SolverConfig { tol: self.tol, max_iter }));
         let (optimizer, solver) = match self.solver {
             SolverChoice::Sgd => (OptimizerKind::Sgd, None),
             SolverChoice::Adam => (OptimizerKind::Adam, None),
-            SolverChoice::Newton => (OptimizerKind::Adam, exact(SolverKind::Newton)),
             SolverChoice::Fista => (OptimizerKind::Adam, exact(SolverKind::Fista)),
-            SolverChoice::Auto if has_l1 => (OptimizerKind::Adam, exact(SolverKind::Fista)),
-            SolverChoice::Auto => (OptimizerKind::Adam, exact(SolverKind::Newton)),
+            // `auto` becomes fista past AUTO_NEWTON_MAX_FEATURES, once the data is read.
+            SolverChoice::Newton | SolverChoice::Auto => (OptimizerKind::Adam, exact(SolverKind::Newton)),
         };
         if solver.is_some() && batch_size.is_some() {
             bail!("--batch-size applies to --solver sgd and adam; newton and fista use every row");
@@ -499,21 +495,32 @@ fn progress(epochs: usize, quiet: bool) -> Option<indicatif::ProgressBar> {
     Some(bar)
 }
 
+/// Above this many features `--solver auto` picks fista: newton's d×d Hessian and its
+/// coordinate-descent subproblem grow as d² per iteration.
+const AUTO_NEWTON_MAX_FEATURES: usize = 2000;
+
+/// Ctrl-C stops training after the current epoch or iteration, before anything is written.
+fn stop_on_ctrl_c() -> anyhow::Result<()> {
+    ctrlc::set_handler(logreg::interrupt::request).context("installing the Ctrl-C handler")
+}
+
 fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
     let config = args.config()?;
     let device = args.device.resolve().context("--device")?;
     let data = args.input.load()?;
-    // Ctrl-C stops after the current epoch, before anything is written.
-    let interrupted = Arc::new(AtomicBool::new(false));
-    let flag = interrupted.clone();
-    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)).context("installing the Ctrl-C handler")?;
+    let mut config = config;
+    if args.solver == SolverChoice::Auto && data.feature_names.len() > AUTO_NEWTON_MAX_FEATURES {
+        config.solver = config.solver.map(|(_, c)| (SolverKind::Fista, c));
+    }
+    stop_on_ctrl_c()?;
     let bar = progress(config.train.epochs, args.quiet || args.json || config.solver.is_some());
+    let started = std::time::Instant::now();
     let fitted = fit(&data, &config, device, |e| {
         if let Some(bar) = &bar {
             bar.set_position(e.epoch as u64);
             bar.set_message(format!("{:.4}", e.loss));
         }
-        if interrupted.load(Ordering::SeqCst) {
+        if logreg::interrupt::requested() {
             ControlFlow::Break(())
         } else {
             ControlFlow::Continue(())
@@ -523,6 +530,7 @@ fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
         bar.finish_and_clear();
     }
     let fitted = fitted?;
+    let fit_seconds = started.elapsed().as_secs_f64();
     if let Some(s) = fitted.solution.as_ref().filter(|s| !s.converged) {
         eprintln!(
             "warning: {} stopped after {} iterations without converging (optimality {:.2e} > --tol {:e}); \
@@ -536,6 +544,14 @@ fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("--plot {}", plot.display()))?;
     }
     if args.json {
+        // The solver's f64 optimum where there is one (the model file stores f32).
+        let (coef, intercept) = match &fitted.solution {
+            Some(s) => (s.coef.clone(), s.intercept),
+            None => (
+                fitted.saved.model.coef().iter().map(|&w| f64::from(w)).collect(),
+                f64::from(fitted.saved.model.intercept()),
+            ),
+        };
         let json = serde_json::json!({
             "losses": fitted.training.losses,
             "validation_losses": fitted.training.validation_losses,
@@ -549,6 +565,9 @@ fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
                 "objective": s.objective,
                 "optimality": s.optimality,
             })),
+            "coef": coef,
+            "intercept": intercept,
+            "fit_seconds": fit_seconds,
             "model": args.out,
         });
         println!("{json}");
@@ -593,6 +612,7 @@ fn path(args: PathArgs) -> anyhow::Result<ExitCode> {
         n_lambdas: args.n_lambdas as usize,
         ratio: args.lambda_ratio,
         alpha: args.alpha,
+        kind: args.solver,
         solver: SolverConfig { tol: args.tol, max_iter },
     };
     let device = args.device.resolve().context("--device")?;

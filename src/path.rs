@@ -6,7 +6,8 @@ use tch::{Kind, Tensor};
 use crate::error::{ensure, Result};
 use crate::solver::{solve_from, Problem, SolverConfig, SolverKind};
 
-/// The grid and the mixing. Defaults: 50 values of λ down to λ_max·1e-3, α = 1 (lasso).
+/// The grid, the mixing and the solver. Defaults: 50 values of λ down to λ_max·1e-3, α = 1 (the
+/// lasso), proximal Newton.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PathConfig {
     pub n_lambdas: usize,
@@ -14,12 +15,14 @@ pub struct PathConfig {
     pub ratio: f64,
     /// glmnet's α in (0, 1]: the L1 share of the penalty.
     pub alpha: f64,
+    /// Which exact solver fits each λ.
+    pub kind: SolverKind,
     pub solver: SolverConfig,
 }
 
 impl Default for PathConfig {
     fn default() -> Self {
-        Self { n_lambdas: 50, ratio: 1e-3, alpha: 1.0, solver: SolverConfig::default() }
+        Self { n_lambdas: 50, ratio: 1e-3, alpha: 1.0, kind: SolverKind::Newton, solver: SolverConfig::default() }
     }
 }
 
@@ -47,43 +50,58 @@ pub fn lambda_max(x: &Tensor, y: &Tensor, alpha: f64) -> Result<f64> {
     Ok(grad.f_abs()?.f_max()?.f_double_value(&[])? / alpha)
 }
 
+impl PathConfig {
+    /// Checks every setting before any tensor work.
+    pub fn validate(&self) -> Result<()> {
+        ensure(self.n_lambdas >= 2, "n-lambdas", self.n_lambdas, "must be at least 2")?;
+        ensure(self.ratio > 0.0 && self.ratio < 1.0, "lambda-ratio", self.ratio, "must be between 0 and 1, exclusive")?;
+        ensure(self.alpha > 0.0 && self.alpha <= 1.0, "alpha", self.alpha, "must be in (0, 1]: a path needs an L1 part")
+    }
+
+    /// The log grid of λ for `x`, `y`: λ_max·ratio^(k/(n−1)), k = 0 … n−1.
+    pub fn grid(&self, x: &Tensor, y: &Tensor) -> Result<Vec<f64>> {
+        self.validate()?;
+        let top = lambda_max(x, y, self.alpha)?;
+        Ok((0..self.n_lambdas).map(|k| top * self.ratio.powf(k as f64 / (self.n_lambdas - 1) as f64)).collect())
+    }
+}
+
 /// Fits the whole path on `x`, `y` (on their device), the bias unpenalized.
 pub fn path(x: &Tensor, y: &Tensor, config: &PathConfig) -> Result<Vec<PathPoint>> {
-    ensure(config.n_lambdas >= 2, "n-lambdas", config.n_lambdas, "must be at least 2")?;
-    ensure(
-        config.ratio > 0.0 && config.ratio < 1.0,
-        "lambda-ratio",
-        config.ratio,
-        "must be between 0 and 1, exclusive",
-    )?;
-    ensure(
-        config.alpha > 0.0 && config.alpha <= 1.0,
-        "alpha",
-        config.alpha,
-        "must be in (0, 1]: a path needs an L1 part",
-    )?;
+    config.validate()?;
     let labels = Vec::<f64>::try_from(y.f_to_kind(Kind::Double)?.f_reshape([-1])?.f_to_device(tch::Device::Cpu)?)?;
     ensure(labels.contains(&0.0) && labels.contains(&1.0), "labels", "one class", "must hold both 0 and 1")?;
-    let top = lambda_max(x, y, config.alpha)?;
-    // At λ_max the optimum is known: no weights, the intercept at the log-odds of ȳ (solving there
-    // would only add rounding noise at the threshold).
+    path_on(x, y, &config.grid(x, y)?, config)
+}
+
+/// Fits `x`, `y` at each of `lambdas` (decreasing), warm-started, with `config`'s α and solver.
+/// Where λ ≥ λ_max of this data the optimum is known and taken as is: no weights, the intercept at
+/// the log-odds of ȳ (solving there would only add rounding noise at the threshold).
+pub fn path_on(x: &Tensor, y: &Tensor, lambdas: &[f64], config: &PathConfig) -> Result<Vec<PathPoint>> {
+    config.validate()?;
+    let labels = Vec::<f64>::try_from(y.f_to_kind(Kind::Double)?.f_reshape([-1])?.f_to_device(tch::Device::Cpu)?)?;
     let mean = labels.iter().sum::<f64>() / labels.len() as f64;
-    let entropy = -(mean * mean.ln() + (1.0 - mean) * (1.0 - mean).ln());
-    let mut points = vec![PathPoint {
-        lambda: top,
+    ensure(mean > 0.0 && mean < 1.0, "labels", "one class", "must hold both 0 and 1")?;
+    let top = lambda_max(x, y, config.alpha)?;
+    let null = |lambda| PathPoint {
+        lambda,
         coef: vec![0.0; x.size()[1] as usize],
         intercept: (mean / (1.0 - mean)).ln(),
         nonzero: 0,
-        objective: entropy,
+        objective: -(mean * mean.ln() + (1.0 - mean) * (1.0 - mean).ln()),
         iterations: 0,
         converged: true,
-    }];
-    for k in 1..config.n_lambdas {
-        let lambda = top * config.ratio.powf(k as f64 / (config.n_lambdas - 1) as f64);
-        let previous = points.last().expect("starts with the λ_max point");
+    };
+    let mut points: Vec<PathPoint> = Vec::with_capacity(lambdas.len());
+    for &lambda in lambdas {
+        if lambda >= top {
+            points.push(null(lambda));
+            continue;
+        }
+        let previous = points.last().cloned().unwrap_or_else(|| null(lambda));
         let start = Some((previous.coef.as_slice(), previous.intercept));
         let problem = Problem::from_glmnet(lambda, config.alpha);
-        let s = solve_from(x, y, problem, SolverKind::Fista, config.solver, start)?;
+        let s = solve_from(x, y, problem, config.kind, config.solver, start)?;
         let nonzero = s.coef.iter().filter(|&&w| w != 0.0).count();
         points.push(PathPoint {
             lambda,

@@ -164,7 +164,7 @@ pub fn train(
         losses.push(loss);
         validation_losses.extend(validation_loss);
         if on_epoch(&Epoch { epoch, loss, validation_loss }).is_break() {
-            return Err(Error::Interrupted { epoch });
+            return Err(Error::Interrupted { step: "epoch", at: epoch });
         }
     }
     Ok(Training { losses, validation_losses, model: model.fitted()? })
@@ -261,7 +261,7 @@ mod tests {
             }
         })
         .unwrap_err();
-        assert!(matches!(e, Error::Interrupted { epoch: 3 }), "{e}");
+        assert!(matches!(e, Error::Interrupted { step: "epoch", at: 3 }), "{e}");
     }
 
     #[test]

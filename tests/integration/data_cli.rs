@@ -247,10 +247,6 @@ fn bad_training_flags_are_one_line_errors() {
             "--alpha is glmnet's form of the penalty and cannot be combined with --lambda-l1",
         ),
         (&["--alpha", "2", "--lambda", "0.1"], "invalid alpha: 2"),
-        (
-            &["--solver", "newton", "--penalty", "l1"],
-            "invalid solver: newton (needs a smooth penalty (none or l2): use fista)",
-        ),
         (&["--solver", "newton", "--batch-size", "10"], "--batch-size applies to --solver sgd and adam"),
         (&["--tol", "0"], "invalid tol: 0"),
         (&["--max-iter", "0"], "invalid max-iter: 0"),
@@ -366,7 +362,10 @@ fn exact_solvers_give_sparse_optima_in_every_parameter_form() {
         (json["solver"]["name"].as_str().unwrap().to_string(), nonzero, json["solver"]["objective"].as_f64().unwrap())
     };
     let tutorial = sparse(&["--penalty", "l1", "--lambda", "0.02"]);
-    assert_eq!(tutorial.0, "fista");
+    assert_eq!(tutorial.0, "newton", "auto is proximal Newton for 30 features");
+    let fista = sparse(&["--penalty", "l1", "--lambda", "0.02", "--solver", "fista"]);
+    assert_eq!(tutorial.1, fista.1);
+    assert!((tutorial.2 - fista.2).abs() <= 1e-9 * tutorial.2, "{tutorial:?} vs {fista:?}");
     // scikit-learn's C = 0.1, l1_ratio = 1 on 569 rows is λ₁ = 1/56.9; glmnet's λ = 1/56.9, α = 1 too.
     let sklearn = sparse(&["--C", "0.1", "--l1-ratio", "1"]);
     let glmnet = sparse(&["--alpha", "1", "--lambda", &(1.0 / 56.9).to_string()]);
@@ -390,7 +389,7 @@ fn exact_solvers_give_sparse_optima_in_every_parameter_form() {
     ]);
     assert!(out.status.success());
     assert!(
-        stderr(&out).starts_with("warning: fista stopped after 3 iterations without converging"),
+        stderr(&out).starts_with("warning: newton stopped after 3 iterations without converging"),
         "{}",
         stderr(&out)
     );

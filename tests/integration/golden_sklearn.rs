@@ -52,29 +52,28 @@ fn solvers_reach_sklearns_optimum_with_its_zeros() {
     let (x, y) = standardized(&fixtures[0].data);
     let n = x.size()[0] as usize;
     for f in &fixtures {
-        let problem = Problem::from_sklearn(f.c, f.l1_ratio, n);
-        let kind = if problem.l1 > 0.0 { SolverKind::Fista } else { SolverKind::Newton };
-        let config = SolverConfig { tol: 1e-9, max_iter: Some(100_000) };
-        let s = solve(&x.to_device(Device::Cpu), &y, problem, kind, config).unwrap();
-        assert!(s.converged, "{}: not converged after {} iterations", f.name, s.iterations);
-        let ours = f.c * n as f64 * s.objective;
-        assert!(
-            ours <= f.objective * (1.0 + f.tolerance.objective_rel),
-            "{}: objective {ours} vs sklearn {}",
-            f.name,
-            f.objective
-        );
-        let worst = s.coef.iter().zip(&f.coef).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
-        assert!(worst <= f.tolerance.coef_abs, "{}: coefficients differ by {worst}", f.name);
-        assert!((s.intercept - f.intercept).abs() <= f.tolerance.coef_abs, "{}: intercept", f.name);
-        let zeros = |c: &[f64]| c.iter().map(|&v| v == 0.0).collect::<Vec<_>>();
-        assert_eq!(zeros(&s.coef), zeros(&f.coef), "{}: zero sets differ", f.name);
-        crate::notice(&format!(
-            "{}: {:?} {} iterations, objective rel diff {:+.1e}, max coef diff {worst:.1e}",
-            f.name,
-            kind,
-            s.iterations,
-            (ours - f.objective) / f.objective
-        ));
+        for kind in [SolverKind::Newton, SolverKind::Fista] {
+            let problem = Problem::from_sklearn(f.c, f.l1_ratio, n);
+            let config = SolverConfig { tol: 1e-9, max_iter: Some(100_000) };
+            let s = solve(&x.to_device(Device::Cpu), &y, problem, kind, config).unwrap();
+            let name = format!("{} {kind:?}", f.name);
+            assert!(s.converged, "{name}: not converged after {} iterations", s.iterations);
+            let ours = f.c * n as f64 * s.objective;
+            assert!(
+                ours <= f.objective * (1.0 + f.tolerance.objective_rel),
+                "{name}: objective {ours} vs sklearn {}",
+                f.objective
+            );
+            let worst = s.coef.iter().zip(&f.coef).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+            assert!(worst <= f.tolerance.coef_abs, "{name}: coefficients differ by {worst}");
+            assert!((s.intercept - f.intercept).abs() <= f.tolerance.coef_abs, "{name}: intercept");
+            let zeros = |c: &[f64]| c.iter().map(|&v| v == 0.0).collect::<Vec<_>>();
+            assert_eq!(zeros(&s.coef), zeros(&f.coef), "{name}: zero sets differ");
+            crate::notice(&format!(
+                "{name}: {} iterations, objective rel diff {:+.1e}, max coef diff {worst:.1e}",
+                s.iterations,
+                (ours - f.objective) / f.objective
+            ));
+        }
     }
 }
