@@ -11,7 +11,7 @@
 //! ```
 
 pub mod aten;
-
+pub mod cv;
 pub mod data;
 pub mod dataset;
 pub mod device;

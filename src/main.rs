@@ -7,11 +7,13 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
+use logreg::cv::{cross_validate, CvConfig};
 use logreg::dataset::{Dataset, Standardizer};
 use logreg::device::DeviceChoice;
 use logreg::fit::{fit, FitConfig};
 use logreg::metrics::{self, Report};
-use logreg::model_file::SavedModel;
+use logreg::model::FittedLogisticRegression;
+use logreg::model_file::{SavedModel, TrainingInfo};
 use logreg::npy;
 use logreg::optim::OptimizerKind;
 use logreg::output::write_atomically;
@@ -44,6 +46,9 @@ enum Command {
     /// Fit glmnet's λ path, from λ_max (every weight zero) down, warm-started.
     #[command(allow_negative_numbers = true)]
     Path(PathArgs),
+    /// Cross-validate glmnet's λ path (stratified K folds), pick λ, refit on all rows, write the model.
+    #[command(allow_negative_numbers = true)]
+    Cv(CvArgs),
     /// Write P(label = 1) and the predicted class for every row of a CSV file.
     #[command(allow_negative_numbers = true)]
     Predict(PredictArgs),
@@ -189,6 +194,64 @@ struct PathArgs {
     /// Draw the coefficients against log10 λ to this PNG file.
     #[arg(long)]
     plot: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct CvArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    /// Number of folds.
+    #[arg(long, default_value_t = 5)]
+    folds: i64,
+    /// Seeds the assignment of rows to folds.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Scale features to mean 0, std 1: within each fold with its training rows' statistics, and
+    /// for the refit with all rows' (stored in the model).
+    #[arg(long)]
+    standardize: bool,
+    /// glmnet's α in (0, 1]: objective = mean logloss + λ(α‖w‖₁ + (1−α)/2‖w‖₂²).
+    #[arg(long, default_value_t = 1.0)]
+    alpha: f64,
+    /// Number of λ values on the log grid.
+    #[arg(long, default_value_t = 50)]
+    n_lambdas: i64,
+    /// λ_min / λ_max.
+    #[arg(long, default_value_t = 1e-3)]
+    lambda_ratio: f64,
+    /// Each fit stops when the optimality measure falls to this fraction of its value at zero.
+    #[arg(long, default_value_t = 1e-8)]
+    tol: f64,
+    /// Iteration limit per λ [default: 100 for newton, 20000 for fista].
+    #[arg(long)]
+    max_iter: Option<i64>,
+    #[arg(long, value_enum, default_value_t = SolverKind::Newton)]
+    solver: SolverKind,
+    /// Which λ the written model uses: best = lowest mean held-out log-loss; one-se = the largest
+    /// λ within one standard error of it (sparser).
+    #[arg(long, value_enum, default_value_t = Select::Best)]
+    select: Select,
+    /// Folds fitted at once [default: the number of CPU cores, at most --folds; 1 on CUDA].
+    #[arg(long)]
+    jobs: Option<i64>,
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    device: DeviceChoice,
+    /// Where to write the model refitted on all rows (safetensors).
+    #[arg(long, default_value = "model.safetensors")]
+    out: PathBuf,
+    /// Also write the table as CSV: lambda, nonzero, log-loss mean/std/se, AUC mean/std.
+    #[arg(long)]
+    csv: Option<PathBuf>,
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Which cross-validated λ to keep.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Select {
+    Best,
+    OneSe,
 }
 
 /// How `train` minimises the objective.
@@ -649,6 +712,115 @@ fn path(args: PathArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn cv(args: CvArgs) -> anyhow::Result<ExitCode> {
+    let folds = at_least_one("folds", Some(args.folds))?.unwrap_or(5);
+    let device = args.device.resolve().context("--device")?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let jobs = match at_least_one("jobs", args.jobs)? {
+        Some(j) => j,
+        None if device.is_cuda() => 1,
+        None => cores.min(folds),
+    };
+    let config = CvConfig {
+        folds,
+        seed: args.seed,
+        standardize: args.standardize,
+        path: PathConfig {
+            n_lambdas: at_least_one("n-lambdas", Some(args.n_lambdas))?.unwrap_or(50),
+            ratio: args.lambda_ratio,
+            alpha: args.alpha,
+            kind: args.solver,
+            solver: SolverConfig { tol: args.tol, max_iter: at_least_one("max-iter", args.max_iter)? },
+        },
+        jobs,
+    };
+    config.validate()?;
+    let table = args.input.load()?;
+    stop_on_ctrl_c()?;
+    let data = Dataset::from_table(&table)?;
+    let r = cross_validate(&data.x.to_device(device), &data.y.to_device(device), &config)?;
+    let chosen = match args.select {
+        Select::Best => r.best,
+        Select::OneSe => r.one_se,
+    };
+    let fit = &r.full[chosen];
+    let unconverged = r.full.iter().filter(|p| !p.converged).count();
+    if unconverged > 0 {
+        eprintln!(
+            "warning: {unconverged} of {} fits on all rows stopped at --max-iter without converging",
+            r.full.len()
+        );
+    }
+    let (l1, l2) = (fit.lambda * args.alpha, fit.lambda * (1.0 - args.alpha) / 2.0);
+    let saved = SavedModel {
+        model: FittedLogisticRegression::new(fit.coef.iter().map(|&w| w as f32).collect(), fit.intercept as f32),
+        feature_names: table.feature_names.clone(),
+        label_name: table.label_name.clone().unwrap_or_default(),
+        standardizer: r.standardizer.clone(),
+        training: TrainingInfo {
+            penalty: if args.alpha == 1.0 { "l1" } else { "elastic-net" }.into(),
+            lambda: if args.alpha == 1.0 { l1 } else { 0.0 },
+            lambda_l1: if args.alpha == 1.0 { 0.0 } else { l1 },
+            lambda_l2: l2,
+            penalize_bias: false,
+            loss: "logits".into(),
+            optimizer: serde_json::json!(args.solver).as_str().unwrap_or_default().into(),
+            lr: 0.0,
+            epochs: 0,
+            batch_size: None,
+            seed: args.seed,
+        },
+    };
+    saved.save(&args.out).with_context(|| format!("--out {}", args.out.display()))?;
+    if let Some(csv) = &args.csv {
+        let mut out = String::from("lambda,nonzero,log_loss_mean,log_loss_std,log_loss_se,auc_mean,auc_std\n");
+        for p in &r.points {
+            out += &format!(
+                "{},{},{},{},{},{},{}\n",
+                p.lambda, p.nonzero, p.log_loss_mean, p.log_loss_std, p.log_loss_se, p.auc_mean, p.auc_std
+            );
+        }
+        write_atomically(csv, out.as_bytes()).with_context(|| format!("--csv {}", csv.display()))?;
+    }
+    let (best, one_se) = (&r.points[r.best], &r.points[r.one_se]);
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "folds": folds, "fold_sizes": r.fold_sizes, "alpha": args.alpha, "points": r.points,
+                "best": best, "one_se": one_se, "chosen": r.points[chosen],
+                "coef": fit.coef, "intercept": fit.intercept, "features": table.feature_names, "model": args.out,
+            })
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{:>12}  {:>7}  {:>19}  {:>15}", "lambda", "nonzero", "log-loss (± std)", "AUC (± std)");
+    for (i, p) in r.points.iter().enumerate() {
+        let mark = match (i == r.best, i == r.one_se) {
+            (true, true) => "  best, 1-SE",
+            (true, false) => "  best",
+            (false, true) => "  1-SE",
+            _ => "",
+        };
+        println!(
+            "{:>12.6e}  {:>7}  {:>9.5} ± {:<7.5}  {:>6.4} ± {:<6.4}{mark}",
+            p.lambda, p.nonzero, p.log_loss_mean, p.log_loss_std, p.auc_mean, p.auc_std
+        );
+    }
+    println!(
+        "{folds}-fold CV on {} rows: best λ {:.6e} (log-loss {:.5}, {} non-zero); 1-SE λ {:.6e} (log-loss {:.5}, {} non-zero)",
+        table.labels.len(),
+        best.lambda,
+        best.log_loss_mean,
+        best.nonzero,
+        one_se.lambda,
+        one_se.log_loss_mean,
+        one_se.nonzero
+    );
+    println!("refitted on all rows at λ {:.6e}: wrote {}", fit.lambda, args.out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
 fn check_threshold(threshold: f64) -> anyhow::Result<()> {
     if !(0.0..=1.0).contains(&threshold) {
         bail!("invalid threshold: {threshold} (must be between 0 and 1)");
@@ -770,6 +942,7 @@ fn main() -> ExitCode {
         Command::Parity(args) => parity(args),
         Command::Train(args) => train(args),
         Command::Path(args) => path(args),
+        Command::Cv(args) => cv(args),
         Command::Predict(args) => predict(args),
         Command::Evaluate(args) => evaluate(args),
     };

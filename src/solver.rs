@@ -82,6 +82,9 @@ pub struct Solution {
 /// The data and penalty with the bias as a last column of ones: θ = [w; b].
 struct Smooth {
     x: Tensor,
+    /// X for the Hessian: in the input's precision (f32 halves its cost; the Newton direction
+    /// needs no more, since convergence is judged on the f64 gradient).
+    x_hessian: Tensor,
     y: Tensor,
     /// 1 for penalized coordinates, 0 for an unpenalized bias.
     mask: Tensor,
@@ -128,12 +131,12 @@ impl Smooth {
         Ok(v.f_sign()?.f_mul(&v.f_abs()?.f_sub(&threshold)?.f_clamp_min(0.0)?)?)
     }
 
-    /// The Hessian of f: Xᵀ diag(p(1−p)) X / N + 2λ₂ diag(m).
+    /// The Hessian of f: Xᵀ diag(p(1−p)) X / N + 2λ₂ diag(m), in f64.
     fn hessian(&self, theta: &Tensor) -> Result<Tensor> {
         let p = self.x.f_mv(theta)?.f_sigmoid()?;
-        let w = p.f_mul(&p.f_neg()?.f_add_scalar(1.0)?)?;
-        let weighted = self.x.f_mul(&w.f_unsqueeze(1)?)?;
-        let h = self.x.f_tr()?.f_mm(&weighted)?.f_div_scalar(self.n)?;
+        let w = p.f_mul(&p.f_neg()?.f_add_scalar(1.0)?)?.f_to_kind(self.x_hessian.kind())?;
+        let weighted = self.x_hessian.f_mul(&w.f_unsqueeze(1)?)?;
+        let h = self.x_hessian.f_tr()?.f_mm(&weighted)?.f_to_kind(Kind::Double)?.f_div_scalar(self.n)?;
         Ok(h.f_add(&self.mask.f_mul_scalar(2.0 * self.problem.l2)?.f_diag(0)?)?)
     }
 
@@ -188,11 +191,16 @@ pub fn solve_from(
     ensure(config.tol.is_finite() && config.tol > 0.0, "tol", config.tol, "must be a finite number > 0")?;
     let device = x.device();
     let (n, d) = x.size2()?;
-    let x = Tensor::f_cat(&[x.f_to_kind(Kind::Double)?, Tensor::f_ones([n, 1], (Kind::Double, device))?], 1)?;
+    let with_ones = |kind| Tensor::f_cat(&[x.f_to_kind(kind)?, Tensor::f_ones([n, 1], (kind, device))?], 1);
+    let x_hessian =
+        if kind == SolverKind::Newton && x.kind() == Kind::Float { Some(with_ones(Kind::Float)?) } else { None };
+    let x = with_ones(Kind::Double)?;
+    let x_hessian = x_hessian.unwrap_or_else(|| x.shallow_clone());
     let mut mask = vec![1.0f64; d as usize];
     mask.push(if problem.penalize_bias { 1.0 } else { 0.0 });
     let s = Smooth {
         x,
+        x_hessian,
         y: y.f_to_kind(Kind::Double)?.f_reshape([n])?,
         mask: Tensor::f_from_slice(&mask)?.f_to_device(device)?,
         problem,

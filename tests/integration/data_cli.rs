@@ -263,47 +263,116 @@ fn bad_training_flags_are_one_line_errors() {
 
 #[test]
 fn ctrl_c_stops_training_and_writes_nothing() {
+    let never = ["--tol", "1e-300", "--max-iter", "1000000000"];
+    let cases: [(Vec<&str>, &str); 3] = [
+        (vec!["train", "--solver", "adam", "--epochs", "100000000"], "error: interrupted at epoch "),
+        // Nearly unregularized, so FISTA is slow, and a tolerance it never meets.
+        ([&["train", "--solver", "fista", "--C", "1e6"][..], &never].concat(), "error: interrupted at iteration "),
+        (vec!["cv", "--n-lambdas", "100000"], "error: interrupted at iteration "),
+    ];
+    for (args, expected) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let model = dir.path().join("m.safetensors");
+        let mut child = Command::new(crate::cli::bin())
+            .args(&args)
+            .args(["--data", BREAST_CANCER, "--device", "cpu", "--out"])
+            .arg(&model)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        let sent = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+        assert!(sent.success());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if std::time::Instant::now() > deadline {
+                child.kill().unwrap();
+                panic!("{args:?} did not stop on SIGINT");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        let mut err = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+        assert_eq!(status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.starts_with(expected) && err.trim_end().ends_with("nothing was written"), "{args:?}: {err}");
+        assert!(files_in(dir.path()).is_empty(), "{args:?}: {:?}", files_in(dir.path()));
+    }
+}
+
+#[test]
+fn cv_picks_best_and_one_se_lambdas_and_refits() {
     let dir = tempfile::tempdir().unwrap();
-    let model = dir.path().join("m.safetensors");
-    let mut child = Command::new(crate::cli::bin())
-        .args([
-            "train",
+    let model = dir.path().join("cv.safetensors");
+    let csv = dir.path().join("cv.csv");
+    let run = |select: &str| {
+        let out = logreg(&[
+            "cv",
             "--data",
             BREAST_CANCER,
-            "--solver",
-            "adam",
-            "--epochs",
-            "100000000",
+            "--standardize",
+            "--n-lambdas",
+            "12",
+            "--folds",
+            "4",
+            "--select",
+            select,
+            "--out",
+            model.to_str().unwrap(),
+            "--csv",
+            csv.to_str().unwrap(),
+            "--json",
             "--device",
             "cpu",
-            "--out",
-        ])
-        .arg(&model)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1500));
-    let sent = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
-    assert!(sent.success());
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if std::time::Instant::now() > deadline {
-            child.kill().unwrap();
-            panic!("train did not stop on SIGINT");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        serde_json::from_str::<serde_json::Value>(&stdout(&out)).unwrap()
     };
-    let mut err = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
-    assert_eq!(status.code(), Some(2), "{err}");
-    assert!(
-        err.starts_with("error: interrupted at epoch ") && err.trim_end().ends_with("nothing was written"),
-        "{err}"
-    );
-    assert!(files_in(dir.path()).is_empty(), "{:?}", files_in(dir.path()));
+    let json = run("best");
+    let (best, one_se) = (&json["best"], &json["one_se"]);
+    assert_eq!(json["fold_sizes"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).sum::<u64>(), 569);
+    let points = json["points"].as_array().unwrap();
+    assert_eq!(points.len(), 12);
+    let lowest = points.iter().map(|p| p["log_loss_mean"].as_f64().unwrap()).fold(f64::INFINITY, f64::min);
+    assert_eq!(best["log_loss_mean"].as_f64().unwrap(), lowest);
+    assert!(best["auc_mean"].as_f64().unwrap() > 0.98, "{best}");
+    let limit = lowest + best["log_loss_se"].as_f64().unwrap();
+    assert!(one_se["lambda"].as_f64().unwrap() >= best["lambda"].as_f64().unwrap());
+    assert!(one_se["log_loss_mean"].as_f64().unwrap() <= limit);
+    // No larger λ is within one standard error.
+    assert!(points.iter().filter(|p| p["lambda"].as_f64().unwrap() > one_se["lambda"].as_f64().unwrap()).all(|p| p
+        ["log_loss_mean"]
+        .as_f64()
+        .unwrap()
+        > limit));
+    assert_eq!(std::fs::read_to_string(&csv).unwrap().lines().count(), 13);
+    // The written model is the chosen fit: evaluate sees its non-zero weights.
+    let evaluate = |expected: &serde_json::Value| {
+        let out = logreg(&["evaluate", "--model", model.to_str().unwrap(), "--data", BREAST_CANCER, "--json"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+        assert_eq!(report["nonzero_weights"], expected["nonzero"]);
+        report["log_loss"].as_f64().unwrap()
+    };
+    evaluate(best);
+    let sparse = run("one-se");
+    assert_eq!(sparse["chosen"], sparse["one_se"]);
+    evaluate(&sparse["one_se"]);
+    for (extra, expected) in [
+        (&["--folds", "1"][..], "invalid folds: 1 (must be at least 2)"),
+        (&["--folds", "300"][..], "invalid folds: 300 (exceeds the rows of a class"),
+        (&["--jobs", "0"][..], "invalid jobs: 0"),
+        (&["--alpha", "0"][..], "invalid alpha: 0"),
+    ] {
+        let bad = dir.path().join("bad.safetensors");
+        let args = [&["cv", "--data", BREAST_CANCER, "--out", bad.to_str().unwrap()][..], extra].concat();
+        let out = logreg(&args);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}");
+        assert!(stderr(&out).starts_with(&format!("error: {expected}")), "{extra:?}: {}", stderr(&out));
+        assert!(!bad.exists());
+    }
 }
 
 #[test]

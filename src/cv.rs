@@ -1,0 +1,279 @@
+//! K-fold cross-validation over the regularization path: stratified seeded folds, held-out
+//! log-loss and ROC AUC per λ, the best λ and the largest λ within one standard error of it.
+//!
+//! As glmnet's `cv.glmnet` does: the λ grid comes from all rows; each fold fits the path on the
+//! other K−1 folds (standardized with their own statistics when asked, so nothing leaks from the
+//! held-out rows) and scores the held-out fold at every λ. Per λ, the mean over folds, the
+//! standard deviation across folds and the standard error of the mean (std/√K) are reported;
+//! `best` minimises the mean log-loss and `one_se` is the largest λ whose mean is within one
+//! standard error of the best.
+
+use tch::{Device, Kind, Tensor};
+
+use crate::dataset::Standardizer;
+use crate::error::{ensure, Result};
+use crate::metrics::roc_auc;
+use crate::path::{path_on, PathConfig, PathPoint};
+use crate::seed::with_seed;
+
+/// Settings. Defaults: 5 folds, seed 0, no standardization, the default path, one fold at a time.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CvConfig {
+    pub folds: usize,
+    /// Seeds the assignment of rows to folds.
+    pub seed: u64,
+    /// Standardize each fit's features with its training rows' mean and std.
+    pub standardize: bool,
+    pub path: PathConfig,
+    /// Folds fitted at once, on separate threads.
+    pub jobs: usize,
+}
+
+impl Default for CvConfig {
+    fn default() -> Self {
+        Self { folds: 5, seed: 0, standardize: false, path: PathConfig::default(), jobs: 1 }
+    }
+}
+
+/// Held-out scores at one λ, over the folds.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct CvPoint {
+    pub lambda: f64,
+    /// Non-zero weights of the fit on all rows.
+    pub nonzero: usize,
+    pub log_loss_mean: f64,
+    pub log_loss_std: f64,
+    /// std / √K: the standard error of the mean.
+    pub log_loss_se: f64,
+    pub auc_mean: f64,
+    pub auc_std: f64,
+}
+
+/// The cross-validated path and the fit on all rows.
+#[derive(Clone, Debug)]
+pub struct CvResult {
+    pub points: Vec<CvPoint>,
+    /// Index of the λ with the lowest mean held-out log-loss.
+    pub best: usize,
+    /// Index of the largest λ whose mean log-loss is within one standard error of the best.
+    pub one_se: usize,
+    /// Rows in each held-out fold.
+    pub fold_sizes: Vec<usize>,
+    /// The path on all rows (standardized with all rows' statistics when asked): the refit.
+    pub full: Vec<PathPoint>,
+    pub standardizer: Option<Standardizer>,
+}
+
+impl CvConfig {
+    /// Checks every setting before any tensor work.
+    pub fn validate(&self) -> Result<()> {
+        ensure(self.folds >= 2, "folds", self.folds, "must be at least 2")?;
+        ensure(self.jobs >= 1, "jobs", self.jobs, "must be at least 1")?;
+        self.path.validate()
+    }
+}
+
+/// The fold (0 … k−1) of each row: each class's rows in a seeded random order (one `randperm` per
+/// class, class 0 first), dealt round-robin, so every fold holds ⌊n_c/k⌋ or ⌈n_c/k⌉ of class c.
+pub fn stratified_folds(labels: &[f32], k: usize, seed: u64) -> Result<Vec<usize>> {
+    let mut fold = vec![0; labels.len()];
+    with_seed(seed, || -> Result<()> {
+        let mut next = 0;
+        for class in [0.0f32, 1.0] {
+            let rows: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == class).collect();
+            ensure(rows.len() >= k, "folds", k, "exceeds the rows of a class: every fold needs both classes")?;
+            let perm = Vec::<i64>::try_from(Tensor::f_randperm(rows.len() as i64, (Kind::Int64, Device::Cpu))?)?;
+            for p in perm {
+                fold[rows[p as usize]] = next % k;
+                next += 1;
+            }
+        }
+        Ok(())
+    })?;
+    Ok(fold)
+}
+
+/// One fold's held-out log-loss and AUC at each λ.
+fn score_fold(
+    x: &Tensor,
+    y: &Tensor,
+    train: &Tensor,
+    held: &Tensor,
+    lambdas: &[f64],
+    config: &CvConfig,
+) -> Result<Vec<(f64, f64)>> {
+    let (mut xt, mut xh) = (x.f_index_select(0, train)?, x.f_index_select(0, held)?);
+    if config.standardize {
+        let s = Standardizer::fit(&xt)?;
+        (xt, xh) = (s.apply(&xt)?, s.apply(&xh)?);
+    }
+    let points = path_on(&xt, &y.f_index_select(0, train)?, lambdas, &config.path)?;
+    let labels = Vec::<f64>::try_from(y.f_index_select(0, held)?.f_to_kind(Kind::Double)?.f_to_device(Device::Cpu)?)?;
+    let xh = xh.f_to_kind(Kind::Double)?;
+    points
+        .iter()
+        .map(|p| {
+            let w = Tensor::f_from_slice(&p.coef)?.f_to_device(x.device())?;
+            let z = Vec::<f64>::try_from(xh.f_mv(&w)?.f_add_scalar(p.intercept)?.f_to_device(Device::Cpu)?)?;
+            // logloss(y, z) = log(1 + eᶻ) − y·z, computed stably.
+            let loss = z.iter().zip(&labels).map(|(&z, &y)| z.max(0.0) + (-z.abs()).exp().ln_1p() - y * z).sum::<f64>()
+                / labels.len() as f64;
+            let scores: Vec<f32> = z.iter().map(|&v| v as f32).collect();
+            let labels32: Vec<f32> = labels.iter().map(|&v| v as f32).collect();
+            Ok((loss, roc_auc(&scores, &labels32).unwrap_or(f64::NAN)))
+        })
+        .collect()
+}
+
+fn mean_std(values: &[f64]) -> (f64, f64) {
+    let k = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / k;
+    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (k - 1.0);
+    (mean, var.sqrt())
+}
+
+/// Cross-validates the path on `x` (`[n, d]`) and `y` (`[n]` or `[n, 1]`, 0/1), on their device.
+pub fn cross_validate(x: &Tensor, y: &Tensor, config: &CvConfig) -> Result<CvResult> {
+    config.validate()?;
+    let y = y.f_reshape([-1])?;
+    let labels = Vec::<f32>::try_from(y.f_to_kind(Kind::Float)?.f_to_device(Device::Cpu)?)?;
+    let fold = stratified_folds(&labels, config.folds, config.seed)?;
+    let standardizer = if config.standardize { Some(Standardizer::fit(x)?) } else { None };
+    let x_all = match &standardizer {
+        Some(s) => s.apply(x)?,
+        None => x.shallow_clone(),
+    };
+    let lambdas = config.path.grid(&x_all, &y)?;
+    let full = path_on(&x_all, &y, &lambdas, &config.path)?;
+
+    let index = |keep: &dyn Fn(usize) -> bool| -> Result<Tensor> {
+        let rows: Vec<i64> = (0..fold.len()).filter(|&i| keep(fold[i])).map(|i| i as i64).collect();
+        Ok(Tensor::f_from_slice(&rows)?.f_to_device(x.device())?)
+    };
+    let fold_sizes: Vec<usize> = (0..config.folds).map(|f| fold.iter().filter(|&&g| g == f).count()).collect();
+    // Each job takes every `jobs`-th fold; tensors cross threads by value (tch's Tensor is Send).
+    let mut work: Vec<Vec<(usize, Tensor, Tensor, Tensor, Tensor)>> = (0..config.jobs).map(|_| vec![]).collect();
+    for f in 0..config.folds {
+        let job = (x.shallow_clone(), y.shallow_clone(), index(&|g| g != f)?, index(&|g| g == f)?);
+        work[f % config.jobs].push((f, job.0, job.1, job.2, job.3));
+    }
+    let lambdas_ref = &lambdas;
+    let mut scores: Vec<Option<Vec<(f64, f64)>>> = vec![None; config.folds];
+    let results: Vec<Result<Vec<(usize, Vec<(f64, f64)>)>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = work
+            .into_iter()
+            .map(|jobs| {
+                scope.spawn(move || {
+                    jobs.into_iter()
+                        .map(|(f, x, y, train, held)| Ok((f, score_fold(&x, &y, &train, &held, lambdas_ref, config)?)))
+                        .collect::<Result<Vec<_>>>()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("a fold thread panicked")).collect()
+    });
+    for r in results {
+        for (f, s) in r? {
+            scores[f] = Some(s);
+        }
+    }
+    let scores: Vec<Vec<(f64, f64)>> = scores.into_iter().map(|s| s.expect("every fold scored")).collect();
+
+    let k = config.folds as f64;
+    let points: Vec<CvPoint> = lambdas
+        .iter()
+        .enumerate()
+        .map(|(i, &lambda)| {
+            let (log_loss_mean, log_loss_std) = mean_std(&scores.iter().map(|s| s[i].0).collect::<Vec<_>>());
+            let (auc_mean, auc_std) = mean_std(&scores.iter().map(|s| s[i].1).collect::<Vec<_>>());
+            CvPoint {
+                lambda,
+                nonzero: full[i].nonzero,
+                log_loss_mean,
+                log_loss_std,
+                log_loss_se: log_loss_std / k.sqrt(),
+                auc_mean,
+                auc_std,
+            }
+        })
+        .collect();
+    let best = (0..points.len())
+        .min_by(|&a, &b| points[a].log_loss_mean.total_cmp(&points[b].log_loss_mean))
+        .expect("a non-empty grid");
+    let limit = points[best].log_loss_mean + points[best].log_loss_se;
+    // λ decreases along the grid: the first point within the limit is the largest such λ.
+    let one_se = (0..=best).find(|&i| points[i].log_loss_mean <= limit).unwrap_or(best);
+    Ok(CvResult { points, best, one_se, fold_sizes, full, standardizer })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data() -> (Tensor, Tensor) {
+        with_seed(3, || {
+            let x = Tensor::randn([300, 8], (Kind::Float, Device::Cpu));
+            let w = Tensor::from_slice(&[1.5f32, -1.0, 0.8, 0.0, 0.0, 0.0, 0.0, 0.0]);
+            (x.shallow_clone(), x.mv(&w).sigmoid().bernoulli())
+        })
+    }
+
+    #[test]
+    fn folds_are_stratified_complete_and_seeded() {
+        let labels: Vec<f32> = (0..53).map(|i| if i % 3 == 0 { 1.0 } else { 0.0 }).collect();
+        let folds = stratified_folds(&labels, 5, 7).unwrap();
+        for f in 0..5 {
+            let ones = (0..53).filter(|&i| folds[i] == f && labels[i] == 1.0).count();
+            let all = folds.iter().filter(|&&g| g == f).count();
+            assert!((3..=4).contains(&ones), "fold {f}: {ones} positives");
+            assert!((10..=11).contains(&all), "fold {f}: {all} rows");
+        }
+        assert_eq!(folds, stratified_folds(&labels, 5, 7).unwrap());
+        assert_ne!(folds, stratified_folds(&labels, 5, 8).unwrap());
+        let e = stratified_folds(&labels[..6], 5, 0).unwrap_err().to_string();
+        assert!(e.starts_with("invalid folds: 5 (exceeds the rows of a class"), "{e}");
+    }
+
+    #[test]
+    fn cross_validation_prefers_a_sparse_model_and_one_se_is_simpler() {
+        let (x, y) = data();
+        let config = CvConfig { path: PathConfig { n_lambdas: 20, ..Default::default() }, ..Default::default() };
+        let r = cross_validate(&x, &y, &config).unwrap();
+        assert_eq!(r.points.len(), 20);
+        assert_eq!(r.fold_sizes.iter().sum::<usize>(), 300);
+        let (best, one_se) = (&r.points[r.best], &r.points[r.one_se]);
+        // The null model (at λ_max) predicts worse than the chosen one, whose AUC is high.
+        assert!(best.log_loss_mean < r.points[0].log_loss_mean - 0.1, "{best:?}");
+        assert!(best.auc_mean > 0.8, "{best:?}");
+        assert!(one_se.lambda >= best.lambda && one_se.nonzero <= best.nonzero);
+        assert!(one_se.log_loss_mean <= best.log_loss_mean + best.log_loss_se);
+        // The true model has 3 effects: the one-SE model keeps them and few others.
+        let refit = &r.full[r.one_se];
+        assert!(refit.coef[..3].iter().all(|&w| w != 0.0), "{:?}", refit.coef);
+        assert!(refit.nonzero <= 6, "{:?}", refit.coef);
+    }
+
+    #[test]
+    fn parallel_folds_give_the_serial_numbers() {
+        let (x, y) = data();
+        let path = PathConfig { n_lambdas: 8, ..Default::default() };
+        let serial = cross_validate(&x, &y, &CvConfig { path, ..Default::default() }).unwrap();
+        let parallel = cross_validate(&x, &y, &CvConfig { path, jobs: 3, ..Default::default() }).unwrap();
+        for (a, b) in serial.points.iter().zip(&parallel.points) {
+            assert!((a.log_loss_mean - b.log_loss_mean).abs() <= 1e-12, "{a:?} vs {b:?}");
+        }
+        assert_eq!((serial.best, serial.one_se), (parallel.best, parallel.one_se));
+    }
+
+    #[test]
+    fn bad_settings_are_named() {
+        let (x, y) = data();
+        for (config, expected) in [
+            (CvConfig { folds: 1, ..Default::default() }, "invalid folds: 1"),
+            (CvConfig { jobs: 0, ..Default::default() }, "invalid jobs: 0"),
+        ] {
+            let e = cross_validate(&x, &y, &config).unwrap_err().to_string();
+            assert!(e.starts_with(expected), "{e}");
+        }
+    }
+}
