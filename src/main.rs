@@ -627,6 +627,7 @@ fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
                 "converged": s.converged,
                 "objective": s.objective,
                 "optimality": s.optimality,
+                "seconds": s.seconds,
             })),
             "coef": coef,
             "intercept": intercept,
