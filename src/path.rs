@@ -4,7 +4,7 @@
 use tch::{Kind, Tensor};
 
 use crate::error::{ensure, Result};
-use crate::solver::{solve_from, Problem, SolverConfig, SolverKind};
+use crate::solver::{solve_design, Design, Problem, SolverConfig, SolverKind};
 
 /// The grid, the mixing and the solver. Defaults: 50 values of λ down to λ_max·1e-3, α = 1 (the
 /// lasso), proximal Newton.
@@ -92,6 +92,7 @@ pub fn path_on(x: &Tensor, y: &Tensor, lambdas: &[f64], config: &PathConfig) -> 
         iterations: 0,
         converged: true,
     };
+    let design = Design::new(x, config.kind)?;
     let mut points: Vec<PathPoint> = Vec::with_capacity(lambdas.len());
     for &lambda in lambdas {
         if lambda >= top {
@@ -101,7 +102,7 @@ pub fn path_on(x: &Tensor, y: &Tensor, lambdas: &[f64], config: &PathConfig) -> 
         let previous = points.last().cloned().unwrap_or_else(|| null(lambda));
         let start = Some((previous.coef.as_slice(), previous.intercept));
         let problem = Problem::from_glmnet(lambda, config.alpha);
-        let s = solve_from(x, y, problem, config.kind, config.solver, start)?;
+        let s = solve_design(&design, y, problem, config.kind, config.solver, start)?;
         let nonzero = s.coef.iter().filter(|&&w| w != 0.0).count();
         points.push(PathPoint {
             lambda,

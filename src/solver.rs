@@ -4,10 +4,10 @@
 //! They minimise F(w, b) = (1/N)·Σᵢ logloss(yᵢ, xᵢ·w + b) + λ₁‖w‖₁ + λ₂‖w‖₂² (the bias joins w in
 //! the penalty only with `penalize_bias`):
 //!
-//! | solver   | penalties        | method |
-//! |----------|------------------|--------|
-//! | `newton` | any | proximal Newton: the Hessian Xᵀ·diag(p(1−p))·X/N on the device, the L1 subproblem by coordinate descent on the d×d model (a Cholesky-free solve without L1), Armijo backtracking; cost per iteration ≈ one d² pass over X |
-//! | `fista`  | any | monotone accelerated proximal gradient with backtracking; only matrix-vector products, for large d |
+//! | solver   | method |
+//! |----------|--------|
+//! | `newton` | proximal Newton: the Hessian Xᵀ·diag(p(1−p))·X/N on the device (f32 rows when X is f32, sub-sampled past [`HESSIAN_ROWS`]·2 rows), the L1 subproblem by coordinate descent on the d×d model (a linear solve without L1), Armijo backtracking on F |
+//! | `fista`  | monotone accelerated proximal gradient with backtracking; only matrix-vector products, for large d |
 //!
 //! Soft-thresholding makes zeros exact in both. Both stop when the optimality measure, the norm of
 //! the proximal-gradient mapping G(θ) = θ − prox_{λ₁‖·‖₁}(θ − ∇f(θ)) (the gradient itself when
@@ -199,9 +199,48 @@ pub fn solve(x: &Tensor, y: &Tensor, problem: Problem, kind: SolverKind, config:
     solve_from(x, y, problem, kind, config, None)
 }
 
+/// The features prepared for the solvers, once for any number of solves (a path): X in f64 and
+/// the rows Newton's Hessian uses.
+pub struct Design {
+    x: Tensor,
+    x_hessian: Tensor,
+    hessian_stride: i64,
+}
+
+impl Design {
+    /// Prepares `x` (`[n, d]`, on its device) for `kind`.
+    pub fn new(x: &Tensor, kind: SolverKind) -> Result<Self> {
+        let (n, _) = x.size2()?;
+        let x64 = x.f_to_kind(Kind::Double)?;
+        let hessian_stride = (n / HESSIAN_ROWS).max(1);
+        let x_hessian = match kind {
+            SolverKind::Newton if hessian_stride > 1 || x.kind() == Kind::Float => {
+                x.f_slice(0, 0, n, hessian_stride)?.f_contiguous()?
+            }
+            _ => x64.shallow_clone(),
+        };
+        Ok(Self { x: x64, x_hessian, hessian_stride })
+    }
+}
+
 /// As [`solve`], starting from `start` (coefficients and intercept) when given: a warm start.
 pub fn solve_from(
     x: &Tensor,
+    y: &Tensor,
+    problem: Problem,
+    kind: SolverKind,
+    config: SolverConfig,
+    start: Option<(&[f64], f64)>,
+) -> Result<Solution> {
+    let started = std::time::Instant::now();
+    let mut solution = solve_design(&Design::new(x, kind)?, y, problem, kind, config, start)?;
+    solution.seconds = started.elapsed().as_secs_f64();
+    Ok(solution)
+}
+
+/// As [`solve_from`], on features already prepared (its `seconds` exclude the preparation).
+pub fn solve_design(
+    design: &Design,
     y: &Tensor,
     problem: Problem,
     kind: SolverKind,
@@ -212,22 +251,14 @@ pub fn solve_from(
     ensure(problem.l2.is_finite() && problem.l2 >= 0.0, "lambda-l2", problem.l2, "must be a finite number >= 0")?;
     ensure(config.tol.is_finite() && config.tol > 0.0, "tol", config.tol, "must be a finite number > 0")?;
     let started = std::time::Instant::now();
-    let device = x.device();
-    let (n, d) = x.size2()?;
-    let x64 = x.f_to_kind(Kind::Double)?;
-    let hessian_stride = (n / HESSIAN_ROWS).max(1);
-    let x_hessian = match kind {
-        SolverKind::Newton if hessian_stride > 1 || x.kind() == Kind::Float => {
-            x.f_slice(0, 0, n, hessian_stride)?.f_contiguous()?
-        }
-        _ => x64.shallow_clone(),
-    };
+    let device = design.x.device();
+    let (n, d) = design.x.size2()?;
     let mut mask = vec![1.0f64; d as usize];
     mask.push(if problem.penalize_bias { 1.0 } else { 0.0 });
     let s = Smooth {
-        x: x64,
-        x_hessian,
-        hessian_stride,
+        x: design.x.shallow_clone(),
+        x_hessian: design.x_hessian.shallow_clone(),
+        hessian_stride: design.hessian_stride,
         d,
         y: y.f_to_kind(Kind::Double)?.f_reshape([n])?,
         mask: Tensor::f_from_slice(&mask)?.f_to_device(device)?,
