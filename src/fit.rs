@@ -14,7 +14,7 @@ use crate::penalty::Penalty;
 use crate::seed::with_seed;
 use crate::solver::{solve, Problem, Solution, SolverConfig, SolverKind};
 use crate::table::Table;
-use crate::train::{train, Epoch, TrainConfig, Training};
+use crate::train::{train, Checkpoints, Epoch, TrainConfig, Training};
 
 /// How to fit a table. Random draws, all from `seed`, in this order: the validation split (one
 /// `randperm` per class), the initial weight and bias (as `nn.Linear`), then each epoch's
@@ -105,11 +105,14 @@ fn labels_of(data: &Dataset) -> Result<Vec<f32>> {
     Ok(Vec::<f32>::try_from(data.y.f_flatten(0, -1)?.f_to_device(Device::Cpu)?)?)
 }
 
-/// Fits `table` (which must have labels) on `device`, calling `on_epoch` after every epoch.
+/// Fits `table` (which must have labels) on `device`, calling `on_epoch` after every epoch;
+/// `checkpoints` apply to SGD and Adam (the split, standardization and initial draws are redone
+/// on resume, so the generator continues exactly).
 pub fn fit(
     table: &Table,
     config: &FitConfig,
     device: Device,
+    checkpoints: Checkpoints,
     on_epoch: impl FnMut(&Epoch) -> ControlFlow<()>,
 ) -> Result<Fit> {
     config.validate()?;
@@ -154,7 +157,7 @@ pub fn fit(
             let (training, solution) = match config.solver {
                 None => {
                     let model = LogisticRegression::torch_init(table.feature_names.len() as i64, device)?;
-                    (train(model, &train_part, valid_part.as_ref(), &effective, on_epoch)?, None)
+                    (train(model, &train_part, valid_part.as_ref(), &effective, checkpoints, on_epoch)?, None)
                 }
                 Some((kind, solver_config)) => {
                     let (l1, l2) = strengths(effective.penalty);
@@ -253,7 +256,7 @@ mod tests {
 
     #[test]
     fn fitting_learns_a_separable_table_and_packages_its_metadata() {
-        let f = fit(&table(), &config(), Device::Cpu, |_| ControlFlow::Continue(())).unwrap();
+        let f = fit(&table(), &config(), Device::Cpu, Checkpoints::default(), |_| ControlFlow::Continue(())).unwrap();
         let v = f.validation_report.unwrap();
         // 30 rows per class; round(0.25 × 30) = 8 of each are held out.
         assert_eq!((f.train_report.rows, v.rows), (44, 16));
@@ -269,7 +272,7 @@ mod tests {
     #[test]
     fn an_exact_solver_fits_and_reports_its_convergence() {
         let exact = FitConfig { solver: Some((SolverKind::Newton, SolverConfig::default())), ..config() };
-        let f = fit(&table(), &exact, Device::Cpu, |_| ControlFlow::Continue(())).unwrap();
+        let f = fit(&table(), &exact, Device::Cpu, Checkpoints::default(), |_| ControlFlow::Continue(())).unwrap();
         let s = f.solution.unwrap();
         assert!(s.converged && s.iterations < 30, "{s:?}");
         assert_eq!(f.training.losses, s.objectives);
@@ -284,34 +287,43 @@ mod tests {
             solver: Some((SolverKind::Fista, SolverConfig::default())),
             ..config()
         };
-        let f = fit(&table(), &sk, Device::Cpu, |_| ControlFlow::Continue(())).unwrap();
+        let f = fit(&table(), &sk, Device::Cpu, Checkpoints::default(), |_| ControlFlow::Continue(())).unwrap();
         // 44 training rows: λ₁ = 1 / (0.5 · 44), λ₂ = 0.
         assert_eq!(f.saved.training.lambda_l1, 1.0 / 22.0);
         assert_eq!((f.saved.training.lambda_l2, f.saved.training.penalize_bias), (0.0, false));
         let bad = FitConfig { sklearn: Some((0.0, 0.5)), ..config() };
-        let e = fit(&table(), &bad, Device::Cpu, |_| ControlFlow::Continue(())).err().unwrap().to_string();
+        let e = fit(&table(), &bad, Device::Cpu, Checkpoints::default(), |_| ControlFlow::Continue(()))
+            .err()
+            .unwrap()
+            .to_string();
         assert_eq!(e, "invalid C: 0 (must be a finite number > 0)");
     }
 
     #[test]
     fn a_single_class_cannot_be_trained_on() {
         let t = parse("one.csv", b"a,y\n1,1\n2,1\n", &LabelColumn::Last).unwrap();
-        let e = fit(&t, &config(), Device::Cpu, |_| ControlFlow::Continue(())).err().unwrap().to_string();
+        let e = fit(&t, &config(), Device::Cpu, Checkpoints::default(), |_| ControlFlow::Continue(()))
+            .err()
+            .unwrap()
+            .to_string();
         assert_eq!(e, "one.csv: label column `y` holds only class 1: training needs both 0 and 1");
     }
 
     #[test]
     fn the_seed_fixes_the_whole_fit() {
-        let a = fit(&table(), &config(), Device::Cpu, |_| ControlFlow::Continue(())).unwrap();
-        let b = fit(&table(), &config(), Device::Cpu, |_| ControlFlow::Continue(())).unwrap();
+        let a = fit(&table(), &config(), Device::Cpu, Checkpoints::default(), |_| ControlFlow::Continue(())).unwrap();
+        let b = fit(&table(), &config(), Device::Cpu, Checkpoints::default(), |_| ControlFlow::Continue(())).unwrap();
         assert_eq!(a.training.losses, b.training.losses);
-        let c = fit(&table(), &FitConfig { seed: 2, ..config() }, Device::Cpu, |_| ControlFlow::Continue(())).unwrap();
+        let c = fit(&table(), &FitConfig { seed: 2, ..config() }, Device::Cpu, Checkpoints::default(), |_| {
+            ControlFlow::Continue(())
+        })
+        .unwrap();
         assert_ne!(a.training.losses, c.training.losses);
     }
 
     #[test]
     fn predictions_reuse_the_standardization_and_check_columns() {
-        let f = fit(&table(), &config(), Device::Cpu, |_| ControlFlow::Continue(())).unwrap();
+        let f = fit(&table(), &config(), Device::Cpu, Checkpoints::default(), |_| ControlFlow::Continue(())).unwrap();
         let rows = parse("new.csv", b"x1,x2\n2.5,3\n-2.5,3\n", &LabelColumn::Skip("y".into())).unwrap();
         let p = f.saved.predict_proba(&rows, Device::Cpu).unwrap();
         assert!(p[0] > 0.9 && p[1] < 0.1, "{p:?}");

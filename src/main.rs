@@ -22,7 +22,7 @@ use logreg::path::PathConfig;
 use logreg::penalty::{Penalty, PenaltyKind};
 use logreg::solver::{Problem, SolverConfig, SolverKind};
 use logreg::table::{self, LabelColumn, Table};
-use logreg::train::{LossKind, TrainConfig};
+use logreg::train::{Checkpoints, LossKind, TrainConfig, TrainState};
 use logreg::tutorial::{self, epoch_line, Example, TutorialConfig};
 
 #[derive(Parser)]
@@ -149,6 +149,17 @@ struct TrainArgs {
     /// Draw the training (and validation) loss per epoch to this PNG file.
     #[arg(long)]
     plot: Option<PathBuf>,
+    /// sgd/adam: every N epochs, write the weights, optimizer state and losses so far to
+    /// --checkpoint (atomically).
+    #[arg(long)]
+    checkpoint_every: Option<i64>,
+    /// Where checkpoints go [default: the --out path with `.ckpt` appended].
+    #[arg(long)]
+    checkpoint: Option<PathBuf>,
+    /// Continue from this checkpoint: same data and flags (--epochs may be raised), same result
+    /// as a run never stopped.
+    #[arg(long)]
+    resume: Option<PathBuf>,
     /// Print one JSON object: per-epoch losses and final metrics.
     #[arg(long)]
     json: bool,
@@ -558,6 +569,41 @@ fn progress(epochs: usize, quiet: bool) -> Option<indicatif::ProgressBar> {
     Some(bar)
 }
 
+/// What a checkpoint must match to be resumed: every setting but the number of epochs, and the
+/// data (its shape, column names and the sums of its values).
+fn checkpoint_fingerprint(config: &FitConfig, data: &Table) -> String {
+    let mut settings = config.clone();
+    settings.train.epochs = 0;
+    let sum = |v: &[f32]| v.iter().map(|&x| f64::from(x)).sum::<f64>();
+    format!(
+        "{settings:?}; {} rows; {:?}; {:?}; {}; {}",
+        data.labels.len(),
+        data.feature_names,
+        data.label_name,
+        sum(&data.features),
+        sum(&data.labels)
+    )
+}
+
+/// The training state in a checkpoint written for `fingerprint`.
+fn read_checkpoint(path: &Path, fingerprint: &str) -> anyhow::Result<TrainState> {
+    let context = || format!("--resume {}", path.display());
+    let text = std::fs::read_to_string(path).with_context(context)?;
+    let json: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("not a logreg checkpoint ({e})"))
+        .with_context(context)?;
+    if json["format"] != "logreg-checkpoint" || json["format_version"] != 1 {
+        return Err(anyhow::anyhow!("not a logreg checkpoint (format 1)")).with_context(context);
+    }
+    if json["fingerprint"] != fingerprint {
+        return Err(anyhow::anyhow!("the checkpoint was written for other data or flags (only --epochs may change)"))
+            .with_context(context);
+    }
+    serde_json::from_value(json["state"].clone())
+        .map_err(|e| anyhow::anyhow!("bad checkpoint state ({e})"))
+        .with_context(context)
+}
+
 /// Above this many features `--solver auto` picks fista: newton's d×d Hessian and its
 /// coordinate-descent subproblem grow as d² per iteration.
 const AUTO_NEWTON_MAX_FEATURES: usize = 2000;
@@ -577,8 +623,30 @@ fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
     }
     stop_on_ctrl_c()?;
     let bar = progress(config.train.epochs, args.quiet || args.json || config.solver.is_some());
+    let every = at_least_one("checkpoint-every", args.checkpoint_every)?;
+    if config.solver.is_some() && (every.is_some() || args.resume.is_some()) {
+        bail!("--checkpoint-every and --resume apply to --solver sgd and adam");
+    }
+    let fingerprint = checkpoint_fingerprint(&config, &data);
+    let resume = args.resume.as_deref().map(|path| read_checkpoint(path, &fingerprint)).transpose()?;
+    let checkpoint_path = args.checkpoint.clone().unwrap_or_else(|| {
+        let mut name = args.out.clone().into_os_string();
+        name.push(".ckpt");
+        PathBuf::from(name)
+    });
+    let mut save = |state: &TrainState| -> logreg::Result<()> {
+        let json = serde_json::json!({
+            "format": "logreg-checkpoint", "format_version": 1, "fingerprint": fingerprint, "state": state,
+        });
+        write_atomically(&checkpoint_path, json.to_string().as_bytes())
+    };
+    let checkpoints = Checkpoints {
+        resume,
+        every,
+        save: every.map(|_| &mut save as &mut dyn FnMut(&TrainState) -> logreg::Result<()>),
+    };
     let started = std::time::Instant::now();
-    let fitted = fit(&data, &config, device, |e| {
+    let fitted = fit(&data, &config, device, checkpoints, |e| {
         if let Some(bar) = &bar {
             bar.set_position(e.epoch as u64);
             bar.set_message(format!("{:.4}", e.loss));

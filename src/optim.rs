@@ -41,7 +41,51 @@ pub fn validate_lr(lr: f64) -> Result<()> {
     ensure(lr.is_finite() && lr > 0.0, "lr", lr, "must be a finite number > 0")
 }
 
+/// An optimizer's state, to continue exactly where it stopped: the step count and Adam's moments
+/// per parameter (flattened, in parameter order).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct OptimizerState {
+    pub step: u64,
+    pub moments: Vec<(Vec<f32>, Vec<f32>)>,
+}
+
 impl Optimizer {
+    /// The current state.
+    pub fn state(&self) -> Result<OptimizerState> {
+        let flat = |t: &Tensor| -> Result<Vec<f32>> {
+            Ok(Vec::<f32>::try_from(t.f_flatten(0, -1)?.f_to_device(tch::Device::Cpu)?)?)
+        };
+        let moments =
+            self.moments.iter().map(|m| Ok((flat(&m.exp_avg)?, flat(&m.exp_avg_sq)?))).collect::<Result<_>>()?;
+        Ok(OptimizerState { step: self.step, moments })
+    }
+
+    /// Continues from `state`, which must come from the same kind of optimizer on parameters of
+    /// these shapes.
+    pub fn restore(&mut self, state: &OptimizerState) -> Result<()> {
+        ensure(
+            state.moments.len() == self.moments.len(),
+            "resume",
+            "a checkpoint",
+            "must come from the same optimizer",
+        )?;
+        for (m, (avg, avg_sq)) in self.moments.iter_mut().zip(&state.moments) {
+            ensure(
+                avg.len() as i64 == m.exp_avg.numel() as i64 && avg_sq.len() == avg.len(),
+                "resume",
+                "a checkpoint",
+                "must have moments of the model's shape",
+            )?;
+            let load = |v: &[f32], like: &Tensor| -> Result<Tensor> {
+                Ok(Tensor::f_from_slice(v)?.f_view(like.size().as_slice())?.f_to_device(like.device())?)
+            };
+            m.exp_avg = load(avg, &m.exp_avg)?;
+            m.exp_avg_sq = load(avg_sq, &m.exp_avg_sq)?;
+        }
+        self.step = state.step;
+        Ok(())
+    }
+
     /// `torch.optim.SGD(params, lr)` or `torch.optim.Adam(params, lr)`.
     pub fn new(kind: OptimizerKind, lr: f64, params: &[&Tensor]) -> Result<Self> {
         validate_lr(lr)?;

@@ -7,7 +7,7 @@ use tch::{Device, Kind, Reduction, Tensor};
 use crate::dataset::Dataset;
 use crate::error::{ensure, Error, Result};
 use crate::model::{FittedLogisticRegression, LogisticRegression};
-use crate::optim::{validate_lr, Optimizer, OptimizerKind};
+use crate::optim::{validate_lr, Optimizer, OptimizerKind, OptimizerState};
 use crate::penalty::Penalty;
 
 /// How the data term of the loss is computed.
@@ -81,6 +81,26 @@ pub struct Epoch {
     pub validation_loss: Option<f64>,
 }
 
+/// Training state after an epoch: enough to continue exactly where it stopped.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TrainState {
+    /// Epochs completed.
+    pub epoch: usize,
+    pub weight: Vec<f32>,
+    pub bias: f32,
+    pub optimizer: OptimizerState,
+    pub losses: Vec<f64>,
+    pub validation_losses: Vec<f64>,
+}
+
+/// Checkpoints: continue from `resume`, and hand the state to `save` every `every` epochs.
+#[derive(Default)]
+pub struct Checkpoints<'a> {
+    pub resume: Option<TrainState>,
+    pub every: Option<usize>,
+    pub save: Option<&'a mut dyn FnMut(&TrainState) -> Result<()>>,
+}
+
 /// What training produced.
 #[derive(Clone, Debug)]
 pub struct Training {
@@ -134,6 +154,7 @@ pub fn train(
     train: &Dataset,
     validation: Option<&Dataset>,
     config: &TrainConfig,
+    checkpoints: Checkpoints,
     mut on_epoch: impl FnMut(&Epoch) -> ControlFlow<()>,
 ) -> Result<Training> {
     config.validate()?;
@@ -141,7 +162,34 @@ pub fn train(
     let n = train.len();
     let batch = config.batch_size.map_or(n, |b| (b as i64).min(n));
     let (mut losses, mut validation_losses) = (Vec::with_capacity(config.epochs), vec![]);
-    for epoch in 1..=config.epochs {
+    let mut first = 1;
+    if let Some(state) = &checkpoints.resume {
+        ensure(state.epoch < config.epochs, "epochs", config.epochs, "must exceed the checkpoint's completed epochs")?;
+        ensure(
+            state.weight.len() as i64 == model.weight.numel() as i64,
+            "resume",
+            "a checkpoint",
+            "must have the model's number of features",
+        )?;
+        tch::no_grad(|| -> Result<()> {
+            let device = model.weight.device();
+            let w = Tensor::f_from_slice(&state.weight)?.f_view(model.weight.size().as_slice())?.f_to_device(device)?;
+            model.weight.f_copy_(&w)?;
+            model.bias.f_copy_(&Tensor::f_from_slice(&[state.bias])?.f_to_device(device)?)?;
+            Ok(())
+        })?;
+        optimizer.restore(&state.optimizer)?;
+        // The completed epochs' batch orders, drawn again so the generator stands where it stood.
+        if batch < n {
+            for _ in 0..state.epoch {
+                let _ = Tensor::f_randperm(n, (Kind::Int64, Device::Cpu))?;
+            }
+        }
+        (losses, validation_losses) = (state.losses.clone(), state.validation_losses.clone());
+        first = state.epoch + 1;
+    }
+    let Checkpoints { every, mut save, .. } = checkpoints;
+    for epoch in first..=config.epochs {
         let loss = if batch == n {
             step(&mut model, &mut optimizer, &train.x, &train.y, config)?
         } else {
@@ -163,6 +211,19 @@ pub fn train(
         };
         losses.push(loss);
         validation_losses.extend(validation_loss);
+        if let (Some(every), Some(save)) = (every, save.as_mut()) {
+            if epoch % every == 0 && epoch < config.epochs {
+                let fitted = model.fitted()?;
+                save(&TrainState {
+                    epoch,
+                    weight: fitted.coef().to_vec(),
+                    bias: fitted.intercept(),
+                    optimizer: optimizer.state()?,
+                    losses: losses.clone(),
+                    validation_losses: validation_losses.clone(),
+                })?;
+            }
+        }
         if on_epoch(&Epoch { epoch, loss, validation_loss }).is_break() {
             return Err(Error::Interrupted { step: "epoch", at: epoch });
         }
@@ -186,7 +247,8 @@ mod tests {
 
     fn run(config: &TrainConfig) -> Training {
         let (data, model) = sample_and_model(7, 200, 5);
-        with_seed(7, || train(model, &data, None, config, |_| ControlFlow::Continue(()))).unwrap()
+        with_seed(7, || train(model, &data, None, config, Checkpoints::default(), |_| ControlFlow::Continue(())))
+            .unwrap()
     }
 
     #[test]
@@ -202,7 +264,7 @@ mod tests {
         let (data, model) = sample_and_model(1, 20, 3);
         let valid = Dataset { x: data.x.narrow(0, 0, 5), y: data.y.narrow(0, 0, 5) };
         let config = TrainConfig { epochs: 4, ..Default::default() };
-        let t = train(model, &data, Some(&valid), &config, |e| {
+        let t = train(model, &data, Some(&valid), &config, Checkpoints::default(), |e| {
             seen.push(*e);
             ControlFlow::Continue(())
         })
@@ -246,14 +308,14 @@ mod tests {
         let (mut data, model) = sample_and_model(4, 10, 2);
         data.x = data.x.fill_diagonal_(f64::NAN, false);
         let config = TrainConfig { loss: LossKind::Logits, ..Default::default() };
-        let e = train(model, &data, None, &config, |_| ControlFlow::Continue(())).unwrap_err();
+        let e = train(model, &data, None, &config, Checkpoints::default(), |_| ControlFlow::Continue(())).unwrap_err();
         assert_eq!(e.to_string(), "loss became NaN at epoch 1; try a lower learning rate (--lr)");
     }
 
     #[test]
     fn breaking_from_the_callback_interrupts() {
         let (data, model) = sample_and_model(5, 10, 2);
-        let e = train(model, &data, None, &TrainConfig::default(), |e| {
+        let e = train(model, &data, None, &TrainConfig::default(), Checkpoints::default(), |e| {
             if e.epoch == 3 {
                 ControlFlow::Break(())
             } else {

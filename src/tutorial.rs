@@ -130,7 +130,7 @@ pub fn run(config: &TutorialConfig, device: Device, on_epoch: impl FnMut(usize, 
     })?;
     let data = Dataset { x, y }.to_device(device)?;
     let mut on_epoch = on_epoch;
-    let trained = train(model, &data, None, &config.train_config(), |e| {
+    let trained = train(model, &data, None, &config.train_config(), crate::train::Checkpoints::default(), |e| {
         on_epoch(e.epoch, e.loss);
         ControlFlow::Continue(())
     })?;

@@ -303,6 +303,87 @@ fn ctrl_c_stops_training_and_writes_nothing() {
 }
 
 #[test]
+fn a_run_killed_and_resumed_ends_with_the_uninterrupted_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let common = [
+        "train",
+        "--data",
+        BREAST_CANCER,
+        "--standardize",
+        "--solver",
+        "adam",
+        "--batch-size",
+        "64",
+        "--epochs",
+        "1500",
+        "--seed",
+        "3",
+        "--validation-split",
+        "0.2",
+        "--json",
+        "--quiet",
+        "--device",
+        "cpu",
+    ];
+    let json = |out: &std::process::Output| -> serde_json::Value {
+        assert!(out.status.success(), "{}", stderr(out));
+        serde_json::from_str(&stdout(out)).unwrap()
+    };
+    let full = json(&logreg(&[&common[..], &["--out", &path("full.safetensors")]].concat()));
+    let (ckpt, model) = (path("k.ckpt"), path("k.safetensors"));
+    let killed = [&common[..], &["--out", &model, "--checkpoint-every", "20", "--checkpoint", &ckpt]].concat();
+    let mut child = Command::new(crate::cli::bin()).args(&killed).stdout(Stdio::null()).spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !Path::new(&ckpt).exists() {
+        assert!(std::time::Instant::now() < deadline, "no checkpoint was written");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(!Path::new(&model).exists(), "a killed run wrote its model");
+    let checkpoint: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&ckpt).unwrap()).unwrap();
+    let stopped = checkpoint["state"]["epoch"].as_u64().unwrap();
+    assert!(stopped >= 20 && stopped < 1500 && stopped % 20 == 0, "{stopped}");
+    let resumed = json(&logreg(&[&killed[..], &["--resume", &ckpt]].concat()));
+    for key in ["coef", "intercept", "losses", "validation_losses"] {
+        assert_eq!(full[key], resumed[key], "{key} differs after resuming at epoch {stopped}");
+    }
+    // A checkpoint resumes only the run it came from.
+    for (extra, expected) in [
+        (&["--lr", "0.02"][..], "the checkpoint was written for other data or flags"),
+        (&["--seed", "4"][..], "the checkpoint was written for other data or flags"),
+        (&["--epochs", "10"][..], "invalid epochs: 10 (must exceed the checkpoint's completed epochs)"),
+    ] {
+        let mut args = [&killed[..], &["--resume", &ckpt]].concat();
+        for pair in extra.chunks(2) {
+            match args.iter().position(|a| *a == pair[0]) {
+                Some(i) => args[i + 1] = pair[1],
+                None => args.extend_from_slice(pair),
+            }
+        }
+        let out = logreg(&args);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}");
+        assert!(stderr(&out).contains(expected), "{extra:?}: {}", stderr(&out));
+    }
+    for (args, expected) in [
+        (
+            vec!["train", "--data", BREAST_CANCER, "--solver", "sgd", "--resume", BREAST_CANCER],
+            "not a logreg checkpoint",
+        ),
+        (vec!["train", "--data", BREAST_CANCER, "--checkpoint-every", "5"], "apply to --solver sgd and adam"),
+        (
+            vec!["train", "--data", BREAST_CANCER, "--solver", "sgd", "--checkpoint-every", "0"],
+            "invalid checkpoint-every: 0",
+        ),
+    ] {
+        let out = logreg(&[&args[..], &["--out", &path("bad.safetensors")]].concat());
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&out).contains(expected), "{args:?}: {}", stderr(&out));
+    }
+}
+
+#[test]
 fn cv_picks_best_and_one_se_lambdas_and_refits() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("cv.safetensors");

@@ -26,7 +26,10 @@ fn every_penalty_on_breast_cancer_matches_pytorch() {
         let label = c.label.clone().map_or(LabelColumn::Last, LabelColumn::Named);
         let (file, bytes) = table::read_source(Path::new(&c.data)).unwrap();
         let data = table::parse(&file, &bytes, &label).unwrap();
-        let fitted = fit(&data, &c.fit_config().unwrap(), Device::Cpu, |_| ControlFlow::Continue(())).unwrap();
+        let fitted = fit(&data, &c.fit_config().unwrap(), Device::Cpu, logreg::train::Checkpoints::default(), |_| {
+            ControlFlow::Continue(())
+        })
+        .unwrap();
         let weight: Vec<f64> = fitted.saved.model.coef().iter().map(|&w| f64::from(w)).collect();
         let actual = TutorialRun::from_parts(
             &fitted.training.losses,
