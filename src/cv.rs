@@ -109,6 +109,7 @@ fn score_fold(
     }
     let points = path_on(&xt, &y.f_index_select(0, train)?, lambdas, &config.path)?;
     let labels = Vec::<f64>::try_from(y.f_index_select(0, held)?.f_to_kind(Kind::Double)?.f_to_device(Device::Cpu)?)?;
+    let labels32: Vec<f32> = labels.iter().map(|&v| v as f32).collect();
     let xh = xh.f_to_kind(Kind::Double)?;
     points
         .iter()
@@ -119,7 +120,6 @@ fn score_fold(
             let loss = z.iter().zip(&labels).map(|(&z, &y)| z.max(0.0) + (-z.abs()).exp().ln_1p() - y * z).sum::<f64>()
                 / labels.len() as f64;
             let scores: Vec<f32> = z.iter().map(|&v| v as f32).collect();
-            let labels32: Vec<f32> = labels.iter().map(|&v| v as f32).collect();
             Ok((loss, roc_auc(&scores, &labels32).unwrap_or(f64::NAN)))
         })
         .collect()

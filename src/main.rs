@@ -168,13 +168,9 @@ struct TrainArgs {
     quiet: bool,
 }
 
+/// The λ grid and the solver, shared by `path` and `cv`.
 #[derive(Args)]
-struct PathArgs {
-    #[command(flatten)]
-    input: InputArgs,
-    /// Scale features to mean 0, std 1 first.
-    #[arg(long)]
-    standardize: bool,
+struct GridArgs {
     /// glmnet's α in (0, 1]: objective = mean logloss + λ(α‖w‖₁ + (1−α)/2‖w‖₂²).
     #[arg(long, default_value_t = 1.0)]
     alpha: f64,
@@ -194,6 +190,32 @@ struct PathArgs {
     /// accelerated proximal gradient (matrix-vector products only).
     #[arg(long, value_enum, default_value_t = SolverKind::Newton)]
     solver: SolverKind,
+}
+
+impl GridArgs {
+    fn config(&self) -> anyhow::Result<PathConfig> {
+        if self.n_lambdas < 2 {
+            bail!("invalid n-lambdas: {} (must be at least 2)", self.n_lambdas);
+        }
+        Ok(PathConfig {
+            n_lambdas: self.n_lambdas as usize,
+            ratio: self.lambda_ratio,
+            alpha: self.alpha,
+            kind: self.solver,
+            solver: SolverConfig { tol: self.tol, max_iter: at_least_one("max-iter", self.max_iter)? },
+        })
+    }
+}
+
+#[derive(Args)]
+struct PathArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    /// Scale features to mean 0, std 1 first.
+    #[arg(long)]
+    standardize: bool,
+    #[command(flatten)]
+    grid: GridArgs,
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     device: DeviceChoice,
     /// Print the path as one JSON object instead of the table.
@@ -221,23 +243,8 @@ struct CvArgs {
     /// for the refit with all rows' (stored in the model).
     #[arg(long)]
     standardize: bool,
-    /// glmnet's α in (0, 1]: objective = mean logloss + λ(α‖w‖₁ + (1−α)/2‖w‖₂²).
-    #[arg(long, default_value_t = 1.0)]
-    alpha: f64,
-    /// Number of λ values on the log grid.
-    #[arg(long, default_value_t = 50)]
-    n_lambdas: i64,
-    /// λ_min / λ_max.
-    #[arg(long, default_value_t = 1e-3)]
-    lambda_ratio: f64,
-    /// Each fit stops when the optimality measure falls to this fraction of its value at zero.
-    #[arg(long, default_value_t = 1e-8)]
-    tol: f64,
-    /// Iteration limit per λ [default: 100 for newton, 20000 for fista].
-    #[arg(long)]
-    max_iter: Option<i64>,
-    #[arg(long, value_enum, default_value_t = SolverKind::Newton)]
-    solver: SolverKind,
+    #[command(flatten)]
+    grid: GridArgs,
     /// Which λ the written model uses: best = lowest mean held-out log-loss; one-se = the largest
     /// λ within one standard error of it (sparser).
     #[arg(long, value_enum, default_value_t = Select::Best)]
@@ -614,10 +621,9 @@ fn stop_on_ctrl_c() -> anyhow::Result<()> {
 }
 
 fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
-    let config = args.config()?;
+    let mut config = args.config()?;
     let device = args.device.resolve().context("--device")?;
     let data = args.input.load()?;
-    let mut config = config;
     if args.solver == SolverChoice::Auto && data.feature_names.len() > AUTO_NEWTON_MAX_FEATURES {
         config.solver = config.solver.map(|(_, c)| (SolverKind::Fista, c));
     }
@@ -736,17 +742,7 @@ fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn path(args: PathArgs) -> anyhow::Result<ExitCode> {
-    if args.n_lambdas < 2 {
-        bail!("invalid n-lambdas: {} (must be at least 2)", args.n_lambdas);
-    }
-    let max_iter = at_least_one("max-iter", args.max_iter)?;
-    let config = PathConfig {
-        n_lambdas: args.n_lambdas as usize,
-        ratio: args.lambda_ratio,
-        alpha: args.alpha,
-        kind: args.solver,
-        solver: SolverConfig { tol: args.tol, max_iter },
-    };
+    let config = args.grid.config()?;
     let device = args.device.resolve().context("--device")?;
     let table = args.input.load()?;
     let data = Dataset::from_table(&table)?;
@@ -771,7 +767,10 @@ fn path(args: PathArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("--plot {}", plot.display()))?;
     }
     if args.json {
-        println!("{}", serde_json::json!({ "features": table.feature_names, "alpha": args.alpha, "path": points }));
+        println!(
+            "{}",
+            serde_json::json!({ "features": table.feature_names, "alpha": args.grid.alpha, "path": points })
+        );
     } else {
         println!("{:>12}  {:>7}  {:>12}  {:>10}", "lambda", "nonzero", "objective", "iterations");
         for p in &points {
@@ -790,19 +789,7 @@ fn cv(args: CvArgs) -> anyhow::Result<ExitCode> {
         None if device.is_cuda() => 1,
         None => cores.min(folds),
     };
-    let config = CvConfig {
-        folds,
-        seed: args.seed,
-        standardize: args.standardize,
-        path: PathConfig {
-            n_lambdas: at_least_one("n-lambdas", Some(args.n_lambdas))?.unwrap_or(50),
-            ratio: args.lambda_ratio,
-            alpha: args.alpha,
-            kind: args.solver,
-            solver: SolverConfig { tol: args.tol, max_iter: at_least_one("max-iter", args.max_iter)? },
-        },
-        jobs,
-    };
+    let config = CvConfig { folds, seed: args.seed, standardize: args.standardize, path: args.grid.config()?, jobs };
     config.validate()?;
     let table = args.input.load()?;
     stop_on_ctrl_c()?;
@@ -820,20 +807,21 @@ fn cv(args: CvArgs) -> anyhow::Result<ExitCode> {
             r.full.len()
         );
     }
-    let (l1, l2) = (fit.lambda * args.alpha, fit.lambda * (1.0 - args.alpha) / 2.0);
+    let alpha = args.grid.alpha;
+    let (l1, l2) = (fit.lambda * alpha, fit.lambda * (1.0 - alpha) / 2.0);
     let saved = SavedModel {
         model: FittedLogisticRegression::new(fit.coef.iter().map(|&w| w as f32).collect(), fit.intercept as f32),
         feature_names: table.feature_names.clone(),
         label_name: table.label_name.clone().unwrap_or_default(),
         standardizer: r.standardizer.clone(),
         training: TrainingInfo {
-            penalty: if args.alpha == 1.0 { "l1" } else { "elastic-net" }.into(),
-            lambda: if args.alpha == 1.0 { l1 } else { 0.0 },
-            lambda_l1: if args.alpha == 1.0 { 0.0 } else { l1 },
+            penalty: if alpha == 1.0 { "l1" } else { "elastic-net" }.into(),
+            lambda: if alpha == 1.0 { l1 } else { 0.0 },
+            lambda_l1: if alpha == 1.0 { 0.0 } else { l1 },
             lambda_l2: l2,
             penalize_bias: false,
             loss: "logits".into(),
-            optimizer: serde_json::json!(args.solver).as_str().unwrap_or_default().into(),
+            optimizer: serde_json::json!(args.grid.solver).as_str().unwrap_or_default().into(),
             lr: 0.0,
             epochs: 0,
             batch_size: None,
@@ -856,7 +844,7 @@ fn cv(args: CvArgs) -> anyhow::Result<ExitCode> {
         println!(
             "{}",
             serde_json::json!({
-                "folds": folds, "fold_sizes": r.fold_sizes, "alpha": args.alpha, "points": r.points,
+                "folds": folds, "fold_sizes": r.fold_sizes, "alpha": alpha, "points": r.points,
                 "best": best, "one_se": one_se, "chosen": r.points[chosen],
                 "coef": fit.coef, "intercept": fit.intercept, "features": table.feature_names, "model": args.out,
             })
