@@ -99,26 +99,24 @@ impl Optimizer {
         Ok(Self { kind, lr, step: 0, moments })
     }
 
-    /// `optimizer.step()`: updates each parameter in place from its `.grad`, without recording
-    /// the update in the autograd graph.
-    pub fn step(&mut self, params: &mut [&mut Tensor]) -> Result<()> {
+    /// `optimizer.step()`: updates each parameter in place from its gradient (`grads`, in
+    /// parameter order), without recording the update in the autograd graph.
+    pub fn step(&mut self, params: &mut [&mut Tensor], grads: &[Tensor]) -> Result<()> {
         self.step += 1;
         tch::no_grad(|| match self.kind {
-            OptimizerKind::Sgd => params.iter_mut().try_for_each(|p| {
-                let grad = p.grad();
-                Ok(aten::add_scaled_(p, &grad, -self.lr)?)
-            }),
+            OptimizerKind::Sgd => {
+                params.iter_mut().zip(grads).try_for_each(|(p, grad)| Ok(aten::add_scaled_(p, grad, -self.lr)?))
+            }
             OptimizerKind::Adam => {
                 let step = self.step as f64;
                 let bias_correction1 = 1.0 - BETA1.powf(step);
                 let bias_correction2 = 1.0 - BETA2.powf(step);
                 let step_size = self.lr / bias_correction1;
                 let bias_correction2_sqrt = bias_correction2.powf(0.5);
-                params.iter_mut().zip(&mut self.moments).try_for_each(|(p, m)| {
-                    let grad = p.grad();
-                    let _ = m.exp_avg.f_lerp_(&grad, 1.0 - BETA1)?;
+                params.iter_mut().zip(grads).zip(&mut self.moments).try_for_each(|((p, grad), m)| {
+                    let _ = m.exp_avg.f_lerp_(grad, 1.0 - BETA1)?;
                     let _ = m.exp_avg_sq.f_mul_scalar_(BETA2)?;
-                    aten::addcmul_(&mut m.exp_avg_sq, &grad, &grad, 1.0 - BETA2)?;
+                    aten::addcmul_(&mut m.exp_avg_sq, grad, grad, 1.0 - BETA2)?;
                     let mut denom = m.exp_avg_sq.f_sqrt()?.f_div_scalar(bias_correction2_sqrt)?;
                     let _ = denom.f_add_scalar_(EPS)?;
                     Ok(aten::addcdiv_(p, &m.exp_avg, &denom, -step_size)?)
@@ -137,9 +135,9 @@ mod tests {
         let mut p = Tensor::from_slice(&[0.0f32]).set_requires_grad(true);
         let mut opt = Optimizer::new(kind, lr, &[&p]).unwrap();
         for _ in 0..steps {
-            p.zero_grad();
-            (&p - 3.0).square().sum(tch::Kind::Float).backward();
-            opt.step(&mut [&mut p]).unwrap();
+            let loss = (&p - 3.0).square().sum(tch::Kind::Float);
+            let grads = Tensor::run_backward(&[&loss], &[&p], false, false);
+            opt.step(&mut [&mut p], &grads).unwrap();
         }
         p.double_value(&[0]) as f32
     }

@@ -1,4 +1,4 @@
-//! The tutorial's training loop: forward, mean BCE + penalty, zero_grad, backward, step.
+//! The tutorial's training loop: forward, mean BCE + penalty, backward, step.
 
 use std::ops::ControlFlow;
 
@@ -137,11 +137,10 @@ fn step(
     config: &TrainConfig,
 ) -> Result<f64> {
     let loss = objective(model, x, y, config)?;
-    for p in model.parameters_mut() {
-        p.zero_grad();
-    }
-    loss.f_backward()?;
-    optimizer.step(&mut model.parameters_mut())?;
+    // `torch.autograd.grad`: the gradients come back fresh, as after PyTorch's default
+    // `zero_grad(set_to_none=True)`, with no zeroing or accumulation into `.grad`.
+    let grads = Tensor::f_run_backward(&[&loss], &model.parameters(), false, false)?;
+    optimizer.step(&mut model.parameters_mut(), &grads)?;
     Ok(loss.f_double_value(&[])?)
 }
 
