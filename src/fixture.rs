@@ -197,6 +197,7 @@ impl DataConfig {
                 loss: self.loss,
                 penalize_bias: self.penalize_bias,
                 batch_size: self.batch_size,
+                engine: Default::default(),
             },
             seed: self.seed,
             standardize: self.standardize,

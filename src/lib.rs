@@ -18,6 +18,7 @@ pub mod device;
 pub mod error;
 pub mod fit;
 pub mod fixture;
+pub mod fused;
 pub mod interrupt;
 pub mod metrics;
 pub mod model;
