@@ -7,14 +7,16 @@ use tch::{Device, Tensor};
 
 use crate::dataset::{Dataset, Standardizer};
 use crate::error::{ensure, Error, Result};
+use crate::fused::Source;
 use crate::metrics::{self, Report};
 use crate::model::{FittedLogisticRegression, LogisticRegression};
 use crate::model_file::{SavedModel, TrainingInfo};
 use crate::penalty::Penalty;
 use crate::seed::with_seed;
 use crate::solver::{solve, Problem, Solution, SolverConfig, SolverKind};
+use crate::stream::NpyRows;
 use crate::table::Table;
-use crate::train::{train, Checkpoints, Epoch, TrainConfig, Training};
+use crate::train::{train, Checkpoints, Engine, Epoch, TrainConfig, Training};
 
 /// How to fit a table. Random draws, all from `seed`, in this order: the validation split (one
 /// `randperm` per class), the initial weight and bias (as `nn.Linear`), then each epoch's
@@ -184,6 +186,63 @@ pub fn fit(
         training: describe(config, &effective),
     };
     Ok(Fit { saved, training, train_report, validation_report, solution })
+}
+
+/// Fits the rows of an out-of-core `.npy` file with the fused engine (SGD or Adam), reading it
+/// chunk by chunk each epoch. Features are named `x0 … x{d−1}`; a validation split, standardization
+/// and the exact solvers need the data in memory and are refused.
+pub fn fit_stream(
+    rows: &NpyRows,
+    config: &FitConfig,
+    checkpoints: Checkpoints,
+    on_epoch: impl FnMut(&Epoch) -> ControlFlow<()>,
+) -> Result<Fit> {
+    config.validate()?;
+    let refuse = |name: &'static str, what: &'static str| Error::InvalidSetting {
+        name,
+        value: "with --stream".into(),
+        expected: what,
+    };
+    if config.solver.is_some() {
+        return Err(refuse("solver", "streaming trains with sgd or adam"));
+    }
+    if config.validation_split.is_some() {
+        return Err(refuse("validation-split", "hold out a file and score it with `logreg evaluate --stream`"));
+    }
+    if config.standardize {
+        return Err(refuse("standardize", "needs the data in memory; scale the features before converting"));
+    }
+    let labels = rows.labels();
+    if let Some(&first) = labels.first() {
+        if labels.iter().all(|&v| v == first) {
+            return Err(Error::Input {
+                location: rows.name().to_string(),
+                message: format!("the labels hold only class {first}: training needs both 0 and 1"),
+            });
+        }
+    }
+    let mut effective = config.train.clone();
+    effective.engine = Engine::Fused;
+    if let Some((c, l1_ratio)) = config.sklearn {
+        let p = Problem::from_sklearn(c, l1_ratio, rows.rows());
+        effective.penalty = Penalty::ElasticNet { lambda_l1: p.l1, lambda_l2: p.l2 };
+        effective.penalize_bias = false;
+    }
+    let d = rows.features();
+    let training = with_seed(config.seed, || -> Result<_> {
+        let initial = LogisticRegression::torch_init(d as i64, Device::Cpu)?.fitted()?;
+        crate::fused::train(&initial, rows, None, &effective, checkpoints, on_epoch)
+    })?;
+    let probs = rows.probabilities(training.model.coef(), training.model.intercept(), None)?;
+    let train_report = metrics::report(&probs, labels, 0.5);
+    let saved = SavedModel {
+        model: training.model.clone(),
+        feature_names: (0..d).map(|j| format!("x{j}")).collect(),
+        label_name: "y".into(),
+        standardizer: None,
+        training: describe(config, &effective),
+    };
+    Ok(Fit { saved, training, train_report, validation_report: None, solution: None })
 }
 
 impl SavedModel {

@@ -327,17 +327,60 @@ fn threads() -> usize {
     tch::get_num_threads().max(1) as usize
 }
 
-/// The mean data loss and its gradient over all of `source` at `w`, `b` (one pass over X).
+/// The data loss and gradient sums over all of `source` at `w`, `b` (one pass over X). One
+/// chunk is split over the threads by rows; several are dealt to the threads whole, so that
+/// reading one chunk (mapping a file's pages) overlaps computing on another. Sums are added in
+/// chunk order either way, so the result does not depend on timing.
 pub fn full_pass(source: &dyn Source, w: &[f32], b: f32) -> Result<Sums> {
-    let d = source.features();
+    let (d, chunks, threads) = (source.features(), source.chunks(), threads());
     let mut total = Sums::new(d);
-    for c in 0..source.chunks() {
-        source.with_chunk(c, &mut |x, y| {
-            total.add(&accumulate(x, y, d, Rows::Range(0, y.len()), w, b, threads()));
-            Ok(())
-        })?;
+    if chunks == 1 || threads == 1 {
+        for c in 0..chunks {
+            source.with_chunk(c, &mut |x, y| {
+                total.add(&accumulate(x, y, d, Rows::Range(0, y.len()), w, b, threads));
+                Ok(())
+            })?;
+        }
+        return Ok(total);
     }
+    let parts: Vec<Result<Vec<(usize, Sums)>>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                scope.spawn(move || {
+                    (t..chunks)
+                        .step_by(threads)
+                        .map(|c| {
+                            let mut sums = Sums::new(d);
+                            source.with_chunk(c, &mut |x, y| {
+                                accumulate_one(x, y, d, Rows::Range(0, y.len()), w, b, &mut sums);
+                                Ok(())
+                            })?;
+                            Ok((c, sums))
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        workers.into_iter().map(|h| h.join().expect("a worker thread panicked")).collect()
+    });
+    let mut by_chunk = parts.into_iter().collect::<Result<Vec<_>>>()?.concat();
+    by_chunk.sort_by_key(|(c, _)| *c);
+    by_chunk.iter().for_each(|(_, s)| total.add(s));
     Ok(total)
+}
+
+/// Appends P(y = 1) = sigmoid(x·w + b) of each row of `x` (`d` features) to `out`.
+pub fn probabilities(x: &[f32], d: usize, w: &[f32], b: f32, out: &mut Vec<f32>) {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2, checked just above.
+        return out.extend(x.chunks_exact(d).map(|row| sigmoid(unsafe { dot_avx2(row, w) } + b)));
+    }
+    out.extend(x.chunks_exact(d).map(|row| sigmoid(dot(row, w) + b)));
+}
+
+fn sigmoid(z: f32) -> f32 {
+    1.0 / (1.0 + (-z).exp())
 }
 
 /// The penalty's value and gradient at one parameter `p`.

@@ -32,6 +32,7 @@ pub mod penalty;
 pub mod plot;
 pub mod seed;
 pub mod solver;
+pub mod stream;
 pub mod table;
 pub mod train;
 pub mod tutorial;

@@ -11,6 +11,7 @@ use logreg::cv::{cross_validate, CvConfig};
 use logreg::dataset::{Dataset, Standardizer};
 use logreg::device::DeviceChoice;
 use logreg::fit::{fit, FitConfig};
+use logreg::fused::Source;
 use logreg::metrics::{self, Report};
 use logreg::model::FittedLogisticRegression;
 use logreg::model_file::{SavedModel, TrainingInfo};
@@ -21,6 +22,7 @@ use logreg::parity::{self, ParityOptions};
 use logreg::path::PathConfig;
 use logreg::penalty::{Penalty, PenaltyKind};
 use logreg::solver::{Problem, SolverConfig, SolverKind};
+use logreg::stream::NpyRows;
 use logreg::table::{self, LabelColumn, Table};
 use logreg::train::{Checkpoints, Engine, LossKind, TrainConfig, TrainState};
 use logreg::tutorial::{self, epoch_line, Example, TutorialConfig};
@@ -52,6 +54,9 @@ enum Command {
     /// Write P(label = 1) and the predicted class for every row of a CSV file.
     #[command(allow_negative_numbers = true)]
     Predict(PredictArgs),
+    /// Convert a labelled CSV file into .npy features and labels, one row at a time, for
+    /// `train --stream` and `evaluate --stream` on data larger than memory.
+    Convert(ConvertArgs),
     /// Score a model on a labelled CSV file: log-loss, accuracy, ROC AUC, precision, recall, F1.
     #[command(allow_negative_numbers = true)]
     Evaluate(EvaluateArgs),
@@ -72,6 +77,18 @@ struct InputArgs {
 }
 
 impl InputArgs {
+    /// The .npy `--data` and `--labels`, opened for chunked reading.
+    fn open_stream(&self, chunk_rows: Option<i64>) -> anyhow::Result<NpyRows> {
+        if !is_npy(&self.data) {
+            bail!("--stream reads a .npy --data (make one with `logreg convert data.csv data.npy`)");
+        }
+        let Some(labels) = &self.labels else {
+            bail!("--labels: a .npy --data needs its labels as a second .npy file (--labels y.npy)");
+        };
+        let chunk_rows = at_least_one("chunk-rows", chunk_rows)?;
+        Ok(NpyRows::open(&self.data, Some(labels), chunk_rows)?)
+    }
+
     /// The table with its labels; `--label` is for CSV files only.
     fn load(&self) -> anyhow::Result<Table> {
         if self.label.is_some() && is_npy(&self.data) {
@@ -142,9 +159,10 @@ struct TrainArgs {
     #[arg(long, value_enum, default_value_t = LossKind::Logits)]
     loss: LossKind,
     /// sgd/adam: autograd = libtorch's autograd, as PyTorch (any device); fused = one pass over
-    /// the data per epoch on CPU threads (the same numbers to float rounding, several times faster).
-    #[arg(long, value_enum, default_value_t = Engine::Autograd)]
-    engine: Engine,
+    /// the data per epoch on CPU threads (the same numbers to float rounding, faster)
+    /// [default: autograd; fused with --stream].
+    #[arg(long, value_enum)]
+    engine: Option<Engine>,
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     device: DeviceChoice,
     /// Where to write the model (safetensors).
@@ -164,6 +182,13 @@ struct TrainArgs {
     /// as a run never stopped.
     #[arg(long)]
     resume: Option<PathBuf>,
+    /// Read a .npy --data in chunks every epoch instead of loading it (data larger than memory;
+    /// sgd/adam with the fused engine).
+    #[arg(long)]
+    stream: bool,
+    /// With --stream: rows per chunk [default: 32 MiB of rows]; mini-batches stay within a chunk.
+    #[arg(long)]
+    chunk_rows: Option<i64>,
     /// Print one JSON object: per-epoch losses and final metrics.
     #[arg(long)]
     json: bool,
@@ -305,6 +330,20 @@ struct PredictArgs {
 }
 
 #[derive(Args)]
+struct ConvertArgs {
+    /// CSV file with a header row (`-` reads standard input).
+    input: PathBuf,
+    /// Where the features go: a (rows, features) little-endian f32 .npy array.
+    output: PathBuf,
+    /// Name of the label column [default: the last column].
+    #[arg(long)]
+    label: Option<String>,
+    /// Where the labels go [default: OUTPUT with `.labels.npy` in place of `.npy`].
+    #[arg(long)]
+    labels_out: Option<PathBuf>,
+}
+
+#[derive(Args)]
 struct EvaluateArgs {
     /// A model written by `logreg train`.
     #[arg(long)]
@@ -321,6 +360,9 @@ struct EvaluateArgs {
     threshold: f64,
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     device: DeviceChoice,
+    /// Read a .npy --data in chunks instead of loading it (data larger than memory).
+    #[arg(long)]
+    stream: bool,
     /// Print one JSON object instead of the table.
     #[arg(long)]
     json: bool,
@@ -524,6 +566,10 @@ impl TrainArgs {
         ))
     }
 
+    fn engine(&self) -> Engine {
+        self.engine.unwrap_or(if self.stream { Engine::Fused } else { Engine::Autograd })
+    }
+
     fn config(&self) -> anyhow::Result<FitConfig> {
         let (penalty, sklearn) = self.penalty()?;
         if self.epochs < 1 {
@@ -542,7 +588,7 @@ impl TrainArgs {
         if solver.is_some() && batch_size.is_some() {
             bail!("--batch-size applies to --solver sgd and adam; newton and fista use every row");
         }
-        if solver.is_some() && self.engine == Engine::Fused {
+        if solver.is_some() && self.engine() == Engine::Fused {
             bail!("--engine fused applies to --solver sgd and adam");
         }
         let config = FitConfig {
@@ -554,7 +600,7 @@ impl TrainArgs {
                 loss: self.loss,
                 penalize_bias: self.penalize_bias,
                 batch_size,
-                engine: self.engine,
+                engine: self.engine(),
             },
             seed: self.seed,
             standardize: self.standardize,
@@ -600,6 +646,16 @@ fn checkpoint_fingerprint(config: &FitConfig, data: &Table) -> String {
     )
 }
 
+/// [`checkpoint_fingerprint`] for an out-of-core file: its shape, size and the labels' sum (the
+/// features are not summed: that would cost a pass over the file).
+fn stream_fingerprint(config: &FitConfig, rows: &NpyRows) -> String {
+    let mut settings = config.clone();
+    settings.train.epochs = 0;
+    let size = std::fs::metadata(rows.name()).map_or(0, |m| m.len());
+    let ones = rows.labels().iter().filter(|&&v| v == 1.0).count();
+    format!("{settings:?}; {} rows × {}; {size} bytes; {ones} ones", rows.rows(), rows.features())
+}
+
 /// The training state in a checkpoint written for `fingerprint`.
 fn read_checkpoint(path: &Path, fingerprint: &str) -> anyhow::Result<TrainState> {
     let context = || format!("--resume {}", path.display());
@@ -630,13 +686,25 @@ fn stop_on_ctrl_c() -> anyhow::Result<()> {
 
 fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
     let mut config = args.config()?;
-    let device = match (args.engine, args.device) {
+    let device = match (args.engine(), args.device) {
         (Engine::Fused, DeviceChoice::Auto) => tch::Device::Cpu,
         (Engine::Fused, DeviceChoice::Cuda) => bail!("--engine fused runs on the CPU; use --engine autograd on CUDA"),
         _ => args.device.resolve().context("--device")?,
     };
-    let data = args.input.load()?;
-    if args.solver == SolverChoice::Auto && data.feature_names.len() > AUTO_NEWTON_MAX_FEATURES {
+    let (data, stream) = if args.stream {
+        if args.engine == Some(Engine::Autograd) {
+            bail!("--stream trains with --engine fused");
+        }
+        (None, Some(args.input.open_stream(args.chunk_rows)?))
+    } else {
+        (Some(args.input.load()?), None)
+    };
+    let features = match (&data, &stream) {
+        (Some(t), _) => t.feature_names.len(),
+        (_, Some(s)) => s.features(),
+        _ => unreachable!("one of the two is read"),
+    };
+    if args.solver == SolverChoice::Auto && features > AUTO_NEWTON_MAX_FEATURES {
         config.solver = config.solver.map(|(_, c)| (SolverKind::Fista, c));
     }
     stop_on_ctrl_c()?;
@@ -645,7 +713,11 @@ fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
     if config.solver.is_some() && (every.is_some() || args.resume.is_some()) {
         bail!("--checkpoint-every and --resume apply to --solver sgd and adam");
     }
-    let fingerprint = checkpoint_fingerprint(&config, &data);
+    let fingerprint = match (&data, &stream) {
+        (Some(t), _) => checkpoint_fingerprint(&config, t),
+        (_, Some(s)) => stream_fingerprint(&config, s),
+        _ => unreachable!("one of the two is read"),
+    };
     let resume = args.resume.as_deref().map(|path| read_checkpoint(path, &fingerprint)).transpose()?;
     let checkpoint_path = args.checkpoint.clone().unwrap_or_else(|| {
         let mut name = args.out.clone().into_os_string();
@@ -664,7 +736,7 @@ fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
         save: every.map(|_| &mut save as &mut dyn FnMut(&TrainState) -> logreg::Result<()>),
     };
     let started = std::time::Instant::now();
-    let fitted = fit(&data, &config, device, checkpoints, |e| {
+    let on_epoch = |e: &logreg::train::Epoch| {
         if let Some(bar) = &bar {
             bar.set_position(e.epoch as u64);
             bar.set_message(format!("{:.4}", e.loss));
@@ -674,7 +746,12 @@ fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
         } else {
             ControlFlow::Continue(())
         }
-    });
+    };
+    let fitted = match (&data, &stream) {
+        (Some(t), _) => fit(t, &config, device, checkpoints, on_epoch),
+        (_, Some(s)) => logreg::fit::fit_stream(s, &config, checkpoints, on_epoch),
+        _ => unreachable!("one of the two is read"),
+    };
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
@@ -735,11 +812,11 @@ fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
         println!(
             "trained on {} rows × {} features, {steps}: final objective {:.6}, train accuracy {:.4}, {} of {} weights non-zero",
             t.rows,
-            data.feature_names.len(),
+            features,
             fitted.training.losses.last().copied().unwrap_or(f64::NAN),
             t.accuracy,
             fitted.saved.model.coef().iter().filter(|&&w| w != 0.0).count(),
-            data.feature_names.len()
+            features
         );
         if let Some(v) = &fitted.validation_report {
             let auc = v.roc_auc.map_or("n/a".into(), |a| format!("{a:.4}"));
@@ -967,9 +1044,52 @@ fn print_report(r: &Report, nonzero: usize, total: usize) {
     println!("non-zero weights {nonzero} of {total}");
 }
 
+fn convert(args: ConvertArgs) -> anyhow::Result<ExitCode> {
+    if !is_npy(&args.output) {
+        bail!("convert: OUTPUT {} must end in .npy", args.output.display());
+    }
+    let labels_out = args.labels_out.clone().unwrap_or_else(|| {
+        let name = args.output.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+        args.output.with_file_name(format!("{name}.labels.npy"))
+    });
+    if labels_out == args.output {
+        bail!("--labels-out must differ from OUTPUT");
+    }
+    let label = args.label.clone().map_or(LabelColumn::Last, LabelColumn::Named);
+    let c = logreg::stream::convert(&args.input, &label, &args.output, &labels_out)?;
+    println!(
+        "wrote {} ({} rows × {} features, f32) and {} (labels `{}`); features are x0 … x{} in the order {}",
+        args.output.display(),
+        c.rows,
+        c.columns.feature_names.len(),
+        labels_out.display(),
+        c.columns.label_name.unwrap_or_default(),
+        c.columns.feature_names.len() - 1,
+        c.columns.feature_names.join(", ")
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `evaluate --stream`: the model's probabilities chunk by chunk.
+fn evaluate_stream(args: &EvaluateArgs) -> anyhow::Result<(SavedModel, Vec<f32>, Vec<f32>)> {
+    let saved = SavedModel::load(&args.model)?;
+    let input = InputArgs { data: args.data.clone(), label: None, labels: args.labels.clone() };
+    let rows = input.open_stream(None)?;
+    let names: Vec<String> = (0..rows.features()).map(|j| format!("x{j}")).collect();
+    saved.check_features(&names).map_err(|m| anyhow::anyhow!("{}: {m}", rows.name()))?;
+    let standardizer = saved.standardizer.as_ref().map(|s| (&s.mean[..], &s.std[..]));
+    let probs = rows.probabilities(saved.model.coef(), saved.model.intercept(), standardizer)?;
+    let labels = rows.labels().to_vec();
+    Ok((saved, probs, labels))
+}
+
 fn evaluate(args: EvaluateArgs) -> anyhow::Result<ExitCode> {
     check_threshold(args.threshold)?;
-    let (saved, probs, labels) = load_and_predict(&args.model, &args.data, args.labels.as_deref(), true, args.device)?;
+    let (saved, probs, labels) = if args.stream {
+        evaluate_stream(&args)?
+    } else {
+        load_and_predict(&args.model, &args.data, args.labels.as_deref(), true, args.device)?
+    };
     let report = metrics::report(&probs, &labels, args.threshold);
     let total = saved.model.coef().len();
     let nonzero = saved.model.coef().iter().filter(|&&w| w != 0.0).count();
@@ -1014,6 +1134,7 @@ fn main() -> ExitCode {
         Command::Cv(args) => cv(args),
         Command::Predict(args) => predict(args),
         Command::Evaluate(args) => evaluate(args),
+        Command::Convert(args) => convert(args),
     };
     result.unwrap_or_else(|err| {
         eprintln!("error: {err:#}");

@@ -37,17 +37,28 @@ pub fn roc_auc(probs: &[f32], labels: &[f32]) -> Option<f64> {
     if positives == 0 || negatives == 0 {
         return None;
     }
-    let mut order: Vec<usize> = (0..probs.len()).collect();
-    order.sort_by(|&a, &b| probs[a].total_cmp(&probs[b]));
+    // Each row as one u64: the probability's bits in an order-preserving form, then its label;
+    // sorting plain integers is several times faster than sorting indices by lookup.
+    let key = |p: f32| {
+        let bits = p.to_bits();
+        if bits >> 31 == 1 {
+            !bits
+        } else {
+            bits | 1 << 31
+        }
+    };
+    let mut rows: Vec<u64> =
+        probs.iter().zip(labels).map(|(&p, &y)| u64::from(key(p)) << 32 | u64::from(y == 1.0)).collect();
+    rows.sort_unstable();
     let mut positive_rank_sum = 0.0;
     let mut i = 0;
-    while i < order.len() {
+    while i < rows.len() {
         let mut j = i;
-        while j + 1 < order.len() && probs[order[j + 1]] == probs[order[i]] {
+        while j + 1 < rows.len() && rows[j + 1] >> 32 == rows[i] >> 32 {
             j += 1;
         }
         let average_rank = (i + j) as f64 / 2.0 + 1.0;
-        positive_rank_sum += order[i..=j].iter().filter(|&&k| labels[k] == 1.0).count() as f64 * average_rank;
+        positive_rank_sum += rows[i..=j].iter().filter(|&&r| r & 1 == 1).count() as f64 * average_rank;
         i = j + 1;
     }
     let (p, n) = (positives as f64, negatives as f64);

@@ -26,8 +26,16 @@ fn header_field<'h>(header: &'h str, key: &str) -> Option<&'h str> {
     Some(rest[..end].trim())
 }
 
-/// Decodes an `.npy` file's bytes (`file` names it in errors).
-pub fn parse(file: &str, bytes: &[u8]) -> Result<Array> {
+/// An `.npy` header: the shape, the dtype (`<f4` …) and where the data start.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Header {
+    pub shape: Vec<usize>,
+    pub descr: String,
+    pub data_offset: usize,
+}
+
+/// Reads the header from the start of an `.npy` file (`bytes` holds at least the header).
+pub fn parse_header(file: &str, bytes: &[u8]) -> Result<Header> {
     if !bytes.starts_with(b"\x93NUMPY") || bytes.len() < 10 {
         return Err(bad(file, "not a .npy file (no \\x93NUMPY magic)"));
     }
@@ -51,7 +59,14 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<Array> {
         .filter(|s| !s.is_empty())
         .map(|s| s.parse().map_err(|_| bad(file, format!("bad shape entry `{s}` in the .npy header"))))
         .collect::<Result<_>>()?;
-    let descr = field("descr")?.trim_matches(['\'', '"']);
+    let descr = field("descr")?.trim_matches(['\'', '"']).to_string();
+    Ok(Header { shape, descr, data_offset: header_start + header_len })
+}
+
+/// Decodes an `.npy` file's bytes (`file` names it in errors).
+pub fn parse(file: &str, bytes: &[u8]) -> Result<Array> {
+    let Header { shape, descr, data_offset } = parse_header(file, bytes)?;
+    let descr = descr.as_str();
     let (order, kind, size) = (&descr[..1], &descr[1..2], descr[2..].parse::<usize>().unwrap_or(0));
     if order == ">" && size > 1 {
         return Err(bad(file, format!("big-endian dtype `{descr}` is not supported")));
@@ -69,7 +84,7 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<Array> {
         ("u", 8) => |b| u64::from_le_bytes(b.try_into().unwrap()) as f64,
         _ => return Err(bad(file, format!("dtype `{descr}` is not supported (floats, integers or booleans)"))),
     };
-    let data = &bytes[header_start + header_len..];
+    let data = &bytes[data_offset..];
     let expected = shape.iter().product::<usize>() * size;
     if data.len() != expected {
         return Err(bad(file, format!("data is {} bytes, shape {shape:?} of `{descr}` needs {expected}", data.len())));
@@ -108,23 +123,56 @@ pub fn read_table(x: &Path, y: Option<&Path>) -> Result<Table> {
         return Err(bad(&x_file, format!("no data: shape {:?}", features.shape)));
     }
     if let Some(y) = y {
-        let (y_file, y_bytes) = read_source(y)?;
-        let labels = parse(&y_file, &y_bytes)?;
-        if !(labels.shape == [n] || labels.shape == [n, 1]) {
-            return Err(bad(
-                &y_file,
-                format!("labels must have shape ({n},) or ({n}, 1) to match {x_file}, found {:?}", labels.shape),
-            ));
-        }
-        for (i, &v) in labels.values.iter().enumerate() {
-            if v != 0.0 && v != 1.0 {
-                return Err(bad(&y_file, format!("row {}: label {v} is not one of the two classes (0/1)", i + 1)));
-            }
-            table.labels.push(v as f32);
-        }
+        table.labels = read_labels(y, n, &x_file)?;
         table.label_name = Some("y".into());
     }
     Ok(table)
+}
+
+/// 0/1 labels for `n` rows of `x_file` from the `.npy` file `y`, of shape `(n,)` or `(n, 1)`.
+pub fn read_labels(y: &Path, n: usize, x_file: &str) -> Result<Vec<f32>> {
+    let (y_file, y_bytes) = read_source(y)?;
+    let labels = parse(&y_file, &y_bytes)?;
+    if !(labels.shape == [n] || labels.shape == [n, 1]) {
+        return Err(bad(
+            &y_file,
+            format!("labels must have shape ({n},) or ({n}, 1) to match {x_file}, found {:?}", labels.shape),
+        ));
+    }
+    labels
+        .values
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            if v != 0.0 && v != 1.0 {
+                return Err(bad(&y_file, format!("row {}: label {v} is not one of the two classes (0/1)", i + 1)));
+            }
+            Ok(v as f32)
+        })
+        .collect()
+}
+
+/// Writes `values` as a 1-D little-endian f32 `.npy` array (version 1, header padded to 64 bytes).
+pub fn write_f32_vector(path: &Path, values: &[f32]) -> Result<()> {
+    let mut bytes = header_bytes(&[values.len()], 0);
+    bytes.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+    crate::output::write_atomically(path, &bytes)
+}
+
+/// A version-1 header for a C-order `<f4` array of `shape`, padded with spaces to at least
+/// `min_len` bytes and to a multiple of 64, as numpy.save writes it.
+pub fn header_bytes(shape: &[usize], min_len: usize) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let shape = if dims.len() == 1 { format!("({},)", dims[0]) } else { format!("({})", dims.join(", ")) };
+    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}");
+    while (10 + header.len() + 1) % 64 != 0 || 10 + header.len() + 1 < min_len {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend((header.len() as u16).to_le_bytes());
+    out.extend(header.as_bytes());
+    out
 }
 
 #[cfg(test)]

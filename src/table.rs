@@ -96,8 +96,38 @@ pub fn parse(file: &str, bytes: &[u8], label: &LabelColumn) -> Result<Table> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(whole(file, "empty file: expected a header row and data rows".into()));
     }
+    let (mut features, mut labels) = (vec![], vec![]);
+    let columns = read_rows(file, bytes, label, |row, label| {
+        features.extend_from_slice(row);
+        labels.extend(label);
+        Ok(())
+    })?;
+    Ok(Table {
+        source: file.to_string(),
+        feature_names: columns.feature_names,
+        label_name: columns.label_name,
+        features,
+        labels,
+    })
+}
+
+/// A CSV header's feature columns and label column.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Columns {
+    pub feature_names: Vec<String>,
+    pub label_name: Option<String>,
+}
+
+/// Reads CSV rows one at a time from `input`, checking each cell as [`parse`] does, and hands
+/// each row's features and label to `on_row`; memory stays one row whatever the file's size.
+pub fn read_rows(
+    file: &str,
+    input: impl Read,
+    label: &LabelColumn,
+    mut on_row: impl FnMut(&[f32], Option<f32>) -> Result<()>,
+) -> Result<Columns> {
     let mut reader =
-        csv::ReaderBuilder::new().has_headers(false).flexible(true).trim(csv::Trim::All).from_reader(bytes);
+        csv::ReaderBuilder::new().has_headers(false).flexible(true).trim(csv::Trim::All).from_reader(input);
     let mut records = reader.records();
     let record_error = |e: csv::Error| {
         let line = e.position().map_or(0, |p| p.line());
@@ -106,7 +136,10 @@ pub fn parse(file: &str, bytes: &[u8], label: &LabelColumn) -> Result<Table> {
             _ => whole(file, format!("line {line}: {e}")),
         }
     };
-    let header = records.next().expect("non-empty input has a first record").map_err(record_error)?;
+    let header = records
+        .next()
+        .ok_or_else(|| whole(file, "empty file: expected a header row and data rows".into()))?
+        .map_err(record_error)?;
     let names: Vec<String> = header.iter().map(str::to_string).collect();
     for (i, name) in names.iter().enumerate() {
         if name.is_empty() {
@@ -137,13 +170,8 @@ pub fn parse(file: &str, bytes: &[u8], label: &LabelColumn) -> Result<Table> {
     if feature_names.is_empty() {
         return Err(at(file, 1, 1, "no feature columns".into()));
     }
-    let mut table = Table {
-        source: file.to_string(),
-        feature_names,
-        label_name: label_at.map(|i| names[i].clone()),
-        features: vec![],
-        labels: vec![],
-    };
+    let columns = Columns { feature_names, label_name: label_at.map(|i| names[i].clone()) };
+    let (mut features, mut rows) = (Vec::with_capacity(columns.feature_names.len()), 0usize);
     for record in records {
         let record = record.map_err(record_error)?;
         let line = record.position().map_or(0, |p| p.line());
@@ -156,19 +184,23 @@ pub fn parse(file: &str, bytes: &[u8], label: &LabelColumn) -> Result<Table> {
                 format!("row has {} fields, the header has {}", record.len(), names.len()),
             ));
         }
+        features.clear();
+        let mut label_value = None;
         for (i, cell) in record.iter().enumerate() {
             let bad = |m: String| at(file, line, i + 1, format!("{m} (column `{}`)", names[i]));
             if Some(i) == label_at {
-                table.labels.push(parse_label(cell).map_err(bad)?);
+                label_value = Some(parse_label(cell).map_err(bad)?);
             } else if is_feature(i) {
-                table.features.push(parse_number(cell).map_err(bad)?);
+                features.push(parse_number(cell).map_err(bad)?);
             }
         }
+        on_row(&features, label_value)?;
+        rows += 1;
     }
-    if table.features.is_empty() {
+    if rows == 0 {
         return Err(whole(file, "no data rows after the header".into()));
     }
-    Ok(table)
+    Ok(columns)
 }
 
 #[cfg(test)]

@@ -1,0 +1,303 @@
+//! Out-of-core data: `.npy` features read in memory-mapped chunks (never loaded whole), and the
+//! CSV → `.npy` conversion that writes them one row at a time.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::error::{Error, Result};
+use crate::fused::{ChunkFn, Source};
+use crate::npy;
+use crate::table::{read_rows, Columns, LabelColumn};
+
+/// Bytes of X per chunk when none is asked for: large enough that mapping costs little, small
+/// enough that the resident set stays far below a gigabyte.
+pub const CHUNK_BYTES: usize = 32 << 20;
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |error| Error::Io { path: path.into(), error }
+}
+
+fn bad(file: &str, message: impl Into<String>) -> Error {
+    Error::Input { location: file.to_string(), message: message.into() }
+}
+
+/// A 2-D little-endian f32 `.npy` file of features and its labels (held in memory: 4 bytes a
+/// row), served chunk by chunk from a fresh memory map that is dropped after use.
+pub struct NpyRows {
+    file: File,
+    name: String,
+    rows: usize,
+    features: usize,
+    data_offset: u64,
+    chunk_rows: usize,
+    labels: Vec<f32>,
+    /// Chunks already checked for NaN and infinity.
+    checked: Vec<AtomicBool>,
+}
+
+impl NpyRows {
+    /// Opens `x` (shape `(n, d)`, dtype `<f4`, C order) with labels from `y`, if given;
+    /// `chunk_rows` defaults to [`CHUNK_BYTES`] of rows.
+    pub fn open(x: &Path, y: Option<&Path>, chunk_rows: Option<usize>) -> Result<Self> {
+        let name = x.display().to_string();
+        let mut file = File::open(x).map_err(io(x))?;
+        let mut head = Vec::with_capacity(4096);
+        (&mut file).take(1 << 20).read_to_end(&mut head).map_err(io(x))?;
+        let header = npy::parse_header(&name, &head)?;
+        if header.descr != "<f4" {
+            return Err(bad(
+                &name,
+                format!(
+                    "streaming reads little-endian f32 (`<f4`) arrays, found `{}`: run `logreg convert`",
+                    header.descr
+                ),
+            ));
+        }
+        let [rows, features] = header.shape[..] else {
+            return Err(bad(
+                &name,
+                format!("features must be a 2-D array (rows, columns), found shape {:?}", header.shape),
+            ));
+        };
+        if rows == 0 || features == 0 {
+            return Err(bad(&name, format!("no data: shape {:?}", header.shape)));
+        }
+        if header.data_offset % 4 != 0 {
+            return Err(bad(&name, format!("data start at byte {}, not a multiple of 4", header.data_offset)));
+        }
+        let len = file.metadata().map_err(io(x))?.len();
+        let expected = header.data_offset as u64 + (rows * features * 4) as u64;
+        if len != expected {
+            return Err(bad(
+                &name,
+                format!("file is {len} bytes, shape ({rows}, {features}) of `<f4` needs {expected}"),
+            ));
+        }
+        let labels = match y {
+            Some(y) => npy::read_labels(y, rows, &name)?,
+            None => vec![],
+        };
+        let chunk_rows = chunk_rows.unwrap_or(CHUNK_BYTES / (4 * features)).clamp(1, rows);
+        let chunks = rows.div_ceil(chunk_rows);
+        Ok(Self {
+            file,
+            name,
+            rows,
+            features,
+            data_offset: header.data_offset as u64,
+            chunk_rows,
+            labels,
+            checked: (0..chunks).map(|_| AtomicBool::new(false)).collect(),
+        })
+    }
+
+    /// The labels, one per row (empty when opened without).
+    pub fn labels(&self) -> &[f32] {
+        &self.labels
+    }
+
+    /// Where the file was opened from, for messages.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Calls `f` with chunk `i`'s features and first row, labels or not.
+    fn map_chunk<T>(&self, i: usize, f: impl FnOnce(&[f32], usize) -> Result<T>) -> Result<T> {
+        let first = i * self.chunk_rows;
+        let len = self.chunk_rows.min(self.rows - first);
+        let start = self.data_offset + (first * self.features * 4) as u64;
+        // Map from a 64 KiB boundary: a multiple of every page size.
+        let aligned = start / 65536 * 65536;
+        let skip = (start - aligned) as usize;
+        // SAFETY: the map is read-only and private to this call; if another process truncates
+        // the file meanwhile, reading may fault, as with any memory-mapped input.
+        let map = unsafe {
+            memmap2::MmapOptions::new()
+                .offset(aligned)
+                .len(skip + len * self.features * 4)
+                .populate()
+                .map(&self.file)
+                .map_err(|error| Error::Io { path: self.name.clone().into(), error })?
+        };
+        let x: &[f32] = bytemuck::try_cast_slice(&map[skip..])
+            .map_err(|e| bad(&self.name, format!("cannot read the data as f32: {e}")))?;
+        if !self.checked[i].load(Ordering::Relaxed) {
+            // Σ (v − v) is NaN exactly when some v is NaN or infinite; it vectorizes, unlike a search.
+            let probe = x.as_chunks::<16>().0.iter().fold([0f32; 16], |mut acc, c| {
+                for k in 0..16 {
+                    acc[k] += c[k] - c[k];
+                }
+                acc
+            });
+            let suspect = probe.iter().any(|v| !v.is_finite()) || x.len() % 16 != 0;
+            if let Some(k) = suspect.then(|| x.iter().position(|v| !v.is_finite())).flatten() {
+                let (row, column) = (first + k / self.features + 1, k % self.features + 1);
+                return Err(bad(&self.name, format!("row {row}, column {column}: {} is not a finite number", x[k])));
+            }
+            self.checked[i].store(true, Ordering::Relaxed);
+        }
+        f(x, first)
+    }
+
+    /// P(y = 1) of every row under weights `w` and bias `b` applied to `(x − mean) / std` when
+    /// `standardizer` is given, in row order.
+    pub fn probabilities(&self, w: &[f32], b: f32, standardizer: Option<(&[f32], &[f32])>) -> Result<Vec<f32>> {
+        // (x − μ)/σ · w + b = x · (w/σ) + (b − Σ wμ/σ): the chunks are read as they are.
+        let (w, b) = match standardizer {
+            Some((mean, std)) => {
+                let scaled: Vec<f32> = w.iter().zip(std).map(|(w, s)| w / s).collect();
+                let shift: f64 = scaled.iter().zip(mean).map(|(w, m)| f64::from(*w) * f64::from(*m)).sum();
+                (scaled, (f64::from(b) - shift) as f32)
+            }
+            None => (w.to_vec(), b),
+        };
+        let mut out = Vec::with_capacity(self.rows);
+        for i in 0..self.chunks() {
+            self.map_chunk(i, |x, _| {
+                crate::fused::probabilities(x, self.features, &w, b, &mut out);
+                Ok(())
+            })?;
+        }
+        Ok(out)
+    }
+}
+
+impl Source for NpyRows {
+    fn rows(&self) -> usize {
+        self.rows
+    }
+    fn features(&self) -> usize {
+        self.features
+    }
+    fn chunks(&self) -> usize {
+        self.checked.len()
+    }
+    fn with_chunk(&self, i: usize, f: &mut ChunkFn) -> Result<()> {
+        if self.labels.is_empty() {
+            return Err(bad(&self.name, "training needs labels (--labels)"));
+        }
+        self.map_chunk(i, |x, first| f(x, &self.labels[first..first + x.len() / self.features]))
+    }
+}
+
+/// What [`convert`] wrote.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Converted {
+    pub rows: usize,
+    pub columns: Columns,
+}
+
+/// Converts the CSV file `csv` (label column `label`) into `x_out` (features, `(n, d)` `<f4`) and
+/// `y_out` (labels, `(n,)` `<f4`), reading and writing one row at a time. Both files are written
+/// under temporary names and renamed at the end, so a failure leaves neither.
+pub fn convert(csv: &Path, label: &LabelColumn, x_out: &Path, y_out: &Path) -> Result<Converted> {
+    let name = csv.display().to_string();
+    let input: Box<dyn Read> = if csv == Path::new("-") {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(File::open(csv).map_err(io(csv))?)
+    };
+    let dir = x_out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let temp = tempfile::NamedTempFile::new_in(dir).map_err(io(x_out))?;
+    // Room for the final shape: the header is rewritten in place once the rows are counted.
+    const HEADER: usize = 128;
+    let mut out = BufWriter::with_capacity(1 << 20, temp.as_file());
+    out.write_all(&npy::header_bytes(&[0, 0], HEADER)).map_err(io(x_out))?;
+    let (mut labels, mut width) = (vec![], 0);
+    let columns = read_rows(&name, BufReader::with_capacity(1 << 20, input), label, |row, label| {
+        width = row.len();
+        labels.extend(label);
+        for v in row {
+            out.write_all(&v.to_le_bytes()).map_err(io(x_out))?;
+        }
+        Ok(())
+    })?;
+    if columns.label_name.is_none() {
+        return Err(bad(&name, "no label column to convert"));
+    }
+    let rows = labels.len();
+    let mut file = out.into_inner().map_err(|e| Error::Io { path: x_out.into(), error: e.into_error() })?;
+    let header = npy::header_bytes(&[rows, width], HEADER);
+    if header.len() != HEADER {
+        return Err(bad(&name, format!("{rows} rows × {width} columns do not fit a {HEADER}-byte .npy header")));
+    }
+    file.seek(SeekFrom::Start(0)).map_err(io(x_out))?;
+    file.write_all(&header).map_err(io(x_out))?;
+    file.sync_all().map_err(io(x_out))?;
+    npy::write_f32_vector(y_out, &labels)?;
+    temp.persist(x_out).map_err(|e| Error::Io { path: x_out.into(), error: e.error })?;
+    Ok(Converted { rows, columns })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fused::full_pass;
+
+    #[test]
+    fn converted_csv_reads_back_in_any_chunking_with_the_same_sums() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("d.csv");
+        let mut text = String::from("a,b,c,y\n");
+        for i in 0..1000 {
+            let v = i as f32 * 0.01;
+            text += &format!("{v},{},{},{}\n", (v * 3.0).sin(), -v, i % 3 % 2);
+        }
+        std::fs::write(&csv, text).unwrap();
+        let (x, y) = (dir.path().join("d.npy"), dir.path().join("d.labels.npy"));
+        let c = convert(&csv, &LabelColumn::Last, &x, &y).unwrap();
+        assert_eq!((c.rows, c.columns.feature_names.len()), (1000, 3));
+        let table = npy::read_table(&x, Some(&y)).unwrap();
+        let parsed = crate::table::parse("d.csv", &std::fs::read(&csv).unwrap(), &LabelColumn::Last).unwrap();
+        assert_eq!((table.features, table.labels), (parsed.features, parsed.labels));
+        let (w, b) = ([0.3f32, -0.2, 0.1], 0.05f32);
+        let whole = full_pass(&NpyRows::open(&x, Some(&y), None).unwrap(), &w, b).unwrap();
+        let chunked = NpyRows::open(&x, Some(&y), Some(77)).unwrap();
+        assert_eq!(chunked.chunks(), 13);
+        let parts = full_pass(&chunked, &w, b).unwrap();
+        assert_eq!(parts.rows, 1000);
+        // Chunks move the boundaries of the f32 partial sums: rounding only.
+        assert!((whole.loss - parts.loss).abs() < 1e-6 * whole.loss, "{} vs {}", whole.loss, parts.loss);
+        let probs = chunked.probabilities(&w, b, None).unwrap();
+        assert_eq!(probs.len(), 1000);
+        let z = 0.3 * 0.01 - 0.2 * (0.03f32).sin() - 0.1 * 0.01 + 0.05;
+        assert!((probs[1] - 1.0 / (1.0 + (-z).exp())).abs() < 1e-6);
+    }
+
+    #[test]
+    fn bad_inputs_are_refused_with_their_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, text).unwrap();
+            p
+        };
+        let (x, y) = (dir.path().join("o.npy"), dir.path().join("o.labels.npy"));
+        let e = convert(&write("bad.csv", "a,y\n1,0\nz,1\n"), &LabelColumn::Last, &x, &y).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("{}:3:1: `z` is not a number (column `a`)", dir.path().join("bad.csv").display())
+        );
+        assert!(!x.exists() && !y.exists());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "a temporary file was left behind");
+        let f8 = dir.path().join("f8.npy");
+        let mut bytes = npy::header_bytes(&[1, 1], 0);
+        bytes.extend(1.0f32.to_le_bytes());
+        let at = bytes.windows(3).position(|w| w == b"<f4").unwrap();
+        bytes[at..at + 3].copy_from_slice(b"<i4");
+        std::fs::write(&f8, bytes).unwrap();
+        let e = NpyRows::open(&f8, None, None).err().unwrap().to_string();
+        assert!(e.contains("streaming reads little-endian f32 (`<f4`) arrays, found `<i4`"), "{e}");
+        let nan = dir.path().join("nan.npy");
+        let mut bytes = npy::header_bytes(&[2, 2], 0);
+        for v in [1.0f32, 2.0, f32::NAN, 4.0] {
+            bytes.extend(v.to_le_bytes());
+        }
+        std::fs::write(&nan, bytes).unwrap();
+        let e =
+            NpyRows::open(&nan, None, Some(1)).unwrap().probabilities(&[0.0, 0.0], 0.0, None).unwrap_err().to_string();
+        assert!(e.ends_with("nan.npy: row 2, column 1: NaN is not a finite number"), "{e}");
+    }
+}
