@@ -126,7 +126,7 @@ struct TrainArgs {
     #[arg(long)]
     alpha: Option<f64>,
     /// auto = newton up to 2000 features, fista beyond (both reach the optimum, with exact zeros
-    /// under L1); sgd and adam run --epochs of the tutorial's optimizers.
+    /// under L1), adam with --stream; sgd and adam run --epochs of the tutorial's optimizers.
     #[arg(long, value_enum, alias = "optimizer", default_value_t = SolverChoice::Auto)]
     solver: SolverChoice,
     /// newton/fista stop when the optimality measure falls to this fraction of its start.
@@ -581,12 +581,16 @@ impl TrainArgs {
         let (optimizer, solver) = match self.solver {
             SolverChoice::Sgd => (OptimizerKind::Sgd, None),
             SolverChoice::Adam => (OptimizerKind::Adam, None),
+            SolverChoice::Auto if self.stream => (OptimizerKind::Adam, None),
             SolverChoice::Fista => (OptimizerKind::Adam, exact(SolverKind::Fista)),
             // `auto` becomes fista past AUTO_NEWTON_MAX_FEATURES, once the data is read.
             SolverChoice::Newton | SolverChoice::Auto => (OptimizerKind::Adam, exact(SolverKind::Newton)),
         };
         if solver.is_some() && batch_size.is_some() {
             bail!("--batch-size applies to --solver sgd and adam; newton and fista use every row");
+        }
+        if solver.is_some() && self.stream {
+            bail!("--stream trains with --solver sgd or adam (newton and fista need the data in memory)");
         }
         if solver.is_some() && self.engine() == Engine::Fused {
             bail!("--engine fused applies to --solver sgd and adam");

@@ -302,6 +302,43 @@ fn ctrl_c_stops_training_and_writes_nothing() {
     }
 }
 
+/// Runs `common` (a `train --json` command) to the end, then again with checkpoints every
+/// `every` epochs, killed with SIGKILL right after the first checkpoint and resumed from it; both
+/// must end with the same weights and losses. Returns the killed run's arguments and checkpoint.
+pub fn kill_and_resume(dir: &Path, common: &[&str], every: &str) -> (Vec<String>, String) {
+    let path = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    let json = |out: &std::process::Output| -> serde_json::Value {
+        assert!(out.status.success(), "{}", stderr(out));
+        serde_json::from_str(&stdout(out)).unwrap()
+    };
+    let full = json(&logreg(&[common, &["--out", &path("full.safetensors")]].concat()));
+    let (ckpt, model) = (path("k.ckpt"), path("k.safetensors"));
+    let killed: Vec<String> = [common, &["--out", &model, "--checkpoint-every", every, "--checkpoint", &ckpt]]
+        .concat()
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    let mut child = Command::new(crate::cli::bin()).args(&killed).stdout(Stdio::null()).spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !Path::new(&ckpt).exists() {
+        assert!(std::time::Instant::now() < deadline, "no checkpoint was written");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(!Path::new(&model).exists(), "a killed run wrote its model");
+    let checkpoint: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&ckpt).unwrap()).unwrap();
+    let stopped = checkpoint["state"]["epoch"].as_u64().unwrap();
+    let (every_n, epochs) = (every.parse::<u64>().unwrap(), full["losses"].as_array().unwrap().len() as u64);
+    assert!(stopped >= every_n && stopped < epochs && stopped % every_n == 0, "{stopped}");
+    let args: Vec<&str> = killed.iter().map(String::as_str).collect();
+    let resumed = json(&logreg(&[&args[..], &["--resume", &ckpt]].concat()));
+    for key in ["coef", "intercept", "losses", "validation_losses"] {
+        assert_eq!(full[key], resumed[key], "{key} differs after resuming at epoch {stopped}");
+    }
+    (killed, ckpt)
+}
+
 #[test]
 fn a_run_killed_and_resumed_ends_with_the_uninterrupted_weights() {
     let dir = tempfile::tempdir().unwrap();
@@ -326,29 +363,8 @@ fn a_run_killed_and_resumed_ends_with_the_uninterrupted_weights() {
         "--device",
         "cpu",
     ];
-    let json = |out: &std::process::Output| -> serde_json::Value {
-        assert!(out.status.success(), "{}", stderr(out));
-        serde_json::from_str(&stdout(out)).unwrap()
-    };
-    let full = json(&logreg(&[&common[..], &["--out", &path("full.safetensors")]].concat()));
-    let (ckpt, model) = (path("k.ckpt"), path("k.safetensors"));
-    let killed = [&common[..], &["--out", &model, "--checkpoint-every", "20", "--checkpoint", &ckpt]].concat();
-    let mut child = Command::new(crate::cli::bin()).args(&killed).stdout(Stdio::null()).spawn().unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !Path::new(&ckpt).exists() {
-        assert!(std::time::Instant::now() < deadline, "no checkpoint was written");
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    assert!(!Path::new(&model).exists(), "a killed run wrote its model");
-    let checkpoint: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&ckpt).unwrap()).unwrap();
-    let stopped = checkpoint["state"]["epoch"].as_u64().unwrap();
-    assert!(stopped >= 20 && stopped < 1500 && stopped % 20 == 0, "{stopped}");
-    let resumed = json(&logreg(&[&killed[..], &["--resume", &ckpt]].concat()));
-    for key in ["coef", "intercept", "losses", "validation_losses"] {
-        assert_eq!(full[key], resumed[key], "{key} differs after resuming at epoch {stopped}");
-    }
+    let (killed, ckpt) = kill_and_resume(dir.path(), &common, "20");
+    let killed: Vec<&str> = killed.iter().map(String::as_str).collect();
     // A checkpoint resumes only the run it came from.
     for (extra, expected) in [
         (&["--lr", "0.02"][..], "the checkpoint was written for other data or flags"),

@@ -9,6 +9,7 @@ mod freshness;
 mod golden;
 mod golden_data;
 mod golden_sklearn;
+mod stream_cli;
 
 use std::path::PathBuf;
 
