@@ -49,6 +49,12 @@ fn sum(params: &[&Tensor], term: impl Fn(&Tensor) -> Result<Tensor>) -> Result<T
     rest.iter().try_fold(term(first)?, |acc, p| Ok(acc.f_add(&term(p)?)?))
 }
 
+/// [`sum`] over owned or borrowed tensors.
+fn sum_of<T: std::borrow::Borrow<Tensor>>(items: &[T], term: impl Fn(&Tensor) -> Result<Tensor>) -> Result<Tensor> {
+    let refs: Vec<&Tensor> = items.iter().map(|t| t.borrow()).collect();
+    sum(&refs, term)
+}
+
 impl Penalty {
     /// Rejects negative or non-finite strengths.
     pub fn validate(&self) -> Result<()> {
@@ -72,6 +78,50 @@ impl Penalty {
             Penalty::ElasticNet { lambda_l1, lambda_l2 } => {
                 let l1 = l1_sum(params)?.f_mul_scalar(lambda_l1)?;
                 Some(l1.f_add(&l2_sum(params)?.f_mul_scalar(lambda_l2)?)?)
+            }
+        })
+    }
+
+    /// The term (as [`Penalty::term`] computes it) and its gradient per parameter, given the
+    /// term's incoming gradient `seed`, by the backward formulas autograd applies
+    /// (`MulBackward1`, `PowBackward0`, `LinalgVectorNormBackward0`) in the order its engine runs
+    /// them, so the results are bit-identical to `backward()`'s.
+    pub fn term_and_grads(&self, params: &[&Tensor], seed: &Tensor) -> Result<Option<(Tensor, Vec<Tensor>)>> {
+        // λ·Σ‖p‖₂²: (Σ pow(norm₂(p), 2))·λ; d/dp = seed·λ · (2·norm) · (p / norm, 0 where norm = 0).
+        let l2 = |lambda: f64| -> Result<(Tensor, Vec<Tensor>)> {
+            let norms = params.iter().map(|p| Ok(aten::vector_norm(p, 2)?)).collect::<Result<Vec<_>>>()?;
+            let term = sum_of(&norms, |n| Ok(n.f_pow_tensor_scalar(2i64)?))?.f_mul_scalar(lambda)?;
+            let g = seed.f_mul_scalar(lambda)?;
+            let grads = params
+                .iter()
+                .zip(&norms)
+                .map(|(p, n)| {
+                    let g_norm = g.f_mul(&n.f_pow_tensor_scalar(1.0)?.f_mul_scalar(2.0)?)?;
+                    let mut unit = p.f_div(n)?;
+                    let _ = unit.f_masked_fill_(&n.f_eq(0.0)?, 0.0)?;
+                    Ok(g_norm.f_mul(&unit)?)
+                })
+                .collect::<Result<_>>()?;
+            Ok((term, grads))
+        };
+        // λ·Σ‖p‖₁: (Σ norm₁(p))·λ; d/dp = sgn(p) · seed·λ.
+        let l1 = |lambda: f64| -> Result<(Tensor, Vec<Tensor>)> {
+            let term = sum_of(params, |p| Ok(aten::vector_norm(p, 1)?))?.f_mul_scalar(lambda)?;
+            let g = seed.f_mul_scalar(lambda)?;
+            let grads = params.iter().map(|p| Ok(p.f_sgn()?.f_mul(&g)?)).collect::<Result<_>>()?;
+            Ok((term, grads))
+        };
+        Ok(match *self {
+            Penalty::None => None,
+            Penalty::L1 { lambda } => Some(l1(lambda)?),
+            Penalty::L2 { lambda } => Some(l2(lambda)?),
+            Penalty::ElasticNet { lambda_l1, lambda_l2 } => {
+                let (t1, g1) = l1(lambda_l1)?;
+                let (t2, g2) = l2(lambda_l2)?;
+                // The engine runs the later-built L2 branch first, so each parameter's buffer holds
+                // the L2 gradient when the L1 one is added to it.
+                let grads = g2.iter().zip(&g1).map(|(a, b)| Ok(a.f_add(b)?)).collect::<Result<_>>()?;
+                Some((t1.f_add(&t2)?, grads))
             }
         })
     }
