@@ -108,12 +108,15 @@ pub struct TrainState {
     pub validation_losses: Vec<f64>,
 }
 
+/// What [`Checkpoints`] calls with the state to save.
+pub type SaveFn<'a> = dyn FnMut(&TrainState) -> Result<()> + 'a;
+
 /// Checkpoints: continue from `resume`, and hand the state to `save` every `every` epochs.
 #[derive(Default)]
 pub struct Checkpoints<'a> {
     pub resume: Option<TrainState>,
     pub every: Option<usize>,
-    pub save: Option<&'a mut dyn FnMut(&TrainState) -> Result<()>>,
+    pub save: Option<&'a mut SaveFn<'a>>,
 }
 
 /// What training produced.

@@ -330,7 +330,7 @@ pub fn kill_and_resume(dir: &Path, common: &[&str], every: &str) -> (Vec<String>
     let checkpoint: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&ckpt).unwrap()).unwrap();
     let stopped = checkpoint["state"]["epoch"].as_u64().unwrap();
     let (every_n, epochs) = (every.parse::<u64>().unwrap(), full["losses"].as_array().unwrap().len() as u64);
-    assert!(stopped >= every_n && stopped < epochs && stopped % every_n == 0, "{stopped}");
+    assert!(stopped >= every_n && stopped < epochs && stopped.is_multiple_of(every_n), "{stopped}");
     let args: Vec<&str> = killed.iter().map(String::as_str).collect();
     let resumed = json(&logreg(&[&args[..], &["--resume", &ckpt]].concat()));
     for key in ["coef", "intercept", "losses", "validation_losses"] {
