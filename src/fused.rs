@@ -32,11 +32,26 @@ pub trait Source: Sync {
     fn with_chunk(&self, i: usize, f: &mut ChunkFn) -> Result<()>;
 }
 
-/// Rows already in memory, as one chunk.
+/// Rows already in memory, in chunks of `chunk_rows` (all rows: one chunk, so that mini-batches
+/// follow one `randperm(n)` as the autograd engine's do).
 pub struct InMemory<'a> {
     pub x: &'a [f32],
     pub y: &'a [f32],
     pub d: usize,
+    pub chunk_rows: usize,
+}
+
+impl<'a> InMemory<'a> {
+    /// All rows as one chunk.
+    pub fn new(x: &'a [f32], y: &'a [f32], d: usize) -> Self {
+        Self { x, y, d, chunk_rows: y.len().max(1) }
+    }
+
+    /// Chunks of [`crate::stream::CHUNK_BYTES`], for full passes: dealt whole to the threads, as
+    /// the chunks of a file are.
+    pub fn chunked(x: &'a [f32], y: &'a [f32], d: usize) -> Self {
+        Self { x, y, d, chunk_rows: (crate::stream::CHUNK_BYTES / (4 * d.max(1))).max(1) }
+    }
 }
 
 impl Source for InMemory<'_> {
@@ -47,10 +62,12 @@ impl Source for InMemory<'_> {
         self.d
     }
     fn chunks(&self) -> usize {
-        1
+        self.y.len().div_ceil(self.chunk_rows).max(1)
     }
-    fn with_chunk(&self, _: usize, f: &mut ChunkFn) -> Result<()> {
-        f(self.x, self.y)
+    fn with_chunk(&self, i: usize, f: &mut ChunkFn) -> Result<()> {
+        let first = i * self.chunk_rows;
+        let last = (first + self.chunk_rows).min(self.y.len());
+        f(&self.x[first * self.d..last * self.d], &self.y[first..last])
     }
 }
 
@@ -696,7 +713,7 @@ mod tests {
             crate::train::train(model, &data, None, config, Checkpoints::default(), |_| ControlFlow::Continue(()))
         })
         .unwrap();
-        let source = InMemory { x: tensor_values(&data.x).unwrap(), y: tensor_values(&data.y).unwrap(), d: d as usize };
+        let source = InMemory::new(tensor_values(&data.x).unwrap(), tensor_values(&data.y).unwrap(), d as usize);
         let fused = with_seed(5, || {
             train(&initial, &source, None, config, Checkpoints::default(), |_| ControlFlow::Continue(()))
         })

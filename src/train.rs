@@ -225,12 +225,15 @@ pub fn train(
     config.validate()?;
     if config.engine == Engine::Fused {
         let d = model.weight.size()[1] as usize;
-        fn source(data: &Dataset, d: usize) -> Result<InMemory<'_>> {
-            Ok(InMemory { x: tensor_values(&data.x)?, y: tensor_values(&data.y)?, d })
+        // One chunk for mini-batches (PyTorch's batch order); chunks dealt to threads for full passes.
+        let whole = config.batch_size.is_some_and(|b| (b as i64) < train.len());
+        fn source(data: &Dataset, d: usize, whole: bool) -> Result<InMemory<'_>> {
+            let (x, y) = (tensor_values(&data.x)?, tensor_values(&data.y)?);
+            Ok(if whole { InMemory::new(x, y, d) } else { InMemory::chunked(x, y, d) })
         }
-        let valid = validation.map(|v| source(v, d)).transpose()?;
+        let valid = validation.map(|v| source(v, d, false)).transpose()?;
         let valid = valid.as_ref().map(|v| v as &dyn crate::fused::Source);
-        return crate::fused::train(&model.fitted()?, &source(train, d)?, valid, config, checkpoints, on_epoch);
+        return crate::fused::train(&model.fitted()?, &source(train, d, whole)?, valid, config, checkpoints, on_epoch);
     }
     let mut optimizer = Optimizer::new(config.optimizer, config.lr, &model.parameters())?;
     let n = train.len();
