@@ -28,6 +28,8 @@ pub trait Source: Sync {
     fn features(&self) -> usize;
     /// Number of chunks; chunk `i` holds rows `i·chunk_rows ..`.
     fn chunks(&self) -> usize;
+    /// Rows in chunk `i` (without reading it).
+    fn chunk_len(&self, i: usize) -> usize;
     /// Calls `f(x, y)` with chunk `i`'s features (`len × d`, row-major) and labels (`len`).
     fn with_chunk(&self, i: usize, f: &mut ChunkFn) -> Result<()>;
 }
@@ -63,6 +65,9 @@ impl Source for InMemory<'_> {
     }
     fn chunks(&self) -> usize {
         self.y.len().div_ceil(self.chunk_rows).max(1)
+    }
+    fn chunk_len(&self, i: usize) -> usize {
+        self.chunk_rows.min(self.y.len() - i * self.chunk_rows)
     }
     fn with_chunk(&self, i: usize, f: &mut ChunkFn) -> Result<()> {
         let first = i * self.chunk_rows;
@@ -536,12 +541,8 @@ fn epoch_order(source: &dyn Source) -> Result<Vec<(usize, Vec<i64>)>> {
     };
     let mut plan = Vec::with_capacity(chunks);
     for c in order {
-        let mut len = 0;
-        source.with_chunk(c as usize, &mut |_, y| {
-            len = y.len();
-            Ok(())
-        })?;
-        plan.push((c as usize, Vec::<i64>::try_from(Tensor::f_randperm(len as i64, (Kind::Int64, Device::Cpu))?)?));
+        let len = source.chunk_len(c as usize) as i64;
+        plan.push((c as usize, Vec::<i64>::try_from(Tensor::f_randperm(len, (Kind::Int64, Device::Cpu))?)?));
     }
     Ok(plan)
 }

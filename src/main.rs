@@ -688,6 +688,21 @@ fn stop_on_ctrl_c() -> anyhow::Result<()> {
     ctrlc::set_handler(logreg::interrupt::request).context("installing the Ctrl-C handler")
 }
 
+/// What `train` reads: a table in memory, or a .npy file chunk by chunk (`--stream`).
+enum TrainData {
+    Table(Table),
+    Stream(NpyRows),
+}
+
+impl TrainData {
+    fn features(&self) -> usize {
+        match self {
+            TrainData::Table(t) => t.feature_names.len(),
+            TrainData::Stream(s) => s.features(),
+        }
+    }
+}
+
 fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
     let mut config = args.config()?;
     let device = match (args.engine(), args.device) {
@@ -695,19 +710,18 @@ fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
         (Engine::Fused, DeviceChoice::Cuda) => bail!("--engine fused runs on the CPU; use --engine autograd on CUDA"),
         _ => args.device.resolve().context("--device")?,
     };
-    let (data, stream) = if args.stream {
+    let data = if args.stream {
         if args.engine == Some(Engine::Autograd) {
             bail!("--stream trains with --engine fused");
         }
-        (None, Some(args.input.open_stream(args.chunk_rows)?))
+        TrainData::Stream(args.input.open_stream(args.chunk_rows)?)
     } else {
-        (Some(args.input.load()?), None)
+        if args.chunk_rows.is_some() {
+            bail!("--chunk-rows applies with --stream");
+        }
+        TrainData::Table(args.input.load()?)
     };
-    let features = match (&data, &stream) {
-        (Some(t), _) => t.feature_names.len(),
-        (_, Some(s)) => s.features(),
-        _ => unreachable!("one of the two is read"),
-    };
+    let features = data.features();
     if args.solver == SolverChoice::Auto && features > AUTO_NEWTON_MAX_FEATURES {
         config.solver = config.solver.map(|(_, c)| (SolverKind::Fista, c));
     }
@@ -717,10 +731,9 @@ fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
     if config.solver.is_some() && (every.is_some() || args.resume.is_some()) {
         bail!("--checkpoint-every and --resume apply to --solver sgd and adam");
     }
-    let fingerprint = match (&data, &stream) {
-        (Some(t), _) => checkpoint_fingerprint(&config, t),
-        (_, Some(s)) => stream_fingerprint(&config, s),
-        _ => unreachable!("one of the two is read"),
+    let fingerprint = match &data {
+        TrainData::Table(t) => checkpoint_fingerprint(&config, t),
+        TrainData::Stream(s) => stream_fingerprint(&config, s),
     };
     let resume = args.resume.as_deref().map(|path| read_checkpoint(path, &fingerprint)).transpose()?;
     let checkpoint_path = args.checkpoint.clone().unwrap_or_else(|| {
@@ -751,10 +764,9 @@ fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
             ControlFlow::Continue(())
         }
     };
-    let fitted = match (&data, &stream) {
-        (Some(t), _) => fit(t, &config, device, checkpoints, on_epoch),
-        (_, Some(s)) => logreg::fit::fit_stream(s, &config, checkpoints, on_epoch),
-        _ => unreachable!("one of the two is read"),
+    let fitted = match &data {
+        TrainData::Table(t) => fit(t, &config, device, checkpoints, on_epoch),
+        TrainData::Stream(s) => logreg::fit::fit_stream(s, &config, checkpoints, on_epoch),
     };
     if let Some(bar) = bar {
         bar.finish_and_clear();

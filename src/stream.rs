@@ -105,8 +105,7 @@ impl NpyRows {
 
     /// Calls `f` with chunk `i`'s features and first row, labels or not.
     fn map_chunk<T>(&self, i: usize, f: impl FnOnce(&[f32], usize) -> Result<T>) -> Result<T> {
-        let first = i * self.chunk_rows;
-        let len = self.chunk_rows.min(self.rows - first);
+        let (first, len) = (i * self.chunk_rows, self.chunk_len(i));
         let start = self.data_offset + (first * self.features * 4) as u64;
         // Map from a 64 KiB boundary: a multiple of every page size.
         let aligned = start / 65536 * 65536;
@@ -174,6 +173,9 @@ impl Source for NpyRows {
     }
     fn chunks(&self) -> usize {
         self.checked.len()
+    }
+    fn chunk_len(&self, i: usize) -> usize {
+        self.chunk_rows.min(self.rows - i * self.chunk_rows)
     }
     fn with_chunk(&self, i: usize, f: &mut ChunkFn) -> Result<()> {
         if self.labels.is_empty() {

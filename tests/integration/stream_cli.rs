@@ -73,19 +73,27 @@ fn converted_data_streams_to_the_in_memory_numbers() {
     assert_close(&floats(&csv["coef"]), &floats(&stream["coef"]), 1e-4, "stream vs autograd weights");
     assert_eq!(stream["train"]["rows"], 569);
 
-    // evaluate --stream scores the file chunk by chunk, as evaluate does in memory.
-    let evaluate = |extra: &[&str]| {
-        json_of(&[&["evaluate", "--model", &model("s"), "--json", "--device", "cpu"][..], &npy, extra].concat())
-    };
-    let (whole, streamed) = (evaluate(&[]), evaluate(&["--stream"]));
-    for key in ["rows", "accuracy", "confusion"] {
-        assert_eq!(whole[key], streamed[key], "{key}");
+    // evaluate --stream scores the file chunk by chunk, as evaluate does in memory, also for a
+    // model that carries a standardizer (folded into the weights when streaming).
+    // The raw breast-cancer data (means up to 880, stds up to 570), standardized by the model.
+    let (raw_x, raw_y) = (model("raw.npy"), model("raw.labels.npy"));
+    assert!(logreg(&["convert", BREAST_CANCER, &raw_x]).status.success());
+    let raw = ["--data", raw_x.as_str(), "--labels", raw_y.as_str()];
+    json_of(&[&common[..], &raw, &["--engine", "fused", "--standardize", "--out", &model("z")]].concat());
+    for (name, data) in [("s", npy), ("z", raw)] {
+        let evaluate = |extra: &[&str]| {
+            json_of(&[&["evaluate", "--model", &model(name), "--json", "--device", "cpu"][..], &data, extra].concat())
+        };
+        let (whole, streamed) = (evaluate(&[]), evaluate(&["--stream"]));
+        for key in ["rows", "accuracy", "confusion"] {
+            assert_eq!(whole[key], streamed[key], "{name}: {key}");
+        }
+        for key in ["log_loss", "roc_auc"] {
+            let (a, b) = (whole[key].as_f64().unwrap(), streamed[key].as_f64().unwrap());
+            assert!((a - b).abs() < 1e-6, "{name}: {key}: {a} vs {b}");
+        }
+        assert!(streamed["roc_auc"].as_f64().unwrap() > 0.9, "{streamed}");
     }
-    for key in ["log_loss", "roc_auc"] {
-        let (a, b) = (whole[key].as_f64().unwrap(), streamed[key].as_f64().unwrap());
-        assert!((a - b).abs() < 1e-6, "{key}: {a} vs {b}");
-    }
-    assert!(streamed["roc_auc"].as_f64().unwrap() > 0.9, "{streamed}");
 }
 
 #[test]
@@ -146,6 +154,10 @@ fn streaming_refusals_are_one_line_errors_that_write_nothing() {
             "--stream trains with --solver sgd or adam (newton and fista need the data in memory)".into(),
         ),
         ([&stream[..], &["--chunk-rows", "0"]].concat(), "invalid chunk-rows: 0 (must be at least 1)".into()),
+        (
+            vec!["train", "--data", BREAST_CANCER, "--chunk-rows", "10", "--out", &out],
+            "--chunk-rows applies with --stream".into(),
+        ),
         (
             vec!["train", "--engine", "fused", "--solver", "fista", "--data", BREAST_CANCER, "--out", &out],
             "--engine fused applies to --solver sgd and adam".into(),
