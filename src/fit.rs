@@ -14,7 +14,7 @@ use crate::model_file::{SavedModel, TrainingInfo};
 use crate::penalty::Penalty;
 use crate::seed::with_seed;
 use crate::solver::{solve, Problem, Solution, SolverConfig, SolverKind};
-use crate::stream::NpyRows;
+use crate::stream::{NpyRows, Standardized};
 use crate::table::Table;
 use crate::train::{train, Checkpoints, Engine, Epoch, TrainConfig, Training};
 
@@ -189,8 +189,9 @@ pub fn fit(
 }
 
 /// Fits the rows of an out-of-core `.npy` file with the fused engine (SGD or Adam), reading it
-/// chunk by chunk each epoch. Features are named `x0 … x{d−1}`; a validation split, standardization
-/// and the exact solvers need the data in memory and are refused.
+/// chunk by chunk each epoch. Features are named `x0 … x{d−1}`. `standardize` takes one more pass
+/// for the statistics, then standardizes each chunk as it is read; a validation split and the exact
+/// solvers need the data in memory and are refused.
 pub fn fit_stream(
     rows: &NpyRows,
     config: &FitConfig,
@@ -209,9 +210,6 @@ pub fn fit_stream(
     if config.validation_split.is_some() {
         return Err(refuse("validation-split", "hold out a file and score it with `logreg evaluate --stream`"));
     }
-    if config.standardize {
-        return Err(refuse("standardize", "needs the data in memory; scale the features before converting"));
-    }
     let labels = rows.labels();
     if let Some(&first) = labels.first() {
         if labels.iter().all(|&v| v == first) {
@@ -229,17 +227,24 @@ pub fn fit_stream(
         effective.penalize_bias = false;
     }
     let d = rows.features();
+    let standardizer = if config.standardize { Some(rows.standardizer()?) } else { None };
+    let standardized = standardizer.as_ref().map(|s| Standardized { inner: rows, standardizer: s });
+    let source: &dyn Source = match &standardized {
+        Some(s) => s,
+        None => rows,
+    };
     let training = with_seed(config.seed, || -> Result<_> {
         let initial = LogisticRegression::torch_init(d as i64, Device::Cpu)?.fitted()?;
-        crate::fused::train(&initial, rows, None, &effective, checkpoints, on_epoch)
+        crate::fused::train(&initial, source, None, &effective, checkpoints, on_epoch)
     })?;
-    let probs = rows.probabilities(training.model.coef(), training.model.intercept(), None)?;
+    let scaling = standardizer.as_ref().map(|s| (&s.mean[..], &s.std[..]));
+    let probs = rows.probabilities(training.model.coef(), training.model.intercept(), scaling)?;
     let train_report = metrics::report(&probs, labels, 0.5);
     let saved = SavedModel {
         model: training.model.clone(),
         feature_names: (0..d).map(|j| format!("x{j}")).collect(),
         label_name: "y".into(),
-        standardizer: None,
+        standardizer,
         training: describe(config, &effective),
     };
     Ok(Fit { saved, training, train_report, validation_report: None, solution: None })

@@ -6,6 +6,7 @@ use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::dataset::Standardizer;
 use crate::error::{Error, Result};
 use crate::fused::{ChunkFn, Source};
 use crate::npy;
@@ -185,6 +186,101 @@ impl Source for NpyRows {
     }
 }
 
+impl NpyRows {
+    /// Every column's mean and standard deviation (population, as [`Standardizer::fit`]; 1 for
+    /// a constant column), in one pass over the file. Sums run in f64 around the first row's
+    /// values, so large offsets do not cancel the spread.
+    pub fn standardizer(&self) -> Result<Standardizer> {
+        let d = self.features;
+        let shift: Vec<f64> = self.map_chunk(0, |x, _| Ok(x[..d].iter().map(|&v| f64::from(v)).collect()))?;
+        let threads = tch::get_num_threads().max(1) as usize;
+        // Per thread: its chunks' sums of (x − shift) and (x − shift)², column by column.
+        let parts: Vec<Result<(Vec<f64>, Vec<f64>)>> = std::thread::scope(|scope| {
+            let shift = &shift;
+            let workers: Vec<_> = (0..threads)
+                .map(|t| {
+                    scope.spawn(move || {
+                        let (mut sum, mut squares) = (vec![0f64; d], vec![0f64; d]);
+                        for i in (t..self.chunks()).step_by(threads) {
+                            self.map_chunk(i, |x, _| {
+                                for row in x.chunks_exact(d) {
+                                    for (((s, q), &v), k) in sum.iter_mut().zip(&mut squares).zip(row).zip(shift) {
+                                        let v = f64::from(v) - k;
+                                        *s += v;
+                                        *q += v * v;
+                                    }
+                                }
+                                Ok(())
+                            })?;
+                        }
+                        Ok((sum, squares))
+                    })
+                })
+                .collect();
+            workers.into_iter().map(|h| h.join().expect("a worker thread panicked")).collect()
+        });
+        let (mut sum, mut squares) = (vec![0f64; d], vec![0f64; d]);
+        for part in parts {
+            let (s, q) = part?;
+            sum.iter_mut().zip(&s).for_each(|(a, b)| *a += b);
+            squares.iter_mut().zip(&q).for_each(|(a, b)| *a += b);
+        }
+        let (n, k) = (self.rows as f64, shift);
+        let mean = (0..d).map(|j| (k[j] + sum[j] / n) as f32).collect();
+        let std = (0..d)
+            .map(|j| {
+                let s = ((squares[j] - sum[j] * sum[j] / n).max(0.0) / n).sqrt() as f32;
+                if s > 0.0 {
+                    s
+                } else {
+                    1.0
+                }
+            })
+            .collect();
+        Ok(Standardizer { mean, std })
+    }
+}
+
+/// A source seen through a standardizer: each chunk is copied, as `(x − mean) / std` (the f32
+/// operations [`Standardizer::apply`] does), into a per-thread buffer that is reused.
+pub struct Standardized<'a> {
+    pub inner: &'a dyn Source,
+    pub standardizer: &'a Standardizer,
+}
+
+thread_local! {
+    static BUFFER: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl Source for Standardized<'_> {
+    fn rows(&self) -> usize {
+        self.inner.rows()
+    }
+    fn features(&self) -> usize {
+        self.inner.features()
+    }
+    fn chunks(&self) -> usize {
+        self.inner.chunks()
+    }
+    fn chunk_len(&self, i: usize) -> usize {
+        self.inner.chunk_len(i)
+    }
+    fn with_chunk(&self, i: usize, f: &mut ChunkFn) -> Result<()> {
+        let (mean, std) = (&self.standardizer.mean, &self.standardizer.std);
+        self.inner.with_chunk(i, &mut |x, y| {
+            BUFFER.with_borrow_mut(|buf| {
+                buf.resize(x.len(), 0.0);
+                for (out, row) in buf.chunks_exact_mut(mean.len()).zip(x.chunks_exact(mean.len())) {
+                    for (((o, v), m), s) in out.iter_mut().zip(row).zip(mean).zip(std) {
+                        *o = (v - m) / s;
+                    }
+                }
+                f(&buf[..x.len()], y)
+            })
+        })
+    }
+}
+
 /// What [`convert`] wrote.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Converted {
@@ -267,6 +363,37 @@ mod tests {
         assert_eq!(probs.len(), 1000);
         let z = 0.3 * 0.01 - 0.2 * (0.03f32).sin() - 0.1 * 0.01 + 0.05;
         assert!((probs[1] - 1.0 / (1.0 + (-z).exp())).abs() < 1e-6);
+    }
+
+    #[test]
+    fn streamed_statistics_and_standardized_chunks_match_the_tensor_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let (x, y) = (dir.path().join("s.npy"), dir.path().join("s.labels.npy"));
+        let (n, d) = (500, 3);
+        let values: Vec<f32> = (0..n * d).map(|i| 1000.0 + ((i * 7919 % 1009) as f32) * 0.5 + (i % d) as f32).collect();
+        let mut bytes = npy::header_bytes(&[n, d], 0);
+        values.iter().for_each(|v| bytes.extend(v.to_le_bytes()));
+        std::fs::write(&x, bytes).unwrap();
+        npy::write_f32_vector(&y, &(0..n).map(|i| (i % 2) as f32).collect::<Vec<_>>()).unwrap();
+        let rows = NpyRows::open(&x, Some(&y), Some(64)).unwrap();
+        let streamed = rows.standardizer().unwrap();
+        let tensor = tch::Tensor::from_slice(&values).view([n as i64, d as i64]);
+        let fitted = Standardizer::fit(&tensor).unwrap();
+        for j in 0..d {
+            assert!((streamed.mean[j] - fitted.mean[j]).abs() <= 1e-4, "{streamed:?} vs {fitted:?}");
+            assert!((streamed.std[j] / fitted.std[j] - 1.0).abs() <= 1e-5, "{streamed:?} vs {fitted:?}");
+        }
+        let applied = Vec::<f32>::try_from(fitted.apply(&tensor).unwrap().flatten(0, -1)).unwrap();
+        let view = Standardized { inner: &rows, standardizer: &fitted };
+        let mut seen = vec![];
+        for i in 0..view.chunks() {
+            view.with_chunk(i, &mut |x, _| {
+                seen.extend_from_slice(x);
+                Ok(())
+            })
+            .unwrap();
+        }
+        assert_eq!(seen, applied, "the same f32 operations as Standardizer::apply");
     }
 
     #[test]
