@@ -65,6 +65,17 @@ pub fn parse_header(file: &str, bytes: &[u8]) -> Result<Header> {
 
 /// Decodes an `.npy` file's bytes (`file` names it in errors).
 pub fn parse(file: &str, bytes: &[u8]) -> Result<Array> {
+    let mut values = vec![];
+    let shape = parse_each(file, bytes, |_, v| {
+        values.push(v);
+        Ok(())
+    })?;
+    Ok(Array { shape, values })
+}
+
+/// Decodes an `.npy` file's bytes, handing each value (as f64, with its index in C order) to
+/// `each` rather than collecting them; returns the shape.
+pub fn parse_each(file: &str, bytes: &[u8], mut each: impl FnMut(usize, f64) -> Result<()>) -> Result<Vec<usize>> {
     let Header { shape, descr, data_offset } = parse_header(file, bytes)?;
     let descr = descr.as_str();
     let (order, kind, size) = (&descr[..1], &descr[1..2], descr[2..].parse::<usize>().unwrap_or(0));
@@ -89,27 +100,25 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<Array> {
     if data.len() != expected {
         return Err(bad(file, format!("data is {} bytes, shape {shape:?} of `{descr}` needs {expected}", data.len())));
     }
-    Ok(Array { shape, values: data.chunks_exact(size).map(decode).collect() })
+    for (i, v) in data.chunks_exact(size).enumerate() {
+        each(i, decode(v))?;
+    }
+    Ok(shape)
 }
 
 /// Reads features from `x` and, when given, 0/1 labels from `y` into a table.
 pub fn read_table(x: &Path, y: Option<&Path>) -> Result<Table> {
     let (x_file, x_bytes) = read_source(x)?;
-    let features = parse(&x_file, &x_bytes)?;
-    let [n, d] = features.shape[..] else {
+    let header = parse_header(&x_file, &x_bytes)?;
+    let [n, d] = header.shape[..] else {
         return Err(bad(
             &x_file,
-            format!("features must be a 2-D array (rows, columns), found shape {:?}", features.shape),
+            format!("features must be a 2-D array (rows, columns), found shape {:?}", header.shape),
         ));
     };
-    let mut table = Table {
-        source: x_file.clone(),
-        feature_names: (0..d).map(|j| format!("x{j}")).collect(),
-        label_name: None,
-        features: Vec::with_capacity(n * d),
-        labels: vec![],
-    };
-    for (i, &v) in features.values.iter().enumerate() {
+    // Straight to f32, value by value: no f64 copy of the whole array.
+    let mut features = Vec::with_capacity(n * d);
+    parse_each(&x_file, &x_bytes, |i, v| {
         let place = || format!("row {}, column {}", i / d + 1, i % d + 1);
         if !v.is_finite() {
             return Err(bad(&x_file, format!("{}: {v} is not a finite number", place())));
@@ -117,11 +126,20 @@ pub fn read_table(x: &Path, y: Option<&Path>) -> Result<Table> {
         if v.abs() > f64::from(f32::MAX) {
             return Err(bad(&x_file, format!("{}: {v} overflows a 32-bit float", place())));
         }
-        table.features.push(v as f32);
-    }
+        features.push(v as f32);
+        Ok(())
+    })?;
+    drop(x_bytes);
     if n == 0 || d == 0 {
-        return Err(bad(&x_file, format!("no data: shape {:?}", features.shape)));
+        return Err(bad(&x_file, format!("no data: shape {:?}", header.shape)));
     }
+    let mut table = Table {
+        source: x_file.clone(),
+        feature_names: (0..d).map(|j| format!("x{j}")).collect(),
+        label_name: None,
+        features,
+        labels: vec![],
+    };
     if let Some(y) = y {
         table.labels = read_labels(y, n, &x_file)?;
         table.label_name = Some("y".into());
