@@ -11,11 +11,11 @@ use std::ops::{ControlFlow, Range};
 
 use tch::{Device, Kind, Tensor};
 
-use crate::error::{ensure, Error, Result};
+use crate::error::{ensure, Result};
 use crate::model::FittedLogisticRegression;
 use crate::optim::{OptimizerKind, OptimizerState};
 use crate::penalty::Penalty;
-use crate::train::{Checkpoints, Epoch, TrainConfig, TrainState, Training};
+use crate::train::{Checkpoints, Epoch, Progress, TrainConfig, Training};
 
 /// What [`Source::with_chunk`] calls with a chunk's features and labels.
 pub type ChunkFn<'a> = dyn FnMut(&[f32], &[f32]) -> Result<()> + 'a;
@@ -556,7 +556,7 @@ pub fn train(
     validation: Option<&dyn Source>,
     config: &TrainConfig,
     checkpoints: Checkpoints,
-    mut on_epoch: impl FnMut(&Epoch) -> ControlFlow<()>,
+    on_epoch: impl FnMut(&Epoch) -> ControlFlow<()>,
 ) -> Result<Training> {
     config.validate()?;
     let (n, d) = (source.rows(), source.features());
@@ -568,11 +568,8 @@ pub fn train(
     };
     ensure(params.theta.len() == d + 1, "model", params.theta.len() - 1, "must have one weight per feature")?;
     let batch = config.batch_size.map_or(n, |b| b.min(n));
-    let (mut losses, mut validation_losses) = (Vec::with_capacity(config.epochs), vec![]);
-    let mut first = 1;
-    if let Some(state) = &checkpoints.resume {
-        ensure(state.epoch < config.epochs, "epochs", config.epochs, "must exceed the checkpoint's completed epochs")?;
-        ensure(state.weight.len() == d, "resume", "a checkpoint", "must have the model's number of features")?;
+    let (mut progress, resume) = Progress::start(config, d, checkpoints, on_epoch)?;
+    if let Some(state) = &resume {
         params.theta = [&state.weight[..], &[state.bias]].concat();
         params.step = state.optimizer.step;
         if let Some((m, v)) = &mut params.moments {
@@ -586,11 +583,8 @@ pub fn train(
                 epoch_order(source)?;
             }
         }
-        (losses, validation_losses) = (state.losses.clone(), state.validation_losses.clone());
-        first = state.epoch + 1;
     }
-    let Checkpoints { every, mut save, .. } = checkpoints;
-    for epoch in first..=config.epochs {
+    for epoch in progress.first..=config.epochs {
         let loss = if batch == n {
             let sums = full_pass(source, &params.theta[..d], params.theta[d])?;
             params.step(&sums, config)
@@ -607,34 +601,17 @@ pub fn train(
             }
             total / n as f64
         };
-        if !loss.is_finite() {
-            return Err(Error::Diverged { epoch, value: loss });
-        }
-        let validation_loss = match validation {
+        let validation_loss = || match validation {
             Some(v) => {
                 let sums = full_pass(v, &params.theta[..d], params.theta[d])?;
-                Some(sums.loss / sums.rows as f64)
+                Ok(Some(sums.loss / sums.rows as f64))
             }
-            None => None,
+            None => Ok(None),
         };
-        losses.push(loss);
-        validation_losses.extend(validation_loss);
-        if let (Some(every), Some(save)) = (every, save.as_mut()) {
-            if epoch % every == 0 && epoch < config.epochs {
-                save(&TrainState {
-                    epoch,
-                    weight: params.theta[..d].to_vec(),
-                    bias: params.theta[d],
-                    optimizer: params.state(),
-                    losses: losses.clone(),
-                    validation_losses: validation_losses.clone(),
-                })?;
-            }
-        }
-        if on_epoch(&Epoch { epoch, loss, validation_loss }).is_break() {
-            return Err(Error::Interrupted { step: "epoch", at: epoch });
-        }
+        let state = || Ok((params.theta[..d].to_vec(), params.theta[d], params.state()));
+        progress.end_epoch(epoch, loss, validation_loss, state)?;
     }
+    let (losses, validation_losses) = progress.finish();
     let model = FittedLogisticRegression::new(params.theta[..d].to_vec(), params.theta[d]);
     Ok(Training { losses, validation_losses, model })
 }

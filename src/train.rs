@@ -119,6 +119,98 @@ pub struct Checkpoints<'a> {
     pub save: Option<&'a mut SaveFn<'a>>,
 }
 
+/// The bookkeeping both engines share around their steps: where to start (a checkpoint's epoch),
+/// the losses so far, checkpoints every `every` epochs, and the caller's per-epoch callback.
+pub(crate) struct Progress<'a, F> {
+    pub first: usize,
+    epochs: usize,
+    losses: Vec<f64>,
+    validation_losses: Vec<f64>,
+    every: Option<usize>,
+    save: Option<&'a mut SaveFn<'a>>,
+    on_epoch: F,
+}
+
+impl<'a, F: FnMut(&Epoch) -> ControlFlow<()>> Progress<'a, F> {
+    /// Starts afresh, or after `checkpoints.resume` once it is checked against `config` and the
+    /// number of features; returns that state for the engine to restore its parameters from.
+    pub fn start(
+        config: &TrainConfig,
+        features: usize,
+        checkpoints: Checkpoints<'a>,
+        on_epoch: F,
+    ) -> Result<(Self, Option<TrainState>)> {
+        let Checkpoints { resume, every, save } = checkpoints;
+        let mut progress = Self {
+            first: 1,
+            epochs: config.epochs,
+            losses: Vec::with_capacity(config.epochs),
+            validation_losses: vec![],
+            every,
+            save,
+            on_epoch,
+        };
+        if let Some(state) = &resume {
+            ensure(
+                state.epoch < config.epochs,
+                "epochs",
+                config.epochs,
+                "must exceed the checkpoint's completed epochs",
+            )?;
+            ensure(
+                state.weight.len() == features,
+                "resume",
+                "a checkpoint",
+                "must have the model's number of features",
+            )?;
+            (progress.losses, progress.validation_losses) = (state.losses.clone(), state.validation_losses.clone());
+            progress.first = state.epoch + 1;
+        }
+        Ok((progress, resume))
+    }
+
+    /// After an epoch's steps: stops on a non-finite loss, records the losses (the validation
+    /// loss from `validation`), saves a checkpoint when one is due (weights, bias and optimizer
+    /// state from `state`), and reports the epoch, stopping with [`Error::Interrupted`] when the
+    /// callback breaks.
+    pub fn end_epoch(
+        &mut self,
+        epoch: usize,
+        loss: f64,
+        validation: impl FnOnce() -> Result<Option<f64>>,
+        state: impl FnOnce() -> Result<(Vec<f32>, f32, OptimizerState)>,
+    ) -> Result<()> {
+        if !loss.is_finite() {
+            return Err(Error::Diverged { epoch, value: loss });
+        }
+        let validation_loss = validation()?;
+        self.losses.push(loss);
+        self.validation_losses.extend(validation_loss);
+        if let (Some(every), Some(save)) = (self.every, self.save.as_mut()) {
+            if epoch.is_multiple_of(every) && epoch < self.epochs {
+                let (weight, bias, optimizer) = state()?;
+                save(&TrainState {
+                    epoch,
+                    weight,
+                    bias,
+                    optimizer,
+                    losses: self.losses.clone(),
+                    validation_losses: self.validation_losses.clone(),
+                })?;
+            }
+        }
+        if (self.on_epoch)(&Epoch { epoch, loss, validation_loss }).is_break() {
+            return Err(Error::Interrupted { step: "epoch", at: epoch });
+        }
+        Ok(())
+    }
+
+    /// The training and validation losses of every epoch.
+    pub fn finish(self) -> (Vec<f64>, Vec<f64>) {
+        (self.losses, self.validation_losses)
+    }
+}
+
 /// What training produced.
 #[derive(Clone, Debug)]
 pub struct Training {
@@ -223,7 +315,7 @@ pub fn train(
     validation: Option<&Dataset>,
     config: &TrainConfig,
     checkpoints: Checkpoints,
-    mut on_epoch: impl FnMut(&Epoch) -> ControlFlow<()>,
+    on_epoch: impl FnMut(&Epoch) -> ControlFlow<()>,
 ) -> Result<Training> {
     config.validate()?;
     if config.engine == Engine::Fused {
@@ -241,16 +333,8 @@ pub fn train(
     let mut optimizer = Optimizer::new(config.optimizer, config.lr, &model.parameters())?;
     let n = train.len();
     let batch = config.batch_size.map_or(n, |b| (b as i64).min(n));
-    let (mut losses, mut validation_losses) = (Vec::with_capacity(config.epochs), vec![]);
-    let mut first = 1;
-    if let Some(state) = &checkpoints.resume {
-        ensure(state.epoch < config.epochs, "epochs", config.epochs, "must exceed the checkpoint's completed epochs")?;
-        ensure(
-            state.weight.len() as i64 == model.weight.numel() as i64,
-            "resume",
-            "a checkpoint",
-            "must have the model's number of features",
-        )?;
+    let (mut progress, resume) = Progress::start(config, model.weight.numel(), checkpoints, on_epoch)?;
+    if let Some(state) = &resume {
         tch::no_grad(|| -> Result<()> {
             let device = model.weight.device();
             let w = Tensor::f_from_slice(&state.weight)?.f_view(model.weight.size().as_slice())?.f_to_device(device)?;
@@ -265,11 +349,8 @@ pub fn train(
                 let _ = Tensor::f_randperm(n, (Kind::Int64, Device::Cpu))?;
             }
         }
-        (losses, validation_losses) = (state.losses.clone(), state.validation_losses.clone());
-        first = state.epoch + 1;
     }
-    let Checkpoints { every, mut save, .. } = checkpoints;
-    for epoch in first..=config.epochs {
+    for epoch in progress.first..=config.epochs {
         let loss = if batch == n {
             step(&mut model, &mut optimizer, &train.x, &train.y, config)?
         } else {
@@ -282,32 +363,17 @@ pub fn train(
             }
             total / n as f64
         };
-        if !loss.is_finite() {
-            return Err(Error::Diverged { epoch, value: loss });
-        }
-        let validation_loss = match validation {
-            Some(v) => Some(tch::no_grad(|| data_loss(&model, &v.x, &v.y, config.loss))?.f_double_value(&[])?),
-            None => None,
+        let validation_loss = || match validation {
+            Some(v) => Ok(Some(tch::no_grad(|| data_loss(&model, &v.x, &v.y, config.loss))?.f_double_value(&[])?)),
+            None => Ok(None),
         };
-        losses.push(loss);
-        validation_losses.extend(validation_loss);
-        if let (Some(every), Some(save)) = (every, save.as_mut()) {
-            if epoch % every == 0 && epoch < config.epochs {
-                let fitted = model.fitted()?;
-                save(&TrainState {
-                    epoch,
-                    weight: fitted.coef().to_vec(),
-                    bias: fitted.intercept(),
-                    optimizer: optimizer.state()?,
-                    losses: losses.clone(),
-                    validation_losses: validation_losses.clone(),
-                })?;
-            }
-        }
-        if on_epoch(&Epoch { epoch, loss, validation_loss }).is_break() {
-            return Err(Error::Interrupted { step: "epoch", at: epoch });
-        }
+        let state = || {
+            let fitted = model.fitted()?;
+            Ok((fitted.coef().to_vec(), fitted.intercept(), optimizer.state()?))
+        };
+        progress.end_epoch(epoch, loss, validation_loss, state)?;
     }
+    let (losses, validation_losses) = progress.finish();
     Ok(Training { losses, validation_losses, model: model.fitted()? })
 }
 
