@@ -14,15 +14,21 @@ pub fn replace_with(
     suffix: &str,
     fill: impl FnOnce(&mut NamedTempFile) -> std::io::Result<()>,
 ) -> Result<()> {
+    try_replace_with(path, suffix, |tmp| fill(tmp).map_err(|error| Error::Io { path: path.into(), error }))
+}
+
+/// [`replace_with`] for a `fill` that can also fail on its input (a bad cell found while
+/// converting): its error is returned as it is, and nothing is written; else what `fill` returned.
+pub fn try_replace_with<T>(path: &Path, suffix: &str, fill: impl FnOnce(&mut NamedTempFile) -> Result<T>) -> Result<T> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
     let io = |error| Error::Io { path: path.into(), error };
     let mut tmp = tempfile::Builder::new().prefix(".logreg-").suffix(suffix).tempfile_in(&dir).map_err(io)?;
-    fill(&mut tmp).map_err(io)?;
+    let made = fill(&mut tmp)?;
     tmp.persist(path).map_err(|e| io(e.error))?;
-    Ok(())
+    Ok(made)
 }
 
 /// Writes `bytes` to `path` whole or not at all (see [`replace_with`]), flushed to disk.

@@ -10,6 +10,7 @@ use crate::dataset::Standardizer;
 use crate::error::{Error, Result};
 use crate::fused::{ChunkFn, Source};
 use crate::npy;
+use crate::output::try_replace_with;
 use crate::table::{read_rows, Columns, LabelColumn};
 
 /// Bytes of X per chunk when none is asked for: large enough that mapping costs little, small
@@ -298,35 +299,37 @@ pub fn convert(csv: &Path, label: &LabelColumn, x_out: &Path, y_out: &Path) -> R
     } else {
         Box::new(File::open(csv).map_err(io(csv))?)
     };
-    let dir = x_out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let temp = tempfile::NamedTempFile::new_in(dir).map_err(io(x_out))?;
     // Room for the final shape: the header is rewritten in place once the rows are counted.
     const HEADER: usize = 128;
-    let mut out = BufWriter::with_capacity(1 << 20, temp.as_file());
-    out.write_all(&npy::header_bytes(&[0, 0], HEADER)).map_err(io(x_out))?;
     let (mut labels, mut width) = (vec![], 0);
-    let columns = read_rows(&name, BufReader::with_capacity(1 << 20, input), label, |row, label| {
-        width = row.len();
-        labels.extend(label);
-        for v in row {
-            out.write_all(&v.to_le_bytes()).map_err(io(x_out))?;
+    let columns = try_replace_with(x_out, ".npy", |temp| {
+        let mut out = BufWriter::with_capacity(1 << 20, temp.as_file());
+        out.write_all(&npy::header_bytes(&[0, 0], HEADER)).map_err(io(x_out))?;
+        let read = read_rows(&name, BufReader::with_capacity(1 << 20, input), label, |row, label| {
+            width = row.len();
+            labels.extend(label);
+            for v in row {
+                out.write_all(&v.to_le_bytes()).map_err(io(x_out))?;
+            }
+            Ok(())
+        })?;
+        if read.label_name.is_none() {
+            return Err(bad(&name, "no label column to convert"));
         }
-        Ok(())
+        let rows = labels.len();
+        let mut file = out.into_inner().map_err(|e| Error::Io { path: x_out.into(), error: e.into_error() })?;
+        let header = npy::header_bytes(&[rows, width], HEADER);
+        if header.len() != HEADER {
+            return Err(bad(&name, format!("{rows} rows × {width} columns do not fit a {HEADER}-byte .npy header")));
+        }
+        file.seek(SeekFrom::Start(0)).map_err(io(x_out))?;
+        file.write_all(&header).map_err(io(x_out))?;
+        file.sync_all().map_err(io(x_out))?;
+        // The labels first: the features are renamed into place only once both are whole.
+        npy::write_f32_vector(y_out, &labels)?;
+        Ok(read)
     })?;
-    if columns.label_name.is_none() {
-        return Err(bad(&name, "no label column to convert"));
-    }
     let rows = labels.len();
-    let mut file = out.into_inner().map_err(|e| Error::Io { path: x_out.into(), error: e.into_error() })?;
-    let header = npy::header_bytes(&[rows, width], HEADER);
-    if header.len() != HEADER {
-        return Err(bad(&name, format!("{rows} rows × {width} columns do not fit a {HEADER}-byte .npy header")));
-    }
-    file.seek(SeekFrom::Start(0)).map_err(io(x_out))?;
-    file.write_all(&header).map_err(io(x_out))?;
-    file.sync_all().map_err(io(x_out))?;
-    npy::write_f32_vector(y_out, &labels)?;
-    temp.persist(x_out).map_err(|e| Error::Io { path: x_out.into(), error: e.error })?;
     Ok(Converted { rows, columns })
 }
 
