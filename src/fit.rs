@@ -242,7 +242,7 @@ pub fn fit_stream(
     let train_report = metrics::report(&probs, labels, 0.5);
     let saved = SavedModel {
         model: training.model.clone(),
-        feature_names: (0..d).map(|j| format!("x{j}")).collect(),
+        feature_names: crate::npy::feature_names(d),
         label_name: "y".into(),
         standardizer,
         training: describe(config, &effective),

@@ -405,7 +405,7 @@ pub fn accumulate(x: &[f32], y: &[f32], d: usize, rows: Rows, w: &[f32], b: f32,
 }
 
 /// The worker threads: libtorch's intra-op count, which follows `OMP_NUM_THREADS`.
-fn threads() -> usize {
+pub(crate) fn threads() -> usize {
     tch::get_num_threads().max(1) as usize
 }
 

@@ -1091,8 +1091,7 @@ fn evaluate_stream(args: &EvaluateArgs) -> anyhow::Result<(SavedModel, Vec<f32>,
     let saved = SavedModel::load(&args.model)?;
     let input = InputArgs { data: args.data.clone(), label: None, labels: args.labels.clone() };
     let rows = input.open_stream(None)?;
-    let names: Vec<String> = (0..rows.features()).map(|j| format!("x{j}")).collect();
-    saved.check_features(&names).map_err(|m| anyhow::anyhow!("{}: {m}", rows.name()))?;
+    saved.check_features(&npy::feature_names(rows.features())).map_err(|m| anyhow::anyhow!("{}: {m}", rows.name()))?;
     let standardizer = saved.standardizer.as_ref().map(|s| (&s.mean[..], &s.std[..]));
     let probs = rows.probabilities(saved.model.coef(), saved.model.intercept(), standardizer)?;
     let labels = rows.labels().to_vec();

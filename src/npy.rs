@@ -14,7 +14,8 @@ pub struct Array {
     pub values: Vec<f64>,
 }
 
-fn bad(file: &str, message: impl Into<String>) -> Error {
+/// An input error located at `file`.
+pub(crate) fn bad(file: &str, message: impl Into<String>) -> Error {
     Error::Input { location: file.to_string(), message: message.into() }
 }
 
@@ -133,18 +134,18 @@ pub fn read_table(x: &Path, y: Option<&Path>) -> Result<Table> {
     if n == 0 || d == 0 {
         return Err(bad(&x_file, format!("no data: shape {:?}", header.shape)));
     }
-    let mut table = Table {
-        source: x_file.clone(),
-        feature_names: (0..d).map(|j| format!("x{j}")).collect(),
-        label_name: None,
-        features,
-        labels: vec![],
-    };
+    let mut table =
+        Table { source: x_file.clone(), feature_names: feature_names(d), label_name: None, features, labels: vec![] };
     if let Some(y) = y {
         table.labels = read_labels(y, n, &x_file)?;
         table.label_name = Some("y".into());
     }
     Ok(table)
+}
+
+/// The names of a `.npy` array's `d` feature columns: `x0 … x{d−1}`.
+pub fn feature_names(d: usize) -> Vec<String> {
+    (0..d).map(|j| format!("x{j}")).collect()
 }
 
 /// 0/1 labels for `n` rows of `x_file` from the `.npy` file `y`, of shape `(n,)` or `(n, 1)`.

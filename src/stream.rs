@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crate::dataset::Standardizer;
 use crate::error::{Error, Result};
 use crate::fused::{ChunkFn, Source};
-use crate::npy;
+use crate::npy::{self, bad};
 use crate::output::try_replace_with;
 use crate::table::{read_rows, Columns, LabelColumn};
 
@@ -19,10 +19,6 @@ pub const CHUNK_BYTES: usize = 32 << 20;
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
     move |error| Error::Io { path: path.into(), error }
-}
-
-fn bad(file: &str, message: impl Into<String>) -> Error {
-    Error::Input { location: file.to_string(), message: message.into() }
 }
 
 /// A 2-D little-endian f32 `.npy` file of features and its labels (held in memory: 4 bytes a
@@ -194,7 +190,7 @@ impl NpyRows {
     pub fn standardizer(&self) -> Result<Standardizer> {
         let d = self.features;
         let shift: Vec<f64> = self.map_chunk(0, |x, _| Ok(x[..d].iter().map(|&v| f64::from(v)).collect()))?;
-        let threads = tch::get_num_threads().max(1) as usize;
+        let threads = crate::fused::threads();
         // Per thread: its chunks' sums of (x − shift) and (x − shift)², column by column.
         let parts: Vec<Result<(Vec<f64>, Vec<f64>)>> = std::thread::scope(|scope| {
             let shift = &shift;
