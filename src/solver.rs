@@ -83,6 +83,9 @@ pub struct Solution {
     pub optimality: f64,
     /// Wall-clock seconds of the solve, from the data in its input form to the solution.
     pub seconds: f64,
+    /// Full passes over X (products X·v and Xᵀ·r), the start's included; Newton's Hessian reads
+    /// only its row subsample and is not counted.
+    pub passes: usize,
 }
 
 /// The data and penalty; θ = [w; b], the scores z = X·w + b (the bias kept apart from X, so X
@@ -100,11 +103,14 @@ struct Smooth {
     problem: Problem,
     n: f64,
     d: i64,
+    /// Full passes over X so far.
+    passes: std::cell::Cell<usize>,
 }
 
 impl Smooth {
     /// z = X·w + b.
     fn scores(&self, theta: &Tensor) -> Result<Tensor> {
+        self.passes.set(self.passes.get() + 1);
         Ok(self.x.f_mv(&theta.f_narrow(0, 0, self.d)?)?.f_add(&theta.f_narrow(0, self.d, 1)?)?)
     }
 
@@ -120,6 +126,7 @@ impl Smooth {
     /// ∇f at θ from its scores z: [Xᵀr; Σr]/N + 2λ₂·m⊙θ with r = σ(z) − y.
     fn grad_at(&self, z: &Tensor, masked: &Tensor) -> Result<Tensor> {
         let residual = z.f_sigmoid()?.f_sub(&self.y)?;
+        self.passes.set(self.passes.get() + 1);
         let grad = Tensor::f_cat(&[self.x.f_tr()?.f_mv(&residual)?, residual.f_sum(Kind::Double)?.f_reshape([1])?], 0)?;
         Ok(grad.f_div_scalar(self.n)?.f_add(&masked.f_mul_scalar(2.0 * self.problem.l2)?)?)
     }
@@ -191,6 +198,7 @@ fn solution(
         objectives,
         optimality,
         seconds: 0.0,
+        passes: s.passes.get(),
     })
 }
 
@@ -264,6 +272,7 @@ pub fn solve_design(
         mask: Tensor::f_from_slice(&mask)?.f_to_device(device)?,
         problem,
         n: n as f64,
+        passes: std::cell::Cell::new(0),
     };
     let zero = Tensor::f_zeros([d + 1], (Kind::Double, device))?;
     let reference = s.optimality(&zero, &s.value_and_grad(&zero)?.1)?.max(f64::MIN_POSITIVE);
@@ -381,28 +390,35 @@ fn fista(s: &Smooth, theta: Tensor, start: f64, tol: f64, max_iter: usize) -> Re
     let mut z = theta.shallow_clone();
     let (mut theta, mut t) = (theta, 1.0f64);
     let mut optimality = 1.0;
+    // θ's scores when the last prox point became θ (its gradient is then one pass away), or θ's
+    // gradient when θ was kept: each pass over X is made once, with the same bits as afresh.
+    let mut theta_scores: Option<Tensor> = None;
+    let mut theta_grad: Option<Tensor> = None;
     for iteration in 1..=max_iter {
         crate::interrupt::check(iteration)?;
         let (fz, gz) = s.value_and_grad(&z)?;
         // Backtracking: the quadratic model at z must bound f at the prox point.
-        let u = loop {
+        let (u, u_scores, u_value) = loop {
             let step = 1.0 / lipschitz;
             let candidate = s.prox(&z.f_sub(&gz.f_mul_scalar(step)?)?, step)?;
             let diff = candidate.f_sub(&z)?;
             let bound =
                 fz + gz.f_dot(&diff)?.f_double_value(&[])? + 0.5 * lipschitz * diff.f_dot(&diff)?.f_double_value(&[])?;
-            if s.value(&candidate)? <= bound + 1e-14 * fz.abs() || lipschitz > 1e15 {
-                break candidate;
+            let scores = s.scores(&candidate)?;
+            let value = s.value_at(&scores, &candidate)?.0;
+            if value <= bound + 1e-14 * fz.abs() || lipschitz > 1e15 {
+                break (candidate, scores, value);
             }
             lipschitz *= 2.0;
         };
-        let u_objective = s.value(&u)? + s.nonsmooth(&u)?;
+        let u_objective = u_value + s.nonsmooth(&u)?;
         let t_next = (1.0 + (1.0 + 4.0 * t * t).sqrt()) / 2.0;
         // Differences below rounding in F are noise: they must not stall the iteration.
         if u_objective <= objective + 4.0 * f64::EPSILON * objective.abs() {
             // z = u + ((t − 1)/t')(u − θ)
             z = u.f_add(&u.f_sub(&theta)?.f_mul_scalar((t - 1.0) / t_next)?)?;
             theta = u;
+            (theta_scores, theta_grad) = (Some(u_scores), None);
             objective = u_objective;
             t = t_next;
         } else {
@@ -411,11 +427,16 @@ fn fista(s: &Smooth, theta: Tensor, start: f64, tol: f64, max_iter: usize) -> Re
             t = 1.0;
         }
         objectives.push(objective);
-        let (_, grad) = s.value_and_grad(&theta)?;
+        let grad = match (theta_grad.take(), theta_scores.take()) {
+            (Some(g), _) => g,
+            (None, Some(scores)) => s.grad_at(&scores, &s.value_at(&scores, &theta)?.1)?,
+            (None, None) => s.value_and_grad(&theta)?.1,
+        };
         optimality = s.optimality(&theta, &grad)? / start;
         if optimality <= tol {
             return solution(s, &theta, iteration, true, objectives, optimality);
         }
+        theta_grad = Some(grad);
         lipschitz *= 0.95; // let the step grow back where the curvature allows
     }
     solution(s, &theta, max_iter, false, objectives, optimality)
