@@ -1,5 +1,5 @@
-//! Finds libtorch, links `libtorch_cuda` even though nothing references it by symbol (else CUDA is
-//! never available), embeds an rpath so `target/*/logreg` runs without LD_LIBRARY_PATH, and compiles
+//! Finds libtorch, links `libtorch_cuda` into the test binaries only (the program loads it on
+//! demand), embeds an rpath so `target/*/logreg` runs without LD_LIBRARY_PATH, and compiles
 //! `src/aten_shim.cpp`, the ATen calls tch does not expose.
 
 use std::env;
@@ -79,11 +79,19 @@ fn main() {
     println!("cargo:rustc-link-search=native={lib}");
     println!("cargo:rustc-link-arg=-Wl,-rpath,{lib}");
     if torch.lib_dir.join("libtorch_cuda.so").exists() {
-        // Nothing calls into libtorch_cuda directly; its static initialisers register the CUDA
-        // backend. Under --as-needed the linker would drop it, and CUDA would never be available.
-        println!("cargo:rustc-link-arg=-Wl,--no-as-needed");
-        println!("cargo:rustc-link-arg=-ltorch_cuda");
-        println!("cargo:rustc-link-arg=-Wl,--as-needed");
+        // The binary does not link libtorch_cuda: it loads it when a GPU is wanted and a driver is
+        // present (src/cuda/load.rs), so commands start in half the time on any machine. The test
+        // binaries link it, as a program that wants CUDA from its first libtorch call would:
+        // nothing calls into it by symbol (its static initialisers register the CUDA backend), so
+        // under --as-needed the linker would drop it.
+        // LOGREG_LINK_TORCH_CUDA=1 links it into the binary too, as before (scripts/bench_startup
+        // compares the two).
+        let eager = var("LOGREG_LINK_TORCH_CUDA").is_some_and(|v| v == "1");
+        for kind in if eager { ["tests", "bins"].as_slice() } else { ["tests"].as_slice() } {
+            println!("cargo:rustc-link-arg-{kind}=-Wl,--no-as-needed");
+            println!("cargo:rustc-link-arg-{kind}=-ltorch_cuda");
+            println!("cargo:rustc-link-arg-{kind}=-Wl,--as-needed");
+        }
     }
     cc::Build::new()
         .cpp(true)

@@ -16,12 +16,19 @@ The fused rows train L2/SGD full batch (`train --solver sgd --engine fused`) on 
 .npy file, and `--stream` on a 10M×100 one (4 GB), both written once under target/bench-data;
 their per-epoch time is again a difference of two runs (of the training time `train --json`
 reports, so reading the file does not count), and the out-of-core row is compared per
-row with the in-memory one. With --device cuda only the autograd row runs, on the GPU (the fused
-engine runs on CPU threads), against the GPU's own copy bandwidth.
+row with the in-memory one.
+
+With --device cuda (on a GPU) everything is measured against the GPU's own copy bandwidth, the
+card named: the tutorial table on both sides (default sizes 100x10, 1M and 10M x 100); `train`'s
+autograd and fused engines on the GPU at 100x10, 1M and 10M x 100 (the fused engine's kernel reads
+X once per epoch), each against PyTorch's tutorial epoch of the same size; and the exact solvers
+(newton, fista; L2, at most --solver-iters iterations) at 1M and 10M x 100 on the GPU and on this
+machine's CPU, with the full passes over X each made (`train --json` counts them) and the share
+of the bandwidth each pass reached (X is f64 there: 8 bytes an entry).
 
     bench.py [--sizes 100x10,100000x100,1000000x100] [--example l2] [--optimizer sgd]
              [--device cpu] [--repeat 5] [--fused-rows 1000000] [--stream-rows 10000000]
-             [--no-fused] [--json bench.json]
+             [--no-fused] [--no-solvers] [--solver-iters 50] [--json bench.json]
 """
 
 import argparse
@@ -30,12 +37,28 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
 
 # (samples, features) -> (E1, E2): enough epochs that the difference dominates the noise.
 EPOCHS = {100: (100, 10_100), 100_000: (10, 1010), 1_000_000: (3, 83)}
+# On a GPU an epoch is 10-100x shorter than on the CPU, and making the data is the noise.
+EPOCHS_CUDA = {100: (100, 2100), 100_000: (10, 1010), 1_000_000: (3, 3003), 10_000_000: (3, 1003)}
+
+
+# Runs argv[2:], then writes its peak RSS (KiB) to the file argv[1]. A child's peak RSS counts the
+# memory of the process it was forked from (Linux folds it in at exec), so the command is started
+# from this small process, not from the benchmark with its arrays (GNU time does the same).
+RSS_HELPER = """import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execvp(sys.argv[2], sys.argv[2:])
+_, status, usage = os.wait4(pid, 0)
+open(sys.argv[1], "w").write(str(usage.ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
 
 
 def timed(cmd, repeat, inner=False):
@@ -43,16 +66,44 @@ def timed(cmd, repeat, inner=False):
     `inner` the `fit_seconds` that `train --json` reports (training only, the file already read)."""
     best, rss = float("inf"), 0
     for _ in range(repeat):
-        start = time.perf_counter()
-        out = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, capture_output=True, text=True)
-        elapsed = time.perf_counter() - start
-        if out.returncode != 0:
-            sys.exit(f"{' '.join(cmd)}: {out.stderr.strip()}")
+        with tempfile.NamedTemporaryFile("r") as peak:
+            start = time.perf_counter()
+            out = subprocess.run([sys.executable, "-c", RSS_HELPER, peak.name] + cmd, capture_output=True, text=True)
+            elapsed = time.perf_counter() - start
+            if out.returncode != 0:
+                sys.exit(f"{' '.join(cmd)}: {out.stderr.strip()}")
+            rss = max(rss, int(peak.read()) * 1024)
         if inner:
             elapsed = json.loads(out.stdout)["fit_seconds"]
         best = min(best, elapsed)
-        rss = max(rss, int(out.stderr.strip().splitlines()[-1]) * 1024)
     return best, rss
+
+
+def finite(value):
+    """`value` with every NaN or infinity (a row whose epochs drowned in noise) as null."""
+    if isinstance(value, float):
+        return value if value == value and abs(value) != float("inf") else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [finite(v) for v in value]
+    return value
+
+
+def card(device):
+    """The processor the numbers come from, as the table names it."""
+    if device == "cuda":
+        import torch
+
+        p = torch.cuda.get_device_properties(0)
+        return f"{p.name}, {p.total_memory / 2**30:.0f} GiB, {p.multi_processor_count} SMs, torch {torch.__version__}"
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), model)
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} cores"
 
 
 def bandwidth(device):
@@ -81,7 +132,8 @@ def bandwidth(device):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="100x10,100000x100,1000000x100")
+    parser.add_argument("--sizes", default=None, help="default: 100x10,100000x100,1000000x100; "
+                        "on cuda 100x10,1000000x100,10000000x100")
     parser.add_argument("--example", default="l2", choices=["l2", "l1", "elastic-net"])
     parser.add_argument("--optimizer", default="sgd", choices=["sgd", "adam"])
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
@@ -91,7 +143,11 @@ def main():
     parser.add_argument("--fused-rows", type=int, default=1_000_000)
     parser.add_argument("--stream-rows", type=int, default=10_000_000)
     parser.add_argument("--no-fused", action="store_true", help="only the tutorial table")
+    parser.add_argument("--no-solvers", action="store_true", help="no exact-solver table (cuda)")
+    parser.add_argument("--solver-iters", type=int, default=50)
     args = parser.parse_args()
+    if args.sizes is None:
+        args.sizes = "100x10,1000000x100,10000000x100" if args.device == "cuda" else "100x10,100000x100,1000000x100"
     sides = {
         "rust": [args.logreg, "tutorial"],
         "python": [sys.executable, "scripts/reference.py", "tutorial"],
@@ -105,29 +161,33 @@ def main():
     rows = []
     for size in args.sizes.split(","):
         n, d = (int(v) for v in size.split("x"))
-        e1, e2 = EPOCHS.get(n, (10, 110))
+        e1, e2 = (EPOCHS_CUDA if args.device == "cuda" else EPOCHS).get(n, (10, 110))
         row = {"samples": n, "features": d, "epochs": [e1, e2]}
         common = [args.example, "--samples", str(n), "--input-dim", str(d), "--optimizer", args.optimizer,
                   "--device", args.device, "--json"]
         runs = {(side, e): base + common + ["--epochs", str(e)] for side, base in sides.items() for e in (e1, e2)}
         # Interleaved, so a slow spell of the machine hits every cell alike; the best of each cell.
         best = {key: (float("inf"), 0) for key in runs}
-        for _ in range(args.repeat):
+        # 10M rows: drawing 4 GB of data dominates each run; once is enough, the epochs are many.
+        for _ in range(args.repeat if n < 10_000_000 else 1):
             for key, cmd in runs.items():
                 t, rss = timed(cmd, 1)
                 best[key] = (min(best[key][0], t), max(best[key][1], rss))
         for side in sides:
             (t1, _), (t2, rss) = best[(side, e1)], best[(side, e2)]
             if t2 <= t1:
-                sys.exit(f"{side} at {size}: {e2} epochs took no longer than {e1}; raise the epochs in EPOCHS")
+                # Start-up noise swamped the epochs: say so and go on with the other rows.
+                print(f"bench: {side} at {size}: {e2} epochs took no longer than {e1}; raise the epochs", file=sys.stderr)
+                row[side] = {"epoch_seconds": float("nan"), "peak_rss_bytes": rss, "x_read_fraction": float("nan")}
+                continue
             per_epoch = (t2 - t1) / (e2 - e1)
             row[side] = {"epoch_seconds": per_epoch, "peak_rss_bytes": rss,
                          "x_read_fraction": (4 * n * d / per_epoch) / bw}
         row["ratio"] = row["rust"]["epoch_seconds"] / row["python"]["epoch_seconds"]
         rows.append(row)
-        print(json.dumps(row), file=sys.stderr)
-    print(f"Tutorial loop ({args.example}, {args.optimizer}, {args.device}); {platform.machine()}, {os.cpu_count()} cores, "
-          f"memory bandwidth {bw / 1e9:.1f} GB/s (1 GiB copy), {time.strftime('%Y-%m-%d')}\n")
+        print(json.dumps(finite(row)), file=sys.stderr)
+    print(f"Tutorial loop ({args.example}, {args.optimizer}, {args.device}); {card(args.device)}, "
+          f"memory bandwidth {bw / 1e9:.1f} GB/s (1 GiB copy, read + written), {time.strftime('%Y-%m-%d')}\n")
     print("| samples×features | Rust epoch | Python epoch | Rust/Python | Rust X read / bandwidth | Python X read / bandwidth | Rust peak RSS | Python peak RSS |")
     print("|---|---|---|---|---|---|---|---|")
     ms = lambda s: f"{s * 1e3:.3f} ms"
@@ -137,10 +197,88 @@ def main():
         print(f"| {r['samples']}×{r['features']} | {ms(rs['epoch_seconds'])} | {ms(py['epoch_seconds'])} | {r['ratio']:.2f}× | "
               f"{rs['x_read_fraction']:.1%} | {py['x_read_fraction']:.1%} | {mb(rs['peak_rss_bytes'])} | {mb(py['peak_rss_bytes'])} |")
     fused = [] if args.no_fused else fused_rows(args, bw, rows)
+    solvers = solver_rows(args, bw) if args.device == "cuda" and not args.no_solvers else []
     with open(args.json + ".tmp", "w") as f:
-        json.dump({"bandwidth_bytes_per_second": bw, "rows": rows, "fused": fused}, f, indent=1)
+        json.dump(finite({"device": card(args.device), "bandwidth_bytes_per_second": bw, "rows": rows, "fused": fused,
+                          "solvers": solvers}), f, indent=1)
     os.replace(args.json + ".tmp", args.json)
     print(f"\nwrote {args.json}", file=sys.stderr)
+
+
+def epochs_timed(args, cases, base):
+    """Best `fit_seconds` (and peak RSS) of each case at its two epoch counts, interleaved."""
+    runs = {(name, e): base + ["--data", x, "--labels", y] + extra + ["--epochs", str(e)]
+            for name, ((x, y), extra, epochs) in cases.items() for e in epochs}
+    best = {key: (float("inf"), 0) for key in runs}
+    for _ in range(args.repeat):
+        for key, cmd in runs.items():
+            t, rss = timed(cmd, 1, inner=True)
+            best[key] = (min(best[key][0], t), max(best[key][1], rss))
+    return best
+
+
+def gpu_rows(args, bw, tutorial_rows, cases, sizes, base):
+    """`train`'s engines on the GPU: per-epoch time, X read against the copy bandwidth, and the
+    ratio to PyTorch's tutorial epoch of the same size (from the tutorial table of this run)."""
+    best = epochs_timed(args, cases, base)
+    python = {(r["samples"], r["features"]): r["python"]["epoch_seconds"] for r in tutorial_rows}
+    out = []
+    for name, (_, _, (e1, e2)) in cases.items():
+        (t1, _), (t2, rss) = best[(name, e1)], best[(name, e2)]
+        n, d = sizes[name]
+        if t2 <= t1:
+            print(f"bench: {name}: {e2} epochs took no longer than {e1}; raise its epochs", file=sys.stderr)
+        per_epoch = (t2 - t1) / (e2 - e1) if t2 > t1 else float("nan")
+        py = python.get((n, d))
+        py = py if py == py else None  # NaN: that tutorial row failed
+        out.append({"engine": name.split("@")[0], "device": "cuda", "samples": n, "features": d, "epochs": [e1, e2],
+                    "epoch_seconds": per_epoch, "x_read_fraction": (4 * n * d / per_epoch) / bw,
+                    "vs_pytorch_epoch": per_epoch / py if py else None, "peak_rss_bytes": rss})
+        print(json.dumps(finite(out[-1])), file=sys.stderr)
+    print(f"\n`logreg train` on the GPU ({card('cuda')}), L2, SGD, full batch, f32 .npy data; per epoch from two "
+          f"runs' `fit_seconds`; copy bandwidth {bw / 1e12:.2f} TB/s, {time.strftime('%Y-%m-%d')}\n")
+    print("| engine | samples×features | epoch | X read / copy bandwidth | vs PyTorch tutorial epoch | peak RSS |")
+    print("|---|---|---|---|---|---|")
+    for r in out:
+        vs = f"{r['vs_pytorch_epoch']:.3f}×" if r["vs_pytorch_epoch"] else "n/a (size not in --sizes)"
+        print(f"| {r['engine']} (cuda) | {r['samples']}×{r['features']} | {r['epoch_seconds'] * 1e3:.3f} ms | "
+              f"{r['x_read_fraction']:.1%} | {vs} | {r['peak_rss_bytes'] / 2**20:.0f} MiB |")
+    return out
+
+
+def solver_rows(args, bw):
+    """newton and fista (L2, lambda 1e-3, at most --solver-iters iterations) at 1M and 10M x 100,
+    on the GPU and on this machine's CPU: seconds, iterations, full passes over X (f64), and the
+    bytes of X those passes read per second against the GPU's copy bandwidth."""
+    d, out = 100, []
+    print(f"\nExact solvers, L2 (lambda 1e-3), f64 X on the device; the GPU ({card('cuda')}) and this machine's "
+          f"CPU ({card('cpu')}); X read per second over all passes, against the GPU's copy bandwidth "
+          f"{bw / 1e12:.2f} TB/s, {time.strftime('%Y-%m-%d')}\n")
+    print("| solver | samples×features | device | seconds | iterations | passes over X | passes / iteration | "
+          "X read / GPU copy bandwidth | CPU / GPU time |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for n, seed in ((args.fused_rows, 1), (args.stream_rows, 2)):
+        x, y = npy_data(n, d, seed)
+        for solver in ("newton", "fista"):
+            times = {}
+            for device in ("cuda", "cpu"):
+                cmd = [args.logreg, "train", "--data", x, "--labels", y, "--solver", solver, "--penalty", "l2",
+                       "--lambda", "1e-3", "--max-iter", str(args.solver_iters), "--device", device, "--json", "--quiet",
+                       "--out", os.path.join("target", "bench-data", "solver.safetensors")]
+                result = subprocess.run(cmd, capture_output=True, text=True)
+                if result.returncode != 0:
+                    sys.exit(f"{' '.join(cmd)}: {result.stderr.strip()}")
+                s = json.loads(result.stdout)["solver"]
+                times[device] = s["seconds"]
+                row = {"solver": solver, "samples": n, "features": d, "device": device, "seconds": s["seconds"],
+                       "iterations": s["iterations"], "passes": s["passes"],
+                       "x_read_fraction": 8 * n * d * s["passes"] / s["seconds"] / bw}
+                out.append(row)
+                print(json.dumps(finite(row)), file=sys.stderr)
+                ratio = f"{times['cpu'] / times['cuda']:.1f}×" if device == "cpu" else ""
+                print(f"| {solver} | {n}×{d} | {device} | {s['seconds']:.3f} | {s['iterations']} | {s['passes']} | "
+                      f"{s['passes'] / max(s['iterations'], 1):.1f} | {row['x_read_fraction']:.1%} | {ratio} |", flush=True)
+    return out
 
 
 def npy_data(n, d, seed):
@@ -175,8 +313,18 @@ def fused_rows(args, bw, tutorial_rows):
     base = [args.logreg, "train", "--solver", "sgd", "--lr", "0.01", "--penalty", "l2", "--penalize-bias",
             "--json", "--quiet", "--out", os.path.join("target", "bench-data", "model.safetensors")]
     if args.device == "cuda":
-        # The fused engine runs on CPU threads; on the GPU, autograd's two passes over X.
-        cases = {"autograd": (in_memory, ["--engine", "autograd", "--device", "cuda"], (3, 203))}
+        tiny, big = npy_data(100, 10, 3), npy_data(args.stream_rows, d, 2)
+        gpu = lambda engine: ["--engine", engine, "--device", "cuda"]
+        cases = {
+            "fused@100": (tiny, gpu("fused"), (100, 20100)),
+            "autograd@1M": (in_memory, gpu("autograd"), (3, 503)),
+            "fused@1M": (in_memory, gpu("fused"), (3, 5003)),
+            "autograd@10M": (big, gpu("autograd"), (3, 303)),
+            "fused@10M": (big, gpu("fused"), (3, 1003)),
+        }
+        sizes = {"fused@100": (100, 10), "autograd@1M": (args.fused_rows, d), "fused@1M": (args.fused_rows, d),
+                 "autograd@10M": (args.stream_rows, d), "fused@10M": (args.stream_rows, d)}
+        return gpu_rows(args, bw, tutorial_rows, cases, sizes, base)
     else:
         on_disk = npy_data(args.stream_rows, d, 2)
         cases = {
@@ -184,13 +332,7 @@ def fused_rows(args, bw, tutorial_rows):
             "fused": (in_memory, ["--engine", "fused"], (3, 83)),
             "stream": (on_disk, ["--stream"], (2, 12)),
         }
-    runs = {(name, e): base + ["--data", x, "--labels", y] + extra + ["--epochs", str(e)]
-            for name, ((x, y), extra, epochs) in cases.items() for e in epochs}
-    best = {key: (float("inf"), 0) for key in runs}
-    for _ in range(args.repeat):
-        for key, cmd in runs.items():
-            t, rss = timed(cmd, 1, inner=True)
-            best[key] = (min(best[key][0], t), max(best[key][1], rss))
+    best = epochs_timed(args, cases, base)
     out = []
     for name, ((x, _), _, (e1, e2)) in cases.items():
         (t1, _), (t2, rss) = best[(name, e1)], best[(name, e2)]
@@ -201,7 +343,7 @@ def fused_rows(args, bw, tutorial_rows):
         out.append({"engine": name, "samples": n, "features": d, "epochs": [e1, e2], "epoch_seconds": per_epoch,
                     "seconds_per_million_rows": per_epoch / n * 1e6, "peak_rss_bytes": rss,
                     "x_read_fraction": (4 * n * d / per_epoch) / bw, "file_bytes": os.path.getsize(x)})
-        print(json.dumps(out[-1]), file=sys.stderr)
+        print(json.dumps(finite(out[-1])), file=sys.stderr)
     python = next((r["python"]["epoch_seconds"] for r in tutorial_rows
                    if (r["samples"], r["features"]) == (args.fused_rows, d)), None)
     fused = next((r for r in out if r["engine"] == "fused"), None)

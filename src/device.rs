@@ -1,4 +1,5 @@
 //! Which device computes: `auto` picks CUDA when libtorch has it, `cuda` insists on it.
+//! Resolving a choice other than `cpu` loads libtorch's CUDA backend first ([`crate::cuda::load`]).
 
 use tch::Device;
 
@@ -17,13 +18,27 @@ pub enum DeviceChoice {
 }
 
 impl DeviceChoice {
-    /// The concrete device, or [`Error::CudaUnavailable`] for `cuda` without CUDA.
+    /// The concrete device, or [`Error::CudaUnavailable`] for `cuda` without CUDA. Call it before
+    /// other libtorch calls (seeding among them): `auto` and `cuda` load CUDA here, on demand.
     pub fn resolve(self) -> Result<Device> {
-        match self {
-            DeviceChoice::Auto => Ok(Device::cuda_if_available()),
-            DeviceChoice::Cpu => Ok(Device::Cpu),
-            DeviceChoice::Cuda if tch::Cuda::is_available() => Ok(Device::Cuda(0)),
-            DeviceChoice::Cuda => Err(Error::CudaUnavailable),
+        Ok(self.resolve_noting()?.0)
+    }
+
+    /// As [`Self::resolve`], with a one-line note when `auto` falls back to the CPU although an
+    /// NVIDIA driver is present (libtorch cannot use it, and why).
+    pub fn resolve_noting(self) -> Result<(Device, Option<String>)> {
+        use crate::cuda::load::{ensure, Availability};
+        if self == DeviceChoice::Cpu {
+            return Ok((Device::Cpu, None));
+        }
+        match (ensure(), self) {
+            (Availability::Available, _) => Ok((Device::Cuda(0), None)),
+            (Availability::NoDriver, DeviceChoice::Cuda) => {
+                Err(Error::CudaUnavailable { reason: "no NVIDIA driver (libcuda.so.1) on this machine".into() })
+            }
+            (Availability::Unusable(why), DeviceChoice::Cuda) => Err(Error::CudaUnavailable { reason: why.clone() }),
+            (Availability::NoDriver, _) => Ok((Device::Cpu, None)),
+            (Availability::Unusable(why), _) => Ok((Device::Cpu, Some(format!("{why}; using the CPU")))),
         }
     }
 }
@@ -44,14 +59,17 @@ mod tests {
     #[test]
     fn cpu_always_resolves_and_cuda_only_with_cuda() {
         assert_eq!(DeviceChoice::Cpu.resolve().unwrap(), Device::Cpu);
+        let available = crate::cuda::load::available();
         match DeviceChoice::Cuda.resolve() {
             Ok(d) => assert_eq!(d, Device::Cuda(0)),
             Err(e) => {
-                assert!(!tch::Cuda::is_available());
-                assert!(matches!(e, Error::CudaUnavailable));
+                assert!(!available);
+                assert!(matches!(e, Error::CudaUnavailable { .. }));
+                assert!(e.to_string().starts_with("CUDA was requested but is not available: "), "{e}");
             }
         }
-        assert_eq!(DeviceChoice::Auto.resolve().unwrap().is_cuda(), tch::Cuda::is_available());
+        assert_eq!(DeviceChoice::Auto.resolve().unwrap().is_cuda(), available);
+        assert_eq!(available, tch::Cuda::is_available());
     }
 
     #[test]

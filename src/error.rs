@@ -9,9 +9,17 @@ pub enum Error {
     #[error("invalid {name}: {value} ({expected})")]
     InvalidSetting { name: &'static str, value: String, expected: &'static str },
 
-    /// `--device cuda` on a machine or libtorch without CUDA.
-    #[error("CUDA was requested but is not available (no CUDA device, or libtorch built without CUDA)")]
-    CudaUnavailable,
+    /// `--device cuda` on a machine or libtorch without CUDA; the reason in a line.
+    #[error("CUDA was requested but is not available: {reason}")]
+    CudaUnavailable { reason: String },
+
+    /// A CUDA call of our own (loading the driver or NVRTC, compiling or launching a kernel) failed.
+    #[error("CUDA: {step} failed: {message}")]
+    Cuda { step: &'static str, message: String },
+
+    /// The GPU's memory could not hold an allocation of `size` (as libtorch words it).
+    #[error("out of GPU memory: {size} did not fit on {device}{free}; use --stream (rows read from disk on the CPU) or --device cpu")]
+    GpuOutOfMemory { size: String, device: String, free: String },
 
     /// Training produced a non-finite loss.
     #[error("loss became {value} at epoch {epoch}; try a lower learning rate (--lr)")]
@@ -39,12 +47,36 @@ pub enum Error {
 
     /// An error raised inside libtorch, shown by its first line (libtorch appends a C++ backtrace).
     #[error("{}", first_line(.0))]
-    Torch(#[from] tch::TchError),
+    Torch(tch::TchError),
+}
+
+impl From<tch::TchError> for Error {
+    /// libtorch's errors, with CUDA's out-of-memory picked out (it names the size that did not fit).
+    fn from(e: tch::TchError) -> Self {
+        let line = first_line(&e);
+        match out_of_memory(&line) {
+            Some(oom) => oom,
+            None => Error::Torch(e),
+        }
+    }
 }
 
 fn first_line(e: &tch::TchError) -> String {
     let text = e.to_string();
     text.lines().next().unwrap_or_default().trim_start_matches("Internal torch error: ").to_string()
+}
+
+/// Reads libtorch's "CUDA out of memory. Tried to allocate 37.25 GiB. GPU 0 has a total capacity
+/// of 139.81 GiB of which 2.10 GiB is free. ..." into [`Error::GpuOutOfMemory`].
+fn out_of_memory(line: &str) -> Option<Error> {
+    let rest = line.split_once("CUDA out of memory. Tried to allocate ")?.1;
+    let (size, rest) = rest.split_once(". ").unwrap_or((rest.trim_end_matches('.'), ""));
+    let device = rest.split_once(" has a total capacity").map_or("the GPU", |(d, _)| d).trim();
+    let free = rest
+        .split_once(" of which ")
+        .and_then(|(_, r)| r.split_once(" is free"))
+        .map_or(String::new(), |(f, _)| format!(" ({f} free)"));
+    Some(Error::GpuOutOfMemory { size: size.into(), device: device.replace("GPU ", "cuda:"), free })
 }
 
 /// The library's result type.
@@ -68,5 +100,18 @@ mod tests {
         let err = tch::Tensor::from_slice(&[1.0f32]).f_view([2, 3]).unwrap_err();
         let shown = Error::from(err).to_string();
         assert!(!shown.contains('\n') && shown.contains("shape '[2, 3]' is invalid"), "{shown}");
+    }
+
+    #[test]
+    fn cuda_out_of_memory_names_the_size_and_a_way_forward() {
+        let line = "CUDA out of memory. Tried to allocate 37.25 GiB. GPU 0 has a total capacity of 139.81 GiB \
+                    of which 2.10 GiB is free. Including non-PyTorch memory, this process has 137.6 GiB in use.";
+        let shown = out_of_memory(line).unwrap().to_string();
+        assert_eq!(
+            shown,
+            "out of GPU memory: 37.25 GiB did not fit on cuda:0 (2.10 GiB free); \
+             use --stream (rows read from disk on the CPU) or --device cpu"
+        );
+        assert!(out_of_memory("shape '[2, 3]' is invalid for input of size 1").is_none());
     }
 }

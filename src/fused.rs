@@ -32,6 +32,11 @@ pub trait Source: Sync {
     fn chunk_len(&self, i: usize) -> usize;
     /// Calls `f(x, y)` with chunk `i`'s features (`len × d`, row-major) and labels (`len`).
     fn with_chunk(&self, i: usize, f: &mut ChunkFn) -> Result<()>;
+    /// The data sums of one pass over every row at `w`, `b`: on CPU threads ([`full_pass`]) unless
+    /// the rows live elsewhere (on a GPU, [`crate::cuda::DeviceRows`]).
+    fn pass(&self, w: &[f32], b: f32) -> Result<Sums> {
+        full_pass(self, w, b)
+    }
 }
 
 /// Rows already in memory, in chunks of `chunk_rows` (all rows: one chunk, so that mini-batches
@@ -413,7 +418,7 @@ pub(crate) fn threads() -> usize {
 /// chunk is split over the threads by rows; several are dealt to the threads whole, so that
 /// reading one chunk (mapping a file's pages) overlaps computing on another. Sums are added in
 /// chunk order either way, so the result does not depend on timing.
-pub fn full_pass(source: &dyn Source, w: &[f32], b: f32) -> Result<Sums> {
+pub fn full_pass<S: Source + ?Sized>(source: &S, w: &[f32], b: f32) -> Result<Sums> {
     let (d, chunks, threads) = (source.features(), source.chunks(), threads());
     let mut total = Sums::new(d);
     if chunks == 1 || threads == 1 {
@@ -586,7 +591,7 @@ pub fn train(
     }
     for epoch in progress.first..=config.epochs {
         let loss = if batch == n {
-            let sums = full_pass(source, &params.theta[..d], params.theta[d])?;
+            let sums = source.pass(&params.theta[..d], params.theta[d])?;
             params.step(&sums, config)
         } else {
             let mut total = 0.0;
@@ -603,7 +608,7 @@ pub fn train(
         };
         let validation_loss = || match validation {
             Some(v) => {
-                let sums = full_pass(v, &params.theta[..d], params.theta[d])?;
+                let sums = v.pass(&params.theta[..d], params.theta[d])?;
                 Ok(Some(sums.loss / sums.rows as f64))
             }
             None => Ok(None),

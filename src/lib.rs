@@ -11,6 +11,7 @@
 //! ```
 
 pub mod aten;
+pub mod cuda;
 pub mod cv;
 pub mod data;
 pub mod dataset;

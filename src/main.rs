@@ -159,8 +159,8 @@ struct TrainArgs {
     #[arg(long, value_enum, default_value_t = LossKind::Logits)]
     loss: LossKind,
     /// sgd/adam: autograd = libtorch's autograd, as PyTorch (any device); fused = one pass over
-    /// the data per epoch on CPU threads (the same numbers to float rounding, faster)
-    /// [default: autograd; fused with --stream].
+    /// the data per epoch, on CPU threads or, full batch, in a CUDA kernel (the same numbers to
+    /// float rounding, faster) [default: autograd; fused with --stream].
     #[arg(long, value_enum)]
     engine: Option<Engine>,
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
@@ -484,7 +484,7 @@ impl TutorialArgs {
 fn tutorial(args: TutorialArgs) -> anyhow::Result<ExitCode> {
     let config = args.config()?;
     config.validate()?;
-    let device = args.device.resolve().context("--device")?;
+    let device = resolve_device(args.device)?;
     let epochs = config.epochs as usize;
     let json = args.json;
     let run = tutorial::run(&config, device, |epoch, loss| {
@@ -499,7 +499,7 @@ fn tutorial(args: TutorialArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn parity(args: ParityArgs) -> anyhow::Result<ExitCode> {
-    let device = args.device.resolve().context("--device")?;
+    let device = resolve_device(args.device)?;
     let python = args
         .python
         .or_else(|| std::env::var_os("LOGREG_PYTHON").map(PathBuf::from))
@@ -705,10 +705,14 @@ impl TrainData {
 
 fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
     let mut config = args.config()?;
-    let device = match (args.engine(), args.device) {
-        (Engine::Fused, DeviceChoice::Auto) => tch::Device::Cpu,
-        (Engine::Fused, DeviceChoice::Cuda) => bail!("--engine fused runs on the CPU; use --engine autograd on CUDA"),
-        _ => args.device.resolve().context("--device")?,
+    // The fused engine's mini-batches and --stream run on CPU threads: `auto` means the CPU there.
+    let cpu_only = args.stream || (args.engine() == Engine::Fused && config.train.batch_size.is_some());
+    let device = match (cpu_only, args.device) {
+        (true, DeviceChoice::Auto) => tch::Device::Cpu,
+        (true, DeviceChoice::Cuda) if args.stream => {
+            bail!("--stream reads the file on CPU threads; drop --device cuda")
+        }
+        _ => resolve_device(args.device)?,
     };
     let data = if args.stream {
         if args.engine == Some(Engine::Autograd) {
@@ -807,6 +811,7 @@ fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
                 "objective": s.objective,
                 "optimality": s.optimality,
                 "seconds": s.seconds,
+                "passes": s.passes,
             })),
             "coef": coef,
             "intercept": intercept,
@@ -848,7 +853,7 @@ fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
 
 fn path(args: PathArgs) -> anyhow::Result<ExitCode> {
     let config = args.grid.config()?;
-    let device = args.device.resolve().context("--device")?;
+    let device = resolve_device(args.device)?;
     let table = args.input.load()?;
     let data = Dataset::from_table(&table)?;
     let x = if args.standardize { Standardizer::fit(&data.x)?.apply(&data.x)? } else { data.x };
@@ -887,7 +892,7 @@ fn path(args: PathArgs) -> anyhow::Result<ExitCode> {
 
 fn cv(args: CvArgs) -> anyhow::Result<ExitCode> {
     let folds = at_least_one("folds", Some(args.folds))?.unwrap_or(5);
-    let device = args.device.resolve().context("--device")?;
+    let device = resolve_device(args.device)?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let jobs = match at_least_one("jobs", args.jobs)? {
         Some(j) => j,
@@ -1018,7 +1023,7 @@ fn load_and_predict(
     labelled: bool,
     device: DeviceChoice,
 ) -> anyhow::Result<(SavedModel, Vec<f32>, Vec<f32>)> {
-    let device = device.resolve().context("--device")?;
+    let device = resolve_device(device)?;
     let saved = SavedModel::load(model)?;
     let label = if labelled {
         LabelColumn::Named(saved.label_name.clone())
@@ -1127,6 +1132,16 @@ fn one_line(err: &clap::Error) -> String {
         .filter(|l| !l.is_empty() && !l.starts_with("Usage:") && !l.starts_with("For more information"))
         .collect();
     lines.join("; ")
+}
+
+/// The device for `--device`, first of all (loading CUDA on demand must precede other libtorch
+/// calls); a note on standard error when `auto` finds a driver that libtorch cannot use.
+fn resolve_device(choice: DeviceChoice) -> anyhow::Result<tch::Device> {
+    let (device, note) = choice.resolve_noting().context("--device")?;
+    if let Some(note) = note {
+        eprintln!("note: {note}");
+    }
+    Ok(device)
 }
 
 fn main() -> ExitCode {

@@ -4,6 +4,7 @@ use std::ops::ControlFlow;
 
 use tch::{Device, Kind, Reduction, Tensor};
 
+use crate::cuda::DeviceRows;
 use crate::dataset::Dataset;
 use crate::error::{ensure, Error, Result};
 use crate::fused::{tensor_values, InMemory};
@@ -29,7 +30,8 @@ pub enum Engine {
     /// libtorch's autograd, operation for operation as PyTorch (bit-identical on the CPU).
     #[default]
     Autograd,
-    /// [`crate::fused`]: one pass over X per epoch on CPU threads; equal to rounding, faster.
+    /// [`crate::fused`]: one pass over X per epoch, on CPU threads or in a CUDA kernel; equal to
+    /// rounding, faster.
     Fused,
 }
 
@@ -318,6 +320,9 @@ pub fn train(
     on_epoch: impl FnMut(&Epoch) -> ControlFlow<()>,
 ) -> Result<Training> {
     config.validate()?;
+    if config.engine == Engine::Fused && train.x.device().is_cuda() {
+        return train_fused_cuda(&model, train, validation, config, checkpoints, on_epoch);
+    }
     if config.engine == Engine::Fused {
         let d = model.weight.size()[1] as usize;
         // One chunk for mini-batches (PyTorch's batch order); chunks dealt to threads for full passes.
@@ -375,6 +380,31 @@ pub fn train(
     }
     let (losses, validation_losses) = progress.finish();
     Ok(Training { losses, validation_losses, model: model.fitted()? })
+}
+
+/// The fused engine with the rows on a CUDA device: full batch, each pass one read of X in our
+/// kernel (libtorch's operations where NVRTC or the driver cannot give one, with a note).
+fn train_fused_cuda(
+    model: &LogisticRegression,
+    train: &Dataset,
+    validation: Option<&Dataset>,
+    config: &TrainConfig,
+    checkpoints: Checkpoints,
+    on_epoch: impl FnMut(&Epoch) -> ControlFlow<()>,
+) -> Result<Training> {
+    if let Some(b) = config.batch_size.filter(|&b| (b as i64) < train.len()) {
+        return Err(Error::InvalidSetting {
+            name: "batch-size",
+            value: b.to_string(),
+            expected: "none: the fused engine trains full batch on CUDA (mini-batches: the autograd engine)",
+        });
+    }
+    let (rows, why) = DeviceRows::new(&train.x, &train.y)?;
+    if let Some(why) = why {
+        eprintln!("note: the fused CUDA pass runs in libtorch's operations (two reads of X per epoch): {why}");
+    }
+    let valid = validation.map(|v| DeviceRows::new(&v.x, &v.y).map(|(r, _)| r)).transpose()?;
+    crate::fused::train(&model.fitted()?, &rows, valid.as_ref().map(|v| v as _), config, checkpoints, on_epoch)
 }
 
 #[cfg(test)]

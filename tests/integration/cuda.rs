@@ -1,13 +1,33 @@
-//! The golden configurations on CUDA, where libtorch has it (skipped, and says so, elsewhere).
+//! CUDA, where libtorch has it (each test skips, and says so, elsewhere): the golden
+//! configurations, the fused engine's kernel against the autograd engine, out-of-memory errors,
+//! and the binary finding the GPU through its on-demand loading.
 
+use std::ops::ControlFlow;
+
+use logreg::cuda::load::available;
+use logreg::cuda::DeviceRows;
+use logreg::data::tutorial_sample;
+use logreg::dataset::Dataset;
 use logreg::fixture::Deviation;
+use logreg::fused::{full_pass, InMemory, Source};
+use logreg::model::LogisticRegression;
+use logreg::optim::OptimizerKind;
+use logreg::penalty::Penalty;
+use logreg::seed::with_seed;
+use logreg::train::{train, Checkpoints, Engine, LossKind, TrainConfig, Training};
 use logreg::tutorial;
-use tch::Device;
+use tch::{Device, Kind, Tensor};
+
+fn skip(test: &str) -> bool {
+    if !available() {
+        crate::notice(&format!("{test}: skipped, CUDA is not available"));
+    }
+    !available()
+}
 
 #[test]
 fn every_fixture_matches_pytorch_on_cuda() {
-    if !tch::Cuda::is_available() {
-        crate::notice("every_fixture_matches_pytorch_on_cuda: skipped, CUDA is not available");
+    if skip("every_fixture_matches_pytorch_on_cuda") {
         return;
     }
     let mut worst = (0.0f64, 0.0f64);
@@ -22,4 +42,157 @@ fn every_fixture_matches_pytorch_on_cuda() {
         "CUDA vs PyTorch CPU fixtures: max rel loss diff {:.2e}, max weight diff {:.2e}",
         worst.0, worst.1
     ));
+}
+
+fn sample(seed: u64, n: i64, d: i64) -> (Dataset, LogisticRegression) {
+    with_seed(seed, || {
+        let (x, y) = tutorial_sample(n, d).unwrap();
+        (Dataset { x, y }, LogisticRegression::torch_init(d, Device::Cpu).unwrap())
+    })
+}
+
+fn fit(model: &LogisticRegression, data: &Dataset, valid: Option<&Dataset>, config: &TrainConfig) -> Training {
+    let device = data.x.device();
+    let fitted = model.fitted().unwrap();
+    let model = LogisticRegression::from_parameters(
+        Tensor::from_slice(fitted.coef()).view([1, -1]),
+        Tensor::from_slice(&[fitted.intercept()]),
+        device,
+    )
+    .unwrap();
+    train(model, data, valid, config, Checkpoints::default(), |_| ControlFlow::Continue(())).unwrap()
+}
+
+/// The pass's sums (loss, gradient) from the kernel equal the CPU engine's to f32 rounding, for
+/// every register layout of the kernel (one to 32 columns per lane, 4, 2 or 1 rows in flight),
+/// row counts that leave partial warps, and scores large enough to saturate the sigmoid.
+#[test]
+fn the_cuda_kernel_sums_equal_the_cpu_engines() {
+    if skip("the_cuda_kernel_sums_equal_the_cpu_engines") {
+        return;
+    }
+    let mut worst = 0.0f64;
+    for (n, d) in [(1, 1), (33, 3), (1000, 31), (4099, 100), (2500, 129), (700, 257), (300, 1024), (200_000, 10)] {
+        let (data, _) = sample(n as u64, n, d);
+        let x = data.x.to_device(Device::Cuda(0));
+        let (rows, why) = DeviceRows::new(&x, &data.y).unwrap();
+        assert!(why.is_none() && rows.uses_kernel(), "{n}x{d}: {why:?}");
+        let cpu = InMemory::new(
+            logreg::fused::tensor_values(&data.x).unwrap(),
+            logreg::fused::tensor_values(&data.y).unwrap(),
+            d as usize,
+        );
+        for scale in [0.1f32, 30.0] {
+            let w: Vec<f32> = (0..d).map(|j| scale * ((j as f32 * 0.7).sin())).collect();
+            let (a, b) = (full_pass(&cpu, &w, -0.2).unwrap(), rows.pass(&w, -0.2).unwrap());
+            assert_eq!(a.rows, b.rows);
+            let mut close = |x: f64, y: f64, what: &str| {
+                let err = (x - y).abs() / (1.0 + x.abs());
+                worst = worst.max(err);
+                assert!(err < 2e-5, "{n}x{d} scale {scale} {what}: {x} vs {y}");
+            };
+            close(a.loss, b.loss, "loss");
+            close(a.bias, b.bias, "bias gradient");
+            for (j, (x, y)) in a.weight.iter().zip(&b.weight).enumerate() {
+                close(*x, *y, &format!("gradient {j}"));
+            }
+        }
+    }
+    crate::notice(&format!("CUDA kernel vs CPU fused sums: max relative difference {worst:.2e}"));
+}
+
+/// Training with the fused engine on CUDA follows the autograd engine on the CPU for every
+/// penalty and optimizer, the bias penalized or not, with a validation set.
+#[test]
+fn the_fused_cuda_engine_follows_the_autograd_engine() {
+    if skip("the_fused_cuda_engine_follows_the_autograd_engine") {
+        return;
+    }
+    let penalties = [
+        Penalty::None,
+        Penalty::L1 { lambda: 0.05 },
+        Penalty::L2 { lambda: 0.1 },
+        Penalty::ElasticNet { lambda_l1: 0.02, lambda_l2: 0.05 },
+    ];
+    let (data, model) = sample(11, 20_000, 7);
+    let valid = Dataset { x: data.x.narrow(0, 0, 3000), y: data.y.narrow(0, 0, 3000) };
+    let on_gpu = |d: &Dataset| d.to_device(Device::Cuda(0)).unwrap();
+    let (gpu_data, gpu_valid) = (on_gpu(&data), on_gpu(&valid));
+    for penalty in penalties {
+        for optimizer in [OptimizerKind::Sgd, OptimizerKind::Adam] {
+            for penalize_bias in [true, false] {
+                let config = TrainConfig {
+                    lr: 0.05,
+                    epochs: 60,
+                    penalty,
+                    optimizer,
+                    loss: LossKind::Logits,
+                    penalize_bias,
+                    batch_size: None,
+                    engine: Engine::Autograd,
+                };
+                let a = fit(&model, &data, Some(&valid), &config);
+                let f = fit(&model, &gpu_data, Some(&gpu_valid), &TrainConfig { engine: Engine::Fused, ..config });
+                let case = format!("{penalty:?} {optimizer:?} bias {penalize_bias}");
+                for (x, y) in a.losses.iter().zip(&f.losses).chain(a.validation_losses.iter().zip(&f.validation_losses))
+                {
+                    assert!((x - y).abs() <= 2e-5 * x.abs(), "{case}: losses {x} vs {y}");
+                }
+                assert_eq!(f.validation_losses.len(), 60);
+                for (x, y) in a.model.coef().iter().zip(f.model.coef()) {
+                    assert!((x - y).abs() <= 2e-4, "{case}: weights {x} vs {y}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn the_fused_cuda_engine_refuses_mini_batches_naming_the_setting() {
+    if skip("the_fused_cuda_engine_refuses_mini_batches_naming_the_setting") {
+        return;
+    }
+    let (data, model) = sample(3, 100, 2);
+    let config = TrainConfig { engine: Engine::Fused, batch_size: Some(10), ..Default::default() };
+    let model =
+        LogisticRegression::from_parameters(model.weight.detach(), model.bias.detach(), Device::Cuda(0)).unwrap();
+    let e = train(model, &data.to_device(Device::Cuda(0)).unwrap(), None, &config, Checkpoints::default(), |_| {
+        ControlFlow::Continue(())
+    })
+    .unwrap_err();
+    assert!(
+        e.to_string().starts_with("invalid batch-size: 10 (none: the fused engine trains full batch on CUDA"),
+        "{e}"
+    );
+}
+
+#[test]
+fn running_out_of_gpu_memory_is_one_line_naming_the_size() {
+    if skip("running_out_of_gpu_memory_is_one_line_naming_the_size") {
+        return;
+    }
+    // 4 TiB of f32: more than any GPU holds.
+    let err = Tensor::f_empty([1i64 << 40], (Kind::Float, Device::Cuda(0))).unwrap_err();
+    let shown = logreg::Error::from(err).to_string();
+    assert!(!shown.contains('\n'), "{shown}");
+    // libtorch words sizes in GiB at most: 4 TiB is "4096.00 GiB".
+    assert!(shown.starts_with("out of GPU memory: 4096.00 GiB did not fit on cuda:0"), "{shown}");
+    assert!(shown.ends_with("use --stream (rows read from disk on the CPU) or --device cpu"), "{shown}");
+}
+
+/// The binary links no CUDA: `auto` and `cuda` must find the GPU by loading it on demand.
+#[test]
+fn the_binary_finds_the_gpu_on_demand() {
+    if skip("the_binary_finds_the_gpu_on_demand") {
+        return;
+    }
+    for device in ["auto", "cuda"] {
+        let out = crate::cli::logreg(&["tutorial", "l2", "--epochs", "2", "--json", "--device", device]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(json["device"], "cuda:0", "--device {device}");
+    }
+    let out = crate::cli::logreg(&["tutorial", "l2", "--epochs", "2", "--json", "--device", "cpu"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["device"], "cpu");
 }

@@ -1,0 +1,227 @@
+//! The fused engine's rows on a CUDA device: each full pass reads X once in a kernel of our own
+//! (`pass.cu`, compiled by NVRTC for the number of features), or, where that kernel cannot run,
+//! in libtorch's operations (two reads of X).
+
+use std::ffi::c_void;
+use std::sync::{Arc, Mutex};
+
+use tch::{Device, Kind, Tensor};
+
+use super::driver::{Driver, Function, Nvrtc};
+use crate::error::{ensure, Error, Result};
+use crate::fused::{ChunkFn, Source, Sums};
+
+const SOURCE: &str = include_str!("pass.cu");
+/// Threads per block in both kernels (`__launch_bounds__(256)` in `pass.cu`).
+const BLOCK: u32 = 256;
+/// Resident blocks per multiprocessor the pass is sized for (2048 threads, Hopper's limit).
+const BLOCKS_PER_SM: u32 = 8;
+/// The most features the kernel keeps in registers (32 columns per lane).
+pub const KERNEL_MAX_FEATURES: usize = 1024;
+
+/// The two kernels compiled for one number of features on one device.
+pub struct Kernels {
+    driver: Driver,
+    pass: Function,
+    reduce: Function,
+    features: usize,
+}
+
+// SAFETY: CUDA function handles belong to the context, not to a thread; launches go through the
+// driver, which is thread-safe.
+unsafe impl Send for Kernels {}
+unsafe impl Sync for Kernels {}
+
+/// Compiled kernels by (device, features), so training and validation compile once per process.
+static COMPILED: Mutex<Vec<((i32, usize), Arc<Kernels>)>> = Mutex::new(Vec::new());
+
+impl Kernels {
+    /// Compiles (once per process) the kernels for `features` columns on CUDA device `ordinal`.
+    pub fn get(ordinal: i32, features: usize) -> Result<Arc<Kernels>> {
+        ensure(
+            (1..=KERNEL_MAX_FEATURES).contains(&features),
+            "features",
+            features,
+            "at most 1024 for the CUDA kernel",
+        )?;
+        let mut compiled = COMPILED.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, k)) = compiled.iter().find(|(key, _)| *key == (ordinal, features)) {
+            return Ok(k.clone());
+        }
+        let driver = Driver::load(ordinal)?;
+        let nvrtc = Nvrtc::load()?;
+        // PTX for the device's own architecture, or the newest this NVRTC knows (the driver
+        // compiles PTX forward).
+        let archs = nvrtc.supported_archs()?;
+        let arch = archs.iter().copied().filter(|&a| a <= driver.arch).max().unwrap_or(driver.arch);
+        let ptx = nvrtc.ptx(SOURCE, "pass.cu", arch, &[("D", features.to_string())])?;
+        let [pass, reduce] = driver.functions(&ptx, ["logreg_pass", "logreg_reduce"])?;
+        let kernels = Arc::new(Kernels { driver, pass, reduce, features });
+        compiled.push(((ordinal, features), kernels.clone()));
+        Ok(kernels)
+    }
+
+    /// Rows each warp takes at a time: as `R` in `pass.cu`.
+    fn rows_in_flight(&self) -> u64 {
+        match self.features.div_ceil(32) {
+            0..=4 => 4,
+            5..=8 => 2,
+            _ => 1,
+        }
+    }
+
+    /// The data sums over `n` rows of `x` (f32, `n × d`, contiguous) and `y` at `theta` (`d`
+    /// weights then the bias), all on the device.
+    fn sums(&self, x: &Tensor, y: &Tensor, n: usize, theta: &Tensor) -> Result<Tensor> {
+        let device = x.device();
+        let d = self.features;
+        let warps_per_block = u64::from(BLOCK / 32);
+        let rows_per_block = warps_per_block * self.rows_in_flight();
+        let max_blocks = (self.driver.multiprocessors.max(1) as u64) * u64::from(BLOCKS_PER_SM);
+        let blocks = (n as u64).div_ceil(rows_per_block).clamp(1, max_blocks);
+        let warps = blocks * warps_per_block;
+        let partial = Tensor::f_empty([(d as i64 + 2) * warps as i64], (Kind::Double, device))?;
+        let sums = Tensor::f_empty([d as i64 + 2], (Kind::Double, device))?;
+        let (mut x_ptr, mut y_ptr, mut theta_ptr) = (ptr(x), ptr(y), ptr(theta));
+        let (mut partial_ptr, mut sums_ptr) = (ptr(&partial), ptr(&sums));
+        let (mut rows, mut warps_arg) = (n as i64, warps as i64);
+        let arg = |v: &mut u64| v as *mut u64 as *mut c_void;
+        let mut pass_args = [
+            arg(&mut x_ptr),
+            arg(&mut y_ptr),
+            &mut rows as *mut i64 as *mut c_void,
+            arg(&mut theta_ptr),
+            arg(&mut partial_ptr),
+        ];
+        let mut reduce_args = [arg(&mut partial_ptr), &mut warps_arg as *mut i64 as *mut c_void, arg(&mut sums_ptr)];
+        // SAFETY: the arguments are (float*, float*, long long, float*, double*) and
+        // (double*, long long, double*) as `pass.cu` declares them; every buffer is a live tensor
+        // of the sizes the kernels index (x: n·d, y: n, theta: d + 1, partial: (d + 2)·warps,
+        // sums: d + 2), and all work runs on the default stream, in order with libtorch's.
+        unsafe {
+            self.driver.launch(self.pass, blocks as u32, BLOCK, &mut pass_args)?;
+            self.driver.launch(self.reduce, d as u32 + 2, BLOCK, &mut reduce_args)?;
+        }
+        Ok(sums)
+    }
+}
+
+/// A tensor's device address.
+fn ptr(t: &Tensor) -> u64 {
+    t.data_ptr() as u64
+}
+
+/// Rows with 0/1 labels on a CUDA device, for [`crate::fused::train`]: full passes only.
+pub struct DeviceRows {
+    x: Tensor,
+    y: Tensor,
+    rows: usize,
+    features: usize,
+    kernels: Option<Arc<Kernels>>,
+}
+
+// SAFETY: the tensors are only read after construction (libtorch allows concurrent reads), and
+// the fused engine calls `pass` from one thread.
+unsafe impl Sync for DeviceRows {}
+
+impl DeviceRows {
+    /// `x` (`n × d`) and `y` (`n` or `n × 1`) on one CUDA device, with the kernel compiled for
+    /// `d`, or libtorch's operations when it cannot be (the reason in `Err` of [`Self::kernel`]).
+    pub fn new(x: &Tensor, y: &Tensor) -> Result<(Self, Option<Error>)> {
+        let device = x.device();
+        let Device::Cuda(ordinal) = device else {
+            return Err(Error::InvalidSetting { name: "device", value: "cpu".into(), expected: "a CUDA device" });
+        };
+        let (n, d) = x.size2()?;
+        let x = x.f_to_kind(Kind::Float)?.f_contiguous()?;
+        let y = y.f_to_kind(Kind::Float)?.f_to_device(device)?.f_reshape([n])?.f_contiguous()?;
+        let (kernels, why) = match Kernels::get(ordinal as i32, d as usize) {
+            Ok(k) => (Some(k), None),
+            Err(e) => (None, Some(e)),
+        };
+        Ok((Self { x, y, rows: n as usize, features: d as usize, kernels }, why))
+    }
+
+    /// Whether passes run in our kernel (one read of X) rather than libtorch's operations.
+    pub fn uses_kernel(&self) -> bool {
+        self.kernels.is_some()
+    }
+
+    /// The sums by libtorch's operations: scores, then the gradient, two reads of X.
+    fn aten_sums(&self, theta: &Tensor) -> Result<Tensor> {
+        let d = self.features as i64;
+        let (w, b) = (theta.f_narrow(0, 0, d)?, theta.f_narrow(0, d, 1)?);
+        let z = self.x.f_mv(&w)?.f_add(&b)?;
+        let e = z.f_abs()?.f_neg()?.f_exp()?;
+        let loss = z.f_clamp_min(0.0)?.f_sub(&self.y.f_mul(&z)?)?.f_add(&e.f_log1p()?)?;
+        let g = z.f_sigmoid()?.f_sub(&self.y)?;
+        let gw = self.x.f_tr()?.f_mv(&g)?.f_to_kind(Kind::Double)?;
+        let gb = g.f_sum(Kind::Double)?.f_view([1])?;
+        Ok(Tensor::f_cat(&[gw, gb, loss.f_sum(Kind::Double)?.f_view([1])?], 0)?)
+    }
+}
+
+impl Source for DeviceRows {
+    fn rows(&self) -> usize {
+        self.rows
+    }
+
+    fn features(&self) -> usize {
+        self.features
+    }
+
+    fn chunks(&self) -> usize {
+        1
+    }
+
+    fn chunk_len(&self, _: usize) -> usize {
+        self.rows
+    }
+
+    fn with_chunk(&self, _: usize, _: &mut ChunkFn) -> Result<()> {
+        Err(Error::InvalidSetting {
+            name: "batch-size",
+            value: "a mini-batch".into(),
+            expected: "full batch with the fused engine on CUDA",
+        })
+    }
+
+    fn pass(&self, w: &[f32], b: f32) -> Result<Sums> {
+        let d = self.features;
+        let theta = Tensor::f_from_slice(&[w, &[b]].concat())?.f_to_device(self.x.device())?;
+        let sums = match &self.kernels {
+            Some(k) => k.sums(&self.x, &self.y, self.rows, &theta)?,
+            None => self.aten_sums(&theta)?,
+        };
+        let host = Vec::<f64>::try_from(sums.f_to_device(Device::Cpu)?)?;
+        Ok(Sums { loss: host[d + 1], weight: host[..d].to_vec(), bias: host[d], rows: self.rows })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cuda::driver::libtorch_dir;
+
+    /// NVRTC needs no GPU: where libtorch ships with CUDA (as PyTorch's wheel does), the kernel
+    /// must compile for every size class of the register layout, to PTX that uses no local memory.
+    #[test]
+    fn the_kernel_compiles_for_every_width() {
+        let cuda_libtorch = libtorch_dir().is_some_and(|d| d.join("libtorch_cuda.so").exists());
+        let nvrtc = match Nvrtc::load() {
+            Ok(n) => n,
+            Err(e) if !cuda_libtorch => return eprintln!("skipped: a CPU-only libtorch, and {e}"),
+            Err(e) => panic!("libtorch has CUDA but NVRTC did not load: {e}"),
+        };
+        let archs = nvrtc.supported_archs().unwrap();
+        assert!(archs.contains(&90), "{archs:?}");
+        for d in [1, 10, 31, 32, 33, 100, 128, 129, 257, 1000, KERNEL_MAX_FEATURES] {
+            let ptx = nvrtc.ptx(SOURCE, "pass.cu", 90, &[("D", d.to_string())]).unwrap();
+            let text = ptx.to_str().unwrap();
+            assert!(text.contains(".entry logreg_pass") && text.contains(".entry logreg_reduce"), "d = {d}");
+            assert!(!text.contains(".local"), "d = {d}: registers spilled to local memory");
+        }
+        let e = nvrtc.ptx(SOURCE, "pass.cu", 90, &[]).unwrap_err();
+        assert!(e.to_string().contains("compile with -DD=<features>"), "{e}");
+    }
+}
