@@ -6,7 +6,8 @@ use tch::Device;
 use crate::error::{Error, Result};
 
 /// The user's device choice, resolved once with [`DeviceChoice::resolve`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum DeviceChoice {
     /// CUDA device 0 when available, else the CPU.

@@ -18,7 +18,10 @@ pub enum Error {
     Cuda { step: &'static str, message: String },
 
     /// The GPU's memory could not hold an allocation of `size` (as libtorch words it).
-    #[error("out of GPU memory: {size} did not fit on {device}{free}; use --stream (rows read from disk on the CPU) or --device cpu")]
+    #[error(
+        "out of GPU memory: {size} did not fit on {device}{free}; use --device cpu (or, to train on a .npy file \
+         larger than memory, --stream)"
+    )]
     GpuOutOfMemory { size: String, device: String, free: String },
 
     /// Training produced a non-finite loss.
@@ -110,7 +113,7 @@ mod tests {
         assert_eq!(
             shown,
             "out of GPU memory: 37.25 GiB did not fit on cuda:0 (2.10 GiB free); \
-             use --stream (rows read from disk on the CPU) or --device cpu"
+             use --device cpu (or, to train on a .npy file larger than memory, --stream)"
         );
         assert!(out_of_memory("shape '[2, 3]' is invalid for input of size 1").is_none());
     }

@@ -30,6 +30,7 @@ pub mod output;
 pub mod parity;
 pub mod path;
 pub mod penalty;
+#[cfg(feature = "plot")]
 pub mod plot;
 pub mod seed;
 pub mod solver;

@@ -706,11 +706,16 @@ impl TrainData {
 fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
     let mut config = args.config()?;
     // The fused engine's mini-batches and --stream run on CPU threads: `auto` means the CPU there.
-    let cpu_only = args.stream || (args.engine() == Engine::Fused && config.train.batch_size.is_some());
-    let device = match (cpu_only, args.device) {
+    let mini_batches = args.engine() == Engine::Fused && config.train.batch_size.is_some();
+    let device = match (args.stream || mini_batches, args.device) {
         (true, DeviceChoice::Auto) => tch::Device::Cpu,
         (true, DeviceChoice::Cuda) if args.stream => {
             bail!("--stream reads the file on CPU threads; drop --device cuda")
+        }
+        (true, DeviceChoice::Cuda) => {
+            bail!(
+                "--engine fused trains full batch on CUDA; drop --batch-size, or use --engine autograd or --device cpu"
+            )
         }
         _ => resolve_device(args.device)?,
     };
@@ -1106,6 +1111,9 @@ fn evaluate_stream(args: &EvaluateArgs) -> anyhow::Result<(SavedModel, Vec<f32>,
 fn evaluate(args: EvaluateArgs) -> anyhow::Result<ExitCode> {
     check_threshold(args.threshold)?;
     let (saved, probs, labels) = if args.stream {
+        if args.device == DeviceChoice::Cuda {
+            bail!("--stream reads the file on CPU threads; drop --device cuda");
+        }
         evaluate_stream(&args)?
     } else {
         load_and_predict(&args.model, &args.data, args.labels.as_deref(), true, args.device)?

@@ -7,7 +7,8 @@ use crate::aten;
 use crate::error::{ensure, Result};
 
 /// Which optimizer updates the parameters.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum OptimizerKind {
     /// Plain SGD: `p ← p − lr·∇p`.

@@ -13,7 +13,8 @@ use crate::aten;
 use crate::error::{ensure, Result};
 
 /// Which penalty, without its strength (a command-line choice).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum PenaltyKind {
     None,
     L1,

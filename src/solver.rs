@@ -20,7 +20,8 @@ use tch::{Device, Kind, Tensor};
 use crate::error::{ensure, Result};
 
 /// Which solver, for full-batch training.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum SolverKind {
     Newton,

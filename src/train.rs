@@ -13,7 +13,8 @@ use crate::optim::{validate_lr, Optimizer, OptimizerKind, OptimizerState};
 use crate::penalty::Penalty;
 
 /// How the data term of the loss is computed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum LossKind {
     /// The tutorial's `Sigmoid` + `BCELoss` (probabilities clamped in log, as PyTorch does).
@@ -24,14 +25,14 @@ pub enum LossKind {
 }
 
 /// How gradients are computed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Engine {
     /// libtorch's autograd, operation for operation as PyTorch (bit-identical on the CPU).
     #[default]
     Autograd,
-    /// [`crate::fused`]: one pass over X per epoch, on CPU threads or in a CUDA kernel; equal to
-    /// rounding, faster.
+    /// one pass over X per epoch, on CPU threads or in a CUDA kernel; equal to rounding, faster.
     Fused,
 }
 

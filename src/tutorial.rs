@@ -16,7 +16,8 @@ use crate::seed::with_seed;
 use crate::train::{train, TrainConfig};
 
 /// The tutorial's three examples.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum Example {
     /// Example 1: L2, λ·Σ‖p‖².

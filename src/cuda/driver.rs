@@ -201,8 +201,30 @@ impl Nvrtc {
 
     /// Compiles `source` to PTX for compute capability `arch` (e.g. 90) with `defines`.
     pub fn ptx(&self, source: &str, name: &str, arch: i32, defines: &[(&str, String)]) -> Result<CString> {
+        Ok(self.compile(source, name, &format!("--gpu-architecture=compute_{arch}"), defines)?.0)
+    }
+
+    /// What ptxas reports when it compiles `source` to machine code for `sm_{arch}`: registers,
+    /// stack frame, spills (no GPU needed).
+    pub fn ptxas_report(&self, source: &str, name: &str, arch: i32, defines: &[(&str, String)]) -> Result<String> {
+        let target = format!("--gpu-architecture=sm_{arch}");
+        Ok(self.compile_with(source, name, &[target.as_str(), "--ptxas-options=-v"], defines)?.1)
+    }
+
+    fn compile(&self, source: &str, name: &str, target: &str, defines: &[(&str, String)]) -> Result<(CString, String)> {
+        self.compile_with(source, name, &[target], defines)
+    }
+
+    /// The PTX and the compile log of `source` under `flags` and `defines`.
+    fn compile_with(
+        &self,
+        source: &str,
+        name: &str,
+        flags: &[&str],
+        defines: &[(&str, String)],
+    ) -> Result<(CString, String)> {
         let (src, name) = (CString::new(source).expect("kernel source"), CString::new(name).expect("name"));
-        let mut options: Vec<CString> = vec![CString::new(format!("--gpu-architecture=compute_{arch}")).unwrap()];
+        let mut options: Vec<CString> = flags.iter().map(|f| CString::new(*f).expect("flag")).collect();
         options.extend(defines.iter().map(|(k, v)| CString::new(format!("-D{k}={v}")).expect("define")));
         let option_ptrs: Vec<*const c_char> = options.iter().map(|o| o.as_ptr()).collect();
         let mut prog: Handle = std::ptr::null_mut();
@@ -213,12 +235,13 @@ impl Nvrtc {
                 (self.create)(&mut prog, src.as_ptr(), name.as_ptr(), 0, std::ptr::null(), std::ptr::null()),
             )?;
             let compiled = (self.compile)(prog, option_ptrs.len() as c_int, option_ptrs.as_ptr());
+            let mut size = 0;
+            (self.log_size)(prog, &mut size);
+            let mut log = vec![0u8; size.max(1)];
+            (self.log)(prog, log.as_mut_ptr().cast());
+            let log = String::from_utf8_lossy(&log).trim_end_matches('\0').trim().to_string();
             let result = if compiled != 0 {
-                let mut size = 0;
-                (self.log_size)(prog, &mut size);
-                let mut log = vec![0u8; size.max(1)];
-                (self.log)(prog, log.as_mut_ptr().cast());
-                let log = String::from_utf8_lossy(&log).trim_end_matches('\0').trim().replace('\n', "; ");
+                let log = log.replace('\n', "; ");
                 Err(cuda_error("compiling the CUDA kernel", format!("{}: {log}", self.text(compiled))))
             } else {
                 let mut size = 0;
@@ -226,7 +249,7 @@ impl Nvrtc {
                     let mut ptx = vec![0u8; size];
                     (self.ptx)(prog, ptx.as_mut_ptr().cast());
                     ptx.truncate(ptx.iter().position(|&b| b == 0).unwrap_or(ptx.len()));
-                    CString::new(ptx).expect("PTX without interior NUL")
+                    (CString::new(ptx).expect("PTX without interior NUL"), log)
                 })
             };
             (self.destroy)(&mut prog);
@@ -252,7 +275,9 @@ pub struct Driver {
 pub struct Function(Handle);
 
 impl Driver {
-    /// Binds to device `ordinal`'s primary context, the one libtorch uses.
+    /// Binds to device `ordinal`'s primary context, the one libtorch uses, and makes it current on
+    /// this thread (libtorch's own choice for device 0). Launches go to whichever context is current
+    /// on the calling thread: the fused engine launches from the thread that called this.
     pub fn load(ordinal: i32) -> Result<Self> {
         let lib = open_driver().ok_or_else(|| cuda_error("loading the CUDA driver", "libcuda.so.1 not found"))?;
         let init: CuInit = symbol(&lib, "cuInit")?;

@@ -14,7 +14,9 @@ use crate::fused::{ChunkFn, Source, Sums};
 const SOURCE: &str = include_str!("pass.cu");
 /// Threads per block in both kernels (`__launch_bounds__(256)` in `pass.cu`).
 const BLOCK: u32 = 256;
-/// Resident blocks per multiprocessor the pass is sized for (2048 threads, Hopper's limit).
+/// Blocks per multiprocessor in the grid: as many as 2048 threads (Hopper's limit) would be; fewer
+/// are resident where registers limit it (4 at 100 features, 64 registers; 2 at 1,024), and the rest
+/// queue behind them (each warp loops over rows, so any grid covers them).
 const BLOCKS_PER_SM: u32 = 8;
 /// The most features the kernel keeps in registers (32 columns per lane).
 pub const KERNEL_MAX_FEATURES: usize = 1024;
@@ -27,13 +29,16 @@ pub struct Kernels {
     features: usize,
 }
 
-// SAFETY: CUDA function handles belong to the context, not to a thread; launches go through the
-// driver, which is thread-safe.
+// SAFETY: CUDA function handles belong to the context, not to a thread, and the driver is
+// thread-safe; a thread that launches needs the primary context current (`Driver::load` makes it
+// so on the thread that compiles, which is the one that trains).
 unsafe impl Send for Kernels {}
 unsafe impl Sync for Kernels {}
 
-/// Compiled kernels by (device, features), so training and validation compile once per process.
-static COMPILED: Mutex<Vec<((i32, usize), Arc<Kernels>)>> = Mutex::new(Vec::new());
+/// Kernels by (device, features), compiled once per process for training and validation alike; a
+/// failure is kept too (its step and message), so it is neither retried nor reported twice.
+type Compiled = std::result::Result<Arc<Kernels>, (&'static str, String)>;
+static COMPILED: Mutex<Vec<((i32, usize), Compiled)>> = Mutex::new(Vec::new());
 
 impl Kernels {
     /// Compiles (once per process) the kernels for `features` columns on CUDA device `ordinal`.
@@ -45,20 +50,30 @@ impl Kernels {
             "at most 1024 for the CUDA kernel",
         )?;
         let mut compiled = COMPILED.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((_, k)) = compiled.iter().find(|(key, _)| *key == (ordinal, features)) {
-            return Ok(k.clone());
-        }
+        let found = match compiled.iter().find(|(key, _)| *key == (ordinal, features)) {
+            Some((_, done)) => done.clone(),
+            None => {
+                let done = Self::compile(ordinal, features).map_err(|e| match e {
+                    Error::Cuda { step, message } => (step, message),
+                    other => ("preparing the CUDA kernel", other.to_string()),
+                });
+                compiled.push(((ordinal, features), done.clone()));
+                done
+            }
+        };
+        found.map_err(|(step, message)| Error::Cuda { step, message })
+    }
+
+    fn compile(ordinal: i32, features: usize) -> Result<Arc<Kernels>> {
         let driver = Driver::load(ordinal)?;
         let nvrtc = Nvrtc::load()?;
-        // PTX for the device's own architecture, or the newest this NVRTC knows (the driver
-        // compiles PTX forward).
+        // PTX for the newest architecture this NVRTC knows that is not newer than the device's
+        // (the driver compiles PTX forward to the device).
         let archs = nvrtc.supported_archs()?;
         let arch = archs.iter().copied().filter(|&a| a <= driver.arch).max().unwrap_or(driver.arch);
         let ptx = nvrtc.ptx(SOURCE, "pass.cu", arch, &[("D", features.to_string())])?;
         let [pass, reduce] = driver.functions(&ptx, ["logreg_pass", "logreg_reduce"])?;
-        let kernels = Arc::new(Kernels { driver, pass, reduce, features });
-        compiled.push(((ordinal, features), kernels.clone()));
-        Ok(kernels)
+        Ok(Arc::new(Kernels { driver, pass, reduce, features }))
     }
 
     /// Rows each warp takes at a time: as `R` in `pass.cu`.
@@ -82,8 +97,9 @@ impl Kernels {
         let warps = blocks * warps_per_block;
         let partial = Tensor::f_empty([(d as i64 + 2) * warps as i64], (Kind::Double, device))?;
         let sums = Tensor::f_empty([d as i64 + 2], (Kind::Double, device))?;
+        // The kernels' arguments, each in a place of its own that outlives the launches.
         let (mut x_ptr, mut y_ptr, mut theta_ptr) = (ptr(x), ptr(y), ptr(theta));
-        let (mut partial_ptr, mut sums_ptr) = (ptr(&partial), ptr(&sums));
+        let (mut partial_out, mut partial_in, mut sums_ptr) = (ptr(&partial), ptr(&partial), ptr(&sums));
         let (mut rows, mut warps_arg) = (n as i64, warps as i64);
         let arg = |v: &mut u64| v as *mut u64 as *mut c_void;
         let mut pass_args = [
@@ -91,9 +107,9 @@ impl Kernels {
             arg(&mut y_ptr),
             &mut rows as *mut i64 as *mut c_void,
             arg(&mut theta_ptr),
-            arg(&mut partial_ptr),
+            arg(&mut partial_out),
         ];
-        let mut reduce_args = [arg(&mut partial_ptr), &mut warps_arg as *mut i64 as *mut c_void, arg(&mut sums_ptr)];
+        let mut reduce_args = [arg(&mut partial_in), &mut warps_arg as *mut i64 as *mut c_void, arg(&mut sums_ptr)];
         // SAFETY: the arguments are (float*, float*, long long, float*, double*) and
         // (double*, long long, double*) as `pass.cu` declares them; every buffer is a live tensor
         // of the sizes the kernels index (x: n·d, y: n, theta: d + 1, partial: (d + 2)·warps,
@@ -204,7 +220,8 @@ mod tests {
     use crate::cuda::driver::libtorch_dir;
 
     /// NVRTC needs no GPU: where libtorch ships with CUDA (as PyTorch's wheel does), the kernel
-    /// must compile for every size class of the register layout, to PTX that uses no local memory.
+    /// must compile for every size class of the register layout, and ptxas (through NVRTC, for the
+    /// H100/H200's sm_90) must keep it in registers: no stack frame, no spills.
     #[test]
     fn the_kernel_compiles_for_every_width() {
         let cuda_libtorch = libtorch_dir().is_some_and(|d| d.join("libtorch_cuda.so").exists());
@@ -219,7 +236,15 @@ mod tests {
             let ptx = nvrtc.ptx(SOURCE, "pass.cu", 90, &[("D", d.to_string())]).unwrap();
             let text = ptx.to_str().unwrap();
             assert!(text.contains(".entry logreg_pass") && text.contains(".entry logreg_reduce"), "d = {d}");
-            assert!(!text.contains(".local"), "d = {d}: registers spilled to local memory");
+            let report = nvrtc.ptxas_report(SOURCE, "pass.cu", 90, &[("D", d.to_string())]).unwrap();
+            let frames: Vec<&str> = report.lines().filter(|l| l.contains("stack frame")).collect();
+            assert_eq!(frames.len(), 2, "d = {d}: {report}");
+            for line in frames {
+                assert!(
+                    line.contains(" 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads"),
+                    "d = {d}: {line}"
+                );
+            }
         }
         let e = nvrtc.ptx(SOURCE, "pass.cu", 90, &[]).unwrap_err();
         assert!(e.to_string().contains("compile with -DD=<features>"), "{e}");
