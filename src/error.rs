@@ -17,11 +17,9 @@ pub enum Error {
     #[error("CUDA: {step} failed: {message}")]
     Cuda { step: &'static str, message: String },
 
-    /// The GPU's memory could not hold an allocation of `size` (as libtorch words it).
-    #[error(
-        "out of GPU memory: {size} did not fit on {device}{free}; use --device cpu (or, to train on a .npy file \
-         larger than memory, --stream)"
-    )]
+    /// The GPU's memory could not hold an allocation of `size` (as libtorch words it); `free` is
+    /// what libtorch said was left, as " (… free)", or empty.
+    #[error("out of GPU memory: {size} did not fit on {device}{free}")]
     GpuOutOfMemory { size: String, device: String, free: String },
 
     /// Training produced a non-finite loss.
@@ -110,11 +108,7 @@ mod tests {
         let line = "CUDA out of memory. Tried to allocate 37.25 GiB. GPU 0 has a total capacity of 139.81 GiB \
                     of which 2.10 GiB is free. Including non-PyTorch memory, this process has 137.6 GiB in use.";
         let shown = out_of_memory(line).unwrap().to_string();
-        assert_eq!(
-            shown,
-            "out of GPU memory: 37.25 GiB did not fit on cuda:0 (2.10 GiB free); \
-             use --device cpu (or, to train on a .npy file larger than memory, --stream)"
-        );
+        assert_eq!(shown, "out of GPU memory: 37.25 GiB did not fit on cuda:0 (2.10 GiB free)");
         assert!(out_of_memory("shape '[2, 3]' is invalid for input of size 1").is_none());
     }
 }

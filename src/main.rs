@@ -1142,6 +1142,16 @@ fn one_line(err: &clap::Error) -> String {
     lines.join("; ")
 }
 
+/// What the command line adds to a library error: the flags that are a way forward.
+fn hint(err: &anyhow::Error) -> &'static str {
+    match err.chain().find_map(|e| e.downcast_ref::<logreg::Error>()) {
+        Some(logreg::Error::GpuOutOfMemory { .. }) => {
+            "; use --device cpu (or, to train on a .npy file larger than memory, --stream)"
+        }
+        _ => "",
+    }
+}
+
 /// The device for `--device`, first of all (loading CUDA on demand must precede other libtorch
 /// calls); a note on standard error when `auto` finds a driver that libtorch cannot use.
 fn resolve_device(choice: DeviceChoice) -> anyhow::Result<tch::Device> {
@@ -1175,7 +1185,25 @@ fn main() -> ExitCode {
         Command::Convert(args) => convert(args),
     };
     result.unwrap_or_else(|err| {
-        eprintln!("error: {err:#}");
+        eprintln!("error: {err:#}{}", hint(&err));
         ExitCode::from(2)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn out_of_gpu_memory_gets_the_flags_that_are_a_way_forward() {
+        let oom =
+            logreg::Error::GpuOutOfMemory { size: "2.00 GiB".into(), device: "cuda:0".into(), free: String::new() };
+        let err = anyhow::Error::from(oom).context("--data big.npy");
+        assert_eq!(
+            format!("{err:#}{}", hint(&err)),
+            "--data big.npy: out of GPU memory: 2.00 GiB did not fit on cuda:0; \
+             use --device cpu (or, to train on a .npy file larger than memory, --stream)"
+        );
+        assert_eq!(hint(&anyhow::anyhow!("another error")), "");
+    }
 }
