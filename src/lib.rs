@@ -11,6 +11,7 @@
 //! ```
 
 pub mod aten;
+pub mod checkpoint;
 pub mod cuda;
 pub mod cv;
 pub mod data;

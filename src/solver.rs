@@ -65,6 +65,19 @@ impl Default for SolverConfig {
     }
 }
 
+/// Above this many features `auto` picks FISTA: Newton's d×d Hessian and its coordinate-descent
+/// subproblem grow as d² per iteration.
+pub const AUTO_NEWTON_MAX_FEATURES: usize = 2000;
+
+/// The exact solver `auto` picks for `features` columns.
+pub fn auto_kind(features: usize) -> SolverKind {
+    if features > AUTO_NEWTON_MAX_FEATURES {
+        SolverKind::Fista
+    } else {
+        SolverKind::Newton
+    }
+}
+
 /// Newton's Hessian uses every k-th row, k = ⌊N / HESSIAN_ROWS⌋, once N is at least twice this:
 /// its cost stops growing with N while the gradient still uses every row.
 pub const HESSIAN_ROWS: i64 = 32_768;

@@ -367,8 +367,8 @@ fn a_run_killed_and_resumed_ends_with_the_uninterrupted_weights() {
     let killed: Vec<&str> = killed.iter().map(String::as_str).collect();
     // A checkpoint resumes only the run it came from.
     for (extra, expected) in [
-        (&["--lr", "0.02"][..], "the checkpoint was written for other data or flags"),
-        (&["--seed", "4"][..], "the checkpoint was written for other data or flags"),
+        (&["--lr", "0.02"][..], "the checkpoint was written for other data or settings"),
+        (&["--seed", "4"][..], "the checkpoint was written for other data or settings"),
         (&["--epochs", "10"][..], "invalid epochs: 10 (must exceed the checkpoint's completed epochs)"),
     ] {
         let mut args = [&killed[..], &["--resume", &ckpt]].concat();

@@ -1,0 +1,51 @@
+//! `logreg convert`: a labelled CSV file to `.npy` features and labels, one row at a time.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::bail;
+use clap::Args;
+
+use logreg::table::LabelColumn;
+
+use super::input::is_npy;
+
+#[derive(Args)]
+pub(crate) struct ConvertArgs {
+    /// CSV file with a header row (`-` reads standard input).
+    pub(crate) input: PathBuf,
+    /// Where the features go: a (rows, features) little-endian f32 .npy array.
+    pub(crate) output: PathBuf,
+    /// Name of the label column [default: the last column].
+    #[arg(long)]
+    pub(crate) label: Option<String>,
+    /// Where the labels go [default: OUTPUT with `.labels.npy` in place of `.npy`].
+    #[arg(long)]
+    pub(crate) labels_out: Option<PathBuf>,
+}
+
+pub(crate) fn convert(args: ConvertArgs) -> anyhow::Result<ExitCode> {
+    if !is_npy(&args.output) {
+        bail!("convert: OUTPUT {} must end in .npy", args.output.display());
+    }
+    let labels_out = args.labels_out.clone().unwrap_or_else(|| {
+        let name = args.output.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+        args.output.with_file_name(format!("{name}.labels.npy"))
+    });
+    if labels_out == args.output {
+        bail!("--labels-out must differ from OUTPUT");
+    }
+    let label = args.label.clone().map_or(LabelColumn::Last, LabelColumn::Named);
+    let c = logreg::stream::convert(&args.input, &label, &args.output, &labels_out)?;
+    println!(
+        "wrote {} ({} rows × {} features, f32) and {} (labels `{}`); features are x0 … x{} in the order {}",
+        args.output.display(),
+        c.rows,
+        c.columns.feature_names.len(),
+        labels_out.display(),
+        c.columns.label_name.unwrap_or_default(),
+        c.columns.feature_names.len() - 1,
+        c.columns.feature_names.join(", ")
+    );
+    Ok(ExitCode::SUCCESS)
+}

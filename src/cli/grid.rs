@@ -1,0 +1,261 @@
+//! `logreg path` and `logreg cv`: the λ grid's flags they share, the path's table and the
+//! cross-validation's choice of λ and refit.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use clap::Args;
+
+use logreg::cv::{cross_validate, CvConfig};
+use logreg::dataset::{Dataset, Standardizer};
+use logreg::device::DeviceChoice;
+use logreg::model::FittedLogisticRegression;
+use logreg::model_file::{SavedModel, TrainingInfo};
+use logreg::output::write_atomically;
+use logreg::path::PathConfig;
+use logreg::solver::{SolverConfig, SolverKind};
+
+use super::input::InputArgs;
+use super::{at_least_one, resolve_device, stop_on_ctrl_c};
+
+/// The λ grid and the solver, shared by `path` and `cv`.
+#[derive(Args)]
+pub(crate) struct GridArgs {
+    /// glmnet's α in (0, 1]: objective = mean logloss + λ(α‖w‖₁ + (1−α)/2‖w‖₂²).
+    #[arg(long, default_value_t = 1.0)]
+    pub(crate) alpha: f64,
+    /// Number of λ values on the log grid.
+    #[arg(long, default_value_t = 50)]
+    pub(crate) n_lambdas: i64,
+    /// λ_min / λ_max.
+    #[arg(long, default_value_t = 1e-3)]
+    pub(crate) lambda_ratio: f64,
+    /// Each fit stops when the optimality measure falls to this fraction of its value at zero.
+    #[arg(long, default_value_t = 1e-8)]
+    pub(crate) tol: f64,
+    /// Iteration limit per λ [default: 100 for newton, 20000 for fista].
+    #[arg(long)]
+    pub(crate) max_iter: Option<i64>,
+    /// newton = proximal Newton (d×d Hessian; best for up to a few thousand features), fista =
+    /// accelerated proximal gradient (matrix-vector products only).
+    #[arg(long, value_enum, default_value_t = SolverKind::Newton)]
+    pub(crate) solver: SolverKind,
+}
+
+impl GridArgs {
+    pub(crate) fn config(&self) -> anyhow::Result<PathConfig> {
+        if self.n_lambdas < 2 {
+            bail!("invalid n-lambdas: {} (must be at least 2)", self.n_lambdas);
+        }
+        Ok(PathConfig {
+            n_lambdas: self.n_lambdas as usize,
+            ratio: self.lambda_ratio,
+            alpha: self.alpha,
+            kind: self.solver,
+            solver: SolverConfig { tol: self.tol, max_iter: at_least_one("max-iter", self.max_iter)? },
+        })
+    }
+}
+
+#[derive(Args)]
+pub(crate) struct PathArgs {
+    #[command(flatten)]
+    pub(crate) input: InputArgs,
+    /// Scale features to mean 0, std 1 first.
+    #[arg(long)]
+    pub(crate) standardize: bool,
+    #[command(flatten)]
+    pub(crate) grid: GridArgs,
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    pub(crate) device: DeviceChoice,
+    /// Print the path as one JSON object instead of the table.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Also write the path as CSV: lambda, nonzero, objective, intercept, then one column per feature.
+    #[arg(long)]
+    pub(crate) csv: Option<PathBuf>,
+    /// Draw the coefficients against log10 λ to this PNG file.
+    #[arg(long)]
+    pub(crate) plot: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub(crate) struct CvArgs {
+    #[command(flatten)]
+    pub(crate) input: InputArgs,
+    /// Number of folds.
+    #[arg(long, default_value_t = 5)]
+    pub(crate) folds: i64,
+    /// Seeds the assignment of rows to folds.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) seed: u64,
+    /// Scale features to mean 0, std 1: within each fold with its training rows' statistics, and
+    /// for the refit with all rows' (stored in the model).
+    #[arg(long)]
+    pub(crate) standardize: bool,
+    #[command(flatten)]
+    pub(crate) grid: GridArgs,
+    /// Which λ the written model uses: best = lowest mean held-out log-loss; one-se = the largest
+    /// λ within one standard error of it (sparser).
+    #[arg(long, value_enum, default_value_t = Select::Best)]
+    pub(crate) select: Select,
+    /// Folds fitted at once [default: the number of CPU cores, at most --folds; 1 on CUDA].
+    #[arg(long)]
+    pub(crate) jobs: Option<i64>,
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    pub(crate) device: DeviceChoice,
+    /// Where to write the model refitted on all rows (safetensors).
+    #[arg(long, default_value = "model.safetensors")]
+    pub(crate) out: PathBuf,
+    /// Also write the table as CSV: lambda, nonzero, log-loss mean/std/se, AUC mean/std.
+    #[arg(long)]
+    pub(crate) csv: Option<PathBuf>,
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// Which cross-validated λ to keep.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Select {
+    Best,
+    OneSe,
+}
+
+pub(crate) fn path(args: PathArgs) -> anyhow::Result<ExitCode> {
+    let config = args.grid.config()?;
+    let device = resolve_device(args.device)?;
+    let table = args.input.load()?;
+    let data = Dataset::from_table(&table)?;
+    let x = if args.standardize { Standardizer::fit(&data.x)?.apply(&data.x)? } else { data.x };
+    let points = logreg::path::path(&x.to_device(device), &data.y.to_device(device), &config)?;
+    let unconverged = points.iter().filter(|p| !p.converged).count();
+    if unconverged > 0 {
+        eprintln!("warning: {unconverged} of {} fits stopped at --max-iter without converging", points.len());
+    }
+    if let Some(csv) = &args.csv {
+        let mut out = format!("lambda,nonzero,objective,intercept,{}\n", table.feature_names.join(","));
+        for p in &points {
+            let coefs: Vec<String> = p.coef.iter().map(f64::to_string).collect();
+            out += &format!("{},{},{},{},{}\n", p.lambda, p.nonzero, p.objective, p.intercept, coefs.join(","));
+        }
+        write_atomically(csv, out.as_bytes()).with_context(|| format!("--csv {}", csv.display()))?;
+    }
+    if let Some(plot) = &args.plot {
+        let lambdas: Vec<f64> = points.iter().map(|p| p.lambda).collect();
+        let coefs: Vec<Vec<f64>> = points.iter().map(|p| p.coef.clone()).collect();
+        logreg::plot::coefficient_paths(plot, &lambdas, &coefs)
+            .with_context(|| format!("--plot {}", plot.display()))?;
+    }
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({ "features": table.feature_names, "alpha": args.grid.alpha, "path": points })
+        );
+    } else {
+        println!("{:>12}  {:>7}  {:>12}  {:>10}", "lambda", "nonzero", "objective", "iterations");
+        for p in &points {
+            println!("{:>12.6e}  {:>7}  {:>12.6}  {:>10}", p.lambda, p.nonzero, p.objective, p.iterations);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn cv(args: CvArgs) -> anyhow::Result<ExitCode> {
+    let folds = at_least_one("folds", Some(args.folds))?.unwrap_or(5);
+    let device = resolve_device(args.device)?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let jobs = match at_least_one("jobs", args.jobs)? {
+        Some(j) => j,
+        None if device.is_cuda() => 1,
+        None => cores.min(folds),
+    };
+    let config = CvConfig { folds, seed: args.seed, standardize: args.standardize, path: args.grid.config()?, jobs };
+    config.validate()?;
+    let table = args.input.load()?;
+    stop_on_ctrl_c()?;
+    let data = Dataset::from_table(&table)?;
+    let r = cross_validate(&data.x.to_device(device), &data.y.to_device(device), &config)?;
+    let chosen = match args.select {
+        Select::Best => r.best,
+        Select::OneSe => r.one_se,
+    };
+    let fit = &r.full[chosen];
+    let unconverged = r.full.iter().filter(|p| !p.converged).count();
+    if unconverged > 0 {
+        eprintln!(
+            "warning: {unconverged} of {} fits on all rows stopped at --max-iter without converging",
+            r.full.len()
+        );
+    }
+    let alpha = args.grid.alpha;
+    let (l1, l2) = (fit.lambda * alpha, fit.lambda * (1.0 - alpha) / 2.0);
+    let saved = SavedModel {
+        model: FittedLogisticRegression::new(fit.coef.iter().map(|&w| w as f32).collect(), fit.intercept as f32),
+        feature_names: table.feature_names.clone(),
+        label_name: table.label_name.clone().unwrap_or_default(),
+        standardizer: r.standardizer.clone(),
+        training: TrainingInfo {
+            penalty: if alpha == 1.0 { "l1" } else { "elastic-net" }.into(),
+            lambda: if alpha == 1.0 { l1 } else { 0.0 },
+            lambda_l1: if alpha == 1.0 { 0.0 } else { l1 },
+            lambda_l2: l2,
+            penalize_bias: false,
+            loss: "logits".into(),
+            optimizer: serde_json::json!(args.grid.solver).as_str().unwrap_or_default().into(),
+            lr: 0.0,
+            epochs: 0,
+            batch_size: None,
+            seed: args.seed,
+        },
+    };
+    saved.save(&args.out).with_context(|| format!("--out {}", args.out.display()))?;
+    if let Some(csv) = &args.csv {
+        let mut out = String::from("lambda,nonzero,log_loss_mean,log_loss_std,log_loss_se,auc_mean,auc_std\n");
+        for p in &r.points {
+            out += &format!(
+                "{},{},{},{},{},{},{}\n",
+                p.lambda, p.nonzero, p.log_loss_mean, p.log_loss_std, p.log_loss_se, p.auc_mean, p.auc_std
+            );
+        }
+        write_atomically(csv, out.as_bytes()).with_context(|| format!("--csv {}", csv.display()))?;
+    }
+    let (best, one_se) = (&r.points[r.best], &r.points[r.one_se]);
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "folds": folds, "fold_sizes": r.fold_sizes, "alpha": alpha, "points": r.points,
+                "best": best, "one_se": one_se, "chosen": r.points[chosen],
+                "coef": fit.coef, "intercept": fit.intercept, "features": table.feature_names, "model": args.out,
+            })
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{:>12}  {:>7}  {:>19}  {:>15}", "lambda", "nonzero", "log-loss (± std)", "AUC (± std)");
+    for (i, p) in r.points.iter().enumerate() {
+        let mark = match (i == r.best, i == r.one_se) {
+            (true, true) => "  best, 1-SE",
+            (true, false) => "  best",
+            (false, true) => "  1-SE",
+            _ => "",
+        };
+        println!(
+            "{:>12.6e}  {:>7}  {:>9.5} ± {:<7.5}  {:>6.4} ± {:<6.4}{mark}",
+            p.lambda, p.nonzero, p.log_loss_mean, p.log_loss_std, p.auc_mean, p.auc_std
+        );
+    }
+    println!(
+        "{folds}-fold CV on {} rows: best λ {:.6e} (log-loss {:.5}, {} non-zero); 1-SE λ {:.6e} (log-loss {:.5}, {} non-zero)",
+        table.labels.len(),
+        best.lambda,
+        best.log_loss_mean,
+        best.nonzero,
+        one_se.lambda,
+        one_se.log_loss_mean,
+        one_se.nonzero
+    );
+    println!("refitted on all rows at λ {:.6e}: wrote {}", fit.lambda, args.out.display());
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,417 @@
+//! `logreg train`: the flags (three ways to write the penalty, the solver, the engine, checkpoints),
+//! the settings they make, and the run with its progress bar and report.
+
+use std::io::IsTerminal;
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use clap::Args;
+
+use logreg::checkpoint;
+use logreg::device::DeviceChoice;
+use logreg::fit::{fit, FitConfig};
+use logreg::fused::Source;
+use logreg::optim::OptimizerKind;
+use logreg::penalty::{Penalty, PenaltyKind};
+use logreg::solver::{Problem, SolverConfig, SolverKind};
+use logreg::stream::NpyRows;
+use logreg::table::Table;
+use logreg::train::{Checkpoints, Engine, LossKind, TrainConfig, TrainState};
+
+use super::input::InputArgs;
+use super::{at_least_one, check_lambda_flags, resolve_device, stop_on_ctrl_c};
+
+#[derive(Args)]
+pub(crate) struct TrainArgs {
+    #[command(flatten)]
+    pub(crate) input: InputArgs,
+    /// Tutorial form [default: l2]: objective = mean loss + λ₁‖w‖₁ + λ₂‖w‖₂² (see the README for
+    /// the three forms).
+    #[arg(long, value_enum)]
+    pub(crate) penalty: Option<PenaltyKind>,
+    /// λ for l1 and l2 [default: 0.001]; with --alpha, glmnet's λ.
+    #[arg(long)]
+    pub(crate) lambda: Option<f64>,
+    /// λ₁ for elastic-net [default: 0.0005].
+    #[arg(long)]
+    pub(crate) lambda_l1: Option<f64>,
+    /// λ₂ for elastic-net [default: 0.0005].
+    #[arg(long)]
+    pub(crate) lambda_l2: Option<f64>,
+    /// scikit-learn's C: objective = r(w) + C·Σ logloss, r = ρ‖w‖₁ + (1−ρ)/2‖w‖₂².
+    #[arg(long = "C")]
+    pub(crate) c: Option<f64>,
+    /// scikit-learn's l1_ratio ρ, with --C [default: 0].
+    #[arg(long)]
+    pub(crate) l1_ratio: Option<f64>,
+    /// glmnet's α, with --lambda: objective = mean logloss + λ(α‖w‖₁ + (1−α)/2‖w‖₂²).
+    #[arg(long)]
+    pub(crate) alpha: Option<f64>,
+    /// auto = newton up to 2000 features, fista beyond (both reach the optimum, with exact zeros
+    /// under L1), adam with --stream; sgd and adam run --epochs of the tutorial's optimizers.
+    #[arg(long, value_enum, alias = "optimizer", default_value_t = SolverChoice::Auto)]
+    pub(crate) solver: SolverChoice,
+    /// newton/fista stop when the optimality measure falls to this fraction of its start.
+    #[arg(long, default_value_t = 1e-8)]
+    pub(crate) tol: f64,
+    /// newton/fista iteration limit [default: 100 for newton, 20000 for fista].
+    #[arg(long)]
+    pub(crate) max_iter: Option<i64>,
+    /// Learning rate.
+    #[arg(long, default_value_t = 0.01)]
+    pub(crate) lr: f64,
+    #[arg(long, default_value_t = 300)]
+    pub(crate) epochs: i64,
+    /// Rows per mini-batch, reshuffled every epoch by --seed [default: all rows].
+    #[arg(long)]
+    pub(crate) batch_size: Option<i64>,
+    /// Seeds the validation split, the initial weights and the mini-batch order.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) seed: u64,
+    /// Scale features to mean 0, std 1 with the training part's statistics (stored in the model).
+    #[arg(long)]
+    pub(crate) standardize: bool,
+    /// Hold out this fraction of each class for validation (seeded, stratified).
+    #[arg(long)]
+    pub(crate) validation_split: Option<f64>,
+    /// Penalize the bias too, as the tutorial does (scikit-learn and glmnet do not).
+    #[arg(long)]
+    pub(crate) penalize_bias: bool,
+    /// bce = the tutorial's Sigmoid + BCELoss; logits = binary_cross_entropy_with_logits (stable).
+    #[arg(long, value_enum, default_value_t = LossKind::Logits)]
+    pub(crate) loss: LossKind,
+    /// sgd/adam: autograd = libtorch's autograd, as PyTorch (any device); fused = one pass over
+    /// the data per epoch, on CPU threads or, full batch, in a CUDA kernel (the same numbers to
+    /// float rounding, faster) [default: autograd; fused with --stream].
+    #[arg(long, value_enum)]
+    pub(crate) engine: Option<Engine>,
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    pub(crate) device: DeviceChoice,
+    /// Where to write the model (safetensors).
+    #[arg(long, default_value = "model.safetensors")]
+    pub(crate) out: PathBuf,
+    /// Draw the training (and validation) loss per epoch to this PNG file.
+    #[arg(long)]
+    pub(crate) plot: Option<PathBuf>,
+    /// sgd/adam: every N epochs, write the weights, optimizer state and losses so far to
+    /// --checkpoint (atomically).
+    #[arg(long)]
+    pub(crate) checkpoint_every: Option<i64>,
+    /// Where checkpoints go [default: the --out path with `.ckpt` appended].
+    #[arg(long)]
+    pub(crate) checkpoint: Option<PathBuf>,
+    /// Continue from this checkpoint: same data and flags (--epochs may be raised), same result
+    /// as a run never stopped.
+    #[arg(long)]
+    pub(crate) resume: Option<PathBuf>,
+    /// Read a .npy --data in chunks every epoch instead of loading it (data larger than memory;
+    /// sgd/adam with the fused engine).
+    #[arg(long)]
+    pub(crate) stream: bool,
+    /// With --stream: rows per chunk [default: 32 MiB of rows]; mini-batches stay within a chunk.
+    #[arg(long)]
+    pub(crate) chunk_rows: Option<i64>,
+    /// Print one JSON object: per-epoch losses and final metrics.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// No progress bar.
+    #[arg(long)]
+    pub(crate) quiet: bool,
+}
+
+/// How `train` minimises the objective.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum SolverChoice {
+    Auto,
+    Sgd,
+    Adam,
+    Newton,
+    Fista,
+}
+
+impl TrainArgs {
+    /// The penalty from whichever of the three forms was used; rejects mixed forms.
+    pub(crate) fn penalty(&self) -> anyhow::Result<(Penalty, Option<(f64, f64)>)> {
+        let tutorial_flags = [
+            (self.penalty.is_some(), "--penalty"),
+            (self.lambda_l1.is_some(), "--lambda-l1"),
+            (self.lambda_l2.is_some(), "--lambda-l2"),
+        ];
+        let first_tutorial_flag = tutorial_flags.iter().find(|(given, _)| *given).map(|(_, name)| *name);
+        if let Some(c) = self.c {
+            let clash = first_tutorial_flag
+                .or(self.lambda.map(|_| "--lambda"))
+                .or(self.alpha.map(|_| "--alpha"))
+                .or(self.penalize_bias.then_some("--penalize-bias"));
+            if let Some(flag) = clash {
+                bail!("--C is scikit-learn's form of the penalty and cannot be combined with {flag}");
+            }
+            return Ok((Penalty::None, Some((c, self.l1_ratio.unwrap_or(0.0)))));
+        }
+        if self.l1_ratio.is_some() {
+            bail!("--l1-ratio is scikit-learn's and goes with --C");
+        }
+        if let Some(alpha) = self.alpha {
+            let clash = first_tutorial_flag.or(self.penalize_bias.then_some("--penalize-bias"));
+            if let Some(flag) = clash {
+                bail!("--alpha is glmnet's form of the penalty and cannot be combined with {flag}");
+            }
+            let Some(lambda) = self.lambda else { bail!("--alpha (glmnet's form) needs --lambda") };
+            if !(0.0..=1.0).contains(&alpha) {
+                bail!("invalid alpha: {alpha} (must be between 0 and 1)");
+            }
+            let p = Problem::from_glmnet(lambda, alpha);
+            return Ok((Penalty::ElasticNet { lambda_l1: p.l1, lambda_l2: p.l2 }, None));
+        }
+        let kind = self.penalty.unwrap_or(PenaltyKind::L2);
+        check_lambda_flags(kind, self.lambda, self.lambda_l1, self.lambda_l2)?;
+        let lambda = self.lambda.unwrap_or(1e-3);
+        Ok((
+            match kind {
+                PenaltyKind::None => Penalty::None,
+                PenaltyKind::L1 => Penalty::L1 { lambda },
+                PenaltyKind::L2 => Penalty::L2 { lambda },
+                PenaltyKind::ElasticNet => Penalty::ElasticNet {
+                    lambda_l1: self.lambda_l1.unwrap_or(5e-4),
+                    lambda_l2: self.lambda_l2.unwrap_or(5e-4),
+                },
+            },
+            None,
+        ))
+    }
+
+    pub(crate) fn engine(&self) -> Engine {
+        self.engine.unwrap_or(if self.stream { Engine::Fused } else { Engine::Autograd })
+    }
+
+    pub(crate) fn config(&self) -> anyhow::Result<FitConfig> {
+        let (penalty, sklearn) = self.penalty()?;
+        if self.epochs < 1 {
+            bail!("invalid epochs: {} (must be at least 1)", self.epochs);
+        }
+        let batch_size = at_least_one("batch-size", self.batch_size)?;
+        let max_iter = at_least_one("max-iter", self.max_iter)?;
+        let exact = |kind| Some((kind, SolverConfig { tol: self.tol, max_iter }));
+        let (optimizer, solver) = match self.solver {
+            SolverChoice::Sgd => (OptimizerKind::Sgd, None),
+            SolverChoice::Adam => (OptimizerKind::Adam, None),
+            SolverChoice::Auto if self.stream => (OptimizerKind::Adam, None),
+            SolverChoice::Fista => (OptimizerKind::Adam, exact(SolverKind::Fista)),
+            // `auto` becomes solver::auto_kind(features) once the data is read.
+            SolverChoice::Newton | SolverChoice::Auto => (OptimizerKind::Adam, exact(SolverKind::Newton)),
+        };
+        if solver.is_some() && batch_size.is_some() {
+            bail!("--batch-size applies to --solver sgd and adam; newton and fista use every row");
+        }
+        if solver.is_some() && self.stream {
+            bail!("--stream trains with --solver sgd or adam (newton and fista need the data in memory)");
+        }
+        if solver.is_some() && self.engine() == Engine::Fused {
+            bail!("--engine fused applies to --solver sgd and adam");
+        }
+        let config = FitConfig {
+            train: TrainConfig {
+                lr: self.lr,
+                epochs: self.epochs as usize,
+                penalty,
+                optimizer,
+                loss: self.loss,
+                penalize_bias: self.penalize_bias,
+                batch_size,
+                engine: self.engine(),
+            },
+            seed: self.seed,
+            standardize: self.standardize,
+            validation_split: self.validation_split,
+            solver,
+            sklearn,
+        };
+        config.validate()?;
+        if let Some(f) = config.validation_split {
+            if !(f > 0.0 && f < 1.0) {
+                bail!("invalid validation-split: {f} (must be between 0 and 1, exclusive)");
+            }
+        }
+        Ok(config)
+    }
+}
+
+/// A progress bar on stderr when it is a terminal, else nothing.
+pub(crate) fn progress(epochs: usize, quiet: bool) -> Option<indicatif::ProgressBar> {
+    if quiet || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(epochs as u64);
+    let style = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} epochs  loss {msg}  {eta}")
+        .expect("valid template");
+    bar.set_style(style);
+    Some(bar)
+}
+
+/// What `train` reads: a table in memory, or a .npy file chunk by chunk (`--stream`).
+pub(crate) enum TrainData {
+    Table(Table),
+    Stream(NpyRows),
+}
+
+impl TrainData {
+    pub(crate) fn features(&self) -> usize {
+        match self {
+            TrainData::Table(t) => t.feature_names.len(),
+            TrainData::Stream(s) => s.features(),
+        }
+    }
+}
+
+pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
+    let mut config = args.config()?;
+    // The fused engine's mini-batches and --stream run on CPU threads: `auto` means the CPU there.
+    let mini_batches = args.engine() == Engine::Fused && config.train.batch_size.is_some();
+    let device = match (args.stream || mini_batches, args.device) {
+        (true, DeviceChoice::Auto) => tch::Device::Cpu,
+        (true, DeviceChoice::Cuda) if args.stream => {
+            bail!("--stream reads the file on CPU threads; drop --device cuda")
+        }
+        (true, DeviceChoice::Cuda) => {
+            bail!(
+                "--engine fused trains full batch on CUDA; drop --batch-size, or use --engine autograd or --device cpu"
+            )
+        }
+        _ => resolve_device(args.device)?,
+    };
+    let data = if args.stream {
+        if args.engine == Some(Engine::Autograd) {
+            bail!("--stream trains with --engine fused");
+        }
+        TrainData::Stream(args.input.open_stream(args.chunk_rows)?)
+    } else {
+        if args.chunk_rows.is_some() {
+            bail!("--chunk-rows applies with --stream");
+        }
+        TrainData::Table(args.input.load()?)
+    };
+    let features = data.features();
+    if args.solver == SolverChoice::Auto {
+        config.solver = config.solver.map(|(_, c)| (logreg::solver::auto_kind(features), c));
+    }
+    stop_on_ctrl_c()?;
+    let bar = progress(config.train.epochs, args.quiet || args.json || config.solver.is_some());
+    let every = at_least_one("checkpoint-every", args.checkpoint_every)?;
+    if config.solver.is_some() && (every.is_some() || args.resume.is_some()) {
+        bail!("--checkpoint-every and --resume apply to --solver sgd and adam");
+    }
+    let fingerprint = match &data {
+        TrainData::Table(t) => checkpoint::fingerprint(&config, t),
+        TrainData::Stream(s) => checkpoint::stream_fingerprint(&config, s),
+    };
+    let resume = match args.resume.as_deref() {
+        Some(path) => Some(checkpoint::read(path, &fingerprint).context("--resume")?),
+        None => None,
+    };
+    let checkpoint_path = args.checkpoint.clone().unwrap_or_else(|| {
+        let mut name = args.out.clone().into_os_string();
+        name.push(".ckpt");
+        PathBuf::from(name)
+    });
+    let mut save = |state: &TrainState| checkpoint::write(&checkpoint_path, &fingerprint, state);
+    let checkpoints = Checkpoints {
+        resume,
+        every,
+        save: every.map(|_| &mut save as &mut dyn FnMut(&TrainState) -> logreg::Result<()>),
+    };
+    let started = std::time::Instant::now();
+    let on_epoch = |e: &logreg::train::Epoch| {
+        if let Some(bar) = &bar {
+            bar.set_position(e.epoch as u64);
+            bar.set_message(format!("{:.4}", e.loss));
+        }
+        if logreg::interrupt::requested() {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    };
+    let fitted = match &data {
+        TrainData::Table(t) => fit(t, &config, device, checkpoints, on_epoch),
+        TrainData::Stream(s) => logreg::fit::fit_stream(s, &config, checkpoints, on_epoch),
+    };
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let fitted = fitted?;
+    let fit_seconds = started.elapsed().as_secs_f64();
+    if let Some(s) = fitted.solution.as_ref().filter(|s| !s.converged) {
+        eprintln!(
+            "warning: {} stopped after {} iterations without converging (optimality {:.2e} > --tol {:e}); \
+             raise --max-iter or --tol",
+            fitted.saved.training.optimizer, s.iterations, s.optimality, args.tol
+        );
+    }
+    fitted.saved.save(&args.out).with_context(|| format!("--out {}", args.out.display()))?;
+    if let Some(plot) = &args.plot {
+        logreg::plot::loss_curves(plot, &fitted.training.losses, &fitted.training.validation_losses)
+            .with_context(|| format!("--plot {}", plot.display()))?;
+    }
+    if args.json {
+        // The solver's f64 optimum where there is one (the model file stores f32).
+        let (coef, intercept) = match &fitted.solution {
+            Some(s) => (s.coef.clone(), s.intercept),
+            None => (
+                fitted.saved.model.coef().iter().map(|&w| f64::from(w)).collect(),
+                f64::from(fitted.saved.model.intercept()),
+            ),
+        };
+        let json = serde_json::json!({
+            "losses": fitted.training.losses,
+            "validation_losses": fitted.training.validation_losses,
+            "train": fitted.train_report,
+            "validation": fitted.validation_report,
+            "nonzero_weights": fitted.saved.model.coef().iter().filter(|&&w| w != 0.0).count(),
+            "solver": fitted.solution.as_ref().map(|s| serde_json::json!({
+                "name": fitted.saved.training.optimizer,
+                "iterations": s.iterations,
+                "converged": s.converged,
+                "objective": s.objective,
+                "optimality": s.optimality,
+                "seconds": s.seconds,
+                "passes": s.passes,
+            })),
+            "coef": coef,
+            "intercept": intercept,
+            "fit_seconds": fit_seconds,
+            "model": args.out,
+        });
+        println!("{json}");
+    } else {
+        let t = &fitted.train_report;
+        let steps = match &fitted.solution {
+            Some(s) => format!(
+                "{}, {} iterations{}",
+                fitted.saved.training.optimizer,
+                s.iterations,
+                if s.converged { "" } else { " (not converged)" }
+            ),
+            None => format!("{} epochs", fitted.training.losses.len()),
+        };
+        println!(
+            "trained on {} rows × {} features, {steps}: final objective {:.6}, train accuracy {:.4}, {} of {} weights non-zero",
+            t.rows,
+            features,
+            fitted.training.losses.last().copied().unwrap_or(f64::NAN),
+            t.accuracy,
+            fitted.saved.model.coef().iter().filter(|&&w| w != 0.0).count(),
+            features
+        );
+        if let Some(v) = &fitted.validation_report {
+            let auc = v.roc_auc.map_or("n/a".into(), |a| format!("{a:.4}"));
+            println!(
+                "validation: {} rows, log-loss {:.4}, accuracy {:.4}, ROC AUC {auc}",
+                v.rows, v.log_loss, v.accuracy
+            );
+        }
+        println!("wrote {}", args.out.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
