@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::bail;
 use clap::Args;
 
-use logreg::table::LabelColumn;
+use logreg::data::table::LabelColumn;
 
 use super::input::is_npy;
 
@@ -36,7 +36,7 @@ pub(crate) fn convert(args: ConvertArgs) -> anyhow::Result<ExitCode> {
         bail!("--labels-out must differ from OUTPUT");
     }
     let label = args.label.clone().map_or(LabelColumn::Last, LabelColumn::Named);
-    let c = logreg::stream::convert(&args.input, &label, &args.output, &labels_out)?;
+    let c = logreg::data::stream::convert(&args.input, &label, &args.output, &labels_out)?;
     println!(
         "wrote {} ({} rows × {} features, f32) and {} (labels `{}`); features are x0 … x{} in the order {}",
         args.output.display(),

@@ -7,14 +7,14 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use clap::Args;
 
-use logreg::cv::{cross_validate, CvConfig};
-use logreg::dataset::{Dataset, Standardizer};
+use logreg::data::dataset::{Dataset, Standardizer};
 use logreg::device::DeviceChoice;
-use logreg::model::FittedLogisticRegression;
-use logreg::model_file::{SavedModel, TrainingInfo};
+use logreg::model::file::{SavedModel, TrainingInfo};
+use logreg::model::linear::FittedLogisticRegression;
 use logreg::output::write_atomically;
-use logreg::path::PathConfig;
-use logreg::solver::{SolverConfig, SolverKind};
+use logreg::solvers::cv::{cross_validate, CvConfig};
+use logreg::solvers::path::PathConfig;
+use logreg::solvers::{SolverConfig, SolverKind};
 
 use super::input::InputArgs;
 use super::{at_least_one, resolve_device, stop_on_ctrl_c};
@@ -129,7 +129,7 @@ pub(crate) fn path(args: PathArgs) -> anyhow::Result<ExitCode> {
     let table = args.input.load()?;
     let data = Dataset::from_table(&table)?;
     let x = if args.standardize { Standardizer::fit(&data.x)?.apply(&data.x)? } else { data.x };
-    let points = logreg::path::path(&x.to_device(device), &data.y.to_device(device), &config)?;
+    let points = logreg::solvers::path::path(&x.to_device(device), &data.y.to_device(device), &config)?;
     let unconverged = points.iter().filter(|p| !p.converged).count();
     if unconverged > 0 {
         eprintln!("warning: {unconverged} of {} fits stopped at --max-iter without converging", points.len());

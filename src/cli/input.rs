@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use anyhow::bail;
 use clap::Args;
 
-use logreg::npy;
-use logreg::stream::NpyRows;
-use logreg::table::{self, LabelColumn, Table};
+use logreg::data::npy;
+use logreg::data::stream::NpyRows;
+use logreg::data::table::{self, LabelColumn, Table};
 
 use super::at_least_one;
 

@@ -15,7 +15,7 @@ use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 
 use logreg::device::DeviceChoice;
-use logreg::penalty::PenaltyKind;
+use logreg::model::penalty::PenaltyKind;
 
 use self::train::TrainArgs;
 use self::tutorial::{ParityArgs, TutorialArgs};

@@ -8,13 +8,13 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use clap::Args;
 
+use logreg::data::npy;
+use logreg::data::source::Source;
+use logreg::data::table::LabelColumn;
 use logreg::device::DeviceChoice;
-use logreg::fused::Source;
-use logreg::metrics::{self, Report};
-use logreg::model_file::SavedModel;
-use logreg::npy;
+use logreg::model::file::SavedModel;
+use logreg::model::metrics::{self, Report};
 use logreg::output::write_atomically;
-use logreg::table::LabelColumn;
 
 use super::input::{load_table, InputArgs};
 use super::{check_threshold, resolve_device};

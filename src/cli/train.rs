@@ -9,15 +9,15 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use clap::Args;
 
-use logreg::checkpoint;
+use logreg::data::source::Source;
+use logreg::data::stream::NpyRows;
+use logreg::data::table::Table;
 use logreg::device::DeviceChoice;
-use logreg::fit::{fit, FitConfig};
-use logreg::fused::Source;
-use logreg::optim::OptimizerKind;
-use logreg::penalty::{Penalty, PenaltyKind};
-use logreg::solver::{Problem, SolverConfig, SolverKind};
-use logreg::stream::NpyRows;
-use logreg::table::Table;
+use logreg::model::penalty::{Penalty, PenaltyKind};
+use logreg::solvers::{Problem, SolverConfig, SolverKind};
+use logreg::train::checkpoint;
+use logreg::train::fit::{fit, FitConfig};
+use logreg::train::optim::OptimizerKind;
 use logreg::train::{Checkpoints, Engine, LossKind, TrainConfig, TrainState};
 
 use super::input::InputArgs;
@@ -294,7 +294,7 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
     };
     let features = data.features();
     if args.solver == SolverChoice::Auto {
-        config.solver = config.solver.map(|(_, c)| (logreg::solver::auto_kind(features), c));
+        config.solver = config.solver.map(|(_, c)| (logreg::solvers::auto_kind(features), c));
     }
     stop_on_ctrl_c()?;
     let bar = progress(config.train.epochs, args.quiet || args.json || config.solver.is_some());
@@ -335,7 +335,7 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
     };
     let fitted = match &data {
         TrainData::Table(t) => fit(t, &config, device, checkpoints, on_epoch),
-        TrainData::Stream(s) => logreg::fit::fit_stream(s, &config, checkpoints, on_epoch),
+        TrainData::Stream(s) => logreg::train::fit::fit_stream(s, &config, checkpoints, on_epoch),
     };
     if let Some(bar) = bar {
         bar.finish_and_clear();

@@ -8,10 +8,10 @@ use anyhow::bail;
 use clap::Args;
 
 use logreg::device::DeviceChoice;
-use logreg::optim::OptimizerKind;
-use logreg::parity::{self, ParityOptions};
-use logreg::penalty::PenaltyKind;
-use logreg::tutorial::{epoch_line, Example, TutorialConfig};
+use logreg::model::penalty::PenaltyKind;
+use logreg::reference::parity::{self, ParityOptions};
+use logreg::reference::tutorial::{epoch_line, Example, TutorialConfig};
+use logreg::train::optim::OptimizerKind;
 
 use super::{check_lambda_flags, resolve_device};
 
@@ -100,7 +100,7 @@ pub(crate) fn tutorial(args: TutorialArgs) -> anyhow::Result<ExitCode> {
     let device = resolve_device(args.device)?;
     let epochs = config.epochs as usize;
     let json = args.json;
-    let run = logreg::tutorial::run(&config, device, |epoch, loss| {
+    let run = logreg::reference::tutorial::run(&config, device, |epoch, loss| {
         if !json && epoch % 10 == 0 {
             println!("{}", epoch_line(epoch, epochs, loss));
         }

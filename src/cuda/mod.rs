@@ -1,8 +1,6 @@
-//! CUDA beyond what tch gives: `libtorch_cuda` loaded on demand ([`load`]), and the fused
-//! engine's pass as a kernel of our own ([`DeviceRows`]), through the driver and NVRTC ([`driver`]).
+//! CUDA beyond what tch gives: `libtorch_cuda` loaded on demand ([`load`]), and the driver and
+//! NVRTC loaded at run time ([`driver`]) for kernels of our own (the fused engine's,
+//! [`crate::train::gpu`]).
 
 pub mod driver;
 pub mod load;
-mod rows;
-
-pub use rows::{DeviceRows, KERNEL_MAX_FEATURES};

@@ -2,7 +2,7 @@
 
 use std::process::{Command, Output};
 
-use logreg::tutorial::{epoch_line, TutorialRun};
+use logreg::reference::tutorial::{epoch_line, TutorialRun};
 
 /// The binary under test; `LOGREG_BIN` overrides cargo's path (for running the tests elsewhere).
 pub fn bin() -> std::ffi::OsString {
@@ -58,7 +58,7 @@ fn tutorial_json_has_every_loss_and_the_final_parameters() {
     assert_eq!(run.losses, reference.losses);
     assert_eq!((&run.weight, run.bias), (&reference.weight, reference.bias));
     let golden = crate::fixture("l1-adam-seed1");
-    let deviation = logreg::fixture::Deviation::between(&golden.expected(), &run);
+    let deviation = logreg::reference::fixture::Deviation::between(&golden.expected(), &run);
     assert!(deviation.within(golden.tolerance.cpu), "{deviation:?}");
     assert_eq!(run.losses.len(), 100);
 }

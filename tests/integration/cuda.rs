@@ -5,17 +5,18 @@
 use std::ops::ControlFlow;
 
 use logreg::cuda::load::available;
-use logreg::cuda::DeviceRows;
-use logreg::data::tutorial_sample;
-use logreg::dataset::Dataset;
-use logreg::fixture::Deviation;
-use logreg::fused::{full_pass, InMemory, Source};
-use logreg::model::LogisticRegression;
-use logreg::optim::OptimizerKind;
-use logreg::penalty::Penalty;
+use logreg::data::dataset::Dataset;
+use logreg::data::source::InMemory;
+use logreg::model::linear::LogisticRegression;
+use logreg::model::penalty::Penalty;
+use logreg::reference::fixture::Deviation;
+use logreg::reference::sample::tutorial_sample;
+use logreg::reference::tutorial;
 use logreg::seed::with_seed;
+use logreg::train::fused::{full_pass, FullPass};
+use logreg::train::gpu::DeviceRows;
+use logreg::train::optim::OptimizerKind;
 use logreg::train::{train, Checkpoints, Engine, LossKind, TrainConfig, Training};
-use logreg::tutorial;
 use tch::{Device, Kind, Tensor};
 
 fn skip(test: &str) -> bool {
@@ -77,11 +78,8 @@ fn the_cuda_kernel_sums_equal_the_cpu_engines() {
         let x = data.x.to_device(Device::Cuda(0));
         let (rows, why) = DeviceRows::new(&x, &data.y).unwrap();
         assert!(why.is_none() && rows.uses_kernel(), "{n}x{d}: {why:?}");
-        let cpu = InMemory::new(
-            logreg::fused::tensor_values(&data.x).unwrap(),
-            logreg::fused::tensor_values(&data.y).unwrap(),
-            d as usize,
-        );
+        let (xs, ys) = (Vec::<f32>::try_from(&data.x).unwrap(), Vec::<f32>::try_from(&data.y).unwrap());
+        let cpu = InMemory::new(&xs, &ys, d as usize);
         for scale in [0.1f32, 30.0] {
             let w: Vec<f32> = (0..d).map(|j| scale * ((j as f32 * 0.7).sin())).collect();
             let (a, b) = (full_pass(&cpu, &w, -0.2).unwrap(), rows.pass(&w, -0.2).unwrap());

@@ -96,7 +96,7 @@ fn l1_training_is_recorded_in_the_model() {
     let dir = tempfile::tempdir().unwrap();
     let (model, _) =
         train_json(dir.path(), &["--standardize", "--penalty", "l1", "--lambda", "0.01", "--epochs", "20"]);
-    let saved = logreg::model_file::SavedModel::load(&model).unwrap();
+    let saved = logreg::model::file::SavedModel::load(&model).unwrap();
     assert_eq!((saved.training.penalty.as_str(), saved.training.lambda, saved.training.epochs), ("l1", 0.01, 20));
     assert_eq!(saved.label_name, "benign");
     assert_eq!(saved.feature_names.len(), 30);

@@ -1,6 +1,6 @@
 //! The committed fixtures are exactly what `scripts/reference.py fixtures` writes today.
 
-use logreg::fixture;
+use logreg::reference::fixture;
 
 #[test]
 fn committed_fixtures_are_what_the_reference_script_writes() {

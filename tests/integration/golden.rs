@@ -1,7 +1,7 @@
 //! The Rust port against PyTorch's golden results, on the CPU.
 
-use logreg::fixture::Deviation;
-use logreg::tutorial;
+use logreg::reference::fixture::Deviation;
+use logreg::reference::tutorial;
 use tch::Device;
 
 #[test]

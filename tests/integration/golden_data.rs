@@ -3,10 +3,10 @@
 use std::ops::ControlFlow;
 use std::path::Path;
 
-use logreg::fit::fit;
-use logreg::fixture::{load_data_dir, DataFixture, Deviation};
-use logreg::table::{self, LabelColumn};
-use logreg::tutorial::TutorialRun;
+use logreg::data::table::{self, LabelColumn};
+use logreg::reference::fixture::{load_data_dir, DataFixture, Deviation};
+use logreg::reference::tutorial::TutorialRun;
+use logreg::train::fit::fit;
 use tch::Device;
 
 pub fn data_fixtures() -> Vec<DataFixture> {

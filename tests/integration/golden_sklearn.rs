@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use logreg::solver::{solve, Problem, SolverConfig, SolverKind};
-use logreg::table::{self, LabelColumn};
+use logreg::data::table::{self, LabelColumn};
+use logreg::solvers::{solve, Problem, SolverConfig, SolverKind};
 use serde::Deserialize;
 use tch::{Device, Kind, Tensor};
 

@@ -13,7 +13,7 @@ mod stream_cli;
 
 use std::path::PathBuf;
 
-use logreg::fixture::{self, Fixture};
+use logreg::reference::fixture::{self, Fixture};
 
 /// The golden fixtures directory.
 pub fn fixtures_dir() -> PathBuf {

@@ -17,8 +17,8 @@ fn json_of(args: &[&str]) -> serde_json::Value {
 /// Writes the breast-cancer CSV standardized into `dir` (so that f32 scores stay small and the
 /// engines can be compared closely), converts it; returns the features' and labels' paths.
 fn convert(dir: &Path) -> (String, String) {
-    let (file, bytes) = logreg::table::read_source(Path::new(BREAST_CANCER)).unwrap();
-    let t = logreg::table::parse(&file, &bytes, &logreg::table::LabelColumn::Last).unwrap();
+    let (file, bytes) = logreg::data::table::read_source(Path::new(BREAST_CANCER)).unwrap();
+    let t = logreg::data::table::parse(&file, &bytes, &logreg::data::table::LabelColumn::Last).unwrap();
     let d = t.feature_names.len();
     let column = |j: usize| t.features.iter().skip(j).step_by(d).map(|&v| f64::from(v));
     let stats: Vec<(f64, f64)> = (0..d)

@@ -7,9 +7,10 @@ use std::sync::{Arc, Mutex};
 
 use tch::{Device, Kind, Tensor};
 
-use super::driver::{Driver, Function, Nvrtc};
+use crate::cuda::driver::{Driver, Function, Nvrtc};
+use crate::data::source::{ChunkFn, Source};
 use crate::error::{ensure, Error, Result};
-use crate::fused::{ChunkFn, Source, Sums};
+use crate::train::fused::{FullPass, Sums};
 
 const SOURCE: &str = include_str!("pass.cu");
 /// Threads per block in both kernels (`__launch_bounds__(256)` in `pass.cu`).
@@ -127,7 +128,7 @@ fn ptr(t: &Tensor) -> u64 {
     t.data_ptr() as u64
 }
 
-/// Rows with 0/1 labels on a CUDA device, for [`crate::fused::train`]: full passes only.
+/// Rows with 0/1 labels on a CUDA device, for [`crate::train::fused::train`]: full passes only.
 pub struct DeviceRows {
     x: Tensor,
     y: Tensor,
@@ -142,7 +143,7 @@ unsafe impl Sync for DeviceRows {}
 
 impl DeviceRows {
     /// `x` (`n × d`) and `y` (`n` or `n × 1`) on one CUDA device, with the kernel compiled for
-    /// `d`, or libtorch's operations when it cannot be (the reason in `Err` of [`Self::kernel`]).
+    /// `d`, or libtorch's operations when it cannot be (then the second value says why).
     pub fn new(x: &Tensor, y: &Tensor) -> Result<(Self, Option<Error>)> {
         let device = x.device();
         let Device::Cuda(ordinal) = device else {
@@ -201,7 +202,9 @@ impl Source for DeviceRows {
             expected: "full batch with the fused engine on CUDA",
         })
     }
+}
 
+impl FullPass for DeviceRows {
     fn pass(&self, w: &[f32], b: f32) -> Result<Sums> {
         let d = self.features;
         let theta = Tensor::f_from_slice(&[w, &[b]].concat())?.f_to_device(self.x.device())?;

@@ -3,12 +3,12 @@
 
 use std::path::Path;
 
+use crate::data::source::Source;
+use crate::data::stream::NpyRows;
+use crate::data::table::Table;
 use crate::error::{Error, Result};
-use crate::fit::FitConfig;
-use crate::fused::Source;
 use crate::output::write_atomically;
-use crate::stream::NpyRows;
-use crate::table::Table;
+use crate::train::fit::FitConfig;
 use crate::train::TrainState;
 
 /// What a checkpoint must match to be resumed: every setting but the number of epochs, and the
@@ -63,7 +63,7 @@ pub fn read(path: &Path, fingerprint: &str) -> Result<TrainState> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::optim::OptimizerState;
+    use crate::train::optim::OptimizerState;
 
     fn state() -> TrainState {
         TrainState {

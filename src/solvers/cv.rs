@@ -10,11 +10,11 @@
 
 use tch::{Device, Kind, Tensor};
 
-use crate::dataset::Standardizer;
+use crate::data::dataset::Standardizer;
 use crate::error::{ensure, Result};
-use crate::metrics::roc_auc;
-use crate::path::{path_on, PathConfig, PathPoint};
+use crate::model::metrics::roc_auc;
 use crate::seed::with_seed;
+use crate::solvers::path::{path_on, PathConfig, PathPoint};
 
 /// Settings. Defaults: 5 folds, seed 0, no standardization, the default path, one fold at a time.
 #[derive(Clone, Copy, Debug, PartialEq)]

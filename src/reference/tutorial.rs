@@ -5,14 +5,14 @@ use std::ops::ControlFlow;
 use serde::{Deserialize, Serialize};
 use tch::Device;
 
-use crate::data::tutorial_sample;
-use crate::dataset::Dataset;
+use crate::data::dataset::Dataset;
 use crate::device::device_name;
 use crate::error::{ensure, Result};
-use crate::model::LogisticRegression;
-use crate::optim::OptimizerKind;
-use crate::penalty::Penalty;
+use crate::model::linear::LogisticRegression;
+use crate::model::penalty::Penalty;
+use crate::reference::sample::tutorial_sample;
 use crate::seed::with_seed;
+use crate::train::optim::OptimizerKind;
 use crate::train::{train, TrainConfig};
 
 /// The tutorial's three examples.

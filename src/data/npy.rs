@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
+use crate::data::table::{read_source, Table};
 use crate::error::{Error, Result};
-use crate::table::{read_source, Table};
 
 /// A decoded array: its shape and its values in C order.
 #[derive(Clone, Debug, PartialEq)]

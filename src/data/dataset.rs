@@ -2,8 +2,8 @@
 
 use tch::{Device, Kind, Tensor};
 
+use crate::data::table::Table;
 use crate::error::{ensure, Result};
-use crate::table::Table;
 
 /// Features `x` (`[n, d]`, f32) and labels `y` (`[n, 1]`, 0/1 f32).
 #[derive(Debug)]

@@ -8,11 +8,11 @@ use serde::{Deserialize, Serialize};
 use tch::Device;
 
 use crate::error::{Error, Result};
-use crate::fit::FitConfig;
-use crate::optim::OptimizerKind;
-use crate::penalty::Penalty;
+use crate::model::penalty::Penalty;
+use crate::reference::tutorial::{TutorialConfig, TutorialRun};
+use crate::train::fit::FitConfig;
+use crate::train::optim::OptimizerKind;
 use crate::train::{LossKind, TrainConfig};
-use crate::tutorial::{TutorialConfig, TutorialRun};
 
 /// How far a result may be from PyTorch's.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]

@@ -6,16 +6,12 @@ use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::dataset::Standardizer;
+use crate::data::dataset::Standardizer;
+use crate::data::npy::{self, bad};
+use crate::data::source::{ChunkFn, Source, CHUNK_BYTES};
+use crate::data::table::{read_rows, Columns, LabelColumn};
 use crate::error::{Error, Result};
-use crate::fused::{ChunkFn, Source};
-use crate::npy::{self, bad};
 use crate::output::try_replace_with;
-use crate::table::{read_rows, Columns, LabelColumn};
-
-/// Bytes of X per chunk when none is asked for: large enough that mapping costs little, small
-/// enough that the resident set stays far below a gigabyte.
-pub const CHUNK_BYTES: usize = 32 << 20;
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
     move |error| Error::Io { path: path.into(), error }
@@ -154,7 +150,7 @@ impl NpyRows {
         let mut out = Vec::with_capacity(self.rows);
         for i in 0..self.chunks() {
             self.map_chunk(i, |x, _| {
-                crate::fused::probabilities(x, self.features, &w, b, &mut out);
+                crate::simd::probabilities(x, self.features, &w, b, &mut out);
                 Ok(())
             })?;
         }
@@ -190,7 +186,7 @@ impl NpyRows {
     pub fn standardizer(&self) -> Result<Standardizer> {
         let d = self.features;
         let shift: Vec<f64> = self.map_chunk(0, |x, _| Ok(x[..d].iter().map(|&v| f64::from(v)).collect()))?;
-        let threads = crate::fused::threads();
+        let threads = crate::simd::threads();
         // Per thread: its chunks' sums of (x − shift) and (x − shift)², column by column.
         let parts: Vec<Result<(Vec<f64>, Vec<f64>)>> = std::thread::scope(|scope| {
             let shift = &shift;
@@ -332,7 +328,7 @@ pub fn convert(csv: &Path, label: &LabelColumn, x_out: &Path, y_out: &Path) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fused::full_pass;
+    use crate::train::fused::full_pass;
 
     #[test]
     fn converted_csv_reads_back_in_any_chunking_with_the_same_sums() {
@@ -348,7 +344,7 @@ mod tests {
         let c = convert(&csv, &LabelColumn::Last, &x, &y).unwrap();
         assert_eq!((c.rows, c.columns.feature_names.len()), (1000, 3));
         let table = npy::read_table(&x, Some(&y)).unwrap();
-        let parsed = crate::table::parse("d.csv", &std::fs::read(&csv).unwrap(), &LabelColumn::Last).unwrap();
+        let parsed = crate::data::table::parse("d.csv", &std::fs::read(&csv).unwrap(), &LabelColumn::Last).unwrap();
         assert_eq!((table.features, table.labels), (parsed.features, parsed.labels));
         let (w, b) = ([0.3f32, -0.2, 0.1], 0.05f32);
         let whole = full_pass(&NpyRows::open(&x, Some(&y), None).unwrap(), &w, b).unwrap();

@@ -4,7 +4,7 @@
 use tch::{Kind, Tensor};
 
 use crate::error::{ensure, Result};
-use crate::solver::{solve_design, Design, Problem, SolverConfig, SolverKind};
+use crate::solvers::{solve_design, Design, Problem, SolverConfig, SolverKind};
 
 /// The grid, the mixing and the solver. Defaults: 50 values of λ down to λ_max·1e-3, α = 1 (the
 /// lasso), proximal Newton.
@@ -121,7 +121,7 @@ pub fn path_on(x: &Tensor, y: &Tensor, lambdas: &[f64], config: &PathConfig) -> 
 mod tests {
     use super::*;
     use crate::seed::with_seed;
-    use crate::solver::solve;
+    use crate::solvers::solve;
     use tch::Device;
 
     fn data() -> (Tensor, Tensor) {

@@ -12,9 +12,9 @@ use std::path::Path;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde::{Deserialize, Serialize};
 
-use crate::dataset::Standardizer;
+use crate::data::dataset::Standardizer;
 use crate::error::{Error, Result};
-use crate::model::FittedLogisticRegression;
+use crate::model::linear::FittedLogisticRegression;
 use crate::output::write_atomically;
 
 const FORMAT: &str = "logreg-model";

@@ -5,17 +5,17 @@ use std::ops::ControlFlow;
 
 use tch::{Device, Tensor};
 
-use crate::dataset::{Dataset, Standardizer};
+use crate::data::dataset::{Dataset, Standardizer};
+use crate::data::source::Source;
+use crate::data::stream::{NpyRows, Standardized};
+use crate::data::table::Table;
 use crate::error::{ensure, Error, Result};
-use crate::fused::Source;
-use crate::metrics::{self, Report};
-use crate::model::{FittedLogisticRegression, LogisticRegression};
-use crate::model_file::{SavedModel, TrainingInfo};
-use crate::penalty::Penalty;
+use crate::model::file::{SavedModel, TrainingInfo};
+use crate::model::linear::{FittedLogisticRegression, LogisticRegression};
+use crate::model::metrics::{self, Report};
+use crate::model::penalty::Penalty;
 use crate::seed::with_seed;
-use crate::solver::{solve, Problem, Solution, SolverConfig, SolverKind};
-use crate::stream::{NpyRows, Standardized};
-use crate::table::Table;
+use crate::solvers::{solve, Problem, Solution, SolverConfig, SolverKind};
 use crate::train::{train, Checkpoints, Engine, Epoch, TrainConfig, Training};
 
 /// How to fit a table. Random draws, all from `seed`, in this order: the validation split (one
@@ -229,20 +229,20 @@ pub fn fit_stream(
     let d = rows.features();
     let standardizer = if config.standardize { Some(rows.standardizer()?) } else { None };
     let standardized = standardizer.as_ref().map(|s| Standardized { inner: rows, standardizer: s });
-    let source: &dyn Source = match &standardized {
+    let source: &dyn crate::train::fused::FullPass = match &standardized {
         Some(s) => s,
         None => rows,
     };
     let training = with_seed(config.seed, || -> Result<_> {
         let initial = LogisticRegression::torch_init(d as i64, Device::Cpu)?.fitted()?;
-        crate::fused::train(&initial, source, None, &effective, checkpoints, on_epoch)
+        crate::train::fused::train(&initial, source, None, &effective, checkpoints, on_epoch)
     })?;
     let scaling = standardizer.as_ref().map(|s| (&s.mean[..], &s.std[..]));
     let probs = rows.probabilities(training.model.coef(), training.model.intercept(), scaling)?;
     let train_report = metrics::report(&probs, labels, 0.5);
     let saved = SavedModel {
         model: training.model.clone(),
-        feature_names: crate::npy::feature_names(d),
+        feature_names: crate::data::npy::feature_names(d),
         label_name: "y".into(),
         standardizer,
         training: describe(config, &effective),
@@ -289,7 +289,7 @@ impl SavedModel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::table::{parse, LabelColumn};
+    use crate::data::table::{parse, LabelColumn};
 
     fn table() -> Table {
         // Separable on x1 > 0, with a noise column x2.
@@ -307,7 +307,7 @@ mod tests {
                 lr: 0.1,
                 epochs: 200,
                 penalty: Penalty::L2 { lambda: 1e-3 },
-                optimizer: crate::optim::OptimizerKind::Adam,
+                optimizer: crate::train::optim::OptimizerKind::Adam,
                 ..Default::default()
             },
             seed: 1,

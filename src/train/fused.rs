@@ -5,95 +5,23 @@
 //! It minimises the same objective as [`crate::train`] and, full batch or with PyTorch's
 //! `randperm` batch order, follows the autograd engine to float rounding (the loss is computed in
 //! the stable logits form, `max(z, 0) − y·z + log1p(e^−|z|)`, so `--loss bce` and `logits` are one
-//! here). Data come from a [`Source`]: rows in memory, or chunks of a file ([`crate::stream`]).
+//! here). Data come from a [`Source`]: rows in memory, or chunks of a file ([`crate::data::stream`]).
 
 use std::ops::{ControlFlow, Range};
 
 use tch::{Device, Kind, Tensor};
 
+use crate::data::source::{InMemory, Source};
+use crate::data::stream::{NpyRows, Standardized};
 use crate::error::{ensure, Result};
-use crate::model::FittedLogisticRegression;
-use crate::optim::{OptimizerKind, OptimizerState};
-use crate::penalty::Penalty;
-use crate::train::{Checkpoints, Epoch, Progress, TrainConfig, Training};
-
-/// What [`Source::with_chunk`] calls with a chunk's features and labels.
-pub type ChunkFn<'a> = dyn FnMut(&[f32], &[f32]) -> Result<()> + 'a;
-
-/// Rows of f32 features (row-major) with 0/1 labels, handed out in chunks.
-pub trait Source: Sync {
-    /// Number of rows.
-    fn rows(&self) -> usize;
-    /// Number of features per row.
-    fn features(&self) -> usize;
-    /// Number of chunks; chunk `i` holds rows `i·chunk_rows ..`.
-    fn chunks(&self) -> usize;
-    /// Rows in chunk `i` (without reading it).
-    fn chunk_len(&self, i: usize) -> usize;
-    /// Calls `f(x, y)` with chunk `i`'s features (`len × d`, row-major) and labels (`len`).
-    fn with_chunk(&self, i: usize, f: &mut ChunkFn) -> Result<()>;
-    /// The data sums of one pass over every row at `w`, `b`: on CPU threads ([`full_pass`]) unless
-    /// the rows live elsewhere (on a GPU, [`crate::cuda::DeviceRows`]).
-    fn pass(&self, w: &[f32], b: f32) -> Result<Sums> {
-        full_pass(self, w, b)
-    }
-}
-
-/// Rows already in memory, in chunks of `chunk_rows` (all rows: one chunk, so that mini-batches
-/// follow one `randperm(n)` as the autograd engine's do).
-pub struct InMemory<'a> {
-    pub x: &'a [f32],
-    pub y: &'a [f32],
-    pub d: usize,
-    pub chunk_rows: usize,
-}
-
-impl<'a> InMemory<'a> {
-    /// All rows as one chunk.
-    pub fn new(x: &'a [f32], y: &'a [f32], d: usize) -> Self {
-        Self { x, y, d, chunk_rows: y.len().max(1) }
-    }
-
-    /// Chunks of [`crate::stream::CHUNK_BYTES`], for full passes: dealt whole to the threads, as
-    /// the chunks of a file are.
-    pub fn chunked(x: &'a [f32], y: &'a [f32], d: usize) -> Self {
-        Self { x, y, d, chunk_rows: (crate::stream::CHUNK_BYTES / (4 * d.max(1))).max(1) }
-    }
-}
-
-impl Source for InMemory<'_> {
-    fn rows(&self) -> usize {
-        self.y.len()
-    }
-    fn features(&self) -> usize {
-        self.d
-    }
-    fn chunks(&self) -> usize {
-        self.y.len().div_ceil(self.chunk_rows).max(1)
-    }
-    fn chunk_len(&self, i: usize) -> usize {
-        self.chunk_rows.min(self.y.len() - i * self.chunk_rows)
-    }
-    fn with_chunk(&self, i: usize, f: &mut ChunkFn) -> Result<()> {
-        let first = i * self.chunk_rows;
-        let last = (first + self.chunk_rows).min(self.y.len());
-        f(&self.x[first * self.d..last * self.d], &self.y[first..last])
-    }
-}
-
-/// A contiguous f32 CPU tensor's values, borrowed for as long as the tensor lives.
-pub fn tensor_values(t: &Tensor) -> Result<&[f32]> {
-    ensure(t.kind() == Kind::Float, "engine", "fused", "needs f32 data")?;
-    ensure(t.device() == Device::Cpu, "engine", "fused", "runs on the CPU (use --device cpu)")?;
-    ensure(t.is_contiguous(), "engine", "fused", "needs contiguous data")?;
-    let len = t.numel();
-    if len == 0 {
-        return Ok(&[]);
-    }
-    // SAFETY: a contiguous f32 CPU tensor holds `len` initialised f32 values at `data_ptr`, which
-    // stay valid and unmoved while `t` is borrowed (we never write through another handle).
-    Ok(unsafe { std::slice::from_raw_parts(t.data_ptr() as *const f32, len) })
-}
+use crate::model::linear::FittedLogisticRegression;
+use crate::model::penalty::Penalty;
+#[cfg(target_arch = "x86_64")]
+use crate::simd::dot_avx2;
+use crate::simd::{dot, threads};
+use crate::train::config::TrainConfig;
+use crate::train::optim::{OptimizerKind, OptimizerState};
+use crate::train::progress::{Checkpoints, Epoch, Progress, Training};
 
 /// Sums over rows: the data loss, the gradient of the data loss (weight, bias), and the count.
 #[derive(Clone, Debug, PartialEq)]
@@ -118,6 +46,19 @@ impl Sums {
         }
     }
 }
+
+/// A [`Source`] that can make a full pass: on CPU threads ([`full_pass`]) unless its rows live
+/// elsewhere (on a GPU, [`crate::train::gpu::DeviceRows`]).
+pub trait FullPass: Source {
+    /// The data sums of one pass over every row at `w`, `b`.
+    fn pass(&self, w: &[f32], b: f32) -> Result<Sums> {
+        full_pass(self, w, b)
+    }
+}
+
+impl FullPass for InMemory<'_> {}
+impl FullPass for NpyRows {}
+impl FullPass for Standardized<'_> {}
 
 /// Which rows of a chunk to visit.
 #[derive(Clone, Copy)]
@@ -147,64 +88,11 @@ impl Rows<'_> {
     }
 }
 
-const LANES: usize = 16;
 /// Rows whose gradient is summed in f32 before it joins the f64 total; they stay in L1 for the
 /// second (gradient) read.
 const BLOCK: usize = 64;
 /// How many rows ahead to ask the cache for.
 const PREFETCH: usize = 2 * BLOCK;
-
-/// Σ a·b with 16 running sums in a fixed order (vectorizes, and gives the same bits on every
-/// instruction set).
-#[inline(always)]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut s = [0f32; LANES];
-    let (a_whole, a_tail) = a.as_chunks::<LANES>();
-    let (b_whole, b_tail) = b[..a.len()].as_chunks::<LANES>();
-    for (x, w) in a_whole.iter().zip(b_whole) {
-        for k in 0..LANES {
-            s[k] += x[k] * w[k];
-        }
-    }
-    let mut tail = 0f32;
-    for (x, w) in a_tail.iter().zip(b_tail) {
-        tail += x * w;
-    }
-    for half in [8, 4, 2, 1] {
-        for k in 0..half {
-            s[k] += s[k + half];
-        }
-    }
-    s[0] + tail
-}
-
-/// [`dot`] in AVX registers: the same 16 running sums and reduction order, so the same bits.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-#[inline]
-fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
-    use std::arch::x86_64::*;
-    let (a_whole, a_tail) = a.as_chunks::<LANES>();
-    let (b_whole, b_tail) = b[..a.len()].as_chunks::<LANES>();
-    // SAFETY: every load reads 8 f32 inside a 16-element array.
-    unsafe {
-        let (mut lo, mut hi) = (_mm256_setzero_ps(), _mm256_setzero_ps());
-        for (x, w) in a_whole.iter().zip(b_whole) {
-            let (x, w) = (x.as_ptr(), w.as_ptr());
-            lo = _mm256_add_ps(lo, _mm256_mul_ps(_mm256_loadu_ps(x), _mm256_loadu_ps(w)));
-            hi = _mm256_add_ps(hi, _mm256_mul_ps(_mm256_loadu_ps(x.add(8)), _mm256_loadu_ps(w.add(8))));
-        }
-        let s8 = _mm256_add_ps(lo, hi);
-        let s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
-        let s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-        let s1 = _mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1));
-        let mut tail = 0f32;
-        for (x, w) in a_tail.iter().zip(b_tail) {
-            tail += x * w;
-        }
-        _mm_cvtss_f32(s1) + tail
-    }
-}
 
 /// `acc[j] = Σₖ g[k]·rows[k][j]`, summed over k in order for each j, 32 columns at a time.
 #[inline(always)]
@@ -409,11 +297,6 @@ pub fn accumulate(x: &[f32], y: &[f32], d: usize, rows: Rows, w: &[f32], b: f32,
     total
 }
 
-/// The worker threads: libtorch's intra-op count, which follows `OMP_NUM_THREADS`.
-pub(crate) fn threads() -> usize {
-    tch::get_num_threads().max(1) as usize
-}
-
 /// The data loss and gradient sums over all of `source` at `w`, `b` (one pass over X). One
 /// chunk is split over the threads by rows; several are dealt to the threads whole, so that
 /// reading one chunk (mapping a file's pages) overlaps computing on another. Sums are added in
@@ -454,20 +337,6 @@ pub fn full_pass<S: Source + ?Sized>(source: &S, w: &[f32], b: f32) -> Result<Su
     by_chunk.sort_by_key(|(c, _)| *c);
     by_chunk.iter().for_each(|(_, s)| total.add(s));
     Ok(total)
-}
-
-/// Appends P(y = 1) = sigmoid(x·w + b) of each row of `x` (`d` features) to `out`.
-pub fn probabilities(x: &[f32], d: usize, w: &[f32], b: f32, out: &mut Vec<f32>) {
-    #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2, checked just above.
-        return out.extend(x.chunks_exact(d).map(|row| sigmoid(unsafe { dot_avx2(row, w) } + b)));
-    }
-    out.extend(x.chunks_exact(d).map(|row| sigmoid(dot(row, w) + b)));
-}
-
-fn sigmoid(z: f32) -> f32 {
-    1.0 / (1.0 + (-z).exp())
 }
 
 /// The penalty's value and gradient at one parameter `p`.
@@ -557,8 +426,8 @@ fn epoch_order(source: &dyn Source) -> Result<Vec<(usize, Vec<i64>)>> {
 /// two chunks.
 pub fn train(
     initial: &FittedLogisticRegression,
-    source: &dyn Source,
-    validation: Option<&dyn Source>,
+    source: &dyn FullPass,
+    validation: Option<&dyn FullPass>,
     config: &TrainConfig,
     checkpoints: Checkpoints,
     on_epoch: impl FnMut(&Epoch) -> ControlFlow<()>,
@@ -624,9 +493,10 @@ pub fn train(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::tutorial_sample;
-    use crate::dataset::Dataset;
-    use crate::model::LogisticRegression;
+    use crate::data::dataset::Dataset;
+    use crate::data::source::tensor_values;
+    use crate::model::linear::LogisticRegression;
+    use crate::reference::sample::tutorial_sample;
     use crate::seed::with_seed;
     use crate::train::{Engine, LossKind};
 

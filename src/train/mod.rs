@@ -1,227 +1,30 @@
-//! The tutorial's training loop: forward, mean BCE + penalty, backward, step.
+//! Training by SGD or Adam: the settings, the epoch loop with its progress and checkpoints, and the
+//! autograd engine (forward, mean BCE + penalty, backward, step) here; the fused engine
+//! ([`fused`]), the optimizers ([`optim`]), checkpoint files ([`checkpoint`]) and fitting a table
+//! end to end, with the exact solvers too ([`fit`]), beside it.
+
+pub mod checkpoint;
+mod config;
+pub mod fit;
+pub mod fused;
+pub mod gpu;
+pub mod optim;
+mod progress;
+
+pub use config::{Engine, LossKind, TrainConfig};
+pub(crate) use progress::Progress;
+pub use progress::{Checkpoints, Epoch, SaveFn, TrainState, Training};
 
 use std::ops::ControlFlow;
 
 use tch::{Device, Kind, Reduction, Tensor};
 
-use crate::cuda::DeviceRows;
-use crate::dataset::Dataset;
-use crate::error::{ensure, Error, Result};
-use crate::fused::{tensor_values, InMemory};
-use crate::model::{FittedLogisticRegression, LogisticRegression};
-use crate::optim::{validate_lr, Optimizer, OptimizerKind, OptimizerState};
-use crate::penalty::Penalty;
-
-/// How the data term of the loss is computed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
-#[serde(rename_all = "lowercase")]
-pub enum LossKind {
-    /// The tutorial's `Sigmoid` + `BCELoss` (probabilities clamped in log, as PyTorch does).
-    #[default]
-    Bce,
-    /// `binary_cross_entropy_with_logits`: the same loss, numerically stable for large scores.
-    Logits,
-}
-
-/// How gradients are computed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
-#[serde(rename_all = "lowercase")]
-pub enum Engine {
-    /// libtorch's autograd, operation for operation as PyTorch (bit-identical on the CPU).
-    #[default]
-    Autograd,
-    /// one pass over X per epoch, on CPU threads or in a CUDA kernel; equal to rounding, faster.
-    Fused,
-}
-
-/// How to train. Defaults are the tutorial's Example 1.
-///
-/// | field           | default       | range / meaning |
-/// |-----------------|---------------|-----------------|
-/// | `lr`            | 0.01          | > 0 |
-/// | `epochs`        | 100           | ≥ 1 |
-/// | `penalty`       | L2, λ = 0.1   | λ ≥ 0 |
-/// | `optimizer`     | SGD           | SGD, Adam |
-/// | `loss`          | BCE           | BCE (tutorial), logits |
-/// | `penalize_bias` | true          | the tutorial penalizes every parameter; scikit-learn and glmnet do not penalize the bias |
-/// | `batch_size`    | None (full)   | ≥ 1; mini-batches reshuffled every epoch |
-/// | `engine`        | autograd      | autograd (any device), fused (CPU) |
-#[derive(Clone, Debug, PartialEq)]
-pub struct TrainConfig {
-    pub lr: f64,
-    pub epochs: usize,
-    pub penalty: Penalty,
-    pub optimizer: OptimizerKind,
-    pub loss: LossKind,
-    pub penalize_bias: bool,
-    pub batch_size: Option<usize>,
-    pub engine: Engine,
-}
-
-impl Default for TrainConfig {
-    fn default() -> Self {
-        Self {
-            lr: 0.01,
-            epochs: 100,
-            penalty: Penalty::L2 { lambda: 0.1 },
-            optimizer: OptimizerKind::Sgd,
-            loss: LossKind::Bce,
-            penalize_bias: true,
-            batch_size: None,
-            engine: Engine::Autograd,
-        }
-    }
-}
-
-impl TrainConfig {
-    /// Checks every setting before any tensor work.
-    pub fn validate(&self) -> Result<()> {
-        validate_lr(self.lr)?;
-        ensure(self.epochs >= 1, "epochs", self.epochs, "must be at least 1")?;
-        if let Some(b) = self.batch_size {
-            ensure(b >= 1, "batch-size", b, "must be at least 1")?;
-        }
-        self.penalty.validate()
-    }
-}
-
-/// One finished epoch, as reported to the caller.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Epoch {
-    /// Counts from 1.
-    pub epoch: usize,
-    /// The training objective: full batch, the loss before the epoch's step (the tutorial's
-    /// number); mini-batches, the mean of the batches' losses weighted by their size.
-    pub loss: f64,
-    /// The data loss (no penalty) on the validation set after the epoch, when there is one.
-    pub validation_loss: Option<f64>,
-}
-
-/// Training state after an epoch: enough to continue exactly where it stopped.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct TrainState {
-    /// Epochs completed.
-    pub epoch: usize,
-    pub weight: Vec<f32>,
-    pub bias: f32,
-    pub optimizer: OptimizerState,
-    pub losses: Vec<f64>,
-    pub validation_losses: Vec<f64>,
-}
-
-/// What [`Checkpoints`] calls with the state to save.
-pub type SaveFn<'a> = dyn FnMut(&TrainState) -> Result<()> + 'a;
-
-/// Checkpoints: continue from `resume`, and hand the state to `save` every `every` epochs.
-#[derive(Default)]
-pub struct Checkpoints<'a> {
-    pub resume: Option<TrainState>,
-    pub every: Option<usize>,
-    pub save: Option<&'a mut SaveFn<'a>>,
-}
-
-/// The bookkeeping both engines share around their steps: where to start (a checkpoint's epoch),
-/// the losses so far, checkpoints every `every` epochs, and the caller's per-epoch callback.
-pub(crate) struct Progress<'a, F> {
-    pub first: usize,
-    epochs: usize,
-    losses: Vec<f64>,
-    validation_losses: Vec<f64>,
-    every: Option<usize>,
-    save: Option<&'a mut SaveFn<'a>>,
-    on_epoch: F,
-}
-
-impl<'a, F: FnMut(&Epoch) -> ControlFlow<()>> Progress<'a, F> {
-    /// Starts afresh, or after `checkpoints.resume` once it is checked against `config` and the
-    /// number of features; returns that state for the engine to restore its parameters from.
-    pub fn start(
-        config: &TrainConfig,
-        features: usize,
-        checkpoints: Checkpoints<'a>,
-        on_epoch: F,
-    ) -> Result<(Self, Option<TrainState>)> {
-        let Checkpoints { resume, every, save } = checkpoints;
-        let mut progress = Self {
-            first: 1,
-            epochs: config.epochs,
-            losses: Vec::with_capacity(config.epochs),
-            validation_losses: vec![],
-            every,
-            save,
-            on_epoch,
-        };
-        if let Some(state) = &resume {
-            ensure(
-                state.epoch < config.epochs,
-                "epochs",
-                config.epochs,
-                "must exceed the checkpoint's completed epochs",
-            )?;
-            ensure(
-                state.weight.len() == features,
-                "resume",
-                "a checkpoint",
-                "must have the model's number of features",
-            )?;
-            (progress.losses, progress.validation_losses) = (state.losses.clone(), state.validation_losses.clone());
-            progress.first = state.epoch + 1;
-        }
-        Ok((progress, resume))
-    }
-
-    /// After an epoch's steps: stops on a non-finite loss, records the losses (the validation
-    /// loss from `validation`), saves a checkpoint when one is due (weights, bias and optimizer
-    /// state from `state`), and reports the epoch, stopping with [`Error::Interrupted`] when the
-    /// callback breaks.
-    pub fn end_epoch(
-        &mut self,
-        epoch: usize,
-        loss: f64,
-        validation: impl FnOnce() -> Result<Option<f64>>,
-        state: impl FnOnce() -> Result<(Vec<f32>, f32, OptimizerState)>,
-    ) -> Result<()> {
-        if !loss.is_finite() {
-            return Err(Error::Diverged { epoch, value: loss });
-        }
-        let validation_loss = validation()?;
-        self.losses.push(loss);
-        self.validation_losses.extend(validation_loss);
-        if let (Some(every), Some(save)) = (self.every, self.save.as_mut()) {
-            if epoch.is_multiple_of(every) && epoch < self.epochs {
-                let (weight, bias, optimizer) = state()?;
-                save(&TrainState {
-                    epoch,
-                    weight,
-                    bias,
-                    optimizer,
-                    losses: self.losses.clone(),
-                    validation_losses: self.validation_losses.clone(),
-                })?;
-            }
-        }
-        if (self.on_epoch)(&Epoch { epoch, loss, validation_loss }).is_break() {
-            return Err(Error::Interrupted { step: "epoch", at: epoch });
-        }
-        Ok(())
-    }
-
-    /// The training and validation losses of every epoch.
-    pub fn finish(self) -> (Vec<f64>, Vec<f64>) {
-        (self.losses, self.validation_losses)
-    }
-}
-
-/// What training produced.
-#[derive(Clone, Debug)]
-pub struct Training {
-    pub losses: Vec<f64>,
-    /// Empty without a validation set.
-    pub validation_losses: Vec<f64>,
-    pub model: FittedLogisticRegression,
-}
+use crate::data::dataset::Dataset;
+use crate::data::source::{tensor_values, InMemory};
+use crate::error::{Error, Result};
+use crate::model::linear::LogisticRegression;
+use crate::train::gpu::DeviceRows;
+use crate::train::optim::Optimizer;
 
 /// The mean data loss of `model` on `x`, `y`.
 pub fn data_loss(model: &LogisticRegression, x: &Tensor, y: &Tensor, loss: LossKind) -> Result<Tensor> {
@@ -333,8 +136,15 @@ pub fn train(
             Ok(if whole { InMemory::new(x, y, d) } else { InMemory::chunked(x, y, d) })
         }
         let valid = validation.map(|v| source(v, d, false)).transpose()?;
-        let valid = valid.as_ref().map(|v| v as &dyn crate::fused::Source);
-        return crate::fused::train(&model.fitted()?, &source(train, d, whole)?, valid, config, checkpoints, on_epoch);
+        let valid = valid.as_ref().map(|v| v as &dyn crate::train::fused::FullPass);
+        return crate::train::fused::train(
+            &model.fitted()?,
+            &source(train, d, whole)?,
+            valid,
+            config,
+            checkpoints,
+            on_epoch,
+        );
     }
     let mut optimizer = Optimizer::new(config.optimizer, config.lr, &model.parameters())?;
     let n = train.len();
@@ -405,13 +215,14 @@ fn train_fused_cuda(
         eprintln!("note: the fused CUDA pass runs in libtorch's operations (two reads of X per epoch): {why}");
     }
     let valid = validation.map(|v| DeviceRows::new(&v.x, &v.y).map(|(r, _)| r)).transpose()?;
-    crate::fused::train(&model.fitted()?, &rows, valid.as_ref().map(|v| v as _), config, checkpoints, on_epoch)
+    crate::train::fused::train(&model.fitted()?, &rows, valid.as_ref().map(|v| v as _), config, checkpoints, on_epoch)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::tutorial_sample;
+    use crate::model::penalty::Penalty;
+    use crate::reference::sample::tutorial_sample;
     use crate::seed::with_seed;
     use tch::Device;
 

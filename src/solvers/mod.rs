@@ -15,6 +15,9 @@
 //! standard as a cold one), or after `max_iter` iterations (then `converged` is false). Both check
 //! [`crate::interrupt`] once per iteration.
 
+pub mod cv;
+pub mod path;
+
 use tch::{Device, Kind, Tensor};
 
 use crate::error::{ensure, Result};

@@ -10,8 +10,8 @@ use tch::Device;
 
 use crate::device::device_name;
 use crate::error::{Error, Result};
-use crate::fixture::{self, Deviation, Fixture};
-use crate::tutorial::{self, TutorialRun};
+use crate::reference::fixture::{self, Deviation, Fixture};
+use crate::reference::tutorial::{self, TutorialRun};
 
 /// Where the reference lives and which configurations to compare.
 #[derive(Clone, Debug)]

@@ -1,0 +1,145 @@
+//! The bookkeeping every engine shares around its steps: epochs reported to the caller, the
+//! training state a checkpoint holds, and what training produced.
+
+use std::ops::ControlFlow;
+
+use crate::error::{ensure, Error, Result};
+use crate::model::linear::FittedLogisticRegression;
+use crate::train::config::TrainConfig;
+use crate::train::optim::OptimizerState;
+
+/// One finished epoch, as reported to the caller.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Epoch {
+    /// Counts from 1.
+    pub epoch: usize,
+    /// The training objective: full batch, the loss before the epoch's step (the tutorial's
+    /// number); mini-batches, the mean of the batches' losses weighted by their size.
+    pub loss: f64,
+    /// The data loss (no penalty) on the validation set after the epoch, when there is one.
+    pub validation_loss: Option<f64>,
+}
+
+/// Training state after an epoch: enough to continue exactly where it stopped.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TrainState {
+    /// Epochs completed.
+    pub epoch: usize,
+    pub weight: Vec<f32>,
+    pub bias: f32,
+    pub optimizer: OptimizerState,
+    pub losses: Vec<f64>,
+    pub validation_losses: Vec<f64>,
+}
+
+/// What [`Checkpoints`] calls with the state to save.
+pub type SaveFn<'a> = dyn FnMut(&TrainState) -> Result<()> + 'a;
+
+/// Checkpoints: continue from `resume`, and hand the state to `save` every `every` epochs.
+#[derive(Default)]
+pub struct Checkpoints<'a> {
+    pub resume: Option<TrainState>,
+    pub every: Option<usize>,
+    pub save: Option<&'a mut SaveFn<'a>>,
+}
+
+/// The bookkeeping both engines share around their steps: where to start (a checkpoint's epoch),
+/// the losses so far, checkpoints every `every` epochs, and the caller's per-epoch callback.
+pub(crate) struct Progress<'a, F> {
+    pub first: usize,
+    epochs: usize,
+    losses: Vec<f64>,
+    validation_losses: Vec<f64>,
+    every: Option<usize>,
+    save: Option<&'a mut SaveFn<'a>>,
+    on_epoch: F,
+}
+
+impl<'a, F: FnMut(&Epoch) -> ControlFlow<()>> Progress<'a, F> {
+    /// Starts afresh, or after `checkpoints.resume` once it is checked against `config` and the
+    /// number of features; returns that state for the engine to restore its parameters from.
+    pub fn start(
+        config: &TrainConfig,
+        features: usize,
+        checkpoints: Checkpoints<'a>,
+        on_epoch: F,
+    ) -> Result<(Self, Option<TrainState>)> {
+        let Checkpoints { resume, every, save } = checkpoints;
+        let mut progress = Self {
+            first: 1,
+            epochs: config.epochs,
+            losses: Vec::with_capacity(config.epochs),
+            validation_losses: vec![],
+            every,
+            save,
+            on_epoch,
+        };
+        if let Some(state) = &resume {
+            ensure(
+                state.epoch < config.epochs,
+                "epochs",
+                config.epochs,
+                "must exceed the checkpoint's completed epochs",
+            )?;
+            ensure(
+                state.weight.len() == features,
+                "resume",
+                "a checkpoint",
+                "must have the model's number of features",
+            )?;
+            (progress.losses, progress.validation_losses) = (state.losses.clone(), state.validation_losses.clone());
+            progress.first = state.epoch + 1;
+        }
+        Ok((progress, resume))
+    }
+
+    /// After an epoch's steps: stops on a non-finite loss, records the losses (the validation
+    /// loss from `validation`), saves a checkpoint when one is due (weights, bias and optimizer
+    /// state from `state`), and reports the epoch, stopping with [`Error::Interrupted`] when the
+    /// callback breaks.
+    pub fn end_epoch(
+        &mut self,
+        epoch: usize,
+        loss: f64,
+        validation: impl FnOnce() -> Result<Option<f64>>,
+        state: impl FnOnce() -> Result<(Vec<f32>, f32, OptimizerState)>,
+    ) -> Result<()> {
+        if !loss.is_finite() {
+            return Err(Error::Diverged { epoch, value: loss });
+        }
+        let validation_loss = validation()?;
+        self.losses.push(loss);
+        self.validation_losses.extend(validation_loss);
+        if let (Some(every), Some(save)) = (self.every, self.save.as_mut()) {
+            if epoch.is_multiple_of(every) && epoch < self.epochs {
+                let (weight, bias, optimizer) = state()?;
+                save(&TrainState {
+                    epoch,
+                    weight,
+                    bias,
+                    optimizer,
+                    losses: self.losses.clone(),
+                    validation_losses: self.validation_losses.clone(),
+                })?;
+            }
+        }
+        if (self.on_epoch)(&Epoch { epoch, loss, validation_loss }).is_break() {
+            return Err(Error::Interrupted { step: "epoch", at: epoch });
+        }
+        Ok(())
+    }
+
+    /// The training and validation losses of every epoch.
+    pub fn finish(self) -> (Vec<f64>, Vec<f64>) {
+        (self.losses, self.validation_losses)
+    }
+}
+
+/// What training produced.
+#[derive(Clone, Debug)]
+pub struct Training {
+    pub losses: Vec<f64>,
+    /// Empty without a validation set.
+    pub validation_losses: Vec<f64>,
+    pub model: FittedLogisticRegression,
+}
