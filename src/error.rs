@@ -3,11 +3,17 @@
 use std::path::PathBuf;
 
 /// Everything the library can fail with.
+#[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A setting outside its range, caught before any tensor work.
     #[error("invalid {name}: {value} ({expected})")]
     InvalidSetting { name: &'static str, value: String, expected: &'static str },
+
+    /// Data handed to the library that it cannot use (lengths, non-finite values, labels), with the
+    /// first fault.
+    #[error("invalid {name}: {message}")]
+    InvalidData { name: &'static str, message: String },
 
     /// `--device cuda` on a machine or libtorch without CUDA; the reason in a line.
     #[error("CUDA was requested but is not available: {reason}")]

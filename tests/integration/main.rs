@@ -2,6 +2,7 @@
 //! does); `LOGREG_FIXTURES`, `LOGREG_PYTHON` and `LOGREG_BIN` override where the fixtures, the
 //! managed Python and the `logreg` binary are.
 
+mod api;
 mod cli;
 mod cuda;
 mod data_cli;
