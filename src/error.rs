@@ -33,7 +33,7 @@ pub enum Error {
     Diverged { epoch: usize, value: f64 },
 
     /// Training was asked to stop (Ctrl-C) before it finished, at this epoch or iteration.
-    #[error("interrupted at {step} {at}; nothing was written")]
+    #[error("interrupted at {step} {at}; no model was written")]
     Interrupted { step: &'static str, at: usize },
 
     /// A file could not be read or written. (The cause is shown, not chained, so it prints once.)

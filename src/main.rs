@@ -30,7 +30,27 @@ fn hint(err: &anyhow::Error) -> &'static str {
     }
 }
 
+/// The exit status for `err`: 130 for a run stopped by Ctrl-C (as a shell reports SIGINT), else 2.
+fn status(err: &anyhow::Error) -> u8 {
+    let interrupted =
+        err.chain().any(|e| matches!(e.downcast_ref::<logreg::Error>(), Some(logreg::Error::Interrupted { .. })))
+            || err.to_string().starts_with("interrupted at ");
+    if interrupted {
+        130
+    } else {
+        2
+    }
+}
+
+extern "C" {
+    fn signal(signum: i32, handler: usize) -> usize;
+}
+
 fn main() -> ExitCode {
+    // SAFETY: SIGPIPE (13) back to its default action (SIG_DFL, 0), first thing (a plain libc call), so
+    // that output into a closed pipe (`logreg predict … | head`) ends the process quietly as it
+    // ends `cat`, instead of a failed write.
+    unsafe { signal(13, 0) };
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) if !err.use_stderr() => {
@@ -42,6 +62,14 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    match cli.threads {
+        Some(n) if n < 1 => {
+            eprintln!("error: invalid threads: {n} (must be at least 1)");
+            return ExitCode::from(2);
+        }
+        Some(n) => tch::set_num_threads(n.min(i64::from(i32::MAX)) as i32),
+        None => {}
+    }
     let result = match cli.command {
         Command::Tutorial(args) => cli::tutorial::tutorial(args),
         Command::Parity(args) => cli::tutorial::parity(args),
@@ -54,13 +82,28 @@ fn main() -> ExitCode {
     };
     result.unwrap_or_else(|err| {
         eprintln!("error: {err:#}{}", hint(&err));
-        ExitCode::from(2)
+        ExitCode::from(status(&err))
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_subcommand_ends_its_help_with_examples_that_parse() {
+        let examples = cli::help_examples();
+        for sub in ["tutorial", "parity", "train", "path", "cv", "predict", "convert", "evaluate"] {
+            let n = examples.iter().filter(|(s, _)| s == sub).count();
+            assert!((2..=3).contains(&n), "{sub}: {n} examples");
+        }
+        for (sub, line) in examples {
+            assert!(line.starts_with(&format!("logreg {sub} ")), "{line}");
+            if let Err(e) = Cli::try_parse_from(line.split_whitespace()) {
+                panic!("{line}: {}", one_line(&e));
+            }
+        }
+    }
 
     #[test]
     fn out_of_gpu_memory_gets_the_flags_that_are_a_way_forward() {

@@ -25,10 +25,23 @@ pub fn try_replace_with<T>(path: &Path, suffix: &str, fill: impl FnOnce(&mut Nam
         _ => PathBuf::from("."),
     };
     let io = |error| Error::Io { path: path.into(), error };
-    let mut tmp = tempfile::Builder::new().prefix(".logreg-").suffix(suffix).tempfile_in(&dir).map_err(io)?;
+    // Created 0666 less the umask, as any new file is (tempfile's default 0600 would survive the
+    // rename and leave outputs unreadable to the group).
+    let mode = std::os::unix::fs::PermissionsExt::from_mode(0o666 & !umask());
+    let mut tmp =
+        tempfile::Builder::new().prefix(".logreg-").suffix(suffix).permissions(mode).tempfile_in(&dir).map_err(io)?;
     let made = fill(&mut tmp)?;
     tmp.persist(path).map_err(|e| io(e.error))?;
     Ok(made)
+}
+
+/// This process's file-creation mask (`Umask:` in /proc/self/status; 022 where that is not read).
+fn umask() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("Umask:").map(|v| v.trim().to_string())))
+        .and_then(|v| u32::from_str_radix(&v, 8).ok())
+        .unwrap_or(0o022)
 }
 
 /// Writes `bytes` to `path` whole or not at all (see [`replace_with`]), flushed to disk.
@@ -51,5 +64,7 @@ mod tests {
         write_atomically(&path, b"new").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"new");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&path).unwrap().permissions());
+        assert_eq!(mode & 0o777, 0o666 & !umask(), "a new file's mode is 0666 less the umask");
     }
 }

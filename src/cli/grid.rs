@@ -29,10 +29,10 @@ pub(crate) struct GridArgs {
     #[arg(long, default_value_t = 50)]
     pub(crate) n_lambdas: i64,
     /// λ_min / λ_max.
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value = "1e-3")]
     pub(crate) lambda_ratio: f64,
     /// Each fit stops when the optimality measure falls to this fraction of its value at zero.
-    #[arg(long, default_value_t = 1e-8)]
+    #[arg(long, default_value = "1e-8")]
     pub(crate) tol: f64,
     /// Iteration limit per λ [default: 100 for newton, 20000 for fista].
     #[arg(long)]

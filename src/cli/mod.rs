@@ -28,34 +28,76 @@ use score::{EvaluateArgs, PredictArgs};
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,
+    /// Worker threads for libtorch and the fused engine [default: libtorch's choice, which follows
+    /// OMP_NUM_THREADS].
+    #[arg(long, global = true)]
+    pub(crate) threads: Option<i64>,
 }
 
 #[derive(Subcommand)]
 pub(crate) enum Command {
     /// Reproduce the tutorial's Example 1 (l2), 2 (l1) or 3 (elastic-net), number for number.
     // Negative numbers parse as values, so `--lr -0.5` reaches validation and its clear message.
-    #[command(allow_negative_numbers = true)]
+    #[command(
+        allow_negative_numbers = true,
+        after_help = "Examples:\n  logreg tutorial l2\n  logreg tutorial elastic-net --optimizer adam --seed 3 --json"
+    )]
     Tutorial(TutorialArgs),
     /// Run the PyTorch reference and the Rust port on the fixture configurations side by side.
+    #[command(
+        after_help = "Examples:\n  logreg parity --device cpu\n  logreg parity --device cuda --python .venv/bin/python3"
+    )]
     Parity(ParityArgs),
     /// Train on a CSV file (header row, numeric features, a 0/1 label column) and write a model.
-    #[command(allow_negative_numbers = true)]
+    #[command(
+        allow_negative_numbers = true,
+        after_help = "Examples:\n  logreg train --data data.csv --out model.safetensors\n  logreg train --data data.csv --penalty l1 --lambda 0.01 --standardize --json\n  logreg train --data big.npy --labels big.labels.npy --stream --epochs 20"
+    )]
     Train(TrainArgs),
     /// Fit glmnet's λ path, from λ_max (every weight zero) down, warm-started.
-    #[command(allow_negative_numbers = true)]
+    #[command(
+        allow_negative_numbers = true,
+        after_help = "Examples:\n  logreg path --data data.csv --standardize --csv path.csv\n  logreg path --data data.csv --alpha 0.5 --plot path.png"
+    )]
     Path(PathArgs),
     /// Cross-validate glmnet's λ path (stratified K folds), pick λ, refit on all rows, write the model.
-    #[command(allow_negative_numbers = true)]
+    #[command(
+        allow_negative_numbers = true,
+        after_help = "Examples:\n  logreg cv --data data.csv --standardize --out model.safetensors\n  logreg cv --data data.csv --folds 10 --select one-se --json"
+    )]
     Cv(CvArgs),
     /// Write P(label = 1) and the predicted class for every row of a CSV file.
-    #[command(allow_negative_numbers = true)]
+    #[command(
+        allow_negative_numbers = true,
+        after_help = "Examples:\n  logreg predict --model model.safetensors --data new.csv\n  logreg predict --model model.safetensors --data new.csv --out predictions.csv --threshold 0.3"
+    )]
     Predict(PredictArgs),
     /// Convert a labelled CSV file into .npy features and labels, one row at a time, for
     /// `train --stream` and `evaluate --stream` on data larger than memory.
+    #[command(
+        after_help = "Examples:\n  logreg convert big.csv big.npy\n  logreg convert big.csv big.npy --label diagnosis"
+    )]
     Convert(ConvertArgs),
     /// Score a model on a labelled CSV file: log-loss, accuracy, ROC AUC, precision, recall, F1.
-    #[command(allow_negative_numbers = true)]
+    #[command(
+        allow_negative_numbers = true,
+        after_help = "Examples:\n  logreg evaluate --model model.safetensors --data test.csv\n  logreg evaluate --model model.safetensors --data test.npy --labels test.labels.npy --stream"
+    )]
     Evaluate(EvaluateArgs),
+}
+
+/// Every subcommand's `--help` examples, as (subcommand, command line).
+#[cfg(test)]
+pub(crate) fn help_examples() -> Vec<(String, String)> {
+    use clap::CommandFactory;
+    let mut out = vec![];
+    for sub in Cli::command().get_subcommands() {
+        let help = sub.get_after_help().map(|h| h.to_string()).unwrap_or_default();
+        for line in help.lines().filter_map(|l| l.strip_prefix("  ")) {
+            out.push((sub.get_name().to_string(), line.to_string()));
+        }
+    }
+    out
 }
 
 /// An optional count flag, which must be at least 1 when given.

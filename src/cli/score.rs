@@ -27,8 +27,8 @@ pub(crate) struct PredictArgs {
     /// CSV file with the model's feature columns (a label column, if present, is ignored); `-` reads standard input.
     #[arg(long)]
     pub(crate) data: PathBuf,
-    /// Where to write `probability,class` per row [default: standard output].
-    #[arg(long)]
+    /// Where to write `probability,class` per row [default: standard output] (`--output` also works).
+    #[arg(long = "out", alias = "output")]
     pub(crate) output: Option<PathBuf>,
     /// Class 1 when the probability is above this.
     #[arg(long, default_value_t = 0.5)]
@@ -90,7 +90,7 @@ pub(crate) fn predict(args: PredictArgs) -> anyhow::Result<ExitCode> {
         out += &format!("{p},{}\n", u8::from(f64::from(p) > args.threshold));
     }
     match &args.output {
-        Some(path) => write_atomically(path, out.as_bytes()).with_context(|| format!("--output {}", path.display()))?,
+        Some(path) => write_atomically(path, out.as_bytes()).with_context(|| format!("--out {}", path.display()))?,
         None => std::io::stdout().write_all(out.as_bytes()).context("writing to standard output")?,
     }
     Ok(ExitCode::SUCCESS)

@@ -54,7 +54,7 @@ pub(crate) struct TrainArgs {
     #[arg(long, value_enum, alias = "optimizer", default_value_t = SolverChoice::Auto)]
     pub(crate) solver: SolverChoice,
     /// newton/fista stop when the optimality measure falls to this fraction of its start.
-    #[arg(long, default_value_t = 1e-8)]
+    #[arg(long, default_value = "1e-8")]
     pub(crate) tol: f64,
     /// newton/fista iteration limit [default: 100 for newton, 20000 for fista].
     #[arg(long)]
@@ -315,7 +315,12 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
         name.push(".ckpt");
         PathBuf::from(name)
     });
-    let mut save = |state: &TrainState| checkpoint::write(&checkpoint_path, &fingerprint, state);
+    let saved_epoch = std::cell::Cell::new(None);
+    let mut save = |state: &TrainState| {
+        checkpoint::write(&checkpoint_path, &fingerprint, state)?;
+        saved_epoch.set(Some(state.epoch));
+        Ok(())
+    };
     let checkpoints = Checkpoints {
         resume,
         every,
@@ -340,7 +345,22 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    let fitted = fitted?;
+    let fitted = match (fitted, saved_epoch.get()) {
+        (Err(e @ logreg::Error::Interrupted { .. }), Some(epoch)) => {
+            // Say where the run can pick up: this very command, resumed from the checkpoint.
+            let mut command: Vec<String> = std::env::args().collect();
+            if let Some(i) = command.iter().position(|a| a == "--resume") {
+                command.drain(i..(i + 2).min(command.len()));
+            }
+            command.extend(["--resume".into(), checkpoint_path.display().to_string()]);
+            return Err(anyhow::anyhow!(
+                "{e}; {} holds epoch {epoch}: resume with `{}`",
+                checkpoint_path.display(),
+                command.join(" ")
+            ));
+        }
+        (fitted, _) => fitted?,
+    };
     let fit_seconds = started.elapsed().as_secs_f64();
     if let Some(s) = fitted.solution.as_ref().filter(|s| !s.converged) {
         eprintln!(

@@ -296,8 +296,8 @@ fn ctrl_c_stops_training_and_writes_nothing() {
         };
         let mut err = String::new();
         std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
-        assert_eq!(status.code(), Some(2), "{args:?}: {err}");
-        assert!(err.starts_with(expected) && err.trim_end().ends_with("nothing was written"), "{args:?}: {err}");
+        assert_eq!(status.code(), Some(130), "{args:?}: {err}");
+        assert!(err.starts_with(expected) && err.trim_end().ends_with("no model was written"), "{args:?}: {err}");
         assert!(files_in(dir.path()).is_empty(), "{args:?}: {:?}", files_in(dir.path()));
     }
 }
@@ -604,4 +604,85 @@ fn path_runs_from_all_zero_to_dense_and_writes_csv_and_plot() {
         assert_eq!(out.status.code(), Some(2), "{extra:?}");
         assert!(stderr(&out).contains(expected), "{extra:?}: {}", stderr(&out));
     }
+}
+
+/// Ctrl-C after a checkpoint: exit 130, and the message names the checkpoint and the command that
+/// resumes from it (the same command with `--resume`).
+#[test]
+fn ctrl_c_after_a_checkpoint_says_how_to_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.safetensors");
+    let ckpt = dir.path().join("m.safetensors.ckpt");
+    let mut child = Command::new(crate::cli::bin())
+        .args([
+            "train",
+            "--data",
+            BREAST_CANCER,
+            "--solver",
+            "sgd",
+            "--epochs",
+            "100000000",
+            "--checkpoint-every",
+            "10",
+        ])
+        .args(["--device", "cpu", "--out"])
+        .arg(&model)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !ckpt.exists() {
+        assert!(std::time::Instant::now() < deadline, "no checkpoint was written");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(130), "{err}");
+    let ckpt = ckpt.to_str().unwrap();
+    assert!(err.starts_with("error: interrupted at epoch ") && err.lines().count() == 1, "{err}");
+    assert!(err.contains(&format!("no model was written; {ckpt} holds epoch ")), "{err}");
+    assert!(err.trim_end().ends_with(&format!(" --resume {ckpt}`")), "{err}");
+    assert!(!model.exists());
+}
+
+/// `logreg predict … | head -1`: the pipe closes early, and the command ends without a word.
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.safetensors");
+    let out = logreg(&["train", "--data", BREAST_CANCER, "--device", "cpu", "--out", model.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Enough rows that the output outgrows the pipe's buffer.
+    let text = std::fs::read_to_string(BREAST_CANCER).unwrap();
+    let body: String = text.lines().skip(1).map(|l| format!("{l}\n")).collect();
+    let big = dir.path().join("big.csv");
+    std::fs::write(&big, format!("{}\n{}", text.lines().next().unwrap(), body.repeat(40))).unwrap();
+    let mut child = Command::new(crate::cli::bin())
+        .args(["predict", "--model", model.to_str().unwrap(), "--data", big.to_str().unwrap(), "--device", "cpu"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 18];
+    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
+    assert_eq!(&first, b"probability,class\n");
+    drop(child.stdout.take());
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(err.is_empty(), "{err}");
+    assert!(status.success() || std::os::unix::process::ExitStatusExt::signal(&status) == Some(13), "{status:?}");
+}
+
+#[test]
+fn threads_must_be_at_least_one_and_apply_to_every_command() {
+    let out = logreg(&["--threads", "0", "tutorial", "l2", "--device", "cpu"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(stderr(&out), "error: invalid threads: 0 (must be at least 1)\n");
+    let one = logreg(&["tutorial", "l2", "--device", "cpu", "--json", "--threads", "1"]);
+    let default = logreg(&["tutorial", "l2", "--device", "cpu", "--json"]);
+    assert!(one.status.success(), "{}", stderr(&one));
+    assert_eq!(one.stdout, default.stdout, "one thread gives the same numbers");
 }
