@@ -8,53 +8,114 @@ use std::path::PathBuf;
 pub enum Error {
     /// A setting outside its range, caught before any tensor work.
     #[error("invalid {name}: {value} ({expected})")]
-    InvalidSetting { name: &'static str, value: String, expected: &'static str },
+    InvalidSetting {
+        /// The setting's name.
+        name: &'static str,
+        /// The value given, as written.
+        value: String,
+        /// The rule it breaks.
+        expected: &'static str,
+    },
 
     /// Data handed to the library that it cannot use (lengths, non-finite values, labels), with the
     /// first fault.
     #[error("invalid {name}: {message}")]
-    InvalidData { name: &'static str, message: String },
+    InvalidData {
+        /// Which argument (`x`, `y`, `feature_names`).
+        name: &'static str,
+        /// What is wrong, with the first bad row and column where there is one.
+        message: String,
+    },
 
-    /// `--device cuda` on a machine or libtorch without CUDA; the reason in a line.
+    /// CUDA asked for (`--device cuda`, `DeviceChoice::Cuda`) on a machine or libtorch without it.
     #[error("CUDA was requested but is not available: {reason}")]
-    CudaUnavailable { reason: String },
+    CudaUnavailable {
+        /// Why, in a line (no driver, no libtorch_cuda, no usable device).
+        reason: String,
+    },
 
     /// A CUDA call of our own (loading the driver or NVRTC, compiling or launching a kernel) failed.
     #[error("CUDA: {step} failed: {message}")]
-    Cuda { step: &'static str, message: String },
+    Cuda {
+        /// What was being done (loading NVRTC, compiling or launching the kernel, …).
+        step: &'static str,
+        /// The driver's or NVRTC's message.
+        message: String,
+    },
 
     /// The GPU's memory could not hold an allocation of `size` (as libtorch words it); `free` is
     /// what libtorch said was left, as " (… free)", or empty.
     #[error("out of GPU memory: {size} did not fit on {device}{free}")]
-    GpuOutOfMemory { size: String, device: String, free: String },
+    GpuOutOfMemory {
+        /// The allocation that failed, as libtorch words it (`37.25 GiB`).
+        size: String,
+        /// The device, as PyTorch names it (`cuda:0`).
+        device: String,
+        /// ` (… free)`, or empty when libtorch did not say.
+        free: String,
+    },
 
     /// Training produced a non-finite loss.
-    #[error("loss became {value} at epoch {epoch}; try a lower learning rate (--lr)")]
-    Diverged { epoch: usize, value: f64 },
+    #[error("loss became {value} at epoch {epoch}; try a lower learning rate")]
+    Diverged {
+        /// The epoch whose loss it was (from 1).
+        epoch: usize,
+        /// The loss: NaN or infinite.
+        value: f64,
+    },
 
-    /// Training was asked to stop (Ctrl-C) before it finished, at this epoch or iteration.
+    /// Training was asked to stop (Ctrl-C, a cancel token, an observer's `Break`) before it
+    /// finished, at this epoch or iteration.
     #[error("interrupted at {step} {at}; no model was written")]
-    Interrupted { step: &'static str, at: usize },
+    Interrupted {
+        /// `epoch` or `iteration`.
+        step: &'static str,
+        /// Which one (from 1).
+        at: usize,
+    },
 
     /// A file could not be read or written. (The cause is shown, not chained, so it prints once.)
     #[error("{}: {error}", path.display())]
-    Io { path: PathBuf, error: std::io::Error },
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the system said.
+        error: std::io::Error,
+    },
 
     /// A JSON file that does not parse into what was expected.
     #[error("{}: {error}", path.display())]
-    Json { path: PathBuf, error: serde_json::Error },
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// What the parser said.
+        error: serde_json::Error,
+    },
 
     /// Bad input data, at `file`, `file:line` or `file:line:column`.
     #[error("{location}: {message}")]
-    Input { location: String, message: String },
+    Input {
+        /// `file`, `file:line` or `file:line:column`.
+        location: String,
+        /// What is wrong there.
+        message: String,
+    },
 
     /// The PyTorch reference script failed or printed something unexpected.
     #[error("reference script `{command}` failed: {message}")]
-    Reference { command: String, message: String },
+    Reference {
+        /// The command run.
+        command: String,
+        /// What went wrong.
+        message: String,
+    },
 
     /// An error raised inside libtorch, shown by its first line (libtorch appends a C++ backtrace).
     #[error("{}", first_line(.0))]
-    Torch(tch::TchError),
+    Torch(
+        /// libtorch's error.
+        tch::TchError,
+    ),
 }
 
 impl From<tch::TchError> for Error {

@@ -26,6 +26,7 @@ fn hint(err: &anyhow::Error) -> &'static str {
         Some(logreg::Error::GpuOutOfMemory { .. }) => {
             "; use --device cpu (or, to train on a .npy file larger than memory, --stream)"
         }
+        Some(logreg::Error::Diverged { .. }) => " (--lr)",
         _ => "",
     }
 }
@@ -114,6 +115,11 @@ mod tests {
             format!("{err:#}{}", hint(&err)),
             "--data big.npy: out of GPU memory: 2.00 GiB did not fit on cuda:0; \
              use --device cpu (or, to train on a .npy file larger than memory, --stream)"
+        );
+        let diverged = anyhow::Error::from(logreg::Error::Diverged { epoch: 3, value: f64::NAN });
+        assert_eq!(
+            format!("{diverged:#}{}", hint(&diverged)),
+            "loss became NaN at epoch 3; try a lower learning rate (--lr)"
         );
         assert_eq!(hint(&anyhow::anyhow!("another error")), "");
     }

@@ -61,14 +61,17 @@ impl Dataset {
         Ok(self)
     }
 
+    /// Number of rows.
     pub fn n_rows(&self) -> usize {
         self.table.labels.len()
     }
 
+    /// Number of features per row.
     pub fn n_features(&self) -> usize {
         self.table.feature_names.len()
     }
 
+    /// The features' names, in column order.
     pub fn feature_names(&self) -> &[String] {
         &self.table.feature_names
     }

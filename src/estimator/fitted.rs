@@ -40,6 +40,7 @@ impl FittedModel {
         &self.intercept
     }
 
+    /// The features the model was fitted on, in the order [`Self::predict_proba`] takes them.
     pub fn feature_names(&self) -> &[String] {
         &self.saved.feature_names
     }

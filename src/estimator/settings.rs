@@ -18,6 +18,7 @@ use crate::train::{Checkpoints, Engine, Epoch, LossKind, TrainConfig};
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Penalty {
+    /// No penalty.
     None,
     /// λ·‖w‖₁.
     L1(f64),
@@ -25,18 +26,24 @@ pub enum Penalty {
     L2(f64),
     /// l1·‖w‖₁ + l2·‖w‖₂².
     ElasticNet {
+        /// The L1 strength.
         l1: f64,
+        /// The squared-L2 strength.
         l2: f64,
     },
     /// scikit-learn's `C` and `l1_ratio` (its objective divided by C·n: resolved at fit, when the
     /// number of rows is known).
     Sklearn {
+        /// Inverse strength, > 0.
         c: f64,
+        /// The L1 share, in [0, 1].
         l1_ratio: f64,
     },
     /// glmnet's `lambda` and `alpha`: mean loss + λ(α‖w‖₁ + (1−α)/2‖w‖₂²).
     Glmnet {
+        /// Strength, ≥ 0.
         lambda: f64,
+        /// The L1 share, in [0, 1].
         alpha: f64,
     },
 }
@@ -56,7 +63,9 @@ impl Penalty {
 /// SGD's settings. Defaults (the command line's): lr 0.01, 300 epochs, full batch.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SgdSettings {
+    /// Learning rate, > 0.
     pub lr: f64,
+    /// Full passes over the rows, ≥ 1.
     pub epochs: usize,
     /// Rows per mini-batch (reshuffled every epoch); `None` for full batch.
     pub batch_size: Option<usize>,
@@ -71,8 +80,11 @@ impl Default for SgdSettings {
 /// Adam's settings (β = (0.9, 0.999), ε = 1e-8, as PyTorch's defaults). Defaults: as [`SgdSettings`].
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct AdamSettings {
+    /// Learning rate, > 0.
     pub lr: f64,
+    /// Full passes over the rows, ≥ 1.
     pub epochs: usize,
+    /// Rows per mini-batch (reshuffled every epoch); `None` for full batch.
     pub batch_size: Option<usize>,
 }
 
@@ -93,7 +105,9 @@ pub enum Solver {
     Newton,
     /// Accelerated proximal gradient to the optimum.
     Fista,
+    /// Plain SGD, as `torch.optim.SGD`.
     Sgd(SgdSettings),
+    /// Adam, as `torch.optim.Adam`.
     Adam(AdamSettings),
 }
 
@@ -103,14 +117,17 @@ pub enum Solver {
 pub struct CancelToken(Arc<AtomicBool>);
 
 impl CancelToken {
+    /// A token not yet cancelled.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// Stops every fit given this token (or a clone of it), at its next epoch or iteration.
     pub fn cancel(&self) {
         self.0.store(true, Ordering::SeqCst);
     }
 
+    /// Whether [`Self::cancel`] was called.
     pub fn is_cancelled(&self) -> bool {
         self.0.load(Ordering::SeqCst)
     }
@@ -158,15 +175,18 @@ fn invalid(name: &'static str, value: impl ToString, expected: &'static str) -> 
 }
 
 impl LogisticRegression {
+    /// The defaults (see the type's documentation).
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// The penalty [default: `Penalty::L2(1e-3)`].
     pub fn penalty(mut self, penalty: Penalty) -> Self {
         self.penalty = penalty;
         self
     }
 
+    /// How to minimise [default: [`Solver::Auto`]].
     pub fn solver(mut self, solver: Solver) -> Self {
         self.solver = solver;
         self

@@ -326,7 +326,7 @@ mod tests {
         data.x = data.x.fill_diagonal_(f64::NAN, false);
         let config = TrainConfig { loss: LossKind::Logits, ..Default::default() };
         let e = train(model, &data, None, &config, Checkpoints::default(), |_| ControlFlow::Continue(())).unwrap_err();
-        assert_eq!(e.to_string(), "loss became NaN at epoch 1; try a lower learning rate (--lr)");
+        assert_eq!(e.to_string(), "loss became NaN at epoch 1; try a lower learning rate");
     }
 
     #[test]
