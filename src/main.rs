@@ -92,6 +92,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_flag_has_help_text() {
+        use clap::CommandFactory;
+        let root = Cli::command();
+        let mut missing = vec![];
+        for sub in root.get_subcommands() {
+            for arg in sub.get_arguments().chain(root.get_arguments()) {
+                let id = arg.get_id().as_str();
+                if id != "help" && id != "version" && arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{} --{id}", sub.get_name()));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "no help text: {missing:?}");
+    }
+
+    #[test]
     fn every_subcommand_ends_its_help_with_examples_that_parse() {
         let examples = cli::help_examples();
         for sub in ["tutorial", "parity", "train", "path", "cv", "predict", "convert", "evaluate"] {

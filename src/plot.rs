@@ -1,5 +1,6 @@
-//! Loss curves as a PNG: the training loss per epoch, and the validation loss when there is one.
-//! Text uses the embedded DejaVu Sans, so no system fonts are needed.
+//! Plots as PNG: the training objective per epoch or iteration (and the validation loss when there
+//! is one), and coefficients along a regularization path with the largest named. Text uses the
+//! embedded DejaVu Sans, so no system fonts are needed.
 
 use std::path::Path;
 use std::sync::Once;
@@ -17,25 +18,30 @@ fn register_font() {
     });
 }
 
-fn draw(path: &Path, losses: &[f64], validation: &[f64]) -> std::result::Result<(), String> {
+fn draw(path: &Path, step: &str, losses: &[f64], validation: &[f64]) -> std::result::Result<(), String> {
     register_font();
     let root = BitMapBackend::new(path, (900, 540)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     let top = losses.iter().chain(validation).copied().fold(0.0, f64::max) * 1.05;
+    // Epochs count from 1; an exact solver's objectives start at iteration 0 (the start).
+    let first = usize::from(step == "epoch");
     let mut chart = ChartBuilder::on(&root)
-        .caption("loss per epoch", ("sans-serif", 24))
+        .caption(format!("objective per {step}"), ("sans-serif", 24))
         .margin(16)
         .x_label_area_size(44)
         .y_label_area_size(64)
-        .build_cartesian_2d(1..losses.len().max(2), 0.0..top.max(f64::MIN_POSITIVE))
+        .build_cartesian_2d(first..(first + losses.len()).max(first + 1), 0.0..top.max(f64::MIN_POSITIVE))
         .map_err(|e| e.to_string())?;
-    chart.configure_mesh().x_desc("epoch").y_desc("loss").draw().map_err(|e| e.to_string())?;
+    chart.configure_mesh().x_desc(step).y_desc("loss").draw().map_err(|e| e.to_string())?;
     for (values, color, label) in [(losses, BLUE, "training objective"), (validation, RED, "validation loss")] {
         if values.is_empty() {
             continue;
         }
         chart
-            .draw_series(LineSeries::new(values.iter().enumerate().map(|(i, &v)| (i + 1, v)), color.stroke_width(2)))
+            .draw_series(LineSeries::new(
+                values.iter().enumerate().map(|(i, &v)| (i + first, v)),
+                color.stroke_width(2),
+            ))
             .map_err(|e| e.to_string())?
             .label(label)
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(2)));
@@ -49,18 +55,23 @@ fn draw(path: &Path, losses: &[f64], validation: &[f64]) -> std::result::Result<
     root.present().map_err(|e| e.to_string())
 }
 
-/// Draws the curves to `path` (PNG) through a temporary file in the same directory and a rename.
-pub fn loss_curves(path: &Path, losses: &[f64], validation: &[f64]) -> Result<()> {
+/// Draws the curves against `step` (`epoch` for SGD/Adam, `iteration` for the exact solvers) to
+/// `path` (PNG) through a temporary file in the same directory and a rename.
+pub fn loss_curves(path: &Path, step: &str, losses: &[f64], validation: &[f64]) -> Result<()> {
     // The encoder picks the format from the extension, so the temporary name ends in .png.
-    replace_with(path, ".png", |tmp| draw(tmp.path(), losses, validation).map_err(std::io::Error::other))
+    replace_with(path, ".png", |tmp| draw(tmp.path(), step, losses, validation).map_err(std::io::Error::other))
 }
 
-/// Draws each coefficient against log₁₀ λ (a regularization path) to `path` (PNG).
-pub fn coefficient_paths(path: &Path, lambdas: &[f64], coefs: &[Vec<f64>]) -> Result<()> {
-    replace_with(path, ".png", |tmp| draw_paths(tmp.path(), lambdas, coefs).map_err(std::io::Error::other))
+/// Lines named in the path plot's legend: the coefficients largest at the path's end.
+const NAMED: usize = 8;
+
+/// Draws each coefficient against log₁₀ λ (a regularization path) to `path` (PNG); the legend
+/// names the [`NAMED`] largest at the smallest λ (`names`: one per coefficient).
+pub fn coefficient_paths(path: &Path, lambdas: &[f64], coefs: &[Vec<f64>], names: &[String]) -> Result<()> {
+    replace_with(path, ".png", |tmp| draw_paths(tmp.path(), lambdas, coefs, names).map_err(std::io::Error::other))
 }
 
-fn draw_paths(path: &Path, lambdas: &[f64], coefs: &[Vec<f64>]) -> std::result::Result<(), String> {
+fn draw_paths(path: &Path, lambdas: &[f64], coefs: &[Vec<f64>], names: &[String]) -> std::result::Result<(), String> {
     register_font();
     let root = BitMapBackend::new(path, (900, 540)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| e.to_string())?;
@@ -76,10 +87,28 @@ fn draw_paths(path: &Path, lambdas: &[f64], coefs: &[Vec<f64>]) -> std::result::
         .map_err(|e| e.to_string())?;
     chart.configure_mesh().x_desc("log10 lambda").y_desc("coefficient").draw().map_err(|e| e.to_string())?;
     let features = coefs.first().map_or(0, Vec::len);
+    let mut order: Vec<usize> = (0..features).collect();
+    let last = coefs.last().cloned().unwrap_or_default();
+    order.sort_by(|&a, &b| last[b].abs().total_cmp(&last[a].abs()));
+    let named: Vec<usize> = order.iter().copied().take(NAMED).filter(|&j| last[j] != 0.0).collect();
     for j in 0..features {
         let color = Palette99::pick(j).stroke_width(2);
-        chart
+        let series = chart
             .draw_series(LineSeries::new(xs.iter().zip(coefs).map(|(&x, c)| (x, c[j])), color))
+            .map_err(|e| e.to_string())?;
+        if named.contains(&j) {
+            let name = names.get(j).cloned().unwrap_or_else(|| format!("x{j}"));
+            series.label(name).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], color));
+        }
+    }
+    if !named.is_empty() {
+        chart
+            .configure_series_labels()
+            // λ_max's end, on the right, is where every coefficient is zero: room for the legend.
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
             .map_err(|e| e.to_string())?;
     }
     root.present().map_err(|e| e.to_string())
@@ -95,11 +124,11 @@ mod tests {
         let path = dir.path().join("loss.png");
         let losses: Vec<f64> = (0..50).map(|i| 1.0 / (1.0 + i as f64)).collect();
         let validation: Vec<f64> = losses.iter().map(|l| l * 1.2).collect();
-        loss_curves(&path, &losses, &validation).unwrap();
+        loss_curves(&path, "epoch", &losses, &validation).unwrap();
         let bytes = std::fs::read(&path).unwrap();
         assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n") && bytes.len() > 5_000, "{} bytes", bytes.len());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
-        let e = loss_curves(&dir.path().join("no/such/loss.png"), &losses, &[]).unwrap_err().to_string();
+        let e = loss_curves(&dir.path().join("no/such/loss.png"), "iteration", &losses, &[]).unwrap_err().to_string();
         assert!(e.contains("no/such/loss.png"), "{e}");
     }
 
@@ -109,7 +138,7 @@ mod tests {
         let path = dir.path().join("path.png");
         let lambdas = [1.0, 0.1, 0.01];
         let coefs = vec![vec![0.0, 0.0], vec![0.5, 0.0], vec![1.0, -0.3]];
-        coefficient_paths(&path, &lambdas, &coefs).unwrap();
+        coefficient_paths(&path, &lambdas, &coefs, &["a".into(), "b".into()]).unwrap();
         assert!(std::fs::read(&path).unwrap().starts_with(b"\x89PNG\r\n\x1a\n"));
     }
 }

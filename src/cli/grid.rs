@@ -67,6 +67,7 @@ pub(crate) struct PathArgs {
     pub(crate) standardize: bool,
     #[command(flatten)]
     pub(crate) grid: GridArgs,
+    /// Where to compute: auto = CUDA when there is a usable GPU, else the CPU.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     pub(crate) device: DeviceChoice,
     /// Print the path as one JSON object instead of the table.
@@ -103,6 +104,7 @@ pub(crate) struct CvArgs {
     /// Folds fitted at once [default: the number of CPU cores, at most --folds; 1 on CUDA].
     #[arg(long)]
     pub(crate) jobs: Option<i64>,
+    /// Where to compute: auto = CUDA when there is a usable GPU, else the CPU.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     pub(crate) device: DeviceChoice,
     /// Where to write the model refitted on all rows (safetensors).
@@ -145,7 +147,7 @@ pub(crate) fn path(args: PathArgs) -> anyhow::Result<ExitCode> {
     if let Some(plot) = &args.plot {
         let lambdas: Vec<f64> = points.iter().map(|p| p.lambda).collect();
         let coefs: Vec<Vec<f64>> = points.iter().map(|p| p.coef.clone()).collect();
-        logreg::plot::coefficient_paths(plot, &lambdas, &coefs)
+        logreg::plot::coefficient_paths(plot, &lambdas, &coefs, &table.feature_names)
             .with_context(|| format!("--plot {}", plot.display()))?;
     }
     if args.json {

@@ -33,6 +33,7 @@ pub(crate) struct PredictArgs {
     /// Class 1 when the probability is above this.
     #[arg(long, default_value_t = 0.5)]
     pub(crate) threshold: f64,
+    /// Where to compute: auto = CUDA when there is a usable GPU, else the CPU.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     pub(crate) device: DeviceChoice,
 }
@@ -52,6 +53,7 @@ pub(crate) struct EvaluateArgs {
     /// Class 1 when the probability is above this.
     #[arg(long, default_value_t = 0.5)]
     pub(crate) threshold: f64,
+    /// Where to compute: auto = CUDA when there is a usable GPU, else the CPU.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     pub(crate) device: DeviceChoice,
     /// Read a .npy --data in chunks instead of loading it (data larger than memory).

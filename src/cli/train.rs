@@ -62,6 +62,7 @@ pub(crate) struct TrainArgs {
     /// Learning rate.
     #[arg(long, default_value_t = 0.01)]
     pub(crate) lr: f64,
+    /// Epochs for sgd and adam.
     #[arg(long, default_value_t = 300)]
     pub(crate) epochs: i64,
     /// Rows per mini-batch, reshuffled every epoch by --seed [default: all rows].
@@ -87,6 +88,7 @@ pub(crate) struct TrainArgs {
     /// float rounding, faster) [default: autograd; fused with --stream].
     #[arg(long, value_enum)]
     pub(crate) engine: Option<Engine>,
+    /// Where to compute: auto = CUDA when there is a usable GPU, else the CPU.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     pub(crate) device: DeviceChoice,
     /// Where to write the model (safetensors).
@@ -371,7 +373,8 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
     }
     fitted.saved.save(&args.out).with_context(|| format!("--out {}", args.out.display()))?;
     if let Some(plot) = &args.plot {
-        logreg::plot::loss_curves(plot, &fitted.training.losses, &fitted.training.validation_losses)
+        let step = if fitted.solution.is_some() { "iteration" } else { "epoch" };
+        logreg::plot::loss_curves(plot, step, &fitted.training.losses, &fitted.training.validation_losses)
             .with_context(|| format!("--plot {}", plot.display()))?;
     }
     if args.json {

@@ -44,6 +44,7 @@ pub(crate) struct TutorialArgs {
     /// L2 strength λ₂ for elastic-net (the tutorial leaves it unset) [default: 0.05].
     #[arg(long)]
     pub(crate) lambda_l2: Option<f64>,
+    /// torch.optim.SGD or torch.optim.Adam (PyTorch's default betas and eps).
     #[arg(long, value_enum, default_value_t = OptimizerKind::Sgd)]
     pub(crate) optimizer: OptimizerKind,
     /// auto picks CUDA when available.
