@@ -26,10 +26,15 @@ pub fn requested() -> bool {
 
 /// Runs `work` with `token` (when given) as this thread's stop request, as well as the process's.
 pub fn with_token<T>(token: Option<Arc<AtomicBool>>, work: impl FnOnce() -> T) -> T {
-    let previous = TOKEN.with(|t| t.replace(token));
-    let out = work();
-    TOKEN.with(|t| *t.borrow_mut() = previous);
-    out
+    /// Puts the previous token back however `work` ends, a panic included.
+    struct Restore(Option<Arc<AtomicBool>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            TOKEN.with(|t| *t.borrow_mut() = self.0.take());
+        }
+    }
+    let _restore = Restore(TOKEN.with(|t| t.replace(token)));
+    work()
 }
 
 /// [`Error::Interrupted`] at `iteration` when a stop was requested.
@@ -50,6 +55,9 @@ mod tests {
         let token = Arc::new(AtomicBool::new(true));
         assert!(with_token(Some(token.clone()), || check(3)).is_err());
         assert!(check(3).is_ok(), "the token must not outlive with_token");
+        let caught = std::panic::catch_unwind(|| with_token(Some(token.clone()), || panic!("an observer panicked")));
+        assert!(caught.is_err());
+        assert!(check(3).is_ok(), "a panic must not leave the token behind");
         token.store(false, Ordering::SeqCst);
         assert!(with_token(Some(token), || check(4)).is_ok());
     }

@@ -43,6 +43,9 @@ fn status(err: &anyhow::Error) -> u8 {
     }
 }
 
+/// The most `--threads` accepted: far past any machine's cores, far below what OpenMP cannot start.
+const MAX_THREADS: i64 = 1024;
+
 extern "C" {
     fn signal(signum: i32, handler: usize) -> usize;
 }
@@ -64,11 +67,11 @@ fn main() -> ExitCode {
         }
     };
     match cli.threads {
-        Some(n) if n < 1 => {
-            eprintln!("error: invalid threads: {n} (must be at least 1)");
+        Some(n) if !(1..=MAX_THREADS).contains(&n) => {
+            eprintln!("error: invalid threads: {n} (must be between 1 and {MAX_THREADS})");
             return ExitCode::from(2);
         }
-        Some(n) => tch::set_num_threads(n.min(i64::from(i32::MAX)) as i32),
+        Some(n) => tch::set_num_threads(n as i32),
         None => {}
     }
     let result = match cli.command {

@@ -129,6 +129,7 @@ pub(crate) fn path(args: PathArgs) -> anyhow::Result<ExitCode> {
     let config = args.grid.config()?;
     let device = resolve_device(args.device)?;
     let table = args.input.load()?;
+    stop_on_ctrl_c()?;
     let data = Dataset::from_table(&table)?;
     let x = if args.standardize { Standardizer::fit(&data.x)?.apply(&data.x)? } else { data.x };
     let points = logreg::solvers::path::path(&x.to_device(device), &data.y.to_device(device), &config)?;

@@ -24,7 +24,13 @@ use grid::{CvArgs, PathArgs};
 use score::{EvaluateArgs, PredictArgs};
 
 #[derive(Parser)]
-#[command(name = "logreg", version, about = "Regularized logistic regression on libtorch")]
+// Negative numbers parse as values everywhere, so `--threads -1` reaches its range check.
+#[command(
+    name = "logreg",
+    version,
+    about = "Regularized logistic regression on libtorch",
+    allow_negative_numbers = true
+)]
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,
@@ -45,13 +51,14 @@ pub(crate) enum Command {
     Tutorial(TutorialArgs),
     /// Run the PyTorch reference and the Rust port on the fixture configurations side by side.
     #[command(
+        allow_negative_numbers = true,
         after_help = "Examples:\n  logreg parity --device cpu\n  logreg parity --device cuda --python .venv/bin/python3"
     )]
     Parity(ParityArgs),
     /// Train on a CSV file (header row, numeric features, a 0/1 label column) and write a model.
     #[command(
         allow_negative_numbers = true,
-        after_help = "Examples:\n  logreg train --data data.csv --out model.safetensors\n  logreg train --data data.csv --penalty l1 --lambda 0.01 --standardize --json\n  logreg train --data big.npy --labels big.labels.npy --stream --epochs 20"
+        after_help = "Examples:\n  logreg train --data data.csv --out model.safetensors\n  logreg train --data data.csv --penalty l1 --lambda 0.01 --standardize --json\n  logreg train --data big.npy --labels big.labels.npy --stream --standardize --epochs 20"
     )]
     Train(TrainArgs),
     /// Fit glmnet's λ path, from λ_max (every weight zero) down, warm-started.
@@ -75,6 +82,7 @@ pub(crate) enum Command {
     /// Convert a labelled CSV file into .npy features and labels, one row at a time, for
     /// `train --stream` and `evaluate --stream` on data larger than memory.
     #[command(
+        allow_negative_numbers = true,
         after_help = "Examples:\n  logreg convert big.csv big.npy\n  logreg convert big.csv big.npy --label diagnosis"
     )]
     Convert(ConvertArgs),

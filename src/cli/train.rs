@@ -350,11 +350,13 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
     let fitted = match (fitted, saved_epoch.get()) {
         (Err(e @ logreg::Error::Interrupted { .. }), Some(epoch)) => {
             // Say where the run can pick up: this very command, resumed from the checkpoint.
-            let mut command: Vec<String> = std::env::args().collect();
-            if let Some(i) = command.iter().position(|a| a == "--resume") {
-                command.drain(i..(i + 2).min(command.len()));
+            let mut command: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
+            while let Some(i) = command.iter().position(|a| a == "--resume" || a.starts_with("--resume=")) {
+                let end = if command[i] == "--resume" { (i + 2).min(command.len()) } else { i + 1 };
+                command.drain(i..end);
             }
             command.extend(["--resume".into(), checkpoint_path.display().to_string()]);
+            let command: Vec<String> = command.iter().map(|a| shell_quoted(a)).collect();
             return Err(anyhow::anyhow!(
                 "{e}; {} holds epoch {epoch}: resume with `{}`",
                 checkpoint_path.display(),
@@ -437,4 +439,28 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
         println!("wrote {}", args.out.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `word` as a shell reads it back: bare when it holds only safe characters, else in single quotes.
+fn shell_quoted(word: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c);
+    if !word.is_empty() && word.chars().all(safe) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_quoted;
+
+    #[test]
+    fn words_are_quoted_only_when_a_shell_would_split_or_expand_them() {
+        assert_eq!(shell_quoted("--out"), "--out");
+        assert_eq!(shell_quoted("dir/m.safetensors"), "dir/m.safetensors");
+        assert_eq!(shell_quoted("ci dir/x y.st"), "'ci dir/x y.st'");
+        assert_eq!(shell_quoted("it's"), r"'it'\''s'");
+        assert_eq!(shell_quoted(""), "''");
+    }
 }

@@ -18,12 +18,30 @@ fn invalid(name: &'static str, message: String) -> Error {
     Error::InvalidData { name, message }
 }
 
+/// `x0 … x{d−1}`, once the shape is known to be one the values fill: the sizes come from the
+/// caller, and naming 2⁴⁰ columns of an empty array would not fit in memory.
+fn default_names(n_rows: usize, d: usize, values: usize) -> Result<Vec<String>> {
+    check_shape(n_rows, d, values)?;
+    Ok((0..d).map(|j| format!("x{j}")).collect())
+}
+
+/// At least one row and one feature, and `values` = rows × features (checked multiplication).
+fn check_shape(n_rows: usize, d: usize, values: usize) -> Result<()> {
+    if n_rows == 0 || d == 0 {
+        return Err(invalid("x", format!("{n_rows} rows × {d} features: training needs at least one of each")));
+    }
+    if n_rows.checked_mul(d) != Some(values) {
+        return Err(invalid("x", format!("{values} values, not n_rows × n_features = {n_rows} × {d}")));
+    }
+    Ok(())
+}
+
 impl Dataset {
     /// `x` holds `n_rows × n_features` values row-major, `y` one 0/1 label per row; the features
     /// are named `x0 … x{d−1}`. Lengths that do not match, a non-finite value or a label other
     /// than 0 or 1 are [`Error::InvalidData`] naming the first one.
     pub fn from_slices(x: &[f32], n_rows: usize, n_features: usize, y: &[f32]) -> Result<Self> {
-        let names = (0..n_features).map(|j| format!("x{j}")).collect();
+        let names = default_names(n_rows, n_features, x.len())?;
         Self::checked(x.to_vec(), n_rows, names, y.to_vec(), "<slices>".into())
     }
 
@@ -35,8 +53,9 @@ impl Dataset {
                 t.f_to_device(Device::Cpu)?.f_to_kind(Kind::Float)?.f_contiguous()?.f_flatten(0, -1)?,
             )?)
         };
-        let names = (0..d).map(|j| format!("x{j}")).collect();
-        Self::checked(rows(x)?, n as usize, names, rows(y)?, "<tensors>".into())
+        let x = rows(x)?;
+        let names = default_names(n as usize, d as usize, x.len())?;
+        Self::checked(x, n as usize, names, rows(y)?, "<tensors>".into())
     }
 
     /// A CSV file with a header row; the label column is `label`, or the last one.
@@ -84,12 +103,7 @@ impl Dataset {
 
     fn checked(x: Vec<f32>, n_rows: usize, names: Vec<String>, y: Vec<f32>, source: String) -> Result<Self> {
         let d = names.len();
-        if n_rows == 0 || d == 0 {
-            return Err(invalid("x", format!("{n_rows} rows × {d} features: training needs at least one of each")));
-        }
-        if n_rows.checked_mul(d) != Some(x.len()) {
-            return Err(invalid("x", format!("{} values, not n_rows × n_features = {n_rows} × {d}", x.len())));
-        }
+        check_shape(n_rows, d, x.len())?;
         if y.len() != n_rows {
             return Err(invalid("y", format!("{} labels for {n_rows} rows", y.len())));
         }
@@ -110,13 +124,14 @@ mod tests {
 
     #[test]
     fn bad_slices_are_typed_errors_naming_the_first_fault() {
-        let cases: [(&[f32], usize, usize, &[f32], &str); 6] = [
+        let cases: [(&[f32], usize, usize, &[f32], &str); 7] = [
             (&[1.0, 2.0, 3.0], 2, 2, &[0.0, 1.0], "invalid x: 3 values, not n_rows × n_features = 2 × 2"),
             (&[1.0, 2.0], 2, 1, &[0.0], "invalid y: 1 labels for 2 rows"),
             (&[1.0, f32::NAN], 2, 1, &[0.0, 1.0], "invalid x: row 1, column 0: NaN is not a finite number"),
             (&[1.0, 2.0], 2, 1, &[0.0, 2.0], "invalid y: row 1: label 2 is not 0 or 1"),
             (&[], 0, 3, &[], "invalid x: 0 rows × 3 features: training needs at least one of each"),
             (&[1.0], usize::MAX, 2, &[0.0], "invalid x: 1 values, not n_rows × n_features"),
+            (&[], 0, 1 << 40, &[], "invalid x: 0 rows × 1099511627776 features"),
         ];
         for (x, n, d, y, expected) in cases {
             let e = Dataset::from_slices(x, n, d, y).unwrap_err();

@@ -293,6 +293,8 @@ impl LogisticRegression {
             Solver::Sgd(s) => (OptimizerKind::Sgd, s.lr, s.epochs, s.batch_size, None),
             Solver::Adam(s) => (OptimizerKind::Adam, s.lr, s.epochs, s.batch_size, None),
         };
+        // A batch of more rows than there are is the whole data; past i64 it would wrap in libtorch.
+        let batch_size = batch_size.map(|b| b.min(i64::MAX as usize));
         if solver.is_some() && self.engine == Engine::Fused {
             return Err(invalid("engine", "fused", "applies to Solver::Sgd and Solver::Adam"));
         }

@@ -68,7 +68,8 @@ impl<'a, F: FnMut(&Epoch) -> ControlFlow<()>> Progress<'a, F> {
         let mut progress = Self {
             first: 1,
             epochs: config.epochs,
-            losses: Vec::with_capacity(config.epochs),
+            // Grown as epochs finish: a huge --epochs must not reserve its whole length up front.
+            losses: Vec::with_capacity(config.epochs.min(1 << 16)),
             validation_losses: vec![],
             every,
             save,

@@ -678,9 +678,16 @@ fn a_closed_pipe_ends_quietly() {
 
 #[test]
 fn threads_must_be_at_least_one_and_apply_to_every_command() {
-    let out = logreg(&["--threads", "0", "tutorial", "l2", "--device", "cpu"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert_eq!(stderr(&out), "error: invalid threads: 0 (must be at least 1)\n");
+    for (before, after) in [(true, "0"), (true, "-1"), (false, "-1"), (false, "99999999999")] {
+        let args = if before {
+            vec!["--threads", after, "tutorial", "l2", "--device", "cpu"]
+        } else {
+            vec!["tutorial", "l2", "--device", "cpu", "--threads", after]
+        };
+        let out = logreg(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert_eq!(stderr(&out), format!("error: invalid threads: {after} (must be between 1 and 1024)\n"), "{args:?}");
+    }
     let one = logreg(&["tutorial", "l2", "--device", "cpu", "--json", "--threads", "1"]);
     let default = logreg(&["tutorial", "l2", "--device", "cpu", "--json"]);
     assert!(one.status.success(), "{}", stderr(&one));
