@@ -37,7 +37,7 @@ pub(crate) fn convert(args: ConvertArgs) -> anyhow::Result<ExitCode> {
     }
     let label = args.label.clone().map_or(LabelColumn::Last, LabelColumn::Named);
     let c = logreg::data::stream::convert(&args.input, &label, &args.output, &labels_out)?;
-    println!(
+    outln!(
         "wrote {} ({} rows × {} features, f32) and {} (labels `{}`); features are x0 … x{} in the order {}",
         args.output.display(),
         c.rows,
@@ -46,6 +46,6 @@ pub(crate) fn convert(args: ConvertArgs) -> anyhow::Result<ExitCode> {
         c.columns.label_name.unwrap_or_default(),
         c.columns.feature_names.len() - 1,
         c.columns.feature_names.join(", ")
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -152,14 +152,11 @@ pub(crate) fn path(args: PathArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("--plot {}", plot.display()))?;
     }
     if args.json {
-        println!(
-            "{}",
-            serde_json::json!({ "features": table.feature_names, "alpha": args.grid.alpha, "path": points })
-        );
+        outln!("{}", serde_json::json!({ "features": table.feature_names, "alpha": args.grid.alpha, "path": points }))?;
     } else {
-        println!("{:>12}  {:>7}  {:>12}  {:>10}", "lambda", "nonzero", "objective", "iterations");
+        outln!("{:>12}  {:>7}  {:>12}  {:>10}", "lambda", "nonzero", "objective", "iterations")?;
         for p in &points {
-            println!("{:>12.6e}  {:>7}  {:>12.6}  {:>10}", p.lambda, p.nonzero, p.objective, p.iterations);
+            outln!("{:>12.6e}  {:>7}  {:>12.6}  {:>10}", p.lambda, p.nonzero, p.objective, p.iterations)?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -226,17 +223,17 @@ pub(crate) fn cv(args: CvArgs) -> anyhow::Result<ExitCode> {
     }
     let (best, one_se) = (&r.points[r.best], &r.points[r.one_se]);
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({
                 "folds": folds, "fold_sizes": r.fold_sizes, "alpha": alpha, "points": r.points,
                 "best": best, "one_se": one_se, "chosen": r.points[chosen],
                 "coef": fit.coef, "intercept": fit.intercept, "features": table.feature_names, "model": args.out,
             })
-        );
+        )?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{:>12}  {:>7}  {:>19}  {:>15}", "lambda", "nonzero", "log-loss (± std)", "AUC (± std)");
+    outln!("{:>12}  {:>7}  {:>19}  {:>15}", "lambda", "nonzero", "log-loss (± std)", "AUC (± std)")?;
     for (i, p) in r.points.iter().enumerate() {
         let mark = match (i == r.best, i == r.one_se) {
             (true, true) => "  best, 1-SE",
@@ -244,12 +241,17 @@ pub(crate) fn cv(args: CvArgs) -> anyhow::Result<ExitCode> {
             (false, true) => "  1-SE",
             _ => "",
         };
-        println!(
+        outln!(
             "{:>12.6e}  {:>7}  {:>9.5} ± {:<7.5}  {:>6.4} ± {:<6.4}{mark}",
-            p.lambda, p.nonzero, p.log_loss_mean, p.log_loss_std, p.auc_mean, p.auc_std
-        );
+            p.lambda,
+            p.nonzero,
+            p.log_loss_mean,
+            p.log_loss_std,
+            p.auc_mean,
+            p.auc_std
+        )?;
     }
-    println!(
+    outln!(
         "{folds}-fold CV on {} rows: best λ {:.6e} (log-loss {:.5}, {} non-zero); 1-SE λ {:.6e} (log-loss {:.5}, {} non-zero)",
         table.labels.len(),
         best.lambda,
@@ -258,7 +260,7 @@ pub(crate) fn cv(args: CvArgs) -> anyhow::Result<ExitCode> {
         one_se.lambda,
         one_se.log_loss_mean,
         one_se.nonzero
-    );
-    println!("refitted on all rows at λ {:.6e}: wrote {}", fit.lambda, args.out.display());
+    )?;
+    outln!("refitted on all rows at λ {:.6e}: wrote {}", fit.lambda, args.out.display())?;
     Ok(ExitCode::SUCCESS)
 }

@@ -4,6 +4,25 @@
 //! here the command list, its dispatch and the checks every command shares. The work itself is the
 //! library's; these files turn flags into its settings and its results into output.
 
+/// `println!` that returns a failed write (a full disk, an I/O error) as an error instead of
+/// panicking. (Output into a closed pipe ends the process quietly before this: SIGPIPE.)
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+            .map_err(|e| anyhow::anyhow!("writing to standard output: {e}"))
+    }};
+}
+
+/// [`outln!`] without the newline.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), $($arg)*)
+            .map_err(|e| anyhow::anyhow!("writing to standard output: {e}"))
+    }};
+}
+
 pub(crate) mod convert;
 pub(crate) mod grid;
 pub(crate) mod input;

@@ -98,20 +98,21 @@ pub(crate) fn predict(args: PredictArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub(crate) fn print_report(r: &Report, nonzero: usize, total: usize) {
+pub(crate) fn print_report(r: &Report, nonzero: usize, total: usize) -> anyhow::Result<()> {
     let c = &r.confusion;
-    println!("rows             {}", r.rows);
-    println!("log-loss         {:.6}", r.log_loss);
-    println!("accuracy         {:.4}", r.accuracy);
-    println!("ROC AUC          {}", r.roc_auc.map_or("n/a (one class)".into(), |a| format!("{a:.4}")));
-    println!("precision        {:.4}", r.precision);
-    println!("recall           {:.4}", r.recall);
-    println!("F1               {:.4}", r.f1);
-    println!("threshold        {}", r.threshold);
-    println!("confusion        predicted 1   predicted 0");
-    println!("  actual 1       {:>11}   {:>11}", c.true_positives, c.false_negatives);
-    println!("  actual 0       {:>11}   {:>11}", c.false_positives, c.true_negatives);
-    println!("non-zero weights {nonzero} of {total}");
+    outln!("rows             {}", r.rows)?;
+    outln!("log-loss         {:.6}", r.log_loss)?;
+    outln!("accuracy         {:.4}", r.accuracy)?;
+    outln!("ROC AUC          {}", r.roc_auc.map_or("n/a (one class)".into(), |a| format!("{a:.4}")))?;
+    outln!("precision        {:.4}", r.precision)?;
+    outln!("recall           {:.4}", r.recall)?;
+    outln!("F1               {:.4}", r.f1)?;
+    outln!("threshold        {}", r.threshold)?;
+    outln!("confusion        predicted 1   predicted 0")?;
+    outln!("  actual 1       {:>11}   {:>11}", c.true_positives, c.false_negatives)?;
+    outln!("  actual 0       {:>11}   {:>11}", c.false_positives, c.true_negatives)?;
+    outln!("non-zero weights {nonzero} of {total}")?;
+    Ok(())
 }
 
 /// `evaluate --stream`: the model's probabilities chunk by chunk.
@@ -142,9 +143,9 @@ pub(crate) fn evaluate(args: EvaluateArgs) -> anyhow::Result<ExitCode> {
     if args.json {
         let mut json = serde_json::to_value(&report)?;
         json["nonzero_weights"] = nonzero.into();
-        println!("{json}");
+        outln!("{json}")?;
     } else {
-        print_report(&report, nonzero, total);
+        print_report(&report, nonzero, total)?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -408,7 +408,7 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
             "fit_seconds": fit_seconds,
             "model": args.out,
         });
-        println!("{json}");
+        outln!("{json}")?;
     } else {
         let t = &fitted.train_report;
         let steps = match &fitted.solution {
@@ -420,7 +420,7 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
             ),
             None => format!("{} epochs", fitted.training.losses.len()),
         };
-        println!(
+        outln!(
             "trained on {} rows × {} features, {steps}: final objective {:.6}, train accuracy {:.4}, {} of {} weights non-zero",
             t.rows,
             features,
@@ -428,15 +428,17 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
             t.accuracy,
             fitted.saved.model.coef().iter().filter(|&&w| w != 0.0).count(),
             features
-        );
+        )?;
         if let Some(v) = &fitted.validation_report {
             let auc = v.roc_auc.map_or("n/a".into(), |a| format!("{a:.4}"));
-            println!(
+            outln!(
                 "validation: {} rows, log-loss {:.4}, accuracy {:.4}, ROC AUC {auc}",
-                v.rows, v.log_loss, v.accuracy
-            );
+                v.rows,
+                v.log_loss,
+                v.accuracy
+            )?;
         }
-        println!("wrote {}", args.out.display());
+        outln!("wrote {}", args.out.display())?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -101,13 +101,18 @@ pub(crate) fn tutorial(args: TutorialArgs) -> anyhow::Result<ExitCode> {
     let device = resolve_device(args.device)?;
     let epochs = config.epochs as usize;
     let json = args.json;
+    // The epoch callback cannot return an error: the first failed write is kept and returned.
+    let failed = std::cell::RefCell::new(None);
     let run = logreg::reference::tutorial::run(&config, device, |epoch, loss| {
-        if !json && epoch % 10 == 0 {
-            println!("{}", epoch_line(epoch, epochs, loss));
+        if !json && epoch % 10 == 0 && failed.borrow().is_none() {
+            *failed.borrow_mut() = outln!("{}", epoch_line(epoch, epochs, loss)).err();
         }
     })?;
+    if let Some(e) = failed.into_inner() {
+        return Err(e);
+    }
     if json {
-        println!("{}", serde_json::to_string(&run)?);
+        outln!("{}", serde_json::to_string(&run)?)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -123,8 +128,8 @@ pub(crate) fn parity(args: ParityArgs) -> anyhow::Result<ExitCode> {
     }
     let options = ParityOptions { python, script: args.script, fixtures: args.fixtures };
     let rows = parity::run(&options, device)?;
-    print!("{}", parity::table(&rows));
+    out!("{}", parity::table(&rows))?;
     let passed = rows.iter().filter(|r| r.pass).count();
-    println!("\nparity: {passed} of {} configurations match PyTorch within their tolerance", rows.len());
+    outln!("\nparity: {passed} of {} configurations match PyTorch within their tolerance", rows.len())?;
     Ok(if passed == rows.len() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

@@ -693,3 +693,26 @@ fn threads_must_be_at_least_one_and_apply_to_every_command() {
     assert!(one.status.success(), "{}", stderr(&one));
     assert_eq!(one.stdout, default.stdout, "one thread gives the same numbers");
 }
+
+/// Standard output on a full disk (`/dev/full`): one line and exit 2, never a panic.
+#[test]
+fn a_full_disk_on_standard_output_is_one_line() {
+    for args in [
+        &["tutorial", "l2", "--device", "cpu"][..],
+        &["tutorial", "l2", "--device", "cpu", "--json"],
+        &["path", "--data", BREAST_CANCER, "--device", "cpu", "--n-lambdas", "3"],
+    ] {
+        let out = Command::new(crate::cli::bin())
+            .args(args)
+            .stdout(std::fs::File::create("/dev/full").unwrap())
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert_eq!(
+            stderr(&out),
+            "error: writing to standard output: No space left on device (os error 28)\n",
+            "{args:?}"
+        );
+    }
+}
