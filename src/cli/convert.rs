@@ -8,6 +8,7 @@ use clap::Args;
 
 use logreg::data::table::LabelColumn;
 
+use super::check_outputs;
 use super::input::is_npy;
 
 #[derive(Args)]
@@ -32,9 +33,7 @@ pub(crate) fn convert(args: ConvertArgs) -> anyhow::Result<ExitCode> {
         let name = args.output.file_stem().unwrap_or_default().to_string_lossy().into_owned();
         args.output.with_file_name(format!("{name}.labels.npy"))
     });
-    if labels_out == args.output {
-        bail!("--labels-out must differ from OUTPUT");
-    }
+    check_outputs(&[("OUTPUT", &args.output), ("--labels-out", &labels_out)], &[("INPUT", &args.input)])?;
     let label = args.label.clone().map_or(LabelColumn::Last, LabelColumn::Named);
     let c = logreg::data::stream::convert(&args.input, &label, &args.output, &labels_out)?;
     outln!(

@@ -17,7 +17,7 @@ use logreg::solvers::path::PathConfig;
 use logreg::solvers::{SolverConfig, SolverKind};
 
 use super::input::InputArgs;
-use super::{at_least_one, resolve_device, stop_on_ctrl_c};
+use super::{at_least_one, check_outputs, resolve_device, stop_on_ctrl_c};
 
 /// The λ grid and the solver, shared by `path` and `cv`.
 #[derive(Args)]
@@ -127,6 +127,10 @@ pub(crate) enum Select {
 
 pub(crate) fn path(args: PathArgs) -> anyhow::Result<ExitCode> {
     let config = args.grid.config()?;
+    let mut outputs = vec![];
+    outputs.extend(args.csv.as_deref().map(|p| ("--csv", p)));
+    outputs.extend(args.plot.as_deref().map(|p| ("--plot", p)));
+    check_outputs(&outputs, &args.input.paths())?;
     let device = resolve_device(args.device)?;
     let table = args.input.load()?;
     stop_on_ctrl_c()?;
@@ -164,6 +168,9 @@ pub(crate) fn path(args: PathArgs) -> anyhow::Result<ExitCode> {
 
 pub(crate) fn cv(args: CvArgs) -> anyhow::Result<ExitCode> {
     let folds = at_least_one("folds", Some(args.folds))?.unwrap_or(5);
+    let mut outputs = vec![("--out", args.out.as_path())];
+    outputs.extend(args.csv.as_deref().map(|p| ("--csv", p)));
+    check_outputs(&outputs, &args.input.paths())?;
     let device = resolve_device(args.device)?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let jobs = match at_least_one("jobs", args.jobs)? {

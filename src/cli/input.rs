@@ -27,6 +27,13 @@ pub(crate) struct InputArgs {
 }
 
 impl InputArgs {
+    /// The files read, by flag: `--data`, and `--labels` when given.
+    pub(crate) fn paths(&self) -> Vec<(&'static str, &Path)> {
+        let mut paths = vec![("--data", self.data.as_path())];
+        paths.extend(self.labels.as_deref().map(|p| ("--labels", p)));
+        paths
+    }
+
     /// The .npy `--data` and `--labels`, opened for chunked reading.
     pub(crate) fn open_stream(&self, chunk_rows: Option<i64>) -> anyhow::Result<NpyRows> {
         if !is_npy(&self.data) {

@@ -30,11 +30,14 @@ pub(crate) mod score;
 pub(crate) mod train;
 pub(crate) mod tutorial;
 
+use std::path::Path;
+
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 
 use logreg::device::DeviceChoice;
 use logreg::model::penalty::PenaltyKind;
+use logreg::output::same_file;
 
 use self::train::TrainArgs;
 use self::tutorial::{ParityArgs, TutorialArgs};
@@ -125,6 +128,28 @@ pub(crate) fn help_examples() -> Vec<(String, String)> {
         }
     }
     out
+}
+
+/// Refuses, before any work, an output that is one of the inputs (it would be overwritten), two
+/// outputs that are one file, and an output whose folder does not exist (so that no output is
+/// written before a later one fails).
+pub(crate) fn check_outputs(outputs: &[(&str, &Path)], inputs: &[(&str, &Path)]) -> anyhow::Result<()> {
+    for (i, &(flag, out)) in outputs.iter().enumerate() {
+        if let Some((input, _)) = inputs.iter().find(|(_, p)| same_file(out, p)) {
+            bail!("{flag} {}: the same file as {input}, which it would overwrite", out.display());
+        }
+        if let Some((other, _)) = outputs[..i].iter().find(|(_, p)| same_file(out, p)) {
+            bail!("{flag} {} and {other} name the same file", out.display());
+        }
+        let folder = match out.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        if !folder.is_dir() {
+            bail!("{flag} {}: no folder {}", out.display(), folder.display());
+        }
+    }
+    Ok(())
 }
 
 /// An optional count flag, which must be at least 1 when given.

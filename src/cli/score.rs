@@ -17,7 +17,7 @@ use logreg::model::metrics::{self, Report};
 use logreg::output::write_atomically;
 
 use super::input::{load_table, InputArgs};
-use super::{check_threshold, resolve_device};
+use super::{check_outputs, check_threshold, resolve_device};
 
 #[derive(Args)]
 pub(crate) struct PredictArgs {
@@ -86,6 +86,8 @@ pub(crate) fn load_and_predict(
 
 pub(crate) fn predict(args: PredictArgs) -> anyhow::Result<ExitCode> {
     check_threshold(args.threshold)?;
+    let outputs: Vec<(&str, &std::path::Path)> = args.output.as_deref().map(|p| ("--out", p)).into_iter().collect();
+    check_outputs(&outputs, &[("--model", &args.model), ("--data", &args.data)])?;
     let (_, probs, _) = load_and_predict(&args.model, &args.data, None, false, args.device)?;
     let mut out = String::from("probability,class\n");
     for p in probs {

@@ -21,7 +21,7 @@ use logreg::train::optim::OptimizerKind;
 use logreg::train::{Checkpoints, Engine, LossKind, TrainConfig, TrainState};
 
 use super::input::InputArgs;
-use super::{at_least_one, check_lambda_flags, resolve_device, stop_on_ctrl_c};
+use super::{at_least_one, check_lambda_flags, check_outputs, resolve_device, stop_on_ctrl_c};
 
 #[derive(Args)]
 pub(crate) struct TrainArgs {
@@ -269,6 +269,16 @@ impl TrainData {
 
 pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
     let mut config = args.config()?;
+    let every = at_least_one("checkpoint-every", args.checkpoint_every)?;
+    let checkpoint_path = args.checkpoint.clone().unwrap_or_else(|| {
+        let mut name = args.out.clone().into_os_string();
+        name.push(".ckpt");
+        PathBuf::from(name)
+    });
+    let mut outputs = vec![("--out", args.out.as_path())];
+    outputs.extend(args.plot.as_deref().map(|p| ("--plot", p)));
+    outputs.extend(every.map(|_| ("--checkpoint", checkpoint_path.as_path())));
+    check_outputs(&outputs, &args.input.paths())?;
     // The fused engine's mini-batches and --stream run on CPU threads: `auto` means the CPU there.
     let mini_batches = args.engine() == Engine::Fused && config.train.batch_size.is_some();
     let device = match (args.stream || mini_batches, args.device) {
@@ -300,7 +310,6 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
     }
     stop_on_ctrl_c()?;
     let bar = progress(config.train.epochs, args.quiet || args.json || config.solver.is_some());
-    let every = at_least_one("checkpoint-every", args.checkpoint_every)?;
     if config.solver.is_some() && (every.is_some() || args.resume.is_some()) {
         bail!("--checkpoint-every and --resume apply to --solver sgd and adam");
     }
@@ -312,11 +321,6 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
         Some(path) => Some(checkpoint::read(path, &fingerprint).context("--resume")?),
         None => None,
     };
-    let checkpoint_path = args.checkpoint.clone().unwrap_or_else(|| {
-        let mut name = args.out.clone().into_os_string();
-        name.push(".ckpt");
-        PathBuf::from(name)
-    });
     let saved_epoch = std::cell::Cell::new(None);
     let mut save = |state: &TrainState| {
         checkpoint::write(&checkpoint_path, &fingerprint, state)?;

@@ -716,3 +716,42 @@ fn a_full_disk_on_standard_output_is_one_line() {
         );
     }
 }
+
+/// An output that is an input, two outputs that are one file, or an output in a missing folder:
+/// refused before any work, each in one line, with every file as it was.
+#[test]
+fn outputs_never_overwrite_inputs_or_each_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    std::fs::copy(BREAST_CANCER, p("d.csv")).unwrap();
+    let out = logreg(&["train", "--data", &p("d.csv"), "--device", "cpu", "--quiet", "--out", &p("m.st")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let before: Vec<(String, Vec<u8>)> =
+        ["d.csv", "m.st"].iter().map(|f| (f.to_string(), std::fs::read(p(f)).unwrap())).collect();
+    let same = format!("{}/./d.csv", dir.path().display());
+    let (d, m, n, x) = (p("d.csv"), p("m.st"), p("n.st"), p("x.npy"));
+    let (no_dir, data) = (p("nodir/p.png"), d.as_str());
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["predict", "--model", &m, "--data", data, "--out", &same], "the same file as --data"),
+        (vec!["predict", "--model", &m, "--data", data, "--out", &m], "the same file as --model"),
+        (vec!["train", "--data", data, "--out", data], "the same file as --data"),
+        (vec!["train", "--data", data, "--out", &n, "--plot", &n], "--plot"),
+        (vec!["train", "--data", data, "--out", &n, "--plot", &no_dir], "no folder"),
+        (vec!["path", "--data", data, "--csv", data], "the same file as --data"),
+        (vec!["cv", "--data", data, "--out", &n, "--csv", &n], "name the same file"),
+        (vec!["convert", data, &x, "--labels-out", &x], "name the same file"),
+    ];
+    for (args, expected) in cases {
+        let out = logreg(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = stderr(&out);
+        assert!(err.lines().count() == 1 && err.contains(expected), "{args:?}: {err}");
+    }
+    for (name, bytes) in before {
+        assert_eq!(std::fs::read(p(&name)).unwrap(), bytes, "{name} changed");
+    }
+    let mut left: Vec<String> =
+        std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    left.sort();
+    assert_eq!(left, ["d.csv", "m.st"], "nothing else was written");
+}
