@@ -246,8 +246,9 @@ pub(crate) fn progress(epochs: usize, quiet: bool) -> Option<indicatif::Progress
         return None;
     }
     let bar = indicatif::ProgressBar::new(epochs as u64);
-    let style = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} epochs  loss {msg}  {eta}")
-        .expect("valid template");
+    let style =
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} epochs  {msg}  elapsed {elapsed}, left {eta}")
+            .expect("valid template");
     bar.set_style(style);
     Some(bar)
 }
@@ -336,7 +337,10 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
     let on_epoch = |e: &logreg::train::Epoch| {
         if let Some(bar) = &bar {
             bar.set_position(e.epoch as u64);
-            bar.set_message(format!("{:.4}", e.loss));
+            bar.set_message(match e.validation_loss {
+                Some(v) => format!("loss {:.4}, validation {v:.4}", e.loss),
+                None => format!("loss {:.4}", e.loss),
+            });
         }
         if logreg::interrupt::requested() {
             ControlFlow::Break(())

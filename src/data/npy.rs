@@ -27,12 +27,24 @@ fn header_field<'h>(header: &'h str, key: &str) -> Option<&'h str> {
     Some(rest[..end].trim())
 }
 
-/// An `.npy` header: the shape, the dtype (`<f4` …) and where the data start.
+/// An `.npy` header: the shape, the dtype (`<f4` …), where the data start and how many bytes
+/// they take (checked: a shape whose size overflows is refused, not wrapped).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Header {
     pub shape: Vec<usize>,
     pub descr: String,
     pub data_offset: usize,
+    pub data_bytes: usize,
+}
+
+/// A dtype of the form `<f4`: byte order, kind (float, signed, unsigned, boolean) and item size.
+fn item_size(descr: &str) -> Option<usize> {
+    let b = descr.as_bytes();
+    let ok = b.len() >= 3
+        && descr.is_ascii()
+        && matches!(b[0], b'<' | b'>' | b'|' | b'=')
+        && matches!(b[1], b'f' | b'i' | b'u' | b'b');
+    ok.then(|| descr[2..].parse::<usize>().ok()).flatten().filter(|&s| s > 0)
 }
 
 /// Reads the header from the start of an `.npy` file (`bytes` holds at least the header).
@@ -61,7 +73,13 @@ pub fn parse_header(file: &str, bytes: &[u8]) -> Result<Header> {
         .map(|s| s.parse().map_err(|_| bad(file, format!("bad shape entry `{s}` in the .npy header"))))
         .collect::<Result<_>>()?;
     let descr = field("descr")?.trim_matches(['\'', '"']).to_string();
-    Ok(Header { shape, descr, data_offset: header_start + header_len })
+    let unsupported = || bad(file, format!("dtype `{descr}` is not supported (floats, integers or booleans)"));
+    let size = item_size(&descr).ok_or_else(unsupported)?;
+    let data_bytes = shape
+        .iter()
+        .try_fold(size, |bytes, &d| bytes.checked_mul(d))
+        .ok_or_else(|| bad(file, format!("shape {shape:?} of `{descr}` is larger than any file")))?;
+    Ok(Header { shape, descr, data_offset: header_start + header_len, data_bytes })
 }
 
 /// Decodes an `.npy` file's bytes (`file` names it in errors).
@@ -77,9 +95,10 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<Array> {
 /// Decodes an `.npy` file's bytes, handing each value (as f64, with its index in C order) to
 /// `each` rather than collecting them; returns the shape.
 pub fn parse_each(file: &str, bytes: &[u8], mut each: impl FnMut(usize, f64) -> Result<()>) -> Result<Vec<usize>> {
-    let Header { shape, descr, data_offset } = parse_header(file, bytes)?;
+    let Header { shape, descr, data_offset, data_bytes } = parse_header(file, bytes)?;
     let descr = descr.as_str();
-    let (order, kind, size) = (&descr[..1], &descr[1..2], descr[2..].parse::<usize>().unwrap_or(0));
+    // parse_header checked the form: an ASCII order, kind and size.
+    let (order, kind, size) = (&descr[..1], &descr[1..2], item_size(descr).unwrap_or(0));
     if order == ">" && size > 1 {
         return Err(bad(file, format!("big-endian dtype `{descr}` is not supported")));
     }
@@ -96,10 +115,12 @@ pub fn parse_each(file: &str, bytes: &[u8], mut each: impl FnMut(usize, f64) -> 
         ("u", 8) => |b| u64::from_le_bytes(b.try_into().unwrap()) as f64,
         _ => return Err(bad(file, format!("dtype `{descr}` is not supported (floats, integers or booleans)"))),
     };
-    let data = &bytes[data_offset..];
-    let expected = shape.iter().product::<usize>() * size;
-    if data.len() != expected {
-        return Err(bad(file, format!("data is {} bytes, shape {shape:?} of `{descr}` needs {expected}", data.len())));
+    let data = bytes.get(data_offset..).unwrap_or_default();
+    if data.len() != data_bytes {
+        return Err(bad(
+            file,
+            format!("data is {} bytes, shape {shape:?} of `{descr}` needs {data_bytes}", data.len()),
+        ));
     }
     for (i, v) in data.chunks_exact(size).enumerate() {
         each(i, decode(v))?;
@@ -117,6 +138,15 @@ pub fn read_table(x: &Path, y: Option<&Path>) -> Result<Table> {
             format!("features must be a 2-D array (rows, columns), found shape {:?}", header.shape),
         ));
     };
+    // The file must hold what the header claims before anything that size is allocated.
+    let data = x_bytes.len().saturating_sub(header.data_offset);
+    if data != header.data_bytes {
+        let needs = header.data_bytes;
+        return Err(bad(
+            &x_file,
+            format!("data is {data} bytes, shape {:?} of `{}` needs {needs}", header.shape, header.descr),
+        ));
+    }
     // Straight to f32, value by value: no f64 copy of the whole array.
     let mut features = Vec::with_capacity(n * d);
     parse_each(&x_file, &x_bytes, |i, v| {
@@ -238,6 +268,79 @@ mod tests {
         for (bytes, expected) in cases {
             let e = parse("x.npy", &bytes).unwrap_err().to_string();
             assert!(e.starts_with(expected), "{e:?} does not start with {expected:?}");
+        }
+    }
+
+    /// Crafted headers: a dtype of 0, 1 or non-ASCII characters, and shapes whose size overflows
+    /// or claims terabytes in a header-only file. Each is an error naming the file, never a panic,
+    /// an abort or a wrapped size.
+    #[test]
+    fn crafted_headers_are_errors_not_crashes() {
+        let huge = format!("({}, {})", 1u64 << 62, 1u64 << 62);
+        let cases: Vec<(Vec<u8>, &str)> = vec![
+            (npy("", "(1,)", &[0; 4]), "x.npy: dtype `` is not supported"),
+            (npy("<", "(1,)", &[0; 4]), "x.npy: dtype `<` is not supported"),
+            (npy("<fé", "(1,)", &[0; 4]), "x.npy: dtype `<fé` is not supported"),
+            (npy("é", "(1,)", &[0; 4]), "x.npy: dtype `é` is not supported"),
+            (npy("<f0", "(1,)", &[]), "x.npy: dtype `<f0` is not supported"),
+            (npy("<f4", &huge, &[]), "x.npy: shape [4611686018427387904, 4611686018427387904] of `<f4` is larger"),
+            (npy("<f4", "(1000000000000, 1000)", &[]), "x.npy: data is 0 bytes, shape [1000000000000, 1000] of `<f4`"),
+        ];
+        for (bytes, expected) in cases {
+            let e = parse("x.npy", &bytes).unwrap_err().to_string();
+            assert!(e.starts_with(expected), "{e:?} does not start with {expected:?}");
+        }
+        // The same headers through the readers that allocate by shape: the table reader, the
+        // label reader and the streamed file.
+        let dir = tempfile::tempdir().unwrap();
+        let x = dir.path().join("x.npy");
+        std::fs::write(&x, npy("<f4", "(1000000000000, 1000)", &[])).unwrap();
+        let e = read_table(&x, None).unwrap_err().to_string();
+        assert!(
+            e.ends_with("x.npy: data is 0 bytes, shape [1000000000000, 1000] of `<f4` needs 4000000000000000"),
+            "{e}"
+        );
+        let e = crate::data::stream::NpyRows::open(&x, None, None).err().unwrap().to_string();
+        assert!(e.contains("x.npy: file is 128 bytes"), "{e}");
+        std::fs::write(&x, npy("<f4", &huge, &[])).unwrap();
+        assert!(crate::data::stream::NpyRows::open(&x, None, None)
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("is larger than any file"));
+        let y = dir.path().join("y.npy");
+        std::fs::write(&y, npy("|b1", "(100000000000000,)", &[])).unwrap();
+        let e = read_labels(&y, 3, "x.npy").unwrap_err().to_string();
+        assert!(e.contains("y.npy: data is 0 bytes"), "{e}");
+    }
+
+    proptest::proptest! {
+        /// Any header text and any data after a valid magic: a value or an error, never a panic.
+        #[test]
+        fn any_header_and_data_parse_or_fail_cleanly(
+            header in "[ -~é]{0,120}",
+            data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+            version in 0u8..5,
+        ) {
+            let mut bytes = vec![0x93, b'N', b'U', b'M', b'P', b'Y', version, 0];
+            bytes.extend((header.len() as u16).to_le_bytes());
+            if version >= 2 {
+                bytes.extend([0, 0]);
+            }
+            bytes.extend(header.as_bytes());
+            bytes.extend(&data);
+            let _ = parse("p.npy", &bytes);
+        }
+
+        /// Well-formed headers with any dtype text and any shape numbers.
+        #[test]
+        fn any_dtype_and_shape_parse_or_fail_cleanly(
+            descr in "[<>|=]?[fiubc]?[0-9]{0,3}",
+            dims in proptest::collection::vec(0u64..u64::MAX, 0..4),
+            data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+        ) {
+            let shape = format!("({})", dims.iter().map(|d| format!("{d},")).collect::<String>());
+            let _ = parse("p.npy", &npy(&descr, &shape, &data));
         }
     }
 

@@ -62,7 +62,7 @@ impl NpyRows {
             return Err(bad(&name, format!("data start at byte {}, not a multiple of 4", header.data_offset)));
         }
         let len = file.metadata().map_err(io(x))?.len();
-        let expected = header.data_offset as u64 + (rows * features * 4) as u64;
+        let expected = header.data_offset as u64 + header.data_bytes as u64;
         if len != expected {
             return Err(bad(
                 &name,
