@@ -52,9 +52,30 @@ fn le_bytes(values: &[f32]) -> Vec<u8> {
     values.iter().flat_map(|v| v.to_le_bytes()).collect()
 }
 
+/// The first value of a model that could not predict: a non-finite weight, bias or mean, or a
+/// standard deviation that is not a finite number > 0.
+fn unusable(model: &FittedLogisticRegression, standardizer: Option<&Standardizer>) -> Option<String> {
+    let first = |name: &str, values: &[f32], ok: fn(f32) -> bool| {
+        values.iter().position(|&v| !ok(v)).map(|i| format!("{name} {i} is {}", values[i]))
+    };
+    let finite = |v: f32| v.is_finite();
+    first("weight", model.coef(), finite)
+        .or_else(|| first("bias", &[model.intercept()], finite))
+        .or_else(|| standardizer.and_then(|s| first("mean", &s.mean, finite)))
+        .or_else(|| standardizer.and_then(|s| first("std", &s.std, |v| v.is_finite() && v > 0.0)))
+}
+
 impl SavedModel {
-    /// The file's bytes.
+    /// The file's bytes; a model with a non-finite value is refused (nothing non-finite is
+    /// ever written).
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        if let Some(what) = unusable(&self.model, self.standardizer.as_ref()) {
+            let message = format!(
+                "{what}, so it cannot predict; nothing was written: \
+                 try standardizing, a larger penalty or a lower learning rate"
+            );
+            return Err(Error::Input { location: "the fitted model".into(), message });
+        }
         let mut tensors: Vec<(&str, Vec<f32>)> =
             vec![("weight", self.model.coef().to_vec()), ("bias", vec![self.model.intercept()])];
         if let Some(s) = &self.standardizer {
@@ -124,6 +145,9 @@ impl SavedModel {
             false => None,
         };
         let model = FittedLogisticRegression::new(read("weight", d)?, read("bias", 1)?[0]);
+        if let Some(what) = unusable(&model, standardizer.as_ref()) {
+            return Err(format!("a model that cannot predict: {what}"));
+        }
         Ok(Self { model, feature_names, label_name: get("label")?.clone(), standardizer, training })
     }
 }
@@ -156,6 +180,38 @@ mod tests {
                 seed: 3,
             },
         }
+    }
+
+    #[test]
+    fn nothing_non_finite_is_written_or_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.safetensors");
+        let standardizer = |std: f32| Some(Standardizer { mean: vec![1.0, 2.0], std: vec![3.0, std] });
+        let cases = [
+            (
+                SavedModel { model: FittedLogisticRegression::new(vec![0.5, f32::NAN], 0.0), ..sample() },
+                "weight 1 is NaN",
+            ),
+            (
+                SavedModel { model: FittedLogisticRegression::new(vec![0.5, 1.0], f32::INFINITY), ..sample() },
+                "bias 0 is inf",
+            ),
+            (SavedModel { standardizer: standardizer(0.0), ..sample() }, "std 1 is 0"),
+            (SavedModel { standardizer: standardizer(-2.0), ..sample() }, "std 1 is -2"),
+        ];
+        for (model, what) in cases {
+            let e = model.save(&path).unwrap_err().to_string();
+            assert!(
+                e.starts_with(&format!("the fitted model: {what}, so it cannot predict; nothing was written")),
+                "{e}"
+            );
+            assert!(!path.exists(), "{what}: nothing is written");
+        }
+        // A file whose weight was edited to NaN is refused when read.
+        let mut bytes = sample().to_bytes().unwrap();
+        let at = bytes.windows(4).position(|w| w == (-1.25f32).to_le_bytes()).unwrap();
+        bytes[at..at + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+        assert_eq!(SavedModel::from_bytes(&bytes).unwrap_err(), "a model that cannot predict: weight 1 is NaN");
     }
 
     #[test]

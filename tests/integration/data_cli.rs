@@ -755,3 +755,34 @@ fn outputs_never_overwrite_inputs_or_each_other() {
     left.sort();
     assert_eq!(left, ["d.csv", "m.st"], "nothing else was written");
 }
+
+/// A cell near the f32 maximum sends Newton to NaN: exit 2 with the reason, and no model file.
+#[test]
+fn a_fit_that_cannot_predict_writes_no_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(BREAST_CANCER).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let cells: Vec<&str> = lines[5].splitn(2, ',').collect();
+    lines[5] = format!("3e38,{}", cells[1]);
+    let csv = dir.path().join("huge.csv");
+    std::fs::write(&csv, lines.join("\n") + "\n").unwrap();
+    let model = dir.path().join("m.safetensors");
+    let out = logreg(&[
+        "train",
+        "--data",
+        csv.to_str().unwrap(),
+        "--solver",
+        "newton",
+        "--device",
+        "cpu",
+        "--out",
+        model.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let last = stderr(&out).lines().last().unwrap_or_default().to_string();
+    assert!(
+        last.contains("the fitted model: weight") && last.contains("so it cannot predict; nothing was written"),
+        "{last}"
+    );
+    assert!(!model.exists());
+}
