@@ -11,30 +11,65 @@ use crate::output::write_atomically;
 use crate::train::fit::FitConfig;
 use crate::train::TrainState;
 
+/// FNV-1a (64 bits) over `bytes`, continuing from `hash`: a fixed algorithm, so a checkpoint's
+/// fingerprint means the same to every build.
+fn fnv1a(hash: u64, bytes: impl IntoIterator<Item = u8>) -> u64 {
+    bytes.into_iter().fold(hash, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3))
+}
+
+const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// The values' bits in order: any change of value or order (two labels swapped, two cells
+/// exchanged between columns) changes it.
+fn values_hash(values: &[f32]) -> u64 {
+    fnv1a(FNV_START, values.iter().flat_map(|v| v.to_bits().to_le_bytes()))
+}
+
 /// What a checkpoint must match to be resumed: every setting but the number of epochs, and the
-/// data (its shape, column names and the sums of its values).
+/// data (its shape, column names and a hash of every value in order).
 pub fn fingerprint(config: &FitConfig, data: &Table) -> String {
     let mut settings = config.clone();
     settings.train.epochs = 0;
-    let sum = |v: &[f32]| v.iter().map(|&x| f64::from(x)).sum::<f64>();
     format!(
-        "{settings:?}; {} rows; {:?}; {:?}; {}; {}",
+        "{settings:?}; {} rows; {:?}; {:?}; features {:016x}; labels {:016x}",
         data.labels.len(),
         data.feature_names,
         data.label_name,
-        sum(&data.features),
-        sum(&data.labels)
+        values_hash(&data.features),
+        values_hash(&data.labels)
     )
 }
 
-/// [`fingerprint`] for an out-of-core file: its shape, size and the labels' sum (the features are
-/// not summed: that would cost a pass over the file).
+/// [`fingerprint`] for an out-of-core file: its shape, size and modification time, a hash of its
+/// first and last MiB, and a hash of every label (hashing all the features would cost a pass over
+/// the file).
 pub fn stream_fingerprint(config: &FitConfig, rows: &NpyRows) -> String {
     let mut settings = config.clone();
     settings.train.epochs = 0;
-    let size = std::fs::metadata(rows.name()).map_or(0, |m| m.len());
-    let ones = rows.labels().iter().filter(|&&v| v == 1.0).count();
-    format!("{settings:?}; {} rows × {}; {size} bytes; {ones} ones", rows.rows(), rows.features())
+    let path = Path::new(rows.name());
+    let meta = std::fs::metadata(path).ok();
+    let size = meta.as_ref().map_or(0, |m| m.len());
+    let modified = meta.and_then(|m| m.modified().ok()).and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+    let ends = file_ends_hash(path, size).unwrap_or(0);
+    format!(
+        "{settings:?}; {} rows × {}; {size} bytes; modified {modified:?}; ends {ends:016x}; labels {:016x}",
+        rows.rows(),
+        rows.features(),
+        values_hash(rows.labels())
+    )
+}
+
+/// A hash of the first and last MiB of the file at `path` (`size` bytes long).
+fn file_ends_hash(path: &Path, size: u64) -> std::io::Result<u64> {
+    use std::io::{Read, Seek, SeekFrom};
+    const SPAN: u64 = 1 << 20;
+    let mut file = std::fs::File::open(path)?;
+    let mut head = Vec::new();
+    (&mut file).take(SPAN).read_to_end(&mut head)?;
+    file.seek(SeekFrom::Start(size.saturating_sub(SPAN)))?;
+    let mut tail = Vec::new();
+    file.take(SPAN).read_to_end(&mut tail)?;
+    Ok(fnv1a(fnv1a(FNV_START, head), tail))
 }
 
 /// Writes `state` for a run with this `fingerprint` to `path`, replacing it whole or not at all.
@@ -74,6 +109,29 @@ mod tests {
             losses: vec![0.7, 0.6, 0.5],
             validation_losses: vec![],
         }
+    }
+
+    #[test]
+    fn the_fingerprint_sees_values_move_even_when_their_sums_do_not() {
+        let config = FitConfig {
+            train: crate::train::TrainConfig::default(),
+            seed: 0,
+            standardize: false,
+            validation_split: None,
+            solver: None,
+            sklearn: None,
+        };
+        let table = |features: Vec<f32>, labels: Vec<f32>| Table {
+            source: "t.csv".into(),
+            feature_names: vec!["a".into(), "b".into()],
+            label_name: Some("y".into()),
+            features,
+            labels,
+        };
+        let base = fingerprint(&config, &table(vec![1.0, 2.0, 3.0, 4.0], vec![0.0, 1.0]));
+        assert_eq!(base, fingerprint(&config, &table(vec![1.0, 2.0, 3.0, 4.0], vec![0.0, 1.0])));
+        assert_ne!(base, fingerprint(&config, &table(vec![1.0, 2.0, 3.0, 4.0], vec![1.0, 0.0])), "labels swapped");
+        assert_ne!(base, fingerprint(&config, &table(vec![2.0, 1.0, 3.0, 4.0], vec![0.0, 1.0])), "cells swapped");
     }
 
     #[test]

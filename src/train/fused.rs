@@ -447,7 +447,9 @@ pub fn train(
         params.theta = [&state.weight[..], &[state.bias]].concat();
         params.step = state.optimizer.step;
         if let Some((m, v)) = &mut params.moments {
-            let ok = state.optimizer.moments.len() == 2 && state.optimizer.moments[0].0.len() == d;
+            let lengths: Vec<(usize, usize)> =
+                state.optimizer.moments.iter().map(|(m, v)| (m.len(), v.len())).collect();
+            let ok = lengths == [(d, d), (1, 1)];
             ensure(ok, "resume", "a checkpoint", "must come from the same optimizer")?;
             let [(mw, vw), (mb, vb)] = &state.optimizer.moments[..] else { unreachable!() };
             (*m, *v) = ([&mw[..], &mb[..]].concat(), [&vw[..], &vb[..]].concat());
@@ -609,6 +611,41 @@ mod tests {
                     assert_close(&a, &f, 2e-5);
                 }
             }
+        }
+    }
+
+    #[test]
+    fn an_edited_checkpoint_is_refused_not_a_panic() {
+        use crate::train::TrainState;
+        let (data, model) = sample(1, 50, 3);
+        let source = InMemory::new(tensor_values(&data.x).unwrap(), tensor_values(&data.y).unwrap(), 3);
+        let config = TrainConfig { optimizer: OptimizerKind::Adam, epochs: 10, ..Default::default() };
+        let good = TrainState {
+            epoch: 2,
+            weight: vec![0.1, 0.2, 0.3],
+            bias: 0.0,
+            optimizer: OptimizerState { step: 2, moments: vec![(vec![0.0; 3], vec![0.0; 3]), (vec![0.0], vec![0.0])] },
+            losses: vec![0.7, 0.6],
+            validation_losses: vec![],
+        };
+        let resume = |state: TrainState| {
+            let checkpoints = Checkpoints { resume: Some(state), ..Default::default() };
+            train(&model.fitted().unwrap(), &source, None, &config, checkpoints, |_| ControlFlow::Continue(()))
+        };
+        assert!(resume(good.clone()).is_ok());
+        let mut short_moment = good.clone();
+        short_moment.optimizer.moments[0].1.pop();
+        let mut nan_weight = good.clone();
+        nan_weight.weight[1] = f32::NAN;
+        let mut lost_loss = good.clone();
+        lost_loss.losses.pop();
+        for (state, expected) in [
+            (short_moment, "must come from the same optimizer"),
+            (nan_weight, "must hold finite weights and moments"),
+            (lost_loss, "must hold one finite loss per completed epoch"),
+        ] {
+            let e = resume(state).unwrap_err().to_string();
+            assert!(e.starts_with("invalid resume: a checkpoint (") && e.contains(expected), "{e}");
         }
     }
 

@@ -88,6 +88,14 @@ impl<'a, F: FnMut(&Epoch) -> ControlFlow<()>> Progress<'a, F> {
                 "a checkpoint",
                 "must have the model's number of features",
             )?;
+            // A checkpoint is a file a person can edit: its numbers must hang together.
+            let finite = state.weight.iter().chain([&state.bias]).all(|v| v.is_finite())
+                && state.optimizer.moments.iter().all(|(m, v)| m.iter().chain(v).all(|x| x.is_finite()));
+            ensure(finite, "resume", "a checkpoint", "must hold finite weights and moments")?;
+            let counted = state.losses.len() == state.epoch
+                && (state.validation_losses.is_empty() || state.validation_losses.len() == state.epoch)
+                && state.losses.iter().chain(&state.validation_losses).all(|l| l.is_finite());
+            ensure(counted, "resume", "a checkpoint", "must hold one finite loss per completed epoch")?;
             (progress.losses, progress.validation_losses) = (state.losses.clone(), state.validation_losses.clone());
             progress.first = state.epoch + 1;
         }
