@@ -152,10 +152,12 @@ pub fn cross_validate(x: &Tensor, y: &Tensor, config: &CvConfig) -> Result<CvRes
     };
     let fold_sizes: Vec<usize> = (0..config.folds).map(|f| fold.iter().filter(|&&g| g == f).count()).collect();
     // Each job takes every `jobs`-th fold; tensors cross threads by value (tch's Tensor is Send).
-    let mut work: Vec<Vec<(usize, Tensor, Tensor, Tensor, Tensor)>> = (0..config.jobs).map(|_| vec![]).collect();
+    // More jobs than folds would only be idle threads (and a huge --jobs, a huge allocation).
+    let jobs = config.jobs.min(config.folds);
+    let mut work: Vec<Vec<(usize, Tensor, Tensor, Tensor, Tensor)>> = (0..jobs).map(|_| vec![]).collect();
     for f in 0..config.folds {
         let job = (x.shallow_clone(), y.shallow_clone(), index(&|g| g != f)?, index(&|g| g == f)?);
-        work[f % config.jobs].push((f, job.0, job.1, job.2, job.3));
+        work[f % jobs].push((f, job.0, job.1, job.2, job.3));
     }
     let lambdas_ref = &lambdas;
     let mut scores: Vec<Option<Vec<(f64, f64)>>> = vec![None; config.folds];
@@ -259,6 +261,10 @@ mod tests {
         let path = PathConfig { n_lambdas: 8, ..Default::default() };
         let serial = cross_validate(&x, &y, &CvConfig { path, ..Default::default() }).unwrap();
         let parallel = cross_validate(&x, &y, &CvConfig { path, jobs: 3, ..Default::default() }).unwrap();
+        let huge = cross_validate(&x, &y, &CvConfig { path, jobs: usize::MAX, ..Default::default() }).unwrap();
+        for (a, b) in huge.points.iter().zip(&parallel.points) {
+            assert!((a.log_loss_mean - b.log_loss_mean).abs() <= 1e-12, "jobs past the folds: {a:?} vs {b:?}");
+        }
         for (a, b) in serial.points.iter().zip(&parallel.points) {
             assert!((a.log_loss_mean - b.log_loss_mean).abs() <= 1e-12, "{a:?} vs {b:?}");
         }

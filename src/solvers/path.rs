@@ -8,6 +8,9 @@ use crate::solvers::{solve_design, Design, Problem, SolverConfig, SolverKind};
 
 /// The grid, the mixing and the solver. Defaults: 50 values of λ down to λ_max·1e-3, α = 1 (the
 /// lasso), proximal Newton.
+/// The most λ values a path takes.
+pub const MAX_LAMBDAS: usize = 100_000;
+
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PathConfig {
     pub n_lambdas: usize,
@@ -54,6 +57,8 @@ impl PathConfig {
     /// Checks every setting before any tensor work.
     pub fn validate(&self) -> Result<()> {
         ensure(self.n_lambdas >= 2, "n-lambdas", self.n_lambdas, "must be at least 2")?;
+        // Each λ is a fit and a row of the output: past this a path is a typo, not a plan.
+        ensure(self.n_lambdas <= MAX_LAMBDAS, "n-lambdas", self.n_lambdas, "must be at most 100000")?;
         ensure(self.ratio > 0.0 && self.ratio < 1.0, "lambda-ratio", self.ratio, "must be between 0 and 1, exclusive")?;
         ensure(self.alpha > 0.0 && self.alpha <= 1.0, "alpha", self.alpha, "must be in (0, 1]: a path needs an L1 part")
     }
@@ -171,6 +176,10 @@ mod tests {
         let (x, y) = data();
         for (config, expected) in [
             (PathConfig { n_lambdas: 1, ..Default::default() }, "invalid n-lambdas: 1"),
+            (
+                PathConfig { n_lambdas: usize::MAX, ..Default::default() },
+                "invalid n-lambdas: 18446744073709551615 (must be at most 100000)",
+            ),
             (PathConfig { ratio: 1.0, ..Default::default() }, "invalid lambda-ratio: 1"),
             (PathConfig { alpha: 0.0, ..Default::default() }, "invalid alpha: 0"),
         ] {
