@@ -231,11 +231,6 @@ impl TrainArgs {
             sklearn,
         };
         config.validate()?;
-        if let Some(f) = config.validation_split {
-            if !(f > 0.0 && f < 1.0) {
-                bail!("invalid validation-split: {f} (must be between 0 and 1, exclusive)");
-            }
-        }
         Ok(config)
     }
 }

@@ -249,28 +249,22 @@ impl LogisticRegression {
 
     /// Every setting checked, as the training configuration for `n_features` columns.
     fn config(&self, n_features: usize) -> Result<FitConfig> {
-        let lambda = |name, v: f64| {
-            if v.is_finite() && v >= 0.0 {
-                Ok(v)
-            } else {
-                Err(invalid(name, v, "must be a finite number >= 0"))
-            }
-        };
-        let tutorial_form = |terms: Terms| Ok::<_, Error>((terms, None));
+        // The tutorial's forms are checked with the rest by FitConfig::validate (the penalty's own
+        // check); glmnet's λ and α are checked here, before they are mapped onto that form.
         let (terms, sklearn) = match self.penalty {
-            Penalty::None => tutorial_form(Terms::None)?,
-            Penalty::L1(l) => tutorial_form(Terms::L1 { lambda: lambda("lambda", l)? })?,
-            Penalty::L2(l) => tutorial_form(Terms::L2 { lambda: lambda("lambda", l)? })?,
-            Penalty::ElasticNet { l1, l2 } => tutorial_form(Terms::ElasticNet {
-                lambda_l1: lambda("lambda_l1", l1)?,
-                lambda_l2: lambda("lambda_l2", l2)?,
-            })?,
+            Penalty::None => (Terms::None, None),
+            Penalty::L1(lambda) => (Terms::L1 { lambda }, None),
+            Penalty::L2(lambda) => (Terms::L2 { lambda }, None),
+            Penalty::ElasticNet { l1, l2 } => (Terms::ElasticNet { lambda_l1: l1, lambda_l2: l2 }, None),
             Penalty::Sklearn { c, l1_ratio } => (Terms::None, Some((c, l1_ratio))),
-            Penalty::Glmnet { lambda: l, alpha } => {
+            Penalty::Glmnet { lambda, alpha } => {
+                if !(lambda.is_finite() && lambda >= 0.0) {
+                    return Err(invalid("lambda", lambda, "must be a finite number >= 0"));
+                }
                 if !(0.0..=1.0).contains(&alpha) {
                     return Err(invalid("alpha", alpha, "must be between 0 and 1"));
                 }
-                let p = Problem::from_glmnet(lambda("lambda", l)?, alpha);
+                let p = Problem::from_glmnet(lambda, alpha);
                 (Terms::ElasticNet { lambda_l1: p.l1, lambda_l2: p.l2 }, None)
             }
         };
@@ -280,9 +274,6 @@ impl LogisticRegression {
                 true,
                 "applies to the tutorial's forms, not scikit-learn's or glmnet's",
             ));
-        }
-        if let Some(f) = self.validation_split.filter(|f| !(*f > 0.0 && *f < 1.0)) {
-            return Err(invalid("validation_split", f, "must be between 0 and 1, exclusive"));
         }
         let exact = |kind| Some((kind, SolverConfig { tol: self.tol, max_iter: self.max_iter }));
         let defaults = SgdSettings::default();
@@ -416,7 +407,8 @@ mod tests {
             (cpu().penalty(Penalty::glmnet(0.1, 1.5)), "invalid alpha: 1.5 (must be between 0 and 1)"),
             (cpu().penalty(Penalty::sklearn(0.0, 0.5)), "invalid C: 0 (must be a finite number > 0)"),
             (cpu().penalty(Penalty::sklearn(1.0, 0.5)).penalize_bias(true), "invalid penalize_bias: true"),
-            (cpu().validation_split(1.5), "invalid validation_split: 1.5"),
+            (cpu().validation_split(1.5), "invalid validation-split: 1.5 (must be between 0 and 1, exclusive)"),
+            (cpu().penalty(Penalty::ElasticNet { l1: 0.1, l2: f64::NAN }), "invalid lambda-l2: NaN"),
             (cpu().engine(Engine::Fused), "invalid engine: fused (applies to Solver::Sgd and Solver::Adam)"),
             (cpu().tol(0.0), "invalid tol: 0"),
             (cpu().solver(Solver::Sgd(SgdSettings { lr: -1.0, ..Default::default() })), "invalid lr: -1"),

@@ -45,6 +45,9 @@ impl FitConfig {
             ensure(c.is_finite() && c > 0.0, "C", c, "must be a finite number > 0")?;
             ensure((0.0..=1.0).contains(&l1_ratio), "l1-ratio", l1_ratio, "must be between 0 and 1")?;
         }
+        if let Some(f) = self.validation_split {
+            ensure(f > 0.0 && f < 1.0, "validation-split", f, "must be between 0 and 1, exclusive")?;
+        }
         if let Some((_, solver)) = self.solver {
             ensure(solver.tol.is_finite() && solver.tol > 0.0, "tol", solver.tol, "must be a finite number > 0")?;
             if let Some(m) = solver.max_iter {
