@@ -22,11 +22,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench import card, timed  # noqa: E402
 
 
-def run(cmd):
-    """Wall seconds and peak RSS (bytes) of one run of `cmd`."""
-    return timed(cmd, 1)
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--logreg", default="target/release/logreg")
@@ -47,15 +42,15 @@ def main():
     # one warm-up of each, then interleaved best-of.
     for build in builds.values():
         for cmd in commands.values():
-            run([build] + cmd)
+            timed([build] + cmd, 1)
     best = {(b, c): (float("inf"), 0) for b in builds for c in commands}
     for _ in range(args.repeat):
         for b, path in builds.items():
             for c, cmd in commands.items():
-                t, rss = run([path] + cmd)
+                t, rss = timed([path] + cmd, 1)
                 best[(b, c)] = (min(best[(b, c)][0], t), max(best[(b, c)][1], rss))
     # What the measuring costs by itself (the helper starting `true`), taken off every time.
-    overhead = min(run(["true"])[0] for _ in range(args.repeat))
+    overhead = min(timed(["true"], 1)[0] for _ in range(args.repeat))
     best = {k: (t - overhead, rss) for k, (t, rss) in best.items()}
     baseline = best[("on demand", "predict --device cpu")][0]
     gpu = "an NVIDIA driver" if subprocess.run(["sh", "-c", "ldconfig -p | grep -q libcuda.so.1"]).returncode == 0 \

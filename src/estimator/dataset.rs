@@ -124,7 +124,9 @@ mod tests {
 
     #[test]
     fn bad_slices_are_typed_errors_naming_the_first_fault() {
-        let cases: [(&[f32], usize, usize, &[f32], &str); 7] = [
+        // x, n_rows, n_features, y, the message's start.
+        type Case<'a> = (&'a [f32], usize, usize, &'a [f32], &'a str);
+        let cases: [Case; 7] = [
             (&[1.0, 2.0, 3.0], 2, 2, &[0.0, 1.0], "invalid x: 3 values, not n_rows × n_features = 2 × 2"),
             (&[1.0, 2.0], 2, 1, &[0.0], "invalid y: 1 labels for 2 rows"),
             (&[1.0, f32::NAN], 2, 1, &[0.0, 1.0], "invalid x: row 1, column 0: NaN is not a finite number"),

@@ -125,6 +125,12 @@ fn score_fold(
         .collect()
 }
 
+/// A fold's work for a job's thread: its number, X, y, and its training and held-out row indices.
+type FoldJob = (usize, Tensor, Tensor, Tensor, Tensor);
+
+/// A fold's number and its (log-loss, AUC) at each λ.
+type FoldScores = (usize, Vec<(f64, f64)>);
+
 fn mean_std(values: &[f64]) -> (f64, f64) {
     let k = values.len() as f64;
     let mean = values.iter().sum::<f64>() / k;
@@ -154,14 +160,14 @@ pub fn cross_validate(x: &Tensor, y: &Tensor, config: &CvConfig) -> Result<CvRes
     // Each job takes every `jobs`-th fold; tensors cross threads by value (tch's Tensor is Send).
     // More jobs than folds would only be idle threads (and a huge --jobs, a huge allocation).
     let jobs = config.jobs.min(config.folds);
-    let mut work: Vec<Vec<(usize, Tensor, Tensor, Tensor, Tensor)>> = (0..jobs).map(|_| vec![]).collect();
+    let mut work: Vec<Vec<FoldJob>> = (0..jobs).map(|_| vec![]).collect();
     for f in 0..config.folds {
         let job = (x.shallow_clone(), y.shallow_clone(), index(&|g| g != f)?, index(&|g| g == f)?);
         work[f % jobs].push((f, job.0, job.1, job.2, job.3));
     }
     let lambdas_ref = &lambdas;
     let mut scores: Vec<Option<Vec<(f64, f64)>>> = vec![None; config.folds];
-    let results: Vec<Result<Vec<(usize, Vec<(f64, f64)>)>>> = std::thread::scope(|scope| {
+    let results: Vec<Result<Vec<FoldScores>>> = std::thread::scope(|scope| {
         let handles: Vec<_> = work
             .into_iter()
             .map(|jobs| {

@@ -511,7 +511,7 @@ mod tests {
             let s = solve(&x, &y, p, SolverKind::Fista, SolverConfig::default()).unwrap();
             assert!(s.converged, "{p:?}: {} iterations, optimality {}", s.iterations, s.optimality);
             let zeros = s.coef.iter().filter(|&&w| w == 0.0).count();
-            assert!(zeros >= 2 && zeros < 12, "{p:?}: {zeros} zeros in {:?}", s.coef);
+            assert!((2..12).contains(&zeros), "{p:?}: {zeros} zeros in {:?}", s.coef);
             assert!(kkt_violation(&x, &y, p, &s) < 1e-6, "{p:?}: {}", kkt_violation(&x, &y, p, &s));
             assert!(s.objectives.windows(2).all(|w| w[1] <= w[0] + 1e-15), "objective rose");
         }
