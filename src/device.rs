@@ -13,6 +13,7 @@ pub enum DeviceChoice {
     /// CUDA device 0 when available, else the CPU.
     #[default]
     Auto,
+    /// The CPU, even when CUDA is available.
     Cpu,
     /// CUDA device 0; an error when CUDA is not available.
     Cuda,
@@ -45,7 +46,7 @@ impl DeviceChoice {
 }
 
 /// The device as PyTorch writes it: `cpu` or `cuda:0`.
-pub fn device_name(device: Device) -> String {
+pub(crate) fn device_name(device: Device) -> String {
     match device {
         Device::Cuda(i) => format!("cuda:{i}"),
         Device::Cpu => "cpu".into(),

@@ -1,5 +1,5 @@
 //! Stop requests the exact solvers poll once per iteration: a process-wide one (set by the command
-//! line's Ctrl-C handler) and, for the duration of [`with_token`], a caller's own token on this
+//! line's Ctrl-C handler) and, for the duration of `with_token`, a caller's own token on this
 //! thread ([`crate::CancelToken`]).
 
 use std::cell::RefCell;
@@ -25,7 +25,7 @@ pub fn requested() -> bool {
 }
 
 /// Runs `work` with `token` (when given) as this thread's stop request, as well as the process's.
-pub fn with_token<T>(token: Option<Arc<AtomicBool>>, work: impl FnOnce() -> T) -> T {
+pub(crate) fn with_token<T>(token: Option<Arc<AtomicBool>>, work: impl FnOnce() -> T) -> T {
     /// Puts the previous token back however `work` ends, a panic included.
     struct Restore(Option<Arc<AtomicBool>>);
     impl Drop for Restore {
@@ -38,7 +38,7 @@ pub fn with_token<T>(token: Option<Arc<AtomicBool>>, work: impl FnOnce() -> T) -
 }
 
 /// [`Error::Interrupted`] at `iteration` when a stop was requested.
-pub fn check(iteration: usize) -> Result<()> {
+pub(crate) fn check(iteration: usize) -> Result<()> {
     if requested() {
         Err(Error::Interrupted { step: "iteration", at: iteration })
     } else {

@@ -28,7 +28,9 @@
 //!
 //! Without the default feature `cli`, the library builds without the command line's crates.
 
-pub mod aten;
+#![warn(missing_docs)]
+
+pub(crate) mod aten;
 pub mod cuda;
 pub mod data;
 pub mod device;

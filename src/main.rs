@@ -33,9 +33,10 @@ fn hint(err: &anyhow::Error) -> &'static str {
 
 /// The exit status for `err`: 130 for a run stopped by Ctrl-C (as a shell reports SIGINT), else 2.
 fn status(err: &anyhow::Error) -> u8 {
-    let interrupted =
-        err.chain().any(|e| matches!(e.downcast_ref::<logreg::Error>(), Some(logreg::Error::Interrupted { .. })))
-            || err.to_string().starts_with("interrupted at ");
+    let interrupted = err.chain().any(|e| {
+        e.is::<cli::train::Interrupted>()
+            || matches!(e.downcast_ref::<logreg::Error>(), Some(logreg::Error::Interrupted { .. }))
+    });
     if interrupted {
         130
     } else {
@@ -68,12 +69,13 @@ fn main() -> ExitCode {
     };
     match cli.threads {
         Some(n) if !(1..=MAX_THREADS).contains(&n) => {
-            eprintln!("error: invalid threads: {n} (must be between 1 and {MAX_THREADS})");
+            eprintln!("error: invalid --threads: {n} (must be between 1 and {MAX_THREADS})");
             return ExitCode::from(2);
         }
         Some(n) => tch::set_num_threads(n as i32),
         None => {}
     }
+    cli::set_output(cli.json, cli.quiet);
     let result = match cli.command {
         Command::Tutorial(args) => cli::tutorial::tutorial(args),
         Command::Parity(args) => cli::tutorial::parity(args),
@@ -85,7 +87,7 @@ fn main() -> ExitCode {
         Command::Convert(args) => cli::convert::convert(args),
     };
     result.unwrap_or_else(|err| {
-        eprintln!("error: {err:#}{}", hint(&err));
+        eprintln!("error: {}{}", cli::render(&err), hint(&err));
         ExitCode::from(status(&err))
     })
 }

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 
 /// Creates a temporary file ending in `suffix` beside `path`, lets `fill` write it, then renames it
 /// over `path`. On any failure the temporary file is removed and `path` is untouched.
-pub fn replace_with(
+pub(crate) fn replace_with(
     path: &Path,
     suffix: &str,
     fill: impl FnOnce(&mut NamedTempFile) -> std::io::Result<()>,
@@ -20,7 +20,11 @@ pub fn replace_with(
 
 /// [`replace_with`] for a `fill` that can also fail on its input (a bad cell found while
 /// converting): its error is returned as it is, and nothing is written; else what `fill` returned.
-pub fn try_replace_with<T>(path: &Path, suffix: &str, fill: impl FnOnce(&mut NamedTempFile) -> Result<T>) -> Result<T> {
+pub(crate) fn try_replace_with<T>(
+    path: &Path,
+    suffix: &str,
+    fill: impl FnOnce(&mut NamedTempFile) -> Result<T>,
+) -> Result<T> {
     let io = |error| Error::Io { path: path.into(), error };
     // Where the bytes should land, and with which mode: an existing file keeps its own mode and
     // stays behind its symbolic links (the link is followed, not replaced); a new file gets 0666
@@ -92,7 +96,8 @@ fn umask() -> u32 {
         .unwrap_or(0o022)
 }
 
-/// Writes `bytes` to `path` whole or not at all (see [`replace_with`]), flushed to disk.
+/// Writes `bytes` to `path` whole or not at all (a temporary file beside it, renamed over it),
+/// flushed to disk.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     replace_with(path, ".tmp", |tmp| {
         tmp.write_all(bytes)?;

@@ -66,7 +66,7 @@ pub fn loss_curves(path: &Path, step: &str, losses: &[f64], validation: &[f64]) 
 const NAMED: usize = 8;
 
 /// Draws each coefficient against log₁₀ λ (a regularization path) to `path` (PNG); the legend
-/// names the [`NAMED`] largest at the smallest λ (`names`: one per coefficient).
+/// names the 8 largest at the smallest λ (`names`: one per coefficient).
 pub fn coefficient_paths(path: &Path, lambdas: &[f64], coefs: &[Vec<f64>], names: &[String]) -> Result<()> {
     replace_with(path, ".png", |tmp| draw_paths(tmp.path(), lambdas, coefs, names).map_err(std::io::Error::other))
 }

@@ -62,7 +62,7 @@ pub(crate) fn threads() -> usize {
 }
 
 /// Appends P(y = 1) = sigmoid(x·w + b) of each row of `x` (`d` features) to `out`.
-pub fn probabilities(x: &[f32], d: usize, w: &[f32], b: f32, out: &mut Vec<f32>) {
+pub(crate) fn probabilities(x: &[f32], d: usize, w: &[f32], b: f32, out: &mut Vec<f32>) {
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has AVX2, checked just above.

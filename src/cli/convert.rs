@@ -36,6 +36,13 @@ pub(crate) fn convert(args: ConvertArgs) -> anyhow::Result<ExitCode> {
     check_outputs(&[("OUTPUT", &args.output), ("--labels-out", &labels_out)], &[("INPUT", &args.input)])?;
     let label = args.label.clone().map_or(LabelColumn::Last, LabelColumn::Named);
     let c = logreg::data::stream::convert(&args.input, &label, &args.output, &labels_out)?;
+    if super::json() {
+        jsonln!(serde_json::json!({
+            "features_file": args.output, "labels_file": labels_out, "rows": c.rows,
+            "features": c.columns.feature_names, "label": c.columns.label_name,
+        }))?;
+        return Ok(ExitCode::SUCCESS);
+    }
     outln!(
         "wrote {} ({} rows × {} features, f32) and {} (labels `{}`); features are x0 … x{} in the order {}",
         args.output.display(),

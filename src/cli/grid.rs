@@ -9,8 +9,6 @@ use clap::Args;
 
 use logreg::data::dataset::{Dataset, Standardizer};
 use logreg::device::DeviceChoice;
-use logreg::model::file::{SavedModel, TrainingInfo};
-use logreg::model::linear::FittedLogisticRegression;
 use logreg::output::write_atomically;
 use logreg::solvers::cv::{cross_validate, CvConfig};
 use logreg::solvers::path::PathConfig;
@@ -46,7 +44,7 @@ pub(crate) struct GridArgs {
 impl GridArgs {
     pub(crate) fn config(&self) -> anyhow::Result<PathConfig> {
         if self.n_lambdas < 2 {
-            bail!("invalid n-lambdas: {} (must be at least 2)", self.n_lambdas);
+            bail!("invalid --n-lambdas: {} (must be at least 2)", self.n_lambdas);
         }
         Ok(PathConfig {
             n_lambdas: self.n_lambdas as usize,
@@ -70,9 +68,6 @@ pub(crate) struct PathArgs {
     /// Where to compute: auto = CUDA when there is a usable GPU, else the CPU.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     pub(crate) device: DeviceChoice,
-    /// Print the path as one JSON object instead of the table.
-    #[arg(long)]
-    pub(crate) json: bool,
     /// Also write the path as CSV: lambda, nonzero, objective, intercept, then one column per feature.
     #[arg(long)]
     pub(crate) csv: Option<PathBuf>,
@@ -113,9 +108,6 @@ pub(crate) struct CvArgs {
     /// Also write the table as CSV: lambda, nonzero, log-loss mean/std/se, AUC mean/std.
     #[arg(long)]
     pub(crate) csv: Option<PathBuf>,
-    /// Print one JSON object instead of the table.
-    #[arg(long)]
-    pub(crate) json: bool,
 }
 
 /// Which cross-validated λ to keep.
@@ -139,7 +131,7 @@ pub(crate) fn path(args: PathArgs) -> anyhow::Result<ExitCode> {
     let points = logreg::solvers::path::path(&x.to_device(device), &data.y.to_device(device), &config)?;
     let unconverged = points.iter().filter(|p| !p.converged).count();
     if unconverged > 0 {
-        eprintln!("warning: {unconverged} of {} fits stopped at --max-iter without converging", points.len());
+        warnln!("warning: {unconverged} of {} fits stopped at --max-iter without converging", points.len());
     }
     if let Some(csv) = &args.csv {
         let mut out = format!("lambda,nonzero,objective,intercept,{}\n", table.feature_names.join(","));
@@ -155,8 +147,8 @@ pub(crate) fn path(args: PathArgs) -> anyhow::Result<ExitCode> {
         logreg::plot::coefficient_paths(plot, &lambdas, &coefs, &table.feature_names)
             .with_context(|| format!("--plot {}", plot.display()))?;
     }
-    if args.json {
-        outln!("{}", serde_json::json!({ "features": table.feature_names, "alpha": args.grid.alpha, "path": points }))?;
+    if super::json() {
+        jsonln!(serde_json::json!({ "features": table.feature_names, "alpha": args.grid.alpha, "path": points }))?;
     } else {
         outln!("{:>12}  {:>7}  {:>12}  {:>10}", "lambda", "nonzero", "objective", "iterations")?;
         for p in &points {
@@ -191,32 +183,10 @@ pub(crate) fn cv(args: CvArgs) -> anyhow::Result<ExitCode> {
     let fit = &r.full[chosen];
     let unconverged = r.full.iter().filter(|p| !p.converged).count();
     if unconverged > 0 {
-        eprintln!(
-            "warning: {unconverged} of {} fits on all rows stopped at --max-iter without converging",
-            r.full.len()
-        );
+        warnln!("warning: {unconverged} of {} fits on all rows stopped at --max-iter without converging", r.full.len());
     }
     let alpha = args.grid.alpha;
-    let (l1, l2) = (fit.lambda * alpha, fit.lambda * (1.0 - alpha) / 2.0);
-    let saved = SavedModel {
-        model: FittedLogisticRegression::new(fit.coef.iter().map(|&w| w as f32).collect(), fit.intercept as f32),
-        feature_names: table.feature_names.clone(),
-        label_name: table.label_name.clone().unwrap_or_default(),
-        standardizer: r.standardizer.clone(),
-        training: TrainingInfo {
-            penalty: if alpha == 1.0 { "l1" } else { "elastic-net" }.into(),
-            lambda: if alpha == 1.0 { l1 } else { 0.0 },
-            lambda_l1: if alpha == 1.0 { 0.0 } else { l1 },
-            lambda_l2: l2,
-            penalize_bias: false,
-            loss: "logits".into(),
-            optimizer: serde_json::json!(args.grid.solver).as_str().unwrap_or_default().into(),
-            lr: 0.0,
-            epochs: 0,
-            batch_size: None,
-            seed: args.seed,
-        },
-    };
+    let saved = r.model(chosen, &config, table.feature_names.clone(), table.label_name.clone().unwrap_or_default());
     saved.save(&args.out).with_context(|| format!("--out {}", args.out.display()))?;
     if let Some(csv) = &args.csv {
         let mut out = String::from("lambda,nonzero,log_loss_mean,log_loss_std,log_loss_se,auc_mean,auc_std\n");
@@ -229,15 +199,12 @@ pub(crate) fn cv(args: CvArgs) -> anyhow::Result<ExitCode> {
         write_atomically(csv, out.as_bytes()).with_context(|| format!("--csv {}", csv.display()))?;
     }
     let (best, one_se) = (&r.points[r.best], &r.points[r.one_se]);
-    if args.json {
-        outln!(
-            "{}",
-            serde_json::json!({
-                "folds": folds, "fold_sizes": r.fold_sizes, "alpha": alpha, "points": r.points,
-                "best": best, "one_se": one_se, "chosen": r.points[chosen],
-                "coef": fit.coef, "intercept": fit.intercept, "features": table.feature_names, "model": args.out,
-            })
-        )?;
+    if super::json() {
+        jsonln!(serde_json::json!({
+            "folds": folds, "fold_sizes": r.fold_sizes, "alpha": alpha, "points": r.points,
+            "best": best, "one_se": one_se, "chosen": r.points[chosen],
+            "coef": fit.coef, "intercept": fit.intercept, "features": table.feature_names, "model": args.out,
+        }))?;
         return Ok(ExitCode::SUCCESS);
     }
     outln!("{:>12}  {:>7}  {:>19}  {:>15}", "lambda", "nonzero", "log-loss (± std)", "AUC (± std)")?;

@@ -4,13 +4,38 @@
 //! here the command list, its dispatch and the checks every command shares. The work itself is the
 //! library's; these files turn flags into its settings and its results into output.
 
-/// `println!` that returns a failed write (a full disk, an I/O error) as an error instead of
-/// panicking. (Output into a closed pipe ends the process quietly before this: SIGPIPE.)
+/// The global `--json` and `--quiet`, set once by `main` before the command runs.
+static JSON: AtomicBool = AtomicBool::new(false);
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// Sets what `--json` and `--quiet` asked for.
+pub(crate) fn set_output(json: bool, quiet: bool) {
+    JSON.store(json, Ordering::Relaxed);
+    QUIET.store(quiet, Ordering::Relaxed);
+}
+
+/// `--json`: the command prints one JSON value (JSON lines for `predict`) instead of text.
+pub(crate) fn json() -> bool {
+    JSON.load(Ordering::Relaxed)
+}
+
+/// `--quiet`: no text on standard output, no progress bar, notes or warnings; errors, `--json`
+/// and the rows `predict` writes still appear.
+pub(crate) fn quiet() -> bool {
+    QUIET.load(Ordering::Relaxed)
+}
+
+/// The text a command prints for a person (nothing under `--quiet`): `println!` that returns a
+/// failed write (a full disk, an I/O error) as an error instead of panicking. (Output into a
+/// closed pipe ends the process quietly before this: SIGPIPE.)
 macro_rules! outln {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        writeln!(std::io::stdout().lock(), $($arg)*)
-            .map_err(|e| anyhow::anyhow!("writing to standard output: {e}"))
+        match $crate::cli::quiet() {
+            true => Ok(()),
+            false => writeln!(std::io::stdout().lock(), $($arg)*)
+                .map_err(|e| anyhow::anyhow!("writing to standard output: {e}")),
+        }
     }};
 }
 
@@ -18,8 +43,28 @@ macro_rules! outln {
 macro_rules! out {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        write!(std::io::stdout().lock(), $($arg)*)
-            .map_err(|e| anyhow::anyhow!("writing to standard output: {e}"))
+        match $crate::cli::quiet() {
+            true => Ok(()),
+            false => write!(std::io::stdout().lock(), $($arg)*)
+                .map_err(|e| anyhow::anyhow!("writing to standard output: {e}")),
+        }
+    }};
+}
+
+/// One JSON value on its own line, printed even under `--quiet` (it was asked for).
+macro_rules! jsonln {
+    ($value:expr) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), "{}", $value).map_err(|e| anyhow::anyhow!("writing to standard output: {e}"))
+    }};
+}
+
+/// A note or warning on standard error (nothing under `--quiet`).
+macro_rules! warnln {
+    ($($arg:tt)*) => {{
+        if !$crate::cli::quiet() {
+            eprintln!($($arg)*);
+        }
     }};
 }
 
@@ -31,6 +76,7 @@ pub(crate) mod train;
 pub(crate) mod tutorial;
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
@@ -60,6 +106,13 @@ pub(crate) struct Cli {
     /// OMP_NUM_THREADS].
     #[arg(long, global = true)]
     pub(crate) threads: Option<i64>,
+    /// Print the result as JSON instead of text: one object (predict: one object per row).
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+    /// Print nothing but errors (and what --json or predict's rows put out): no text, progress
+    /// bar, notes or warnings.
+    #[arg(long, global = true)]
+    pub(crate) quiet: bool,
 }
 
 #[derive(Subcommand)]
@@ -152,10 +205,38 @@ pub(crate) fn check_outputs(outputs: &[(&str, &Path)], inputs: &[(&str, &Path)])
     Ok(())
 }
 
+/// The flag that sets the library's setting `name` (its parameter name, as in
+/// [`logreg::Error::InvalidSetting`]), or `None` for a setting no flag sets.
+pub(crate) fn flag_for(name: &str) -> Option<String> {
+    let flag = match name {
+        "c" => "C",
+        "ratio" => "lambda-ratio",
+        "x" | "y" | "feature_names" | "start" | "labels" => return None,
+        other => other,
+    };
+    Some(format!("--{}", flag.replace('_', "-")))
+}
+
+/// `err` as one line, `{:#}` style (each cause after ": "), with the library's setting names
+/// replaced by the flags that set them: `invalid batch_size: 0` → `invalid --batch-size: 0`.
+pub(crate) fn render(err: &anyhow::Error) -> String {
+    let parts: Vec<String> = err
+        .chain()
+        .map(|e| match e.downcast_ref::<logreg::Error>() {
+            Some(logreg::Error::InvalidSetting { name, value, expected }) => match flag_for(name) {
+                Some(flag) => format!("invalid {flag}: {value} ({expected})"),
+                None => e.to_string(),
+            },
+            _ => e.to_string(),
+        })
+        .collect();
+    parts.join(": ")
+}
+
 /// An optional count flag, which must be at least 1 when given.
 pub(crate) fn at_least_one(name: &str, value: Option<i64>) -> anyhow::Result<Option<usize>> {
     match value {
-        Some(v) if v < 1 => bail!("invalid {name}: {v} (must be at least 1)"),
+        Some(v) if v < 1 => bail!("invalid --{name}: {v} (must be at least 1)"),
         v => Ok(v.map(|v| v as usize)),
     }
 }
@@ -193,7 +274,7 @@ pub(crate) fn check_lambda_flags(
 
 pub(crate) fn check_threshold(threshold: f64) -> anyhow::Result<()> {
     if !(0.0..=1.0).contains(&threshold) {
-        bail!("invalid threshold: {threshold} (must be between 0 and 1)");
+        bail!("invalid --threshold: {threshold} (must be between 0 and 1)");
     }
     Ok(())
 }
@@ -208,7 +289,7 @@ pub(crate) fn stop_on_ctrl_c() -> anyhow::Result<()> {
 pub(crate) fn resolve_device(choice: DeviceChoice) -> anyhow::Result<tch::Device> {
     let (device, note) = choice.resolve_noting().context("--device")?;
     if let Some(note) = note {
-        eprintln!("note: {note}");
+        warnln!("note: {note}");
     }
     Ok(device)
 }

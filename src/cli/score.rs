@@ -27,7 +27,8 @@ pub(crate) struct PredictArgs {
     /// CSV file with the model's feature columns (a label column, if present, is ignored); `-` reads standard input.
     #[arg(long)]
     pub(crate) data: PathBuf,
-    /// Where to write `probability,class` per row [default: standard output] (`--output` also works).
+    /// Where to write `probability,class` per row (with --json, one JSON object per row) [default:
+    /// standard output] (`--output` also works).
     #[arg(long = "out", alias = "output")]
     pub(crate) output: Option<PathBuf>,
     /// Class 1 when the probability is above this.
@@ -59,9 +60,6 @@ pub(crate) struct EvaluateArgs {
     /// Read a .npy --data in chunks instead of loading it (data larger than memory).
     #[arg(long)]
     pub(crate) stream: bool,
-    /// Print one JSON object instead of the table.
-    #[arg(long)]
-    pub(crate) json: bool,
 }
 
 /// Loads the model and the rows of `data` (with labels when `labelled`), and predicts.
@@ -89,9 +87,17 @@ pub(crate) fn predict(args: PredictArgs) -> anyhow::Result<ExitCode> {
     let outputs: Vec<(&str, &std::path::Path)> = args.output.as_deref().map(|p| ("--out", p)).into_iter().collect();
     check_outputs(&outputs, &[("--model", &args.model), ("--data", &args.data)])?;
     let (_, probs, _) = load_and_predict(&args.model, &args.data, None, false, args.device)?;
-    let mut out = String::from("probability,class\n");
-    for p in probs {
-        out += &format!("{p},{}\n", u8::from(f64::from(p) > args.threshold));
+    let mut out = String::new();
+    if super::json() {
+        for p in probs {
+            let class = u8::from(f64::from(p) > args.threshold);
+            out += &format!("{}\n", serde_json::json!({ "probability": p, "class": class }));
+        }
+    } else {
+        out += "probability,class\n";
+        for p in probs {
+            out += &format!("{p},{}\n", u8::from(f64::from(p) > args.threshold));
+        }
     }
     match &args.output {
         Some(path) => write_atomically(path, out.as_bytes()).with_context(|| format!("--out {}", path.display()))?,
@@ -142,10 +148,10 @@ pub(crate) fn evaluate(args: EvaluateArgs) -> anyhow::Result<ExitCode> {
     let report = metrics::report(&probs, &labels, args.threshold);
     let total = saved.model.coef().len();
     let nonzero = saved.model.coef().iter().filter(|&&w| w != 0.0).count();
-    if args.json {
+    if super::json() {
         let mut json = serde_json::to_value(&report)?;
         json["nonzero_weights"] = nonzero.into();
-        outln!("{json}")?;
+        jsonln!(json)?;
     } else {
         print_report(&report, nonzero, total)?;
     }

@@ -59,12 +59,12 @@ pub(crate) struct TrainArgs {
     /// newton/fista iteration limit [default: 100 for newton, 20000 for fista].
     #[arg(long)]
     pub(crate) max_iter: Option<i64>,
-    /// Learning rate.
-    #[arg(long, default_value_t = 0.01)]
-    pub(crate) lr: f64,
-    /// Epochs for sgd and adam.
-    #[arg(long, default_value_t = 300)]
-    pub(crate) epochs: i64,
+    /// Learning rate for sgd and adam [default: 0.01].
+    #[arg(long)]
+    pub(crate) lr: Option<f64>,
+    /// Epochs for sgd and adam [default: 300].
+    #[arg(long)]
+    pub(crate) epochs: Option<i64>,
     /// Rows per mini-batch, reshuffled every epoch by --seed [default: all rows].
     #[arg(long)]
     pub(crate) batch_size: Option<i64>,
@@ -80,9 +80,10 @@ pub(crate) struct TrainArgs {
     /// Penalize the bias too, as the tutorial does (scikit-learn and glmnet do not).
     #[arg(long)]
     pub(crate) penalize_bias: bool,
-    /// bce = the tutorial's Sigmoid + BCELoss; logits = binary_cross_entropy_with_logits (stable).
-    #[arg(long, value_enum, default_value_t = LossKind::Logits)]
-    pub(crate) loss: LossKind,
+    /// For sgd and adam: bce = the tutorial's Sigmoid + BCELoss; logits =
+    /// binary_cross_entropy_with_logits (stable) [default: logits].
+    #[arg(long, value_enum)]
+    pub(crate) loss: Option<LossKind>,
     /// sgd/adam: autograd = libtorch's autograd, as PyTorch (any device); fused = one pass over
     /// the data per epoch, on CPU threads or, full batch, in a CUDA kernel (the same numbers to
     /// float rounding, faster) [default: autograd; fused with --stream].
@@ -115,12 +116,6 @@ pub(crate) struct TrainArgs {
     /// With --stream: rows per chunk [default: 32 MiB of rows]; mini-batches stay within a chunk.
     #[arg(long)]
     pub(crate) chunk_rows: Option<i64>,
-    /// Print one JSON object: per-epoch losses and final metrics.
-    #[arg(long)]
-    pub(crate) json: bool,
-    /// No progress bar.
-    #[arg(long)]
-    pub(crate) quiet: bool,
 }
 
 /// How `train` minimises the objective.
@@ -162,7 +157,7 @@ impl TrainArgs {
             }
             let Some(lambda) = self.lambda else { bail!("--alpha (glmnet's form) needs --lambda") };
             if !(0.0..=1.0).contains(&alpha) {
-                bail!("invalid alpha: {alpha} (must be between 0 and 1)");
+                bail!("invalid --alpha: {alpha} (must be between 0 and 1)");
             }
             let p = Problem::from_glmnet(lambda, alpha);
             return Ok((Penalty::ElasticNet { lambda_l1: p.l1, lambda_l2: p.l2 }, None));
@@ -190,8 +185,9 @@ impl TrainArgs {
 
     pub(crate) fn config(&self) -> anyhow::Result<FitConfig> {
         let (penalty, sklearn) = self.penalty()?;
-        if self.epochs < 1 {
-            bail!("invalid epochs: {} (must be at least 1)", self.epochs);
+        let epochs = self.epochs.unwrap_or(300);
+        if epochs < 1 {
+            bail!("invalid --epochs: {epochs} (must be at least 1)");
         }
         let batch_size = at_least_one("batch-size", self.batch_size)?;
         let max_iter = at_least_one("max-iter", self.max_iter)?;
@@ -204,6 +200,19 @@ impl TrainArgs {
             // `auto` becomes solver::auto_kind(features) once the data is read.
             SolverChoice::Newton | SolverChoice::Auto => (OptimizerKind::Adam, exact(SolverKind::Newton)),
         };
+        let epoch_flags =
+            [(self.lr.is_some(), "--lr"), (self.epochs.is_some(), "--epochs"), (self.loss.is_some(), "--loss")];
+        if let Some((_, flag)) = epoch_flags.iter().find(|(given, _)| *given).filter(|_| solver.is_some()) {
+            match self.solver {
+                SolverChoice::Auto => bail!(
+                    "{flag} applies to --solver sgd and adam; --solver auto runs newton or fista to the optimum \
+                     (--tol, --max-iter): add --solver adam to train by epochs"
+                ),
+                _ => bail!(
+                    "{flag} applies to --solver sgd and adam; newton and fista run to the optimum (--tol, --max-iter)"
+                ),
+            }
+        }
         if solver.is_some() && batch_size.is_some() {
             bail!("--batch-size applies to --solver sgd and adam; newton and fista use every row");
         }
@@ -215,11 +224,11 @@ impl TrainArgs {
         }
         let config = FitConfig {
             train: TrainConfig {
-                lr: self.lr,
-                epochs: self.epochs as usize,
+                lr: self.lr.unwrap_or(0.01),
+                epochs: epochs as usize,
                 penalty,
                 optimizer,
-                loss: self.loss,
+                loss: self.loss.unwrap_or(LossKind::Logits),
                 penalize_bias: self.penalize_bias,
                 batch_size,
                 engine: self.engine(),
@@ -305,7 +314,7 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
         config.solver = config.solver.map(|(_, c)| (logreg::solvers::auto_kind(features), c));
     }
     stop_on_ctrl_c()?;
-    let bar = progress(config.train.epochs, args.quiet || args.json || config.solver.is_some());
+    let bar = progress(config.train.epochs, super::quiet() || super::json() || config.solver.is_some());
     if config.solver.is_some() && (every.is_some() || args.resume.is_some()) {
         bail!("--checkpoint-every and --resume apply to --solver sgd and adam");
     }
@@ -360,20 +369,21 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
             }
             command.extend(["--resume".into(), checkpoint_path.display().to_string()]);
             let command: Vec<String> = command.iter().map(|a| shell_quoted(a)).collect();
-            return Err(anyhow::anyhow!(
-                "{e}; {} holds epoch {epoch}: resume with `{}`",
-                checkpoint_path.display(),
-                command.join(" ")
-            ));
+            let hint =
+                format!("{} holds epoch {epoch}: resume with `{}`", checkpoint_path.display(), command.join(" "));
+            return Err(Interrupted { error: e, hint }.into());
         }
         (fitted, _) => fitted?,
     };
     let fit_seconds = started.elapsed().as_secs_f64();
     if let Some(s) = fitted.solution.as_ref().filter(|s| !s.converged) {
-        eprintln!(
+        warnln!(
             "warning: {} stopped after {} iterations without converging (optimality {:.2e} > --tol {:e}); \
              raise --max-iter or --tol",
-            fitted.saved.training.optimizer, s.iterations, s.optimality, args.tol
+            fitted.saved.training.optimizer,
+            s.iterations,
+            s.optimality,
+            args.tol
         );
     }
     fitted.saved.save(&args.out).with_context(|| format!("--out {}", args.out.display()))?;
@@ -382,7 +392,7 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
         logreg::plot::loss_curves(plot, step, &fitted.training.losses, &fitted.training.validation_losses)
             .with_context(|| format!("--plot {}", plot.display()))?;
     }
-    if args.json {
+    if super::json() {
         // The solver's f64 optimum where there is one (the model file stores f32).
         let (coef, intercept) = match &fitted.solution {
             Some(s) => (s.coef.clone(), s.intercept),
@@ -411,7 +421,7 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
             "fit_seconds": fit_seconds,
             "model": args.out,
         });
-        outln!("{json}")?;
+        jsonln!(json)?;
     } else {
         let t = &fitted.train_report;
         let steps = match &fitted.solution {
@@ -445,6 +455,22 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// A run stopped by Ctrl-C after a checkpoint was written: the library's error and the command
+/// that resumes it.
+#[derive(Debug)]
+pub(crate) struct Interrupted {
+    pub(crate) error: logreg::Error,
+    pub(crate) hint: String,
+}
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}; {}", self.error, self.hint)
+    }
+}
+
+impl std::error::Error for Interrupted {}
 
 /// `word` as a shell reads it back: bare when it holds only safe characters, else in single quotes.
 fn shell_quoted(word: &str) -> String {

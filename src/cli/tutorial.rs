@@ -50,9 +50,6 @@ pub(crate) struct TutorialArgs {
     /// auto picks CUDA when available.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     pub(crate) device: DeviceChoice,
-    /// Print one JSON object (every epoch's loss, final weight and bias, device) instead of the epoch lines.
-    #[arg(long)]
-    pub(crate) json: bool,
 }
 
 #[derive(Args)]
@@ -100,7 +97,7 @@ pub(crate) fn tutorial(args: TutorialArgs) -> anyhow::Result<ExitCode> {
     config.validate()?;
     let device = resolve_device(args.device)?;
     let epochs = config.epochs as usize;
-    let json = args.json;
+    let json = super::json();
     // The epoch callback cannot return an error: the first failed write is kept and returned.
     let failed = std::cell::RefCell::new(None);
     let run = logreg::reference::tutorial::run(&config, device, |epoch, loss| {
@@ -112,7 +109,7 @@ pub(crate) fn tutorial(args: TutorialArgs) -> anyhow::Result<ExitCode> {
         return Err(e);
     }
     if json {
-        outln!("{}", serde_json::to_string(&run)?)?;
+        jsonln!(serde_json::to_string(&run)?)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -128,8 +125,24 @@ pub(crate) fn parity(args: ParityArgs) -> anyhow::Result<ExitCode> {
     }
     let options = ParityOptions { python, script: args.script, fixtures: args.fixtures };
     let rows = parity::run(&options, device)?;
-    out!("{}", parity::table(&rows))?;
     let passed = rows.iter().filter(|r| r.pass).count();
+    if super::json() {
+        let rows: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|r| {
+                let c = &r.fixture.config;
+                serde_json::json!({
+                    "fixture": r.fixture.name, "example": c.example, "optimizer": c.optimizer, "seed": c.seed,
+                    "samples": c.samples, "features": c.input_dim, "epochs": c.epochs, "device": r.device,
+                    "max_rel_loss_diff": r.deviation.max_loss_rel, "max_weight_diff": r.deviation.max_weight_abs,
+                    "pass": r.pass,
+                })
+            })
+            .collect();
+        jsonln!(serde_json::json!({ "configurations": rows, "passed": passed }))?;
+        return Ok(if passed == rows.len() { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+    }
+    out!("{}", parity::table(&rows))?;
     outln!("\nparity: {passed} of {} configurations match PyTorch within their tolerance", rows.len())?;
     Ok(if passed == rows.len() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

@@ -206,6 +206,7 @@ impl Nvrtc {
 
     /// What ptxas reports when it compiles `source` to machine code for `sm_{arch}`: registers,
     /// stack frame, spills (no GPU needed).
+    #[cfg(test)]
     pub fn ptxas_report(&self, source: &str, name: &str, arch: i32, defines: &[(&str, String)]) -> Result<String> {
         let target = format!("--gpu-architecture=sm_{arch}");
         Ok(self.compile_with(source, name, &[target.as_str(), "--ptxas-options=-v"], defines)?.1)

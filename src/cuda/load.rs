@@ -11,7 +11,7 @@ use super::driver;
 
 /// Whether libtorch can use CUDA in this process, and if not, why.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Availability {
+pub(crate) enum Availability {
     /// `libtorch_cuda` is loaded and libtorch sees at least one device.
     Available,
     /// No NVIDIA driver (`libcuda.so.1`): a machine without a GPU. Nothing was loaded.
@@ -26,7 +26,7 @@ static STATE: OnceLock<Availability> = OnceLock::new();
 /// Call it before any other libtorch call that may touch CUDA (seeding does): afterwards libtorch
 /// keeps the answer it first gave. A process that links `libtorch_cuda` (the test binaries do)
 /// is unaffected.
-pub fn ensure() -> &'static Availability {
+pub(crate) fn ensure() -> &'static Availability {
     STATE.get_or_init(|| {
         let Some(cuda_driver) = driver::open_driver() else { return Availability::NoDriver };
         drop(cuda_driver);

@@ -8,7 +8,9 @@ use crate::error::{ensure, Result};
 /// Features `x` (`[n, d]`, f32) and labels `y` (`[n, 1]`, 0/1 f32).
 #[derive(Debug)]
 pub struct Dataset {
+    /// Features, `[n, d]` f32, one row per example.
     pub x: Tensor,
+    /// Labels, `[n, 1]` f32, each 0 or 1.
     pub y: Tensor,
 }
 
@@ -22,17 +24,12 @@ impl Dataset {
     }
 
     /// Number of rows.
-    pub fn len(&self) -> i64 {
+    pub(crate) fn len(&self) -> i64 {
         self.x.size()[0]
     }
 
-    /// Whether there are no rows.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// The rows at `index` (a 1-D int64 tensor).
-    pub fn select(&self, index: &Tensor) -> Result<Self> {
+    pub(crate) fn select(&self, index: &Tensor) -> Result<Self> {
         Ok(Self { x: self.x.f_index_select(0, index)?, y: self.y.f_index_select(0, index)? })
     }
 
@@ -44,8 +41,8 @@ impl Dataset {
     /// Splits off `fraction` of each class as a validation set, drawing from libtorch's generator
     /// (call inside [`crate::seed::with_seed`]): one `randperm` per class, class 0 first. Rows keep
     /// their original order within each part. Returns (train, validation).
-    pub fn stratified_split(&self, fraction: f64) -> Result<(Self, Self)> {
-        ensure(fraction > 0.0 && fraction < 1.0, "validation-split", fraction, "must be between 0 and 1, exclusive")?;
+    pub(crate) fn stratified_split(&self, fraction: f64) -> Result<(Self, Self)> {
+        ensure(fraction > 0.0 && fraction < 1.0, "validation_split", fraction, "must be between 0 and 1, exclusive")?;
         let labels = Vec::<f32>::try_from(self.y.f_flatten(0, -1)?)?;
         let (mut train, mut valid) = (vec![], vec![]);
         for class in [0.0f32, 1.0] {
@@ -53,7 +50,7 @@ impl Dataset {
             let n_valid = (fraction * rows.len() as f64).round() as usize;
             ensure(
                 n_valid >= 1 && n_valid < rows.len(),
-                "validation-split",
+                "validation_split",
                 fraction,
                 "leaves a class with no rows in the training or the validation part",
             )?;
@@ -71,7 +68,9 @@ impl Dataset {
 /// constant feature gets 1 so it stays finite).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Standardizer {
+    /// Each feature's mean.
     pub mean: Vec<f32>,
+    /// Each feature's standard deviation (population; 1 for a constant feature).
     pub std: Vec<f32>,
 }
 
@@ -128,7 +127,7 @@ mod tests {
         let d = data(&[0.0, 0.0, 1.0, 1.0]);
         for f in [0.0, 1.0, -0.5, 0.1] {
             let e = with_seed(0, || d.stratified_split(f)).unwrap_err().to_string();
-            assert!(e.starts_with(&format!("invalid validation-split: {f}")), "{e}");
+            assert!(e.starts_with(&format!("invalid validation_split: {f}")), "{e}");
         }
     }
 

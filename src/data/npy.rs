@@ -9,9 +9,9 @@ use crate::error::{Error, Result};
 
 /// A decoded array: its shape and its values in C order.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Array {
-    pub shape: Vec<usize>,
-    pub values: Vec<f64>,
+pub(crate) struct Array {
+    pub(crate) shape: Vec<usize>,
+    pub(crate) values: Vec<f64>,
 }
 
 /// An input error located at `file`.
@@ -30,11 +30,11 @@ fn header_field<'h>(header: &'h str, key: &str) -> Option<&'h str> {
 /// An `.npy` header: the shape, the dtype (`<f4` …), where the data start and how many bytes
 /// they take (checked: a shape whose size overflows is refused, not wrapped).
 #[derive(Clone, Debug, PartialEq)]
-pub struct Header {
-    pub shape: Vec<usize>,
-    pub descr: String,
-    pub data_offset: usize,
-    pub data_bytes: usize,
+pub(crate) struct Header {
+    pub(crate) shape: Vec<usize>,
+    pub(crate) descr: String,
+    pub(crate) data_offset: usize,
+    pub(crate) data_bytes: usize,
 }
 
 /// A dtype of the form `<f4`: byte order, kind (float, signed, unsigned, boolean) and item size.
@@ -48,7 +48,7 @@ fn item_size(descr: &str) -> Option<usize> {
 }
 
 /// Reads the header from the start of an `.npy` file (`bytes` holds at least the header).
-pub fn parse_header(file: &str, bytes: &[u8]) -> Result<Header> {
+pub(crate) fn parse_header(file: &str, bytes: &[u8]) -> Result<Header> {
     if !bytes.starts_with(b"\x93NUMPY") || bytes.len() < 10 {
         return Err(bad(file, "not a .npy file (no \\x93NUMPY magic)"));
     }
@@ -83,7 +83,7 @@ pub fn parse_header(file: &str, bytes: &[u8]) -> Result<Header> {
 }
 
 /// Decodes an `.npy` file's bytes (`file` names it in errors).
-pub fn parse(file: &str, bytes: &[u8]) -> Result<Array> {
+pub(crate) fn parse(file: &str, bytes: &[u8]) -> Result<Array> {
     let mut values = vec![];
     let shape = parse_each(file, bytes, |_, v| {
         values.push(v);
@@ -94,7 +94,11 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<Array> {
 
 /// Decodes an `.npy` file's bytes, handing each value (as f64, with its index in C order) to
 /// `each` rather than collecting them; returns the shape.
-pub fn parse_each(file: &str, bytes: &[u8], mut each: impl FnMut(usize, f64) -> Result<()>) -> Result<Vec<usize>> {
+pub(crate) fn parse_each(
+    file: &str,
+    bytes: &[u8],
+    mut each: impl FnMut(usize, f64) -> Result<()>,
+) -> Result<Vec<usize>> {
     let Header { shape, descr, data_offset, data_bytes } = parse_header(file, bytes)?;
     let descr = descr.as_str();
     // parse_header checked the form: an ASCII order, kind and size.
@@ -179,7 +183,7 @@ pub fn feature_names(d: usize) -> Vec<String> {
 }
 
 /// 0/1 labels for `n` rows of `x_file` from the `.npy` file `y`, of shape `(n,)` or `(n, 1)`.
-pub fn read_labels(y: &Path, n: usize, x_file: &str) -> Result<Vec<f32>> {
+pub(crate) fn read_labels(y: &Path, n: usize, x_file: &str) -> Result<Vec<f32>> {
     let (y_file, y_bytes) = read_source(y)?;
     let labels = parse(&y_file, &y_bytes)?;
     if !(labels.shape == [n] || labels.shape == [n, 1]) {
@@ -202,7 +206,7 @@ pub fn read_labels(y: &Path, n: usize, x_file: &str) -> Result<Vec<f32>> {
 }
 
 /// Writes `values` as a 1-D little-endian f32 `.npy` array (version 1, header padded to 64 bytes).
-pub fn write_f32_vector(path: &Path, values: &[f32]) -> Result<()> {
+pub(crate) fn write_f32_vector(path: &Path, values: &[f32]) -> Result<()> {
     let mut bytes = header_bytes(&[values.len()], 0);
     bytes.extend(values.iter().flat_map(|v| v.to_le_bytes()));
     crate::output::write_atomically(path, &bytes)
@@ -210,7 +214,7 @@ pub fn write_f32_vector(path: &Path, values: &[f32]) -> Result<()> {
 
 /// A version-1 header for a C-order `<f4` array of `shape`, padded with spaces to at least
 /// `min_len` bytes and to a multiple of 64, as numpy.save writes it.
-pub fn header_bytes(shape: &[usize], min_len: usize) -> Vec<u8> {
+pub(crate) fn header_bytes(shape: &[usize], min_len: usize) -> Vec<u8> {
     let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
     let shape = if dims.len() == 1 { format!("({},)", dims[0]) } else { format!("({})", dims.join(", ")) };
     let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}");

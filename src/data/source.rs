@@ -7,7 +7,7 @@ use crate::error::{ensure, Result};
 
 /// Bytes of X per chunk when none is asked for: large enough that mapping costs little, small
 /// enough that the resident set stays far below a gigabyte.
-pub const CHUNK_BYTES: usize = 32 << 20;
+pub(crate) const CHUNK_BYTES: usize = 32 << 20;
 
 /// What [`Source::with_chunk`] calls with a chunk's features and labels.
 pub type ChunkFn<'a> = dyn FnMut(&[f32], &[f32]) -> Result<()> + 'a;
@@ -29,10 +29,10 @@ pub trait Source: Sync {
 /// Rows already in memory, in chunks of `chunk_rows` (all rows: one chunk, so that mini-batches
 /// follow one `randperm(n)` as the autograd engine's do).
 pub struct InMemory<'a> {
-    pub x: &'a [f32],
-    pub y: &'a [f32],
-    pub d: usize,
-    pub chunk_rows: usize,
+    pub(crate) x: &'a [f32],
+    pub(crate) y: &'a [f32],
+    pub(crate) d: usize,
+    pub(crate) chunk_rows: usize,
 }
 
 impl<'a> InMemory<'a> {
@@ -43,7 +43,7 @@ impl<'a> InMemory<'a> {
 
     /// Chunks of [`CHUNK_BYTES`], for full passes: dealt whole to the threads, as
     /// the chunks of a file are.
-    pub fn chunked(x: &'a [f32], y: &'a [f32], d: usize) -> Self {
+    pub(crate) fn chunked(x: &'a [f32], y: &'a [f32], d: usize) -> Self {
         Self { x, y, d, chunk_rows: (CHUNK_BYTES / (4 * d.max(1))).max(1) }
     }
 }

@@ -33,7 +33,7 @@ pub struct NpyRows {
 
 impl NpyRows {
     /// Opens `x` (shape `(n, d)`, dtype `<f4`, C order) with labels from `y`, if given;
-    /// `chunk_rows` defaults to [`CHUNK_BYTES`] of rows.
+    /// `chunk_rows` defaults to `CHUNK_BYTES` (32 MiB) of rows.
     pub fn open(x: &Path, y: Option<&Path>, chunk_rows: Option<usize>) -> Result<Self> {
         let name = x.display().to_string();
         let mut file = File::open(x).map_err(io(x))?;
@@ -183,7 +183,7 @@ impl NpyRows {
     /// Every column's mean and standard deviation (population, as [`Standardizer::fit`]; 1 for
     /// a constant column), in one pass over the file. Sums run in f64 around the first row's
     /// values, so large offsets do not cancel the spread.
-    pub fn standardizer(&self) -> Result<Standardizer> {
+    pub(crate) fn standardizer(&self) -> Result<Standardizer> {
         let d = self.features;
         let shift: Vec<f64> = self.map_chunk(0, |x, _| Ok(x[..d].iter().map(|&v| f64::from(v)).collect()))?;
         let threads = crate::simd::threads();
@@ -236,9 +236,9 @@ impl NpyRows {
 
 /// A source seen through a standardizer: each chunk is copied, as `(x − mean) / std` (the f32
 /// operations [`Standardizer::apply`] does), into a per-thread buffer that is reused.
-pub struct Standardized<'a> {
-    pub inner: &'a dyn Source,
-    pub standardizer: &'a Standardizer,
+pub(crate) struct Standardized<'a> {
+    pub(crate) inner: &'a dyn Source,
+    pub(crate) standardizer: &'a Standardizer,
 }
 
 thread_local! {
@@ -277,7 +277,9 @@ impl Source for Standardized<'_> {
 /// What [`convert`] wrote.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Converted {
+    /// Data rows written to both files.
     pub rows: usize,
+    /// The CSV header's feature columns and label column.
     pub columns: Columns,
 }
 

@@ -21,8 +21,10 @@ pub fn read_source(path: &Path) -> Result<(String, Vec<u8>)> {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Table {
     /// The file name (or `<stdin>`), for messages.
-    pub source: String,
+    pub(crate) source: String,
+    /// The feature columns' names, in file order.
     pub feature_names: Vec<String>,
+    /// The label column's name; `None` without a label column.
     pub label_name: Option<String>,
     /// `rows × feature_names.len()` values, row-major.
     pub features: Vec<f32>,
@@ -114,13 +116,15 @@ pub fn parse(file: &str, bytes: &[u8], label: &LabelColumn) -> Result<Table> {
 /// A CSV header's feature columns and label column.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Columns {
+    /// The feature columns' names, in file order.
     pub feature_names: Vec<String>,
+    /// The label column's name; `None` without a label column.
     pub label_name: Option<String>,
 }
 
 /// Reads CSV rows one at a time from `input`, checking each cell as [`parse`] does, and hands
 /// each row's features and label to `on_row`; memory stays one row whatever the file's size.
-pub fn read_rows(
+pub(crate) fn read_rows(
     file: &str,
     input: impl Read,
     label: &LabelColumn,

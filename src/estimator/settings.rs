@@ -405,10 +405,10 @@ mod tests {
         for (model, expected) in [
             (cpu().penalty(Penalty::L2(-1.0)), "invalid lambda: -1 (must be a finite number >= 0)"),
             (cpu().penalty(Penalty::glmnet(0.1, 1.5)), "invalid alpha: 1.5 (must be between 0 and 1)"),
-            (cpu().penalty(Penalty::sklearn(0.0, 0.5)), "invalid C: 0 (must be a finite number > 0)"),
+            (cpu().penalty(Penalty::sklearn(0.0, 0.5)), "invalid c: 0 (must be a finite number > 0)"),
             (cpu().penalty(Penalty::sklearn(1.0, 0.5)).penalize_bias(true), "invalid penalize_bias: true"),
-            (cpu().validation_split(1.5), "invalid validation-split: 1.5 (must be between 0 and 1, exclusive)"),
-            (cpu().penalty(Penalty::ElasticNet { l1: 0.1, l2: f64::NAN }), "invalid lambda-l2: NaN"),
+            (cpu().validation_split(1.5), "invalid validation_split: 1.5 (must be between 0 and 1, exclusive)"),
+            (cpu().penalty(Penalty::ElasticNet { l1: 0.1, l2: f64::NAN }), "invalid lambda_l2: NaN"),
             (cpu().engine(Engine::Fused), "invalid engine: fused (applies to Solver::Sgd and Solver::Adam)"),
             (cpu().tol(0.0), "invalid tol: 0"),
             (cpu().solver(Solver::Sgd(SgdSettings { lr: -1.0, ..Default::default() })), "invalid lr: -1"),

@@ -15,36 +15,110 @@ use serde::{Deserialize, Serialize};
 use crate::data::dataset::Standardizer;
 use crate::error::{Error, Result};
 use crate::model::linear::FittedLogisticRegression;
+use crate::model::penalty::Penalty;
 use crate::output::write_atomically;
 
 const FORMAT: &str = "logreg-model";
 const FORMAT_VERSION: &str = "1";
 
-/// The training settings recorded in a model file, for the record.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// How the model was trained, for the record: only the settings that applied (no learning rate
+/// for Newton, no λ that the penalty does not use). Files written before a field existed read it
+/// as `None` (or as the value they wrote: older files stored every field).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TrainingInfo {
     /// `none`, `l1`, `l2` or `elastic-net`.
     pub penalty: String,
-    pub lambda: f64,
-    pub lambda_l1: f64,
-    pub lambda_l2: f64,
+    /// λ of `l1` or `l2`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lambda: Option<f64>,
+    /// λ₁ of `elastic-net` (and of a glmnet or scikit-learn mapping).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lambda_l1: Option<f64>,
+    /// λ₂ of `elastic-net` (and of a glmnet or scikit-learn mapping).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lambda_l2: Option<f64>,
+    /// Whether the penalty covered the bias (the tutorial's way) or only the weights.
     pub penalize_bias: bool,
-    /// `bce` or `logits`.
-    pub loss: String,
+    /// The method: `sgd` or `adam` (epochs), `newton` or `fista` (to the optimum).
     pub optimizer: String,
-    pub lr: f64,
-    pub epochs: usize,
-    pub batch_size: Option<usize>,
+    /// Seeds the initial weights, the mini-batch order, the validation split or the cv folds.
     pub seed: u64,
+    /// Whether the features were standardized (the model then stores their mean and std).
+    #[serde(default)]
+    pub standardize: bool,
+    /// sgd/adam: `bce` (sigmoid then BCELoss) or `logits` (the fused, stable form).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss: Option<String>,
+    /// sgd/adam: the learning rate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr: Option<f64>,
+    /// sgd/adam: the epochs run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epochs: Option<usize>,
+    /// sgd/adam: rows per mini-batch (`None`: full batch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<usize>,
+    /// newton/fista: iterations run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iterations: Option<usize>,
+    /// newton/fista: the optimality tolerance asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tol: Option<f64>,
+    /// newton/fista: the optimality measure reached (the largest subgradient violation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub optimality: Option<f64>,
+    /// newton/fista: whether `optimality` reached `tol`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub converged: Option<bool>,
+}
+
+impl TrainingInfo {
+    /// The record of `penalty`, with only its own λs, for `optimizer` (`sgd`, `adam`, `newton`,
+    /// `fista`); the other fields empty, to be filled by [`Self::epochs`] or [`Self::solved`].
+    pub fn new(penalty: Penalty, penalize_bias: bool, optimizer: &str, seed: u64, standardize: bool) -> Self {
+        let (name, lambda, lambda_l1, lambda_l2) = match penalty {
+            Penalty::None => ("none", None, None, None),
+            Penalty::L1 { lambda } => ("l1", Some(lambda), None, None),
+            Penalty::L2 { lambda } => ("l2", Some(lambda), None, None),
+            Penalty::ElasticNet { lambda_l1, lambda_l2 } => ("elastic-net", None, Some(lambda_l1), Some(lambda_l2)),
+        };
+        Self {
+            penalty: name.into(),
+            lambda,
+            lambda_l1,
+            lambda_l2,
+            penalize_bias,
+            optimizer: optimizer.into(),
+            seed,
+            standardize,
+            ..Self::default()
+        }
+    }
+
+    /// Records an SGD/Adam run: its loss form, learning rate, epochs run and batch size.
+    pub fn epochs(self, loss: &str, lr: f64, epochs: usize, batch_size: Option<usize>) -> Self {
+        Self { loss: Some(loss.into()), lr: Some(lr), epochs: Some(epochs), batch_size, ..self }
+    }
+
+    /// Records an exact solver's run: iterations, the tolerance, the optimality reached.
+    pub fn solved(self, iterations: usize, tol: f64, optimality: f64, converged: bool) -> Self {
+        let optimality = Some(optimality).filter(|o| o.is_finite());
+        Self { iterations: Some(iterations), tol: Some(tol), optimality, converged: Some(converged), ..self }
+    }
 }
 
 /// A trained model with everything needed to apply it to new rows.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SavedModel {
+    /// The weights and the bias, on the standardized scale when there is a standardizer.
     pub model: FittedLogisticRegression,
+    /// The feature columns, in the order of the weights.
     pub feature_names: Vec<String>,
+    /// The label column it was trained on (`y` for a `.npy` file).
     pub label_name: String,
+    /// Each feature's training mean and std, applied before the weights.
     pub standardizer: Option<Standardizer>,
+    /// How it was trained.
     pub training: TrainingInfo,
 }
 
@@ -148,6 +222,8 @@ impl SavedModel {
         if let Some(what) = unusable(&model, standardizer.as_ref()) {
             return Err(format!("a model that cannot predict: {what}"));
         }
+        // Files from before `standardize` was recorded say it by their mean and std tensors.
+        let training = TrainingInfo { standardize: standardizer.is_some(), ..training };
         Ok(Self { model, feature_names, label_name: get("label")?.clone(), standardizer, training })
     }
 }
@@ -166,19 +242,12 @@ mod tests {
             feature_names: vec!["a".into(), "b c".into()],
             label_name: "y".into(),
             standardizer: Some(Standardizer { mean: vec![1.0, 2.0], std: vec![3.0, 4.0] }),
-            training: TrainingInfo {
-                penalty: "l1".into(),
-                lambda: 0.01,
-                lambda_l1: 0.0,
-                lambda_l2: 0.0,
-                penalize_bias: false,
-                loss: "logits".into(),
-                optimizer: "adam".into(),
-                lr: 0.01,
-                epochs: 10,
-                batch_size: Some(32),
-                seed: 3,
-            },
+            training: TrainingInfo::new(Penalty::L1 { lambda: 0.01 }, false, "adam", 3, true).epochs(
+                "logits",
+                0.01,
+                10,
+                Some(32),
+            ),
         }
     }
 
@@ -218,8 +287,51 @@ mod tests {
     fn a_model_survives_the_round_trip() {
         let m = sample();
         assert_eq!(SavedModel::from_bytes(&m.to_bytes().unwrap()).unwrap(), m);
-        let plain = SavedModel { standardizer: None, ..sample() };
+        let mut plain = SavedModel { standardizer: None, ..sample() };
+        plain.training.standardize = false;
         assert_eq!(SavedModel::from_bytes(&plain.to_bytes().unwrap()).unwrap(), plain);
+    }
+
+    #[test]
+    fn files_written_before_only_the_applied_settings_were_recorded_still_load() {
+        // The `training` record as logreg 0.1 wrote it until 2026-11-27: every field, λs of 0.
+        let old = r#"{"penalty":"l2","lambda":0.5,"lambda_l1":0.0,"lambda_l2":0.0,"penalize_bias":true,"loss":"bce","optimizer":"newton","lr":0.0,"epochs":0,"batch_size":null,"seed":7}"#;
+        let plain = SavedModel { standardizer: None, ..sample() };
+        let mut bytes = plain.to_bytes().unwrap();
+        let (_, header) = SafeTensors::read_metadata(&bytes).unwrap();
+        let mut meta = header.metadata().clone().unwrap();
+        meta.insert("training".into(), old.into());
+        let tensors = SafeTensors::deserialize(&bytes).unwrap();
+        let views: Vec<_> = tensors.tensors();
+        bytes = safetensors::serialize(views, Some(meta)).unwrap();
+        let m = SavedModel::from_bytes(&bytes).unwrap();
+        assert_eq!(m.model, plain.model);
+        let t = &m.training;
+        assert_eq!(
+            (t.penalty.as_str(), t.lambda, t.lambda_l1, t.optimizer.as_str()),
+            ("l2", Some(0.5), Some(0.0), "newton")
+        );
+        assert_eq!(
+            (t.lr, t.epochs, t.batch_size, t.iterations, t.standardize),
+            (Some(0.0), Some(0), None, None, false)
+        );
+    }
+
+    #[test]
+    fn only_the_settings_that_applied_are_written() {
+        let solved =
+            TrainingInfo::new(Penalty::ElasticNet { lambda_l1: 0.1, lambda_l2: 0.2 }, false, "newton", 0, false)
+                .solved(7, 1e-8, 3e-10, true);
+        let json = serde_json::to_string(&solved).unwrap();
+        assert_eq!(
+            json,
+            r#"{"penalty":"elastic-net","lambda_l1":0.1,"lambda_l2":0.2,"penalize_bias":false,"optimizer":"newton","seed":0,"standardize":false,"iterations":7,"tol":1e-8,"optimality":3e-10,"converged":true}"#
+        );
+        let sgd = TrainingInfo::new(Penalty::None, true, "sgd", 1, true).epochs("bce", 0.01, 100, None);
+        assert_eq!(
+            serde_json::to_string(&sgd).unwrap(),
+            r#"{"penalty":"none","penalize_bias":true,"optimizer":"sgd","seed":1,"standardize":true,"loss":"bce","lr":0.01,"epochs":100}"#
+        );
     }
 
     #[test]

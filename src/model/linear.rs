@@ -7,7 +7,9 @@ use crate::error::Result;
 /// Trainable parameters of `nn.Linear(d, 1)`: `weight` is `[1, d]`, `bias` is `[1]`, both f32.
 #[derive(Debug)]
 pub struct LogisticRegression {
+    /// The weights, `[1, d]`.
     pub weight: Tensor,
+    /// The bias, `[1]`.
     pub bias: Tensor,
 }
 
@@ -38,22 +40,22 @@ impl LogisticRegression {
     }
 
     /// The linear scores `X Wᵀ + b`, shape `[n, 1]`.
-    pub fn logits(&self, x: &Tensor) -> Result<Tensor> {
+    pub(crate) fn logits(&self, x: &Tensor) -> Result<Tensor> {
         Ok(x.f_linear(&self.weight, Some(&self.bias))?)
     }
 
     /// `model(X)`: `sigmoid(X Wᵀ + b)`, shape `[n, 1]`.
-    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor> {
         Ok(self.logits(x)?.f_sigmoid()?)
     }
 
     /// The parameters in `model.parameters()` order: weight, then bias.
-    pub fn parameters(&self) -> [&Tensor; 2] {
+    pub(crate) fn parameters(&self) -> [&Tensor; 2] {
         [&self.weight, &self.bias]
     }
 
     /// Mutable parameters in the same order, for the optimizer.
-    pub fn parameters_mut(&mut self) -> [&mut Tensor; 2] {
+    pub(crate) fn parameters_mut(&mut self) -> [&mut Tensor; 2] {
         [&mut self.weight, &mut self.bias]
     }
 
@@ -75,7 +77,7 @@ pub struct FittedLogisticRegression {
 
 impl FittedLogisticRegression {
     /// A model from its coefficients (one per feature) and intercept.
-    pub fn new(coef: Vec<f32>, intercept: f32) -> Self {
+    pub(crate) fn new(coef: Vec<f32>, intercept: f32) -> Self {
         Self { coef, intercept }
     }
 
@@ -90,7 +92,7 @@ impl FittedLogisticRegression {
     }
 
     /// P(y = 1 | x) for each row of `x` (`[n, d]`), shape `[n]`, on `x`'s device.
-    pub fn predict_proba(&self, x: &Tensor) -> Result<Tensor> {
+    pub(crate) fn predict_proba(&self, x: &Tensor) -> Result<Tensor> {
         let device = x.device();
         let w = Tensor::f_from_slice(&self.coef)?.f_view([1, -1])?.f_to_device(device)?;
         let b = Tensor::f_from_slice(&[self.intercept])?.f_to_device(device)?;

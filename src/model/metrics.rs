@@ -5,9 +5,13 @@ use serde::Serialize;
 /// Counts of the confusion matrix at a threshold.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Confusion {
+    /// Rows labelled 1 and predicted positive.
     pub true_positives: usize,
+    /// Rows labelled 0 but predicted positive.
     pub false_positives: usize,
+    /// Rows labelled 0 and predicted negative.
     pub true_negatives: usize,
+    /// Rows labelled 1 but predicted negative.
     pub false_negatives: usize,
 }
 
@@ -15,9 +19,11 @@ pub struct Confusion {
 /// threshold (as scikit-learn's `predict` at 0.5).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Report {
+    /// Rows scored.
     pub rows: usize,
     /// Mean negative log-likelihood, probabilities clipped to [1e-15, 1 − 1e-15].
     pub log_loss: f64,
+    /// Share of rows predicted correctly, in [0, 1].
     pub accuracy: f64,
     /// Area under the ROC curve (ties count half); `None` when only one class is present.
     pub roc_auc: Option<f64>,
@@ -25,13 +31,16 @@ pub struct Report {
     pub precision: f64,
     /// 0 when there are no positives.
     pub recall: f64,
+    /// Harmonic mean of precision and recall; 0 when both are 0.
     pub f1: f64,
+    /// The probability a row must exceed to be predicted positive.
     pub threshold: f64,
+    /// The counts at `threshold`.
     pub confusion: Confusion,
 }
 
 /// The area under the ROC curve by the rank-sum formula, ties given their average rank.
-pub fn roc_auc(probs: &[f32], labels: &[f32]) -> Option<f64> {
+pub(crate) fn roc_auc(probs: &[f32], labels: &[f32]) -> Option<f64> {
     let positives = labels.iter().filter(|&&y| y == 1.0).count();
     let negatives = labels.len() - positives;
     if positives == 0 || negatives == 0 {

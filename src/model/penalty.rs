@@ -16,19 +16,38 @@ use crate::error::{ensure, Result};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum PenaltyKind {
+    /// No penalty.
     None,
+    /// λ·‖·‖₁ (the lasso).
     L1,
+    /// λ·‖·‖₂² (ridge).
     L2,
+    /// λ₁·‖·‖₁ + λ₂·‖·‖₂².
     ElasticNet,
 }
 
 /// A penalty and its strength.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Penalty {
+    /// No penalty.
     None,
-    L1 { lambda: f64 },
-    L2 { lambda: f64 },
-    ElasticNet { lambda_l1: f64, lambda_l2: f64 },
+    /// λ·Σₚ ‖p‖₁.
+    L1 {
+        /// λ ≥ 0.
+        lambda: f64,
+    },
+    /// λ·Σₚ ‖p‖₂².
+    L2 {
+        /// λ ≥ 0.
+        lambda: f64,
+    },
+    /// λ₁·Σₚ ‖p‖₁ + λ₂·Σₚ ‖p‖₂².
+    ElasticNet {
+        /// λ₁ ≥ 0, the L1 strength.
+        lambda_l1: f64,
+        /// λ₂ ≥ 0, the squared-L2 strength.
+        lambda_l2: f64,
+    },
 }
 
 fn check_lambda(name: &'static str, lambda: f64) -> Result<()> {
@@ -58,20 +77,20 @@ fn sum_of<T: std::borrow::Borrow<Tensor>>(items: &[T], term: impl Fn(&Tensor) ->
 
 impl Penalty {
     /// Rejects negative or non-finite strengths.
-    pub fn validate(&self) -> Result<()> {
+    pub(crate) fn validate(&self) -> Result<()> {
         match *self {
             Penalty::None => Ok(()),
             Penalty::L1 { lambda } | Penalty::L2 { lambda } => check_lambda("lambda", lambda),
             Penalty::ElasticNet { lambda_l1, lambda_l2 } => {
-                check_lambda("lambda-l1", lambda_l1)?;
-                check_lambda("lambda-l2", lambda_l2)
+                check_lambda("lambda_l1", lambda_l1)?;
+                check_lambda("lambda_l2", lambda_l2)
             }
         }
     }
 
     /// The penalty term, built from the same operations as the tutorial so autograd sees the
     /// same graph; `None` for no penalty.
-    pub fn term(&self, params: &[&Tensor]) -> Result<Option<Tensor>> {
+    pub(crate) fn term(&self, params: &[&Tensor]) -> Result<Option<Tensor>> {
         Ok(match *self {
             Penalty::None => None,
             Penalty::L1 { lambda } => Some(l1_sum(params)?.f_mul_scalar(lambda)?),
@@ -87,7 +106,7 @@ impl Penalty {
     /// term's incoming gradient `seed`, by the backward formulas autograd applies
     /// (`MulBackward1`, `PowBackward0`, `LinalgVectorNormBackward0`) in the order its engine runs
     /// them, so the results are bit-identical to `backward()`'s.
-    pub fn term_and_grads(&self, params: &[&Tensor], seed: &Tensor) -> Result<Option<(Tensor, Vec<Tensor>)>> {
+    pub(crate) fn term_and_grads(&self, params: &[&Tensor], seed: &Tensor) -> Result<Option<(Tensor, Vec<Tensor>)>> {
         // λ·Σ‖p‖₂²: (Σ pow(norm₂(p), 2))·λ; d/dp = seed·λ · (2·norm) · (p / norm, 0 where norm = 0).
         let l2 = |lambda: f64| -> Result<(Tensor, Vec<Tensor>)> {
             let norms = params.iter().map(|p| Ok(aten::vector_norm(p, 2)?)).collect::<Result<Vec<_>>>()?;
@@ -128,7 +147,7 @@ impl Penalty {
     }
 
     /// `loss + term`, as the tutorial's `loss += …`.
-    pub fn add_to(&self, loss: Tensor, params: &[&Tensor]) -> Result<Tensor> {
+    pub(crate) fn add_to(&self, loss: Tensor, params: &[&Tensor]) -> Result<Tensor> {
         match self.term(params)? {
             Some(term) => Ok(loss.f_add(&term)?),
             None => Ok(loss),
@@ -162,6 +181,6 @@ mod tests {
         let e = Penalty::L1 { lambda: -0.1 }.validate().unwrap_err().to_string();
         assert_eq!(e, "invalid lambda: -0.1 (must be a finite number >= 0)");
         let e = Penalty::ElasticNet { lambda_l1: 0.1, lambda_l2: f64::NAN }.validate().unwrap_err();
-        assert!(e.to_string().starts_with("invalid lambda-l2: NaN"), "{e}");
+        assert!(e.to_string().starts_with("invalid lambda_l2: NaN"), "{e}");
     }
 }

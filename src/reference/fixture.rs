@@ -19,22 +19,24 @@ use crate::train::{LossKind, TrainConfig};
 #[serde(deny_unknown_fields)]
 pub struct Tolerance {
     /// Largest allowed |loss − expected| / |expected|, per epoch.
-    pub loss_rel: f64,
+    pub(crate) loss_rel: f64,
     /// Largest allowed |w − expected| over the final weights and bias.
-    pub weight_abs: f64,
+    pub(crate) weight_abs: f64,
 }
 
 /// Tolerances per device: the CPU port is exact; GPU arithmetic differs slightly.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Tolerances {
+    /// On the CPU.
     pub cpu: Tolerance,
+    /// On a CUDA device.
     pub cuda: Tolerance,
 }
 
 impl Tolerances {
     /// The tolerance that applies on `device`.
-    pub fn on(&self, device: Device) -> Tolerance {
+    pub(crate) fn on(&self, device: Device) -> Tolerance {
         if device.is_cuda() {
             self.cuda
         } else {
@@ -47,20 +49,24 @@ impl Tolerances {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Fixture {
+    /// The configuration's name (`l2-sgd-seed0`); the reference script's results carry it too.
     pub name: String,
     /// The script that wrote it.
-    pub generator: String,
+    pub(crate) generator: String,
     /// `torch.__version__` of the run that wrote it.
-    pub torch_version: String,
+    pub(crate) torch_version: String,
+    /// How close the port must come, per device.
     pub tolerance: Tolerances,
+    /// The configuration PyTorch ran.
     pub config: TutorialConfig,
+    /// PyTorch's loss at each epoch.
     pub losses: Vec<f64>,
-    pub weight: Vec<f64>,
-    pub bias: f64,
+    pub(crate) weight: Vec<f64>,
+    pub(crate) bias: f64,
 }
 
 /// Reads one fixture.
-pub fn load(path: &Path) -> Result<Fixture> {
+pub(crate) fn load(path: &Path) -> Result<Fixture> {
     let text = std::fs::read_to_string(path).map_err(|error| Error::Io { path: path.into(), error })?;
     serde_json::from_str(&text).map_err(|error| Error::Json { path: path.into(), error })
 }
@@ -86,7 +92,9 @@ pub fn load_dir(dir: &Path) -> Result<Vec<(PathBuf, Fixture)>> {
 /// The largest differences between a result and the expected one.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Deviation {
+    /// Largest |loss − expected| / |expected| over the epochs.
     pub max_loss_rel: f64,
+    /// Largest |w − expected| over the final weights and bias.
     pub max_weight_abs: f64,
 }
 
@@ -158,21 +166,22 @@ impl Fixture {
 pub struct DataConfig {
     /// Relative to the repository root.
     pub data: String,
+    /// The label column's name; `None`: the last column.
     pub label: Option<String>,
     /// `none`, `l1`, `l2` or `elastic-net`.
     pub penalty: String,
-    pub lambda: f64,
-    pub lambda_l1: f64,
-    pub lambda_l2: f64,
-    pub optimizer: OptimizerKind,
-    pub lr: f64,
-    pub epochs: usize,
-    pub batch_size: Option<usize>,
-    pub seed: u64,
-    pub standardize: bool,
-    pub validation_split: Option<f64>,
-    pub penalize_bias: bool,
-    pub loss: LossKind,
+    pub(crate) lambda: f64,
+    pub(crate) lambda_l1: f64,
+    pub(crate) lambda_l2: f64,
+    pub(crate) optimizer: OptimizerKind,
+    pub(crate) lr: f64,
+    pub(crate) epochs: usize,
+    pub(crate) batch_size: Option<usize>,
+    pub(crate) seed: u64,
+    pub(crate) standardize: bool,
+    pub(crate) validation_split: Option<f64>,
+    pub(crate) penalize_bias: bool,
+    pub(crate) loss: LossKind,
 }
 
 impl DataConfig {
@@ -212,15 +221,18 @@ impl DataConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataFixture {
+    /// The run's name (`breast_cancer-l2-adam`).
     pub name: String,
-    pub generator: String,
-    pub torch_version: String,
+    pub(crate) generator: String,
+    pub(crate) torch_version: String,
+    /// How close the port must come, per device.
     pub tolerance: Tolerances,
+    /// The configuration PyTorch ran.
     pub config: DataConfig,
-    pub losses: Vec<f64>,
-    pub validation_losses: Vec<f64>,
-    pub weight: Vec<f64>,
-    pub bias: f64,
+    pub(crate) losses: Vec<f64>,
+    pub(crate) validation_losses: Vec<f64>,
+    pub(crate) weight: Vec<f64>,
+    pub(crate) bias: f64,
 }
 
 impl DataFixture {

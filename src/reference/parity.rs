@@ -27,9 +27,13 @@ pub struct ParityOptions {
 /// One configuration's comparison.
 #[derive(Clone, Debug)]
 pub struct ParityRow {
+    /// The fixture whose configuration both ran (its stored results are not compared).
     pub fixture: Fixture,
+    /// Where both ran: `cpu` or `cuda:N`.
     pub device: String,
+    /// The port's largest differences from the live reference.
     pub deviation: Deviation,
+    /// Whether `deviation` is within the fixture's tolerance on `device`.
     pub pass: bool,
 }
 

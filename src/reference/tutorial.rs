@@ -46,15 +46,25 @@ pub enum Example {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TutorialConfig {
+    /// Which example, hence which penalty.
     pub example: Example,
+    /// SGD (the tutorial's) or Adam.
     pub optimizer: OptimizerKind,
+    /// `torch.manual_seed`'s argument, before the data and then the initial parameters are drawn.
     pub seed: u64,
+    /// Rows of synthetic data, ≥ 1.
     pub samples: i64,
+    /// Features per row, ≥ 1.
     pub input_dim: i64,
+    /// The learning rate, > 0.
     pub lr: f64,
+    /// Full-batch steps, ≥ 1.
     pub epochs: i64,
+    /// λ of L1 and L2, ≥ 0.
     pub lambda: f64,
+    /// Elastic Net's λ₁, ≥ 0.
     pub lambda_l1: f64,
+    /// Elastic Net's λ₂, ≥ 0.
     pub lambda_l2: f64,
 }
 
@@ -76,7 +86,7 @@ impl TutorialConfig {
     }
 
     /// The example's penalty with its strengths.
-    pub fn penalty(&self) -> Penalty {
+    pub(crate) fn penalty(&self) -> Penalty {
         match self.example {
             Example::L2 => Penalty::L2 { lambda: self.lambda },
             Example::L1 => Penalty::L1 { lambda: self.lambda },
@@ -97,7 +107,7 @@ impl TutorialConfig {
     /// Checks every setting before any tensor work.
     pub fn validate(&self) -> Result<()> {
         ensure(self.samples >= 1, "samples", self.samples, "must be at least 1")?;
-        ensure(self.input_dim >= 1, "input-dim", self.input_dim, "must be at least 1")?;
+        ensure(self.input_dim >= 1, "input_dim", self.input_dim, "must be at least 1")?;
         ensure(self.epochs >= 1, "epochs", self.epochs, "must be at least 1")?;
         self.train_config().validate()
     }
@@ -108,7 +118,9 @@ impl TutorialConfig {
 pub struct TutorialRun {
     /// Every epoch's loss (BCE + penalty, before that epoch's step).
     pub losses: Vec<f64>,
+    /// The final weights, one per feature.
     pub weight: Vec<f64>,
+    /// The final bias.
     pub bias: f64,
     /// `cpu` or `cuda:N`.
     pub device: String,
@@ -166,10 +178,10 @@ mod tests {
         let base = TutorialConfig::new(Example::ElasticNet);
         let cases = [
             (TutorialConfig { samples: 0, ..base.clone() }, "invalid samples: 0"),
-            (TutorialConfig { input_dim: -3, ..base.clone() }, "invalid input-dim: -3"),
+            (TutorialConfig { input_dim: -3, ..base.clone() }, "invalid input_dim: -3"),
             (TutorialConfig { epochs: 0, ..base.clone() }, "invalid epochs: 0"),
             (TutorialConfig { lr: -0.01, ..base.clone() }, "invalid lr: -0.01"),
-            (TutorialConfig { lambda_l1: -1.0, ..base.clone() }, "invalid lambda-l1: -1"),
+            (TutorialConfig { lambda_l1: -1.0, ..base.clone() }, "invalid lambda_l1: -1"),
         ];
         for (config, expected) in cases {
             let e = config.validate().unwrap_err().to_string();

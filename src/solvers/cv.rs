@@ -12,18 +12,24 @@ use tch::{Device, Kind, Tensor};
 
 use crate::data::dataset::Standardizer;
 use crate::error::{ensure, Result};
+use crate::model::file::{SavedModel, TrainingInfo};
+use crate::model::linear::FittedLogisticRegression;
 use crate::model::metrics::roc_auc;
+use crate::model::penalty::Penalty;
 use crate::seed::with_seed;
 use crate::solvers::path::{path_on, PathConfig, PathPoint};
+use crate::solvers::Problem;
 
 /// Settings. Defaults: 5 folds, seed 0, no standardization, the default path, one fold at a time.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct CvConfig {
+    /// K: the number of folds, at least 2.
     pub folds: usize,
     /// Seeds the assignment of rows to folds.
     pub seed: u64,
     /// Standardize each fit's features with its training rows' mean and std.
     pub standardize: bool,
+    /// The λ grid and the solver that fits each λ.
     pub path: PathConfig,
     /// Folds fitted at once, on separate threads.
     pub jobs: usize,
@@ -38,20 +44,26 @@ impl Default for CvConfig {
 /// Held-out scores at one λ, over the folds.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct CvPoint {
+    /// glmnet's λ.
     pub lambda: f64,
     /// Non-zero weights of the fit on all rows.
     pub nonzero: usize,
+    /// Held-out log-loss: the mean over the folds.
     pub log_loss_mean: f64,
+    /// Held-out log-loss: the standard deviation across the folds.
     pub log_loss_std: f64,
     /// std / √K: the standard error of the mean.
     pub log_loss_se: f64,
+    /// Held-out ROC AUC: the mean over the folds.
     pub auc_mean: f64,
+    /// Held-out ROC AUC: the standard deviation across the folds.
     pub auc_std: f64,
 }
 
 /// The cross-validated path and the fit on all rows.
 #[derive(Clone, Debug)]
 pub struct CvResult {
+    /// One per λ of the grid, largest λ first.
     pub points: Vec<CvPoint>,
     /// Index of the λ with the lowest mean held-out log-loss.
     pub best: usize,
@@ -61,7 +73,40 @@ pub struct CvResult {
     pub fold_sizes: Vec<usize>,
     /// The path on all rows (standardized with all rows' statistics when asked): the refit.
     pub full: Vec<PathPoint>,
+    /// All rows' mean and std, when `standardize` asked for them (stored in the refit model).
     pub standardizer: Option<Standardizer>,
+}
+
+impl CvResult {
+    /// The fit on all rows at `chosen` (an index of `points`) as a model file: glmnet's λ and α
+    /// mapped to λ₁ = λα and λ₂ = λ(1−α)/2 (an `l1` penalty when α = 1), the bias not penalized,
+    /// the standardizer of all rows when `config` asked for one.
+    pub fn model(
+        &self,
+        chosen: usize,
+        config: &CvConfig,
+        feature_names: Vec<String>,
+        label_name: String,
+    ) -> SavedModel {
+        let fit = &self.full[chosen];
+        let alpha = config.path.alpha;
+        let p = Problem::from_glmnet(fit.lambda, alpha);
+        let penalty = match alpha == 1.0 {
+            true => Penalty::L1 { lambda: p.l1 },
+            false => Penalty::ElasticNet { lambda_l1: p.l1, lambda_l2: p.l2 },
+        };
+        let solver = serde_json::json!(config.path.kind);
+        let training =
+            TrainingInfo::new(penalty, false, solver.as_str().unwrap_or_default(), config.seed, config.standardize)
+                .solved(fit.iterations, config.path.solver.tol, f64::NAN, fit.converged);
+        SavedModel {
+            model: FittedLogisticRegression::new(fit.coef.iter().map(|&w| w as f32).collect(), fit.intercept as f32),
+            feature_names,
+            label_name,
+            standardizer: self.standardizer.clone(),
+            training,
+        }
+    }
 }
 
 impl CvConfig {

@@ -6,7 +6,7 @@
 //!
 //! | solver   | method |
 //! |----------|--------|
-//! | `newton` | proximal Newton: the Hessian Xᵀ·diag(p(1−p))·X/N on the device (f32 rows when X is f32, sub-sampled past [`HESSIAN_ROWS`]·2 rows), the L1 subproblem by coordinate descent on the d×d model (a linear solve without L1), Armijo backtracking on F |
+//! | `newton` | proximal Newton: the Hessian Xᵀ·diag(p(1−p))·X/N on the device (f32 rows when X is f32, sub-sampled past `HESSIAN_ROWS`·2 = 65 536 rows), the L1 subproblem by coordinate descent on the d×d model (a linear solve without L1), Armijo backtracking on F |
 //! | `fista`  | monotone accelerated proximal gradient with backtracking; only matrix-vector products, for large d |
 //!
 //! Soft-thresholding makes zeros exact in both. Both stop when the optimality measure, the norm of
@@ -27,16 +27,20 @@ use crate::error::{ensure, Result};
 #[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum SolverKind {
+    /// Proximal Newton: few iterations, each with a d×d Hessian; up to a few thousand features.
     Newton,
+    /// Accelerated proximal gradient: matrix-vector products only; for many features.
     Fista,
 }
 
 /// The regularized problem: λ₁ (L1) and λ₂ (squared L2) on the weights, the bias too if asked.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Problem {
+    /// λ₁ ≥ 0, on ‖w‖₁.
     pub l1: f64,
+    /// λ₂ ≥ 0, on ‖w‖₂².
     pub l2: f64,
-    pub penalize_bias: bool,
+    pub(crate) penalize_bias: bool,
 }
 
 impl Problem {
@@ -58,7 +62,9 @@ impl Problem {
 /// Stopping rule. Defaults: `tol` 1e-8, `max_iter` 100 for Newton and 20 000 for FISTA.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SolverConfig {
+    /// Converged once the optimality measure, relative to its value at θ = 0, is at most this (> 0).
     pub tol: f64,
+    /// The most iterations; `None`: 100 for Newton, 20 000 for FISTA.
     pub max_iter: Option<usize>,
 }
 
@@ -70,7 +76,7 @@ impl Default for SolverConfig {
 
 /// Above this many features `auto` picks FISTA: Newton's d×d Hessian and its coordinate-descent
 /// subproblem grow as d² per iteration.
-pub const AUTO_NEWTON_MAX_FEATURES: usize = 2000;
+pub(crate) const AUTO_NEWTON_MAX_FEATURES: usize = 2000;
 
 /// The exact solver `auto` picks for `features` columns.
 pub fn auto_kind(features: usize) -> SolverKind {
@@ -83,19 +89,23 @@ pub fn auto_kind(features: usize) -> SolverKind {
 
 /// Newton's Hessian uses every k-th row, k = ⌊N / HESSIAN_ROWS⌋, once N is at least twice this:
 /// its cost stops growing with N while the gradient still uses every row.
-pub const HESSIAN_ROWS: i64 = 32_768;
+pub(crate) const HESSIAN_ROWS: i64 = 32_768;
 
 /// What a solver reached.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Solution {
+    /// The weights, one per feature.
     pub coef: Vec<f64>,
+    /// The bias.
     pub intercept: f64,
+    /// Iterations run (0: the start was already optimal).
     pub iterations: usize,
+    /// Whether the optimality measure reached `tol`.
     pub converged: bool,
     /// F at the solution.
     pub objective: f64,
     /// F after each iteration (index 0: the start).
-    pub objectives: Vec<f64>,
+    pub(crate) objectives: Vec<f64>,
     /// The optimality measure at the end, relative to its value at θ = 0.
     pub optimality: f64,
     /// Wall-clock seconds of the solve, from the data in its input form to the solution.
@@ -226,7 +236,7 @@ pub fn solve(x: &Tensor, y: &Tensor, problem: Problem, kind: SolverKind, config:
 
 /// The features prepared for the solvers, once for any number of solves (a path): X in f64 and
 /// the rows Newton's Hessian uses.
-pub struct Design {
+pub(crate) struct Design {
     x: Tensor,
     x_hessian: Tensor,
     hessian_stride: i64,
@@ -234,7 +244,7 @@ pub struct Design {
 
 impl Design {
     /// Prepares `x` (`[n, d]`, on its device) for `kind`.
-    pub fn new(x: &Tensor, kind: SolverKind) -> Result<Self> {
+    pub(crate) fn new(x: &Tensor, kind: SolverKind) -> Result<Self> {
         let (n, _) = x.size2()?;
         let x64 = x.f_to_kind(Kind::Double)?;
         let hessian_stride = (n / HESSIAN_ROWS).max(1);
@@ -249,7 +259,7 @@ impl Design {
 }
 
 /// As [`solve`], starting from `start` (coefficients and intercept) when given: a warm start.
-pub fn solve_from(
+pub(crate) fn solve_from(
     x: &Tensor,
     y: &Tensor,
     problem: Problem,
@@ -264,7 +274,7 @@ pub fn solve_from(
 }
 
 /// As [`solve_from`], on features already prepared (its `seconds` exclude the preparation).
-pub fn solve_design(
+pub(crate) fn solve_design(
     design: &Design,
     y: &Tensor,
     problem: Problem,
@@ -272,8 +282,8 @@ pub fn solve_design(
     config: SolverConfig,
     start: Option<(&[f64], f64)>,
 ) -> Result<Solution> {
-    ensure(problem.l1.is_finite() && problem.l1 >= 0.0, "lambda-l1", problem.l1, "must be a finite number >= 0")?;
-    ensure(problem.l2.is_finite() && problem.l2 >= 0.0, "lambda-l2", problem.l2, "must be a finite number >= 0")?;
+    ensure(problem.l1.is_finite() && problem.l1 >= 0.0, "lambda_l1", problem.l1, "must be a finite number >= 0")?;
+    ensure(problem.l2.is_finite() && problem.l2 >= 0.0, "lambda_l2", problem.l2, "must be a finite number >= 0")?;
     ensure(config.tol.is_finite() && config.tol > 0.0, "tol", config.tol, "must be a finite number > 0")?;
     let started = std::time::Instant::now();
     let device = design.x.device();
@@ -582,6 +592,6 @@ mod tests {
             .unwrap_err();
         assert!(e.to_string().starts_with("invalid tol: 0"), "{e}");
         let e = solve(&x, &y, problem(-1.0, 0.0), SolverKind::Newton, SolverConfig::default()).unwrap_err();
-        assert!(e.to_string().starts_with("invalid lambda-l1: -1"), "{e}");
+        assert!(e.to_string().starts_with("invalid lambda_l1: -1"), "{e}");
     }
 }

@@ -6,13 +6,14 @@ use tch::{Kind, Tensor};
 use crate::error::{ensure, Result};
 use crate::solvers::{solve_design, Design, Problem, SolverConfig, SolverKind};
 
+/// The most λ values a path takes.
+pub(crate) const MAX_LAMBDAS: usize = 100_000;
+
 /// The grid, the mixing and the solver. Defaults: 50 values of λ down to λ_max·1e-3, α = 1 (the
 /// lasso), proximal Newton.
-/// The most λ values a path takes.
-pub const MAX_LAMBDAS: usize = 100_000;
-
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PathConfig {
+    /// How many values of λ, 2 to 100 000.
     pub n_lambdas: usize,
     /// λ_min / λ_max.
     pub ratio: f64,
@@ -20,6 +21,7 @@ pub struct PathConfig {
     pub alpha: f64,
     /// Which exact solver fits each λ.
     pub kind: SolverKind,
+    /// The stopping rule of each fit.
     pub solver: SolverConfig,
 }
 
@@ -34,18 +36,23 @@ impl Default for PathConfig {
 pub struct PathPoint {
     /// glmnet's λ.
     pub lambda: f64,
+    /// The weights, one per feature.
     pub coef: Vec<f64>,
+    /// The bias (never penalized).
     pub intercept: f64,
+    /// Weights that are not exactly zero.
     pub nonzero: usize,
     /// F in the solver's form (mean logloss + λα‖w‖₁ + λ(1−α)/2‖w‖₂²).
     pub objective: f64,
+    /// Solver iterations (0 where λ ≥ λ_max: the optimum is known there).
     pub iterations: usize,
+    /// Whether the solver reached its tolerance.
     pub converged: bool,
 }
 
 /// The smallest glmnet λ at which every weight is zero: max_j |(1/N)·Σᵢ xᵢⱼ(yᵢ − ȳ)| / α, the
 /// gradient at w = 0 with the intercept at its own optimum, the log-odds of ȳ.
-pub fn lambda_max(x: &Tensor, y: &Tensor, alpha: f64) -> Result<f64> {
+pub(crate) fn lambda_max(x: &Tensor, y: &Tensor, alpha: f64) -> Result<f64> {
     let x = x.f_to_kind(Kind::Double)?;
     let y = y.f_to_kind(Kind::Double)?.f_reshape([-1])?;
     let centered = y.f_sub(&y.f_mean(Kind::Double)?)?;
@@ -55,16 +62,16 @@ pub fn lambda_max(x: &Tensor, y: &Tensor, alpha: f64) -> Result<f64> {
 
 impl PathConfig {
     /// Checks every setting before any tensor work.
-    pub fn validate(&self) -> Result<()> {
-        ensure(self.n_lambdas >= 2, "n-lambdas", self.n_lambdas, "must be at least 2")?;
+    pub(crate) fn validate(&self) -> Result<()> {
+        ensure(self.n_lambdas >= 2, "n_lambdas", self.n_lambdas, "must be at least 2")?;
         // Each λ is a fit and a row of the output: past this a path is a typo, not a plan.
-        ensure(self.n_lambdas <= MAX_LAMBDAS, "n-lambdas", self.n_lambdas, "must be at most 100000")?;
-        ensure(self.ratio > 0.0 && self.ratio < 1.0, "lambda-ratio", self.ratio, "must be between 0 and 1, exclusive")?;
+        ensure(self.n_lambdas <= MAX_LAMBDAS, "n_lambdas", self.n_lambdas, "must be at most 100000")?;
+        ensure(self.ratio > 0.0 && self.ratio < 1.0, "ratio", self.ratio, "must be between 0 and 1, exclusive")?;
         ensure(self.alpha > 0.0 && self.alpha <= 1.0, "alpha", self.alpha, "must be in (0, 1]: a path needs an L1 part")
     }
 
     /// The log grid of λ for `x`, `y`: λ_max·ratio^(k/(n−1)), k = 0 … n−1.
-    pub fn grid(&self, x: &Tensor, y: &Tensor) -> Result<Vec<f64>> {
+    pub(crate) fn grid(&self, x: &Tensor, y: &Tensor) -> Result<Vec<f64>> {
         self.validate()?;
         let top = lambda_max(x, y, self.alpha)?;
         Ok((0..self.n_lambdas).map(|k| top * self.ratio.powf(k as f64 / (self.n_lambdas - 1) as f64)).collect())
@@ -82,7 +89,7 @@ pub fn path(x: &Tensor, y: &Tensor, config: &PathConfig) -> Result<Vec<PathPoint
 /// Fits `x`, `y` at each of `lambdas` (decreasing), warm-started, with `config`'s α and solver.
 /// Where λ ≥ λ_max of this data the optimum is known and taken as is: no weights, the intercept at
 /// the log-odds of ȳ (solving there would only add rounding noise at the threshold).
-pub fn path_on(x: &Tensor, y: &Tensor, lambdas: &[f64], config: &PathConfig) -> Result<Vec<PathPoint>> {
+pub(crate) fn path_on(x: &Tensor, y: &Tensor, lambdas: &[f64], config: &PathConfig) -> Result<Vec<PathPoint>> {
     config.validate()?;
     let labels = Vec::<f64>::try_from(y.f_to_kind(Kind::Double)?.f_reshape([-1])?.f_to_device(tch::Device::Cpu)?)?;
     let mean = labels.iter().sum::<f64>() / labels.len() as f64;
@@ -175,12 +182,12 @@ mod tests {
     fn bad_grids_are_rejected_by_name() {
         let (x, y) = data();
         for (config, expected) in [
-            (PathConfig { n_lambdas: 1, ..Default::default() }, "invalid n-lambdas: 1"),
+            (PathConfig { n_lambdas: 1, ..Default::default() }, "invalid n_lambdas: 1"),
             (
                 PathConfig { n_lambdas: usize::MAX, ..Default::default() },
-                "invalid n-lambdas: 18446744073709551615 (must be at most 100000)",
+                "invalid n_lambdas: 18446744073709551615 (must be at most 100000)",
             ),
-            (PathConfig { ratio: 1.0, ..Default::default() }, "invalid lambda-ratio: 1"),
+            (PathConfig { ratio: 1.0, ..Default::default() }, "invalid ratio: 1"),
             (PathConfig { alpha: 0.0, ..Default::default() }, "invalid alpha: 0"),
         ] {
             let e = path(&x, &y, &config).unwrap_err().to_string();

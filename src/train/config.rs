@@ -42,13 +42,21 @@ pub enum Engine {
 /// | `engine`        | autograd      | autograd (any device), fused (CPU) |
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrainConfig {
+    /// The learning rate, > 0.
     pub lr: f64,
+    /// Passes over the data, ≥ 1.
     pub epochs: usize,
+    /// The penalty and its strength.
     pub penalty: Penalty,
+    /// SGD or Adam.
     pub optimizer: OptimizerKind,
+    /// How the data term is computed.
     pub loss: LossKind,
+    /// Whether the penalty covers the bias as well as the weights.
     pub penalize_bias: bool,
+    /// Rows per mini-batch, ≥ 1; `None`: the full batch.
     pub batch_size: Option<usize>,
+    /// How gradients are computed.
     pub engine: Engine,
 }
 
@@ -69,11 +77,11 @@ impl Default for TrainConfig {
 
 impl TrainConfig {
     /// Checks every setting before any tensor work.
-    pub fn validate(&self) -> Result<()> {
+    pub(crate) fn validate(&self) -> Result<()> {
         validate_lr(self.lr)?;
         ensure(self.epochs >= 1, "epochs", self.epochs, "must be at least 1")?;
         if let Some(b) = self.batch_size {
-            ensure(b >= 1, "batch-size", b, "must be at least 1")?;
+            ensure(b >= 1, "batch_size", b, "must be at least 1")?;
         }
         self.penalty.validate()
     }

@@ -23,7 +23,9 @@ use crate::train::{train, Checkpoints, Engine, Epoch, TrainConfig, Training};
 /// mini-batch order.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FitConfig {
+    /// The penalty and, for SGD/Adam, the optimizer, learning rate, epochs and batch size.
     pub train: TrainConfig,
+    /// Seeds every random draw of the fit.
     pub seed: u64,
     /// Standardize features with the training part's mean and std (stored in the model).
     pub standardize: bool,
@@ -42,16 +44,16 @@ impl FitConfig {
     pub fn validate(&self) -> Result<()> {
         self.train.validate()?;
         if let Some((c, l1_ratio)) = self.sklearn {
-            ensure(c.is_finite() && c > 0.0, "C", c, "must be a finite number > 0")?;
-            ensure((0.0..=1.0).contains(&l1_ratio), "l1-ratio", l1_ratio, "must be between 0 and 1")?;
+            ensure(c.is_finite() && c > 0.0, "c", c, "must be a finite number > 0")?;
+            ensure((0.0..=1.0).contains(&l1_ratio), "l1_ratio", l1_ratio, "must be between 0 and 1")?;
         }
         if let Some(f) = self.validation_split {
-            ensure(f > 0.0 && f < 1.0, "validation-split", f, "must be between 0 and 1, exclusive")?;
+            ensure(f > 0.0 && f < 1.0, "validation_split", f, "must be between 0 and 1, exclusive")?;
         }
         if let Some((_, solver)) = self.solver {
             ensure(solver.tol.is_finite() && solver.tol > 0.0, "tol", solver.tol, "must be a finite number > 0")?;
             if let Some(m) = solver.max_iter {
-                ensure(m >= 1, "max-iter", m, "must be at least 1")?;
+                ensure(m >= 1, "max_iter", m, "must be at least 1")?;
             }
         }
         Ok(())
@@ -70,40 +72,64 @@ fn strengths(penalty: Penalty) -> (f64, f64) {
 
 /// The fitted model and how training went.
 pub struct Fit {
+    /// The model as its file records it.
     pub saved: SavedModel,
+    /// The loss after each epoch (or iteration), and the validation losses.
     pub training: Training,
     /// Metrics of the final model on the training part, and on the validation part when there is one.
     pub train_report: Report,
+    /// Metrics on the validation part, when there is one.
     pub validation_report: Option<Report>,
     /// What the exact solver reached (iterations, convergence, objective), when one was used;
     /// `training.losses` then holds the objective after each iteration.
     pub solution: Option<Solution>,
 }
 
-fn describe(config: &FitConfig, t: &TrainConfig) -> TrainingInfo {
-    let (penalty, lambda, lambda_l1, lambda_l2) = match t.penalty {
-        Penalty::None => ("none", 0.0, 0.0, 0.0),
-        Penalty::L1 { lambda } => ("l1", lambda, 0.0, 0.0),
-        Penalty::L2 { lambda } => ("l2", lambda, 0.0, 0.0),
-        Penalty::ElasticNet { lambda_l1, lambda_l2 } => ("elastic-net", 0.0, lambda_l1, lambda_l2),
-    };
+/// The model file's record of what applied: the penalty as used (after a scikit-learn mapping),
+/// then the epochs' settings or the solver's outcome.
+fn describe(config: &FitConfig, t: &TrainConfig, training: &Training, solution: Option<&Solution>) -> TrainingInfo {
     let name = |v: serde_json::Value| v.as_str().unwrap_or_default().to_string();
-    TrainingInfo {
-        penalty: penalty.into(),
-        lambda,
-        lambda_l1,
-        lambda_l2,
-        penalize_bias: t.penalize_bias,
-        loss: name(serde_json::json!(t.loss)),
-        optimizer: match config.solver {
-            Some((kind, _)) => name(serde_json::json!(kind)),
-            None => name(serde_json::json!(t.optimizer)),
-        },
-        lr: t.lr,
-        epochs: t.epochs,
-        batch_size: t.batch_size,
-        seed: config.seed,
+    match (config.solver, solution) {
+        (Some((kind, solver)), Some(s)) => TrainingInfo::new(
+            t.penalty,
+            t.penalize_bias,
+            &name(serde_json::json!(kind)),
+            config.seed,
+            config.standardize,
+        )
+        .solved(s.iterations, solver.tol, s.optimality, s.converged),
+        _ => TrainingInfo::new(
+            t.penalty,
+            t.penalize_bias,
+            &name(serde_json::json!(t.optimizer)),
+            config.seed,
+            config.standardize,
+        )
+        .epochs(&name(serde_json::json!(t.loss)), t.lr, training.losses.len(), t.batch_size),
     }
+}
+
+/// Refuses labels of one class (nothing to separate), naming `what` holds them.
+fn two_classes(labels: &[f32], location: &str, what: &str) -> Result<()> {
+    match labels.first() {
+        Some(&first) if labels.iter().all(|&v| v == first) => Err(Error::Input {
+            location: location.to_string(),
+            message: format!("{what} only class {first}: training needs both 0 and 1"),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The training settings as they apply to `rows` training rows: scikit-learn's `C` and
+/// `l1_ratio`, when given, become the penalty (the bias not penalized).
+fn effective(config: &FitConfig, rows: usize) -> TrainConfig {
+    let mut effective = config.train.clone();
+    if let Some((c, l1_ratio)) = config.sklearn {
+        let p = Problem::from_sklearn(c, l1_ratio, rows);
+        effective.penalty = Penalty::ElasticNet { lambda_l1: p.l1, lambda_l2: p.l2 };
+        effective.penalize_bias = false;
+    }
+    effective
 }
 
 fn labels_of(data: &Dataset) -> Result<Vec<f32>> {
@@ -126,14 +152,7 @@ pub fn fit(
         value: "a table without labels".into(),
         expected: "a label column to train on",
     })?;
-    if let Some(&first) = table.labels.first() {
-        if table.labels.iter().all(|&v| v == first) {
-            return Err(Error::Input {
-                location: table.source.clone(),
-                message: format!("label column `{label_name}` holds only class {first}: training needs both 0 and 1"),
-            });
-        }
-    }
+    two_classes(&table.labels, &table.source, &format!("label column `{label_name}` holds"))?;
     let all = Dataset::from_table(table)?;
     let (training, solution, effective, train_part, valid_part, standardizer) =
         with_seed(config.seed, || -> Result<_> {
@@ -153,12 +172,7 @@ pub fn fit(
                 Dataset { x, y: d.y }.to_device(device)
             };
             let (train_part, valid_part) = (prepare(train_part)?, valid_part.map(prepare).transpose()?);
-            let mut effective = config.train.clone();
-            if let Some((c, l1_ratio)) = config.sklearn {
-                let p = Problem::from_sklearn(c, l1_ratio, train_part.len() as usize);
-                effective.penalty = Penalty::ElasticNet { lambda_l1: p.l1, lambda_l2: p.l2 };
-                effective.penalize_bias = false;
-            }
+            let effective = effective(config, train_part.len() as usize);
             let (training, solution) = match config.solver {
                 None => {
                     let model = LogisticRegression::torch_init(table.feature_names.len() as i64, device)?;
@@ -186,7 +200,7 @@ pub fn fit(
         feature_names: table.feature_names.clone(),
         label_name,
         standardizer,
-        training: describe(config, &effective),
+        training: describe(config, &effective, &training, solution.as_ref()),
     };
     Ok(Fit { saved, training, train_report, validation_report, solution })
 }
@@ -204,31 +218,18 @@ pub fn fit_stream(
     config.validate()?;
     let refuse = |name: &'static str, what: &'static str| Error::InvalidSetting {
         name,
-        value: "with --stream".into(),
+        value: "when streaming".into(),
         expected: what,
     };
     if config.solver.is_some() {
         return Err(refuse("solver", "streaming trains with sgd or adam"));
     }
     if config.validation_split.is_some() {
-        return Err(refuse("validation-split", "hold out a file and score it with `logreg evaluate --stream`"));
+        return Err(refuse("validation_split", "hold out a file and score it separately"));
     }
     let labels = rows.labels();
-    if let Some(&first) = labels.first() {
-        if labels.iter().all(|&v| v == first) {
-            return Err(Error::Input {
-                location: rows.name().to_string(),
-                message: format!("the labels hold only class {first}: training needs both 0 and 1"),
-            });
-        }
-    }
-    let mut effective = config.train.clone();
-    effective.engine = Engine::Fused;
-    if let Some((c, l1_ratio)) = config.sklearn {
-        let p = Problem::from_sklearn(c, l1_ratio, rows.rows());
-        effective.penalty = Penalty::ElasticNet { lambda_l1: p.l1, lambda_l2: p.l2 };
-        effective.penalize_bias = false;
-    }
+    two_classes(labels, rows.name(), "the labels hold")?;
+    let effective = TrainConfig { engine: Engine::Fused, ..effective(config, rows.rows()) };
     let d = rows.features();
     let standardizer = if config.standardize { Some(rows.standardizer()?) } else { None };
     let standardized = standardizer.as_ref().map(|s| Standardized { inner: rows, standardizer: s });
@@ -248,7 +249,7 @@ pub fn fit_stream(
         feature_names: crate::data::npy::feature_names(d),
         label_name: "y".into(),
         standardizer,
-        training: describe(config, &effective),
+        training: describe(config, &effective, &training, None),
     };
     Ok(Fit { saved, training, train_report, validation_report: None, solution: None })
 }
@@ -332,7 +333,8 @@ mod tests {
         assert_eq!(f.saved.label_name, "y");
         assert_eq!(f.saved.training.penalty, "l2");
         assert_eq!(f.saved.training.optimizer, "adam");
-        assert!(f.saved.standardizer.is_some());
+        assert_eq!((f.saved.training.epochs, f.saved.training.iterations), (Some(200), None));
+        assert!(f.saved.standardizer.is_some() && f.saved.training.standardize);
         assert_eq!(f.training.validation_losses.len(), 200);
     }
 
@@ -343,7 +345,11 @@ mod tests {
         let s = f.solution.unwrap();
         assert!(s.converged && s.iterations < 30, "{s:?}");
         assert_eq!(f.training.losses, s.objectives);
-        assert_eq!(f.saved.training.optimizer, "newton");
+        let t = &f.saved.training;
+        assert_eq!(t.optimizer, "newton");
+        // Only what applied is recorded: no learning rate or epochs, the solver's outcome.
+        assert_eq!((t.lr, t.epochs, t.loss.as_deref()), (None, None, None));
+        assert_eq!((t.iterations, t.converged, t.optimality), (Some(s.iterations), Some(true), Some(s.optimality)));
         assert!(f.validation_report.unwrap().accuracy >= 0.9);
     }
 
@@ -356,14 +362,14 @@ mod tests {
         };
         let f = fit(&table(), &sk, Device::Cpu, Checkpoints::default(), |_| ControlFlow::Continue(())).unwrap();
         // 44 training rows: λ₁ = 1 / (0.5 · 44), λ₂ = 0.
-        assert_eq!(f.saved.training.lambda_l1, 1.0 / 22.0);
-        assert_eq!((f.saved.training.lambda_l2, f.saved.training.penalize_bias), (0.0, false));
+        assert_eq!(f.saved.training.lambda_l1, Some(1.0 / 22.0));
+        assert_eq!((f.saved.training.lambda_l2, f.saved.training.penalize_bias), (Some(0.0), false));
         let bad = FitConfig { sklearn: Some((0.0, 0.5)), ..config() };
         let e = fit(&table(), &bad, Device::Cpu, Checkpoints::default(), |_| ControlFlow::Continue(()))
             .err()
             .unwrap()
             .to_string();
-        assert_eq!(e, "invalid C: 0 (must be a finite number > 0)");
+        assert_eq!(e, "invalid c: 0 (must be a finite number > 0)");
     }
 
     #[test]

@@ -26,14 +26,18 @@ use crate::train::progress::{Checkpoints, Epoch, Progress, Training};
 /// Sums over rows: the data loss, the gradient of the data loss (weight, bias), and the count.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Sums {
+    /// Σ of the rows' logistic losses.
     pub loss: f64,
+    /// Σ of the rows' loss gradients, one per weight.
     pub weight: Vec<f64>,
+    /// Σ of the rows' loss gradients for the bias.
     pub bias: f64,
+    /// Rows summed.
     pub rows: usize,
 }
 
 impl Sums {
-    pub fn new(d: usize) -> Self {
+    pub(crate) fn new(d: usize) -> Self {
         Self { loss: 0.0, weight: vec![0.0; d], bias: 0.0, rows: 0 }
     }
 
@@ -62,7 +66,7 @@ impl FullPass for Standardized<'_> {}
 
 /// Which rows of a chunk to visit.
 #[derive(Clone, Copy)]
-pub enum Rows<'a> {
+pub(crate) enum Rows<'a> {
     Range(usize, usize),
     Index(&'a [i64]),
 }
@@ -278,7 +282,7 @@ const MIN_ROWS_PER_THREAD: usize = 8192;
 
 /// The loss and gradient sums of `rows` of one chunk at parameters `w`, `b`, split over
 /// `threads` threads in fixed row ranges (so the result does not depend on timing).
-pub fn accumulate(x: &[f32], y: &[f32], d: usize, rows: Rows, w: &[f32], b: f32, threads: usize) -> Sums {
+pub(crate) fn accumulate(x: &[f32], y: &[f32], d: usize, rows: Rows, w: &[f32], b: f32, threads: usize) -> Sums {
     let n = rows.len();
     let threads = threads.clamp(1, (n / MIN_ROWS_PER_THREAD).max(1));
     let mut parts: Vec<Sums> = (0..threads).map(|_| Sums::new(d)).collect();
@@ -424,7 +428,7 @@ fn epoch_order(source: &dyn Source) -> Result<Vec<(usize, Vec<i64>)>> {
 /// Trains from initial parameters on `source`, as [`crate::train::train`] does (same reporting,
 /// validation loss, checkpoints and interruption), with the fused engine. Mini-batches never span
 /// two chunks.
-pub fn train(
+pub(crate) fn train(
     initial: &FittedLogisticRegression,
     source: &dyn FullPass,
     validation: Option<&dyn FullPass>,

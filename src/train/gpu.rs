@@ -20,10 +20,10 @@ const BLOCK: u32 = 256;
 /// queue behind them (each warp loops over rows, so any grid covers them).
 const BLOCKS_PER_SM: u32 = 8;
 /// The most features the kernel keeps in registers (32 columns per lane).
-pub const KERNEL_MAX_FEATURES: usize = 1024;
+pub(crate) const KERNEL_MAX_FEATURES: usize = 1024;
 
 /// The two kernels compiled for one number of features on one device.
-pub struct Kernels {
+pub(crate) struct Kernels {
     driver: Driver,
     pass: Function,
     reduce: Function,
@@ -43,7 +43,7 @@ static COMPILED: Mutex<Vec<((i32, usize), Compiled)>> = Mutex::new(Vec::new());
 
 impl Kernels {
     /// Compiles (once per process) the kernels for `features` columns on CUDA device `ordinal`.
-    pub fn get(ordinal: i32, features: usize) -> Result<Arc<Kernels>> {
+    pub(crate) fn get(ordinal: i32, features: usize) -> Result<Arc<Kernels>> {
         ensure(
             (1..=KERNEL_MAX_FEATURES).contains(&features),
             "features",
@@ -128,7 +128,8 @@ fn ptr(t: &Tensor) -> u64 {
     t.data_ptr() as u64
 }
 
-/// Rows with 0/1 labels on a CUDA device, for [`crate::train::fused::train`]: full passes only.
+/// Rows with 0/1 labels on a CUDA device, for the fused engine ([`crate::train::fused`]): full
+/// passes only.
 pub struct DeviceRows {
     x: Tensor,
     y: Tensor,
@@ -197,7 +198,7 @@ impl Source for DeviceRows {
 
     fn with_chunk(&self, _: usize, _: &mut ChunkFn) -> Result<()> {
         Err(Error::InvalidSetting {
-            name: "batch-size",
+            name: "batch_size",
             value: "a mini-batch".into(),
             expected: "full batch with the fused engine on CUDA",
         })

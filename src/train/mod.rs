@@ -27,7 +27,7 @@ use crate::train::gpu::DeviceRows;
 use crate::train::optim::Optimizer;
 
 /// The mean data loss of `model` on `x`, `y`.
-pub fn data_loss(model: &LogisticRegression, x: &Tensor, y: &Tensor, loss: LossKind) -> Result<Tensor> {
+pub(crate) fn data_loss(model: &LogisticRegression, x: &Tensor, y: &Tensor, loss: LossKind) -> Result<Tensor> {
     Ok(match loss {
         LossKind::Bce => model.forward(x)?.f_binary_cross_entropy(y, None::<Tensor>, Reduction::Mean)?,
         LossKind::Logits => {
@@ -48,7 +48,7 @@ pub fn objective(model: &LogisticRegression, x: &Tensor, y: &Tensor, config: &Tr
 /// backward formulas autograd applies, called directly in the order its engine runs them:
 /// bit-identical to `backward()`, without building or walking a graph (the per-operation cost of
 /// autograd is most of an epoch on small data).
-pub fn objective_and_grads(
+pub(crate) fn objective_and_grads(
     model: &LogisticRegression,
     x: &Tensor,
     y: &Tensor,
@@ -205,7 +205,7 @@ fn train_fused_cuda(
 ) -> Result<Training> {
     if let Some(b) = config.batch_size.filter(|&b| (b as i64) < train.len()) {
         return Err(Error::InvalidSetting {
-            name: "batch-size",
+            name: "batch_size",
             value: b.to_string(),
             expected: "none: the fused engine trains full batch on CUDA (mini-batches: the autograd engine)",
         });
@@ -348,6 +348,6 @@ mod tests {
         let e = TrainConfig { epochs: 0, ..Default::default() }.validate().unwrap_err();
         assert_eq!(e.to_string(), "invalid epochs: 0 (must be at least 1)");
         let e = TrainConfig { batch_size: Some(0), ..Default::default() }.validate().unwrap_err();
-        assert_eq!(e.to_string(), "invalid batch-size: 0 (must be at least 1)");
+        assert_eq!(e.to_string(), "invalid batch_size: 0 (must be at least 1)");
     }
 }

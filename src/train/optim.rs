@@ -30,7 +30,7 @@ struct Moments {
 }
 
 /// An optimizer bound to a list of parameters (in `model.parameters()` order).
-pub struct Optimizer {
+pub(crate) struct Optimizer {
     kind: OptimizerKind,
     lr: f64,
     step: u64,
@@ -38,21 +38,21 @@ pub struct Optimizer {
 }
 
 /// Rejects a learning rate that is not a finite number > 0.
-pub fn validate_lr(lr: f64) -> Result<()> {
+pub(crate) fn validate_lr(lr: f64) -> Result<()> {
     ensure(lr.is_finite() && lr > 0.0, "lr", lr, "must be a finite number > 0")
 }
 
 /// An optimizer's state, to continue exactly where it stopped: the step count and Adam's moments
 /// per parameter (flattened, in parameter order).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct OptimizerState {
-    pub step: u64,
-    pub moments: Vec<(Vec<f32>, Vec<f32>)>,
+pub(crate) struct OptimizerState {
+    pub(crate) step: u64,
+    pub(crate) moments: Vec<(Vec<f32>, Vec<f32>)>,
 }
 
 impl Optimizer {
     /// The current state.
-    pub fn state(&self) -> Result<OptimizerState> {
+    pub(crate) fn state(&self) -> Result<OptimizerState> {
         let flat = |t: &Tensor| -> Result<Vec<f32>> {
             Ok(Vec::<f32>::try_from(t.f_flatten(0, -1)?.f_to_device(tch::Device::Cpu)?)?)
         };
@@ -63,7 +63,7 @@ impl Optimizer {
 
     /// Continues from `state`, which must come from the same kind of optimizer on parameters of
     /// these shapes.
-    pub fn restore(&mut self, state: &OptimizerState) -> Result<()> {
+    pub(crate) fn restore(&mut self, state: &OptimizerState) -> Result<()> {
         ensure(
             state.moments.len() == self.moments.len(),
             "resume",
@@ -88,7 +88,7 @@ impl Optimizer {
     }
 
     /// `torch.optim.SGD(params, lr)` or `torch.optim.Adam(params, lr)`.
-    pub fn new(kind: OptimizerKind, lr: f64, params: &[&Tensor]) -> Result<Self> {
+    pub(crate) fn new(kind: OptimizerKind, lr: f64, params: &[&Tensor]) -> Result<Self> {
         validate_lr(lr)?;
         let moments = match kind {
             OptimizerKind::Sgd => vec![],
@@ -102,7 +102,7 @@ impl Optimizer {
 
     /// `optimizer.step()`: updates each parameter in place from its gradient (`grads`, in
     /// parameter order), without recording the update in the autograd graph.
-    pub fn step(&mut self, params: &mut [&mut Tensor], grads: &[Tensor]) -> Result<()> {
+    pub(crate) fn step(&mut self, params: &mut [&mut Tensor], grads: &[Tensor]) -> Result<()> {
         self.step += 1;
         tch::no_grad(|| match self.kind {
             OptimizerKind::Sgd => {

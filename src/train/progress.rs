@@ -25,11 +25,11 @@ pub struct Epoch {
 pub struct TrainState {
     /// Epochs completed.
     pub epoch: usize,
-    pub weight: Vec<f32>,
-    pub bias: f32,
-    pub optimizer: OptimizerState,
-    pub losses: Vec<f64>,
-    pub validation_losses: Vec<f64>,
+    pub(crate) weight: Vec<f32>,
+    pub(crate) bias: f32,
+    pub(crate) optimizer: OptimizerState,
+    pub(crate) losses: Vec<f64>,
+    pub(crate) validation_losses: Vec<f64>,
 }
 
 /// What [`Checkpoints`] calls with the state to save.
@@ -38,15 +38,18 @@ pub type SaveFn<'a> = dyn FnMut(&TrainState) -> Result<()> + 'a;
 /// Checkpoints: continue from `resume`, and hand the state to `save` every `every` epochs.
 #[derive(Default)]
 pub struct Checkpoints<'a> {
+    /// The state to continue from (its epoch must be below the epochs asked for); `None`: start afresh.
     pub resume: Option<TrainState>,
+    /// Epochs between saves (none after the last epoch); `None`: never save.
     pub every: Option<usize>,
+    /// Called with the state when a save is due; `None`: never save.
     pub save: Option<&'a mut SaveFn<'a>>,
 }
 
 /// The bookkeeping both engines share around their steps: where to start (a checkpoint's epoch),
 /// the losses so far, checkpoints every `every` epochs, and the caller's per-epoch callback.
 pub(crate) struct Progress<'a, F> {
-    pub first: usize,
+    pub(crate) first: usize,
     epochs: usize,
     losses: Vec<f64>,
     validation_losses: Vec<f64>,
@@ -58,7 +61,7 @@ pub(crate) struct Progress<'a, F> {
 impl<'a, F: FnMut(&Epoch) -> ControlFlow<()>> Progress<'a, F> {
     /// Starts afresh, or after `checkpoints.resume` once it is checked against `config` and the
     /// number of features; returns that state for the engine to restore its parameters from.
-    pub fn start(
+    pub(crate) fn start(
         config: &TrainConfig,
         features: usize,
         checkpoints: Checkpoints<'a>,
@@ -106,7 +109,7 @@ impl<'a, F: FnMut(&Epoch) -> ControlFlow<()>> Progress<'a, F> {
     /// loss from `validation`), saves a checkpoint when one is due (weights, bias and optimizer
     /// state from `state`), and reports the epoch, stopping with [`Error::Interrupted`] when the
     /// callback breaks.
-    pub fn end_epoch(
+    pub(crate) fn end_epoch(
         &mut self,
         epoch: usize,
         loss: f64,
@@ -139,7 +142,7 @@ impl<'a, F: FnMut(&Epoch) -> ControlFlow<()>> Progress<'a, F> {
     }
 
     /// The training and validation losses of every epoch.
-    pub fn finish(self) -> (Vec<f64>, Vec<f64>) {
+    pub(crate) fn finish(self) -> (Vec<f64>, Vec<f64>) {
         (self.losses, self.validation_losses)
     }
 }
@@ -147,8 +150,10 @@ impl<'a, F: FnMut(&Epoch) -> ControlFlow<()>> Progress<'a, F> {
 /// What training produced.
 #[derive(Clone, Debug)]
 pub struct Training {
+    /// Each epoch's training objective (as [`Epoch::loss`]), a resumed run's earlier epochs included.
     pub losses: Vec<f64>,
     /// Empty without a validation set.
     pub validation_losses: Vec<f64>,
+    /// The parameters after the last epoch.
     pub model: FittedLogisticRegression,
 }

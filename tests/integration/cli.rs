@@ -71,6 +71,10 @@ fn parity_compares_every_fixture_and_passes() {
     let n = crate::fixtures().len();
     assert_eq!(text.lines().filter(|l| l.ends_with("| pass |")).count(), n, "{text}");
     assert!(text.contains(&format!("parity: {n} of {n} configurations match")), "{text}");
+    let out = logreg(&["parity", "--device", "cpu", "--python", crate::python().to_str().unwrap(), "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!((json["passed"].as_u64(), json["configurations"].as_array().map(Vec::len)), (Some(n as u64), Some(n)));
+    assert!(json["configurations"].as_array().unwrap().iter().all(|c| c["pass"] == true && c["device"] == "cpu"));
 }
 
 /// Runs a command that must fail: exit code 2, one line on stderr containing `expected`.
@@ -86,14 +90,14 @@ fn assert_rejected(args: &[&str], expected: &str) {
 #[test]
 fn bad_flags_are_one_line_errors() {
     let cases: &[(&[&str], &str)] = &[
-        (&["tutorial", "l2", "--lr", "-0.5"], "invalid lr: -0.5 (must be a finite number > 0)"),
-        (&["tutorial", "l2", "--lr", "0"], "invalid lr: 0"),
-        (&["tutorial", "l1", "--lambda", "-1"], "invalid lambda: -1 (must be a finite number >= 0)"),
-        (&["tutorial", "elastic-net", "--lambda-l2", "-0.1"], "invalid lambda-l2: -0.1"),
-        (&["tutorial", "l2", "--epochs", "0"], "invalid epochs: 0 (must be at least 1)"),
-        (&["tutorial", "l2", "--samples", "0"], "invalid samples: 0 (must be at least 1)"),
-        (&["tutorial", "l2", "--input-dim", "0"], "invalid input-dim: 0 (must be at least 1)"),
-        (&["tutorial", "l2", "--input-dim", "-4"], "invalid input-dim: -4"),
+        (&["tutorial", "l2", "--lr", "-0.5"], "invalid --lr: -0.5 (must be a finite number > 0)"),
+        (&["tutorial", "l2", "--lr", "0"], "invalid --lr: 0"),
+        (&["tutorial", "l1", "--lambda", "-1"], "invalid --lambda: -1 (must be a finite number >= 0)"),
+        (&["tutorial", "elastic-net", "--lambda-l2", "-0.1"], "invalid --lambda-l2: -0.1"),
+        (&["tutorial", "l2", "--epochs", "0"], "invalid --epochs: 0 (must be at least 1)"),
+        (&["tutorial", "l2", "--samples", "0"], "invalid --samples: 0 (must be at least 1)"),
+        (&["tutorial", "l2", "--input-dim", "0"], "invalid --input-dim: 0 (must be at least 1)"),
+        (&["tutorial", "l2", "--input-dim", "-4"], "invalid --input-dim: -4"),
         (&["tutorial", "l2", "--optimizer", "rmsprop"], "invalid value 'rmsprop' for '--optimizer <OPTIMIZER>'"),
         (&["tutorial", "l2", "--device", "tpu"], "invalid value 'tpu' for '--device <DEVICE>'"),
         (&["tutorial", "l3"], "invalid value 'l3'"),

@@ -159,7 +159,7 @@ fn the_fused_cuda_engine_refuses_mini_batches_naming_the_setting() {
     })
     .unwrap_err();
     assert!(
-        e.to_string().starts_with("invalid batch-size: 10 (none: the fused engine trains full batch on CUDA"),
+        e.to_string().starts_with("invalid batch_size: 10 (none: the fused engine trains full batch on CUDA"),
         "{e}"
     );
 }

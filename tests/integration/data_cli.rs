@@ -94,10 +94,16 @@ fn train_predict_evaluate_on_breast_cancer() {
 #[test]
 fn l1_training_is_recorded_in_the_model() {
     let dir = tempfile::tempdir().unwrap();
-    let (model, _) =
-        train_json(dir.path(), &["--standardize", "--penalty", "l1", "--lambda", "0.01", "--epochs", "20"]);
+    let (model, _) = train_json(
+        dir.path(),
+        &["--standardize", "--penalty", "l1", "--lambda", "0.01", "--solver", "adam", "--epochs", "20"],
+    );
     let saved = logreg::model::file::SavedModel::load(&model).unwrap();
-    assert_eq!((saved.training.penalty.as_str(), saved.training.lambda, saved.training.epochs), ("l1", 0.01, 20));
+    let t = &saved.training;
+    assert_eq!(
+        (t.penalty.as_str(), t.lambda, t.epochs, t.lambda_l1, t.iterations),
+        ("l1", Some(0.01), Some(20), None, None)
+    );
     assert_eq!(saved.label_name, "benign");
     assert_eq!(saved.feature_names.len(), 30);
     assert!(saved.standardizer.is_some());
@@ -158,6 +164,8 @@ fn accepted_csv_dialects_train() {
         input.to_str().unwrap(),
         "--out",
         model.to_str().unwrap(),
+        "--solver",
+        "sgd",
         "--epochs",
         "3",
         "--device",
@@ -182,7 +190,7 @@ fn missing_files_and_directories_are_named() {
 #[test]
 fn bad_model_files_and_mismatched_columns_are_one_line_errors() {
     let dir = tempfile::tempdir().unwrap();
-    let (model, _) = train_json(dir.path(), &["--epochs", "2"]);
+    let (model, _) = train_json(dir.path(), &["--solver", "adam", "--epochs", "2"]);
     let bytes = std::fs::read(&model).unwrap();
     let truncated = dir.path().join("truncated.safetensors");
     std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
@@ -218,10 +226,14 @@ fn bad_model_files_and_mismatched_columns_are_one_line_errors() {
 #[test]
 fn bad_training_flags_are_one_line_errors() {
     let cases: &[(&[&str], &str)] = &[
-        (&["--validation-split", "1.5"], "invalid validation-split: 1.5"),
-        (&["--batch-size", "0"], "invalid batch-size: 0"),
-        (&["--epochs", "-1"], "invalid epochs: -1"),
-        (&["--lr", "-1"], "invalid lr: -1"),
+        (&["--validation-split", "1.5"], "invalid --validation-split: 1.5"),
+        (&["--batch-size", "0"], "invalid --batch-size: 0"),
+        (&["--epochs", "-1"], "invalid --epochs: -1"),
+        (&["--solver", "sgd", "--lr", "-1"], "invalid --lr: -1"),
+        // Settings of epochs are refused where no epochs run, not ignored.
+        (&["--lr", "0.1"], "--lr applies to --solver sgd and adam; --solver auto runs newton or fista to the optimum"),
+        (&["--solver", "newton", "--epochs", "5"], "--epochs applies to --solver sgd and adam; newton and fista run"),
+        (&["--solver", "fista", "--loss", "bce"], "--loss applies to --solver sgd and adam"),
         (&["--penalty", "none", "--lambda", "0.1"], "--lambda applies to l1 and l2; none takes no λ"),
         (
             &["--penalty", "l1", "--lambda-l2", "0.1"],
@@ -238,18 +250,18 @@ fn bad_training_flags_are_one_line_errors() {
         ),
         (&["--C", "1", "--alpha", "0.5"], "cannot be combined with --alpha"),
         (&["--C", "1", "--penalize-bias"], "cannot be combined with --penalize-bias"),
-        (&["--C", "0"], "invalid C: 0 (must be a finite number > 0)"),
-        (&["--C", "1", "--l1-ratio", "1.5"], "invalid l1-ratio: 1.5"),
+        (&["--C", "0"], "invalid --C: 0 (must be a finite number > 0)"),
+        (&["--C", "1", "--l1-ratio", "1.5"], "invalid --l1-ratio: 1.5"),
         (&["--l1-ratio", "0.5"], "--l1-ratio is scikit-learn's and goes with --C"),
         (&["--alpha", "0.5"], "--alpha (glmnet's form) needs --lambda"),
         (
             &["--alpha", "0.5", "--lambda", "0.1", "--lambda-l1", "0.1"],
             "--alpha is glmnet's form of the penalty and cannot be combined with --lambda-l1",
         ),
-        (&["--alpha", "2", "--lambda", "0.1"], "invalid alpha: 2"),
+        (&["--alpha", "2", "--lambda", "0.1"], "invalid --alpha: 2"),
         (&["--solver", "newton", "--batch-size", "10"], "--batch-size applies to --solver sgd and adam"),
-        (&["--tol", "0"], "invalid tol: 0"),
-        (&["--max-iter", "0"], "invalid max-iter: 0"),
+        (&["--tol", "0"], "invalid --tol: 0"),
+        (&["--max-iter", "0"], "invalid --max-iter: 0"),
     ];
     for (extra, expected) in cases {
         let dir = tempfile::tempdir().unwrap();
@@ -369,7 +381,7 @@ fn a_run_killed_and_resumed_ends_with_the_uninterrupted_weights() {
     for (extra, expected) in [
         (&["--lr", "0.02"][..], "the checkpoint was written for other data or settings"),
         (&["--seed", "4"][..], "the checkpoint was written for other data or settings"),
-        (&["--epochs", "10"][..], "invalid epochs: 10 (must exceed the checkpoint's completed epochs)"),
+        (&["--epochs", "10"][..], "invalid --epochs: 10 (must exceed the checkpoint's completed epochs)"),
     ] {
         let mut args = [&killed[..], &["--resume", &ckpt]].concat();
         for pair in extra.chunks(2) {
@@ -390,7 +402,7 @@ fn a_run_killed_and_resumed_ends_with_the_uninterrupted_weights() {
         (vec!["train", "--data", BREAST_CANCER, "--checkpoint-every", "5"], "apply to --solver sgd and adam"),
         (
             vec!["train", "--data", BREAST_CANCER, "--solver", "sgd", "--checkpoint-every", "0"],
-            "invalid checkpoint-every: 0",
+            "invalid --checkpoint-every: 0",
         ),
     ] {
         let out = logreg(&[&args[..], &["--out", &path("bad.safetensors")]].concat());
@@ -458,10 +470,10 @@ fn cv_picks_best_and_one_se_lambdas_and_refits() {
     assert_eq!(sparse["chosen"], sparse["one_se"]);
     evaluate(&sparse["one_se"]);
     for (extra, expected) in [
-        (&["--folds", "1"][..], "invalid folds: 1 (must be at least 2)"),
-        (&["--folds", "300"][..], "invalid folds: 300 (exceeds the rows of a class"),
-        (&["--jobs", "0"][..], "invalid jobs: 0"),
-        (&["--alpha", "0"][..], "invalid alpha: 0"),
+        (&["--folds", "1"][..], "invalid --folds: 1 (must be at least 2)"),
+        (&["--folds", "300"][..], "invalid --folds: 300 (exceeds the rows of a class"),
+        (&["--jobs", "0"][..], "invalid --jobs: 0"),
+        (&["--alpha", "0"][..], "invalid --alpha: 0"),
     ] {
         let bad = dir.path().join("bad.safetensors");
         let args = [&["cv", "--data", BREAST_CANCER, "--out", bad.to_str().unwrap()][..], extra].concat();
@@ -481,7 +493,7 @@ fn npy_input_trains_exactly_as_the_same_csv_and_predicts() {
     let status =
         Command::new(crate::python()).args(["-c", script, BREAST_CANCER]).arg(&x).arg(&y).status().expect("numpy");
     assert!(status.success());
-    let common = ["--standardize", "--validation-split", "0.2", "--epochs", "50"];
+    let common = ["--standardize", "--validation-split", "0.2", "--solver", "adam", "--epochs", "50"];
     let (_, from_csv) = train_json(dir.path(), &common);
     let model = dir.path().join("npy.safetensors");
     let (xs, ys, ms) = (x.to_str().unwrap(), y.to_str().unwrap(), model.to_str().unwrap());
@@ -596,9 +608,9 @@ fn path_runs_from_all_zero_to_dense_and_writes_csv_and_plot() {
     assert_eq!(text.lines().count(), 9);
     assert!(std::fs::read(&plot).unwrap().starts_with(b"\x89PNG\r\n\x1a\n"));
     for (extra, expected) in [
-        (["--alpha", "0"], "invalid alpha: 0"),
-        (["--n-lambdas", "1"], "invalid n-lambdas: 1"),
-        (["--lambda-ratio", "2"], "invalid lambda-ratio: 2"),
+        (["--alpha", "0"], "invalid --alpha: 0"),
+        (["--n-lambdas", "1"], "invalid --n-lambdas: 1"),
+        (["--lambda-ratio", "2"], "invalid --lambda-ratio: 2"),
     ] {
         let out = logreg(&[&["path", "--data", BREAST_CANCER, "--device", "cpu"], &extra[..]].concat());
         assert_eq!(out.status.code(), Some(2), "{extra:?}");
@@ -686,7 +698,11 @@ fn threads_must_be_at_least_one_and_apply_to_every_command() {
         };
         let out = logreg(&args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
-        assert_eq!(stderr(&out), format!("error: invalid threads: {after} (must be between 1 and 1024)\n"), "{args:?}");
+        assert_eq!(
+            stderr(&out),
+            format!("error: invalid --threads: {after} (must be between 1 and 1024)\n"),
+            "{args:?}"
+        );
     }
     let one = logreg(&["tutorial", "l2", "--device", "cpu", "--json", "--threads", "1"]);
     let default = logreg(&["tutorial", "l2", "--device", "cpu", "--json"]);
@@ -785,4 +801,57 @@ fn a_fit_that_cannot_predict_writes_no_model() {
         "{last}"
     );
     assert!(!model.exists());
+}
+
+#[test]
+fn every_command_answers_json_and_quiet() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let (model, npy) = (p("m.safetensors"), p("bc.npy"));
+    let cpu = ["--device", "cpu"];
+    let cv_out = p("cv.st");
+    let commands: [Vec<&str>; 7] = [
+        [&["tutorial", "l2", "--epochs", "20"][..], &cpu].concat(),
+        [&["train", "--data", BREAST_CANCER, "--out", &model, "--standardize"][..], &cpu].concat(),
+        [&["path", "--data", BREAST_CANCER, "--standardize", "--n-lambdas", "5"][..], &cpu].concat(),
+        [
+            &["cv", "--data", BREAST_CANCER, "--standardize", "--n-lambdas", "5", "--folds", "3", "--out", &cv_out][..],
+            &cpu,
+        ]
+        .concat(),
+        [&["predict", "--model", &model, "--data", BREAST_CANCER][..], &cpu].concat(),
+        [&["evaluate", "--model", &model, "--data", BREAST_CANCER][..], &cpu].concat(),
+        vec!["convert", BREAST_CANCER, &npy],
+    ];
+    for command in &commands {
+        let out = logreg(&[&command[..], &["--json"]].concat());
+        assert!(out.status.success(), "{command:?}: {}", stderr(&out));
+        let text = stdout(&out);
+        let lines: Vec<&str> = text.lines().collect();
+        // One JSON value; predict writes one object per row.
+        let expected = if command[0] == "predict" { 569 } else { 1 };
+        assert_eq!(lines.len(), expected, "{command:?} --json: {text}");
+        for line in lines {
+            let v: serde_json::Value =
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("{command:?}: {e}: {line}"));
+            assert!(v.is_object(), "{command:?}: {line}");
+        }
+        let out = logreg(&[&command[..], &["--quiet"]].concat());
+        assert!(out.status.success(), "{command:?}: {}", stderr(&out));
+        assert!(out.stderr.is_empty(), "{command:?} --quiet: {}", stderr(&out));
+        // predict's rows are its product, not chatter; everything else is silent.
+        match command[0] {
+            "predict" => assert_eq!(stdout(&out).lines().count(), 570),
+            _ => assert!(out.stdout.is_empty(), "{command:?} --quiet: {}", stdout(&out)),
+        }
+    }
+    let row: serde_json::Value = serde_json::from_str(
+        stdout(&logreg(&["predict", "--model", &model, "--data", BREAST_CANCER, "--json", "--device", "cpu"]))
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    let p = row["probability"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&p) && row["class"] == u8::from(p > 0.5), "{row}");
 }

@@ -153,13 +153,13 @@ fn streaming_refusals_are_one_line_errors_that_write_nothing() {
         ([&stream[..], &["--engine", "autograd"]].concat(), "--stream trains with --engine fused".into()),
         (
             [&stream[..], &["--validation-split", "0.2"]].concat(),
-            "invalid validation-split: with --stream (hold out a file".into(),
+            "invalid --validation-split: when streaming (hold out a file".into(),
         ),
         (
             [&stream[..], &["--solver", "newton"]].concat(),
             "--stream trains with --solver sgd or adam (newton and fista need the data in memory)".into(),
         ),
-        ([&stream[..], &["--chunk-rows", "0"]].concat(), "invalid chunk-rows: 0 (must be at least 1)".into()),
+        ([&stream[..], &["--chunk-rows", "0"]].concat(), "invalid --chunk-rows: 0 (must be at least 1)".into()),
         (
             vec!["train", "--data", BREAST_CANCER, "--chunk-rows", "10", "--out", &out],
             "--chunk-rows applies with --stream".into(),
