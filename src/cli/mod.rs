@@ -104,14 +104,14 @@ pub(crate) struct Cli {
     pub(crate) command: Command,
     /// Worker threads for libtorch and the fused engine [default: libtorch's choice, which follows
     /// OMP_NUM_THREADS].
-    #[arg(long, global = true)]
+    #[arg(long, global = true, display_order = 900)]
     pub(crate) threads: Option<i64>,
     /// Print the result as JSON instead of text: one object (predict: one object per row).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, display_order = 901)]
     pub(crate) json: bool,
     /// Print nothing but errors (and what --json or predict's rows put out): no text, progress
     /// bar, notes or warnings.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, display_order = 902)]
     pub(crate) quiet: bool,
 }
 

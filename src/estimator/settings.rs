@@ -315,9 +315,8 @@ impl LogisticRegression {
         self.fit_observed(data, |_| ControlFlow::Continue(()))
     }
 
-    /// As [`Self::fit`], calling `observer` after each SGD/Adam epoch (Newton and FISTA report
-    /// their objective per iteration in [`FittedModel::losses`] afterwards); `Break` stops the fit
-    /// with [`Error::Interrupted`].
+    /// As [`Self::fit`], calling `observer` after each SGD/Adam epoch or each Newton/FISTA
+    /// iteration (its objective as the loss); `Break` stops the fit with [`Error::Interrupted`].
     pub fn fit_observed(
         &self,
         data: &Dataset,
@@ -443,6 +442,21 @@ mod tests {
             })
             .unwrap_err();
         assert!(matches!(e, Error::Interrupted { step: "epoch", at: 5 }) && seen == 5, "{e:?}");
+        // The exact solvers report each iteration's objective, which never increases, and stop too.
+        for solver in [Solver::Newton, Solver::Fista] {
+            let mut objectives = vec![];
+            let model = cpu()
+                .solver(solver)
+                .fit_observed(&data, |e| {
+                    objectives.push(e.loss);
+                    ControlFlow::Continue(())
+                })
+                .unwrap();
+            assert!(objectives.len() >= 2 && objectives.windows(2).all(|w| w[1] <= w[0]), "{solver:?}: {objectives:?}");
+            assert_eq!(objectives[..], model.losses()[1..], "{solver:?}: the objectives after each iteration");
+            let e = cpu().solver(solver).fit_observed(&data, |_| ControlFlow::Break(())).unwrap_err();
+            assert!(matches!(e, Error::Interrupted { step: "iteration", at: 1 }), "{solver:?}: {e:?}");
+        }
     }
 
     #[test]

@@ -20,7 +20,11 @@ pub mod path;
 
 use tch::{Device, Kind, Tensor};
 
-use crate::error::{ensure, Result};
+use crate::error::{ensure, Error, Result};
+
+/// Called after each iteration with its number (from 1) and F there; `Break` stops the solve
+/// with [`Error::Interrupted`].
+pub type Observer<'a> = &'a mut dyn FnMut(usize, f64) -> std::ops::ControlFlow<()>;
 
 /// Which solver, for full-batch training.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -231,7 +235,22 @@ fn solution(
 
 /// Minimises F for `x` (`[n, d]`) and `y` (`[n]` or `[n, 1]`, 0/1) on their device, from zero.
 pub fn solve(x: &Tensor, y: &Tensor, problem: Problem, kind: SolverKind, config: SolverConfig) -> Result<Solution> {
-    solve_from(x, y, problem, kind, config, None)
+    solve_observed(x, y, problem, kind, config, &mut |_, _| std::ops::ControlFlow::Continue(()))
+}
+
+/// As [`solve`], calling `observer` after each iteration.
+pub fn solve_observed(
+    x: &Tensor,
+    y: &Tensor,
+    problem: Problem,
+    kind: SolverKind,
+    config: SolverConfig,
+    observer: Observer,
+) -> Result<Solution> {
+    let started = std::time::Instant::now();
+    let mut solution = solve_design(&Design::new(x, kind)?, y, problem, kind, config, None, observer)?;
+    solution.seconds = started.elapsed().as_secs_f64();
+    Ok(solution)
 }
 
 /// The features prepared for the solvers, once for any number of solves (a path): X in f64 and
@@ -258,22 +277,8 @@ impl Design {
     }
 }
 
-/// As [`solve`], starting from `start` (coefficients and intercept) when given: a warm start.
-pub(crate) fn solve_from(
-    x: &Tensor,
-    y: &Tensor,
-    problem: Problem,
-    kind: SolverKind,
-    config: SolverConfig,
-    start: Option<(&[f64], f64)>,
-) -> Result<Solution> {
-    let started = std::time::Instant::now();
-    let mut solution = solve_design(&Design::new(x, kind)?, y, problem, kind, config, start)?;
-    solution.seconds = started.elapsed().as_secs_f64();
-    Ok(solution)
-}
-
-/// As [`solve_from`], on features already prepared (its `seconds` exclude the preparation).
+/// As [`solve_observed`], on features already prepared (its `seconds` exclude the preparation),
+/// from `start` (coefficients and intercept) when given: a warm start.
 pub(crate) fn solve_design(
     design: &Design,
     y: &Tensor,
@@ -281,6 +286,7 @@ pub(crate) fn solve_design(
     kind: SolverKind,
     config: SolverConfig,
     start: Option<(&[f64], f64)>,
+    observer: Observer,
 ) -> Result<Solution> {
     ensure(problem.l1.is_finite() && problem.l1 >= 0.0, "lambda_l1", problem.l1, "must be a finite number >= 0")?;
     ensure(problem.l2.is_finite() && problem.l2 >= 0.0, "lambda_l2", problem.l2, "must be a finite number >= 0")?;
@@ -311,14 +317,29 @@ pub(crate) fn solve_design(
         None => zero,
     };
     let mut solution = match kind {
-        SolverKind::Newton => newton(&s, theta, reference, config.tol, config.max_iter.unwrap_or(100)),
-        SolverKind::Fista => fista(&s, theta, reference, config.tol, config.max_iter.unwrap_or(20_000)),
+        SolverKind::Newton => newton(&s, theta, reference, config.tol, config.max_iter.unwrap_or(100), observer),
+        SolverKind::Fista => fista(&s, theta, reference, config.tol, config.max_iter.unwrap_or(20_000), observer),
     }?;
     solution.seconds = started.elapsed().as_secs_f64();
     Ok(solution)
 }
 
-fn newton(s: &Smooth, mut theta: Tensor, start: f64, tol: f64, max_iter: usize) -> Result<Solution> {
+/// `observer`'s verdict on `iteration`: `Break` becomes [`Error::Interrupted`].
+fn observe(observer: &mut Observer, iteration: usize, objective: f64) -> Result<()> {
+    match observer(iteration, objective) {
+        std::ops::ControlFlow::Continue(()) => Ok(()),
+        std::ops::ControlFlow::Break(()) => Err(Error::Interrupted { step: "iteration", at: iteration }),
+    }
+}
+
+fn newton(
+    s: &Smooth,
+    mut theta: Tensor,
+    start: f64,
+    tol: f64,
+    max_iter: usize,
+    mut observer: Observer,
+) -> Result<Solution> {
     let device = theta.device();
     let mask = Vec::<f64>::try_from(&s.mask)?;
     let mut z = s.scores(&theta)?;
@@ -367,6 +388,7 @@ fn newton(s: &Smooth, mut theta: Tensor, start: f64, tol: f64, max_iter: usize) 
         (theta, z, objective) = (next, next_z, next_objective);
         grad = s.grad_at(&z, &masked)?;
         objectives.push(objective);
+        observe(&mut observer, iteration, objective)?;
         optimality = s.optimality(&theta, &grad)? / start;
         if optimality <= tol {
             return solution(s, &theta, iteration, true, objectives, optimality);
@@ -409,7 +431,7 @@ fn lasso_step(h: &[f64], g: &[f64], theta: &[f64], mask: &[f64], l1: f64) -> Vec
 
 /// Monotone FISTA (Beck & Teboulle's MFISTA): the iterate keeps the better of the prox point and
 /// itself, so F never increases; the momentum restarts whenever the prox point was worse.
-fn fista(s: &Smooth, theta: Tensor, start: f64, tol: f64, max_iter: usize) -> Result<Solution> {
+fn fista(s: &Smooth, theta: Tensor, start: f64, tol: f64, max_iter: usize, mut observer: Observer) -> Result<Solution> {
     let mut lipschitz = 1.0;
     let value = s.value(&theta)?;
     let mut objective = value + s.nonsmooth(&theta)?;
@@ -454,6 +476,7 @@ fn fista(s: &Smooth, theta: Tensor, start: f64, tol: f64, max_iter: usize) -> Re
             t = 1.0;
         }
         objectives.push(objective);
+        observe(&mut observer, iteration, objective)?;
         let grad = match (theta_grad.take(), theta_scores.take()) {
             (Some(g), _) => g,
             (None, Some(scores)) => s.grad_at(&scores, &s.value_at(&scores, &theta)?.1)?,

@@ -1,6 +1,8 @@
 //! Regularization paths: glmnet's λ on a log grid from λ_max (the smallest λ at which every weight
 //! is zero) down to λ_max·ratio, each fit warm-started from the previous one.
 
+use std::ops::ControlFlow;
+
 use tch::{Kind, Tensor};
 
 use crate::error::{ensure, Result};
@@ -114,7 +116,16 @@ pub(crate) fn path_on(x: &Tensor, y: &Tensor, lambdas: &[f64], config: &PathConf
         let previous = points.last().cloned().unwrap_or_else(|| null(lambda));
         let start = Some((previous.coef.as_slice(), previous.intercept));
         let problem = Problem::from_glmnet(lambda, config.alpha);
-        let s = solve_design(&design, y, problem, config.kind, config.solver, start)?;
+        let s =
+            solve_design(
+                &design,
+                y,
+                problem,
+                config.kind,
+                config.solver,
+                start,
+                &mut |_, _| ControlFlow::Continue(()),
+            )?;
         let nonzero = s.coef.iter().filter(|&&w| w != 0.0).count();
         points.push(PathPoint {
             lambda,

@@ -15,7 +15,7 @@ use crate::model::linear::{FittedLogisticRegression, LogisticRegression};
 use crate::model::metrics::{self, Report};
 use crate::model::penalty::Penalty;
 use crate::seed::with_seed;
-use crate::solvers::{solve, Problem, Solution, SolverConfig, SolverKind};
+use crate::solvers::{solve_observed, Problem, Solution, SolverConfig, SolverKind};
 use crate::train::{train, Checkpoints, Engine, Epoch, TrainConfig, Training};
 
 /// How to fit a table. Random draws, all from `seed`, in this order: the validation split (one
@@ -136,7 +136,8 @@ fn labels_of(data: &Dataset) -> Result<Vec<f32>> {
     Ok(Vec::<f32>::try_from(data.y.f_flatten(0, -1)?.f_to_device(Device::Cpu)?)?)
 }
 
-/// Fits `table` (which must have labels) on `device`, calling `on_epoch` after every epoch;
+/// Fits `table` (which must have labels) on `device`, calling `on_epoch` after every epoch (or
+/// every iteration of an exact solver, its objective as the loss);
 /// `checkpoints` apply to SGD and Adam (the split, standardization and initial draws are redone
 /// on resume, so the generator continues exactly).
 pub fn fit(
@@ -144,7 +145,7 @@ pub fn fit(
     config: &FitConfig,
     device: Device,
     checkpoints: Checkpoints,
-    on_epoch: impl FnMut(&Epoch) -> ControlFlow<()>,
+    mut on_epoch: impl FnMut(&Epoch) -> ControlFlow<()>,
 ) -> Result<Fit> {
     config.validate()?;
     let label_name = table.label_name.clone().ok_or_else(|| Error::InvalidSetting {
@@ -176,12 +177,15 @@ pub fn fit(
             let (training, solution) = match config.solver {
                 None => {
                     let model = LogisticRegression::torch_init(table.feature_names.len() as i64, device)?;
-                    (train(model, &train_part, valid_part.as_ref(), &effective, checkpoints, on_epoch)?, None)
+                    (train(model, &train_part, valid_part.as_ref(), &effective, checkpoints, &mut on_epoch)?, None)
                 }
                 Some((kind, solver_config)) => {
                     let (l1, l2) = strengths(effective.penalty);
                     let problem = Problem { l1, l2, penalize_bias: effective.penalize_bias };
-                    let s = solve(&train_part.x, &train_part.y, problem, kind, solver_config)?;
+                    let mut observer = |iteration, objective| {
+                        on_epoch(&Epoch { epoch: iteration, loss: objective, validation_loss: None })
+                    };
+                    let s = solve_observed(&train_part.x, &train_part.y, problem, kind, solver_config, &mut observer)?;
                     let model =
                         FittedLogisticRegression::new(s.coef.iter().map(|&w| w as f32).collect(), s.intercept as f32);
                     (Training { losses: s.objectives.clone(), validation_losses: vec![], model }, Some(s))
