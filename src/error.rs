@@ -56,7 +56,7 @@ pub enum Error {
     },
 
     /// Training produced a non-finite loss.
-    #[error("loss became {value} at epoch {epoch}; try a lower learning rate")]
+    #[error("loss became {value} at epoch {epoch}")]
     Diverged {
         /// The epoch whose loss it was (from 1).
         epoch: usize,
@@ -155,13 +155,35 @@ pub(crate) fn ensure(ok: bool, name: &'static str, value: impl ToString, expecte
     if ok {
         Ok(())
     } else {
-        Err(Error::InvalidSetting { name, value: value.to_string(), expected })
+        Err(Error::InvalidSetting { name, value: shortest(value.to_string()), expected })
+    }
+}
+
+/// A value as written back in a message: a number whose plain form is long (`1e-300` has 300
+/// digits) in exponent form, anything else as it is.
+fn shortest(value: String) -> String {
+    match value.parse::<f64>() {
+        Ok(v) if value.len() > 16 => format!("{v:e}"),
+        _ => value,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_numbers_are_written_back_short() {
+        let e = ensure(false, "c", 1e-320, "must be larger").unwrap_err();
+        assert_eq!(e.to_string(), "invalid c: 1e-320 (must be larger)");
+        let e = ensure(false, "validation_split", 1e-300, "must be larger").unwrap_err();
+        assert_eq!(e.to_string(), "invalid validation_split: 1e-300 (must be larger)");
+        assert_eq!(ensure(false, "alpha", 2.0, "x").unwrap_err().to_string(), "invalid alpha: 2 (x)");
+        assert_eq!(
+            ensure(false, "name", "a long text value, not a number", "x").unwrap_err().to_string(),
+            "invalid name: a long text value, not a number (x)"
+        );
+    }
 
     #[test]
     fn libtorch_errors_print_on_one_line() {

@@ -26,7 +26,12 @@ fn hint(err: &anyhow::Error) -> &'static str {
         Some(logreg::Error::GpuOutOfMemory { .. }) => {
             "; use --device cpu (or, to train on a .npy file larger than memory, --stream)"
         }
-        Some(logreg::Error::Diverged { .. }) => " (--lr)",
+        // At epoch 1 the loss is of the starting weights, before any step (full batch): the values
+        // themselves overflow f32. Later, the steps are the likelier cause.
+        Some(logreg::Error::Diverged { epoch: 1, .. }) => {
+            ": the features may be too large for 32-bit floats: try --standardize (or a lower --lr)"
+        }
+        Some(logreg::Error::Diverged { .. }) => ": try a lower --lr (or --standardize)",
         _ => "",
     }
 }
@@ -49,6 +54,19 @@ const MAX_THREADS: i64 = 1024;
 
 extern "C" {
     fn signal(signum: i32, handler: usize) -> usize;
+    fn write(fd: i32, buf: *const u8, count: usize) -> isize;
+    fn _exit(status: i32) -> !;
+}
+
+/// SIGBUS: a memory-mapped input (`--stream`) was cut short by another process while a chunk of it
+/// was in use. One line and exit 2, with only async-signal-safe calls (write, _exit).
+extern "C" fn bus_error(_: i32) {
+    const MESSAGE: &[u8] = b"error: an input file mapped into memory (--stream) shrank while it was read\n";
+    // SAFETY: write(2) of a static buffer and _exit(2) are async-signal-safe.
+    unsafe {
+        write(2, MESSAGE.as_ptr(), MESSAGE.len());
+        _exit(2);
+    }
 }
 
 fn main() -> ExitCode {
@@ -56,6 +74,11 @@ fn main() -> ExitCode {
     // that output into a closed pipe (`logreg predict … | head`) ends the process quietly as it
     // ends `cat`, instead of a failed write.
     unsafe { signal(13, 0) };
+    // SAFETY: as above. SIGXFSZ (25) ignored (SIG_IGN, 1): past a file-size limit (`ulimit -f`) a
+    // write then fails with EFBIG, which ends in one line and nothing written, instead of a kill.
+    unsafe { signal(25, 1) };
+    // SAFETY: as above; the handler makes only async-signal-safe calls.
+    unsafe { signal(7, bus_error as extern "C" fn(i32) as usize) };
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) if !err.use_stderr() => {
@@ -140,8 +163,10 @@ mod tests {
         let diverged = anyhow::Error::from(logreg::Error::Diverged { epoch: 3, value: f64::NAN });
         assert_eq!(
             format!("{diverged:#}{}", hint(&diverged)),
-            "loss became NaN at epoch 3; try a lower learning rate (--lr)"
+            "loss became NaN at epoch 3: try a lower --lr (or --standardize)"
         );
+        let at_start = anyhow::Error::from(logreg::Error::Diverged { epoch: 1, value: f64::INFINITY });
+        assert!(cli::render(&at_start).ends_with("at epoch 1") && hint(&at_start).contains("try --standardize"));
         assert_eq!(hint(&anyhow::anyhow!("another error")), "");
     }
 }

@@ -7,8 +7,29 @@ use std::sync::Once;
 
 use plotters::prelude::*;
 
-use crate::error::Result;
-use crate::output::replace_with;
+use crate::error::{Error, Result};
+use crate::output::write_atomically;
+
+/// The plots' size in pixels.
+const SIZE: (u32, u32) = (900, 540);
+
+/// Draws with `paint` into an RGB bitmap in memory and encodes it as PNG: nothing touches the
+/// disk until the whole file is written at once.
+fn png(path: &Path, paint: impl FnOnce(&mut [u8]) -> std::result::Result<(), String>) -> Result<()> {
+    let fail = |message: String| Error::Input { location: path.display().to_string(), message };
+    let mut rgb = vec![0u8; SIZE.0 as usize * SIZE.1 as usize * 3];
+    paint(&mut rgb).map_err(fail)?;
+    let mut bytes = vec![];
+    image::ImageEncoder::write_image(
+        image::codecs::png::PngEncoder::new(&mut bytes),
+        &rgb,
+        SIZE.0,
+        SIZE.1,
+        image::ColorType::Rgb8,
+    )
+    .map_err(|e| fail(format!("encoding the PNG: {e}")))?;
+    write_atomically(path, &bytes)
+}
 
 fn register_font() {
     static FONT: Once = Once::new();
@@ -18,9 +39,9 @@ fn register_font() {
     });
 }
 
-fn draw(path: &Path, step: &str, losses: &[f64], validation: &[f64]) -> std::result::Result<(), String> {
+fn draw(rgb: &mut [u8], step: &str, losses: &[f64], validation: &[f64]) -> std::result::Result<(), String> {
     register_font();
-    let root = BitMapBackend::new(path, (900, 540)).into_drawing_area();
+    let root = BitMapBackend::with_buffer(rgb, SIZE).into_drawing_area();
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     let top = losses.iter().chain(validation).copied().fold(0.0, f64::max) * 1.05;
     // Epochs count from 1; an exact solver's objectives start at iteration 0 (the start).
@@ -56,10 +77,9 @@ fn draw(path: &Path, step: &str, losses: &[f64], validation: &[f64]) -> std::res
 }
 
 /// Draws the curves against `step` (`epoch` for SGD/Adam, `iteration` for the exact solvers) to
-/// `path` (PNG) through a temporary file in the same directory and a rename.
+/// `path` (PNG), written whole or not at all.
 pub fn loss_curves(path: &Path, step: &str, losses: &[f64], validation: &[f64]) -> Result<()> {
-    // The encoder picks the format from the extension, so the temporary name ends in .png.
-    replace_with(path, ".png", |tmp| draw(tmp.path(), step, losses, validation).map_err(std::io::Error::other))
+    png(path, |rgb| draw(rgb, step, losses, validation))
 }
 
 /// Lines named in the path plot's legend: the coefficients largest at the path's end.
@@ -68,12 +88,17 @@ const NAMED: usize = 8;
 /// Draws each coefficient against log₁₀ λ (a regularization path) to `path` (PNG); the legend
 /// names the 8 largest at the smallest λ (`names`: one per coefficient).
 pub fn coefficient_paths(path: &Path, lambdas: &[f64], coefs: &[Vec<f64>], names: &[String]) -> Result<()> {
-    replace_with(path, ".png", |tmp| draw_paths(tmp.path(), lambdas, coefs, names).map_err(std::io::Error::other))
+    png(path, |rgb| draw_paths(rgb, lambdas, coefs, names))
 }
 
-fn draw_paths(path: &Path, lambdas: &[f64], coefs: &[Vec<f64>], names: &[String]) -> std::result::Result<(), String> {
+fn draw_paths(
+    rgb: &mut [u8],
+    lambdas: &[f64],
+    coefs: &[Vec<f64>],
+    names: &[String],
+) -> std::result::Result<(), String> {
     register_font();
-    let root = BitMapBackend::new(path, (900, 540)).into_drawing_area();
+    let root = BitMapBackend::with_buffer(rgb, SIZE).into_drawing_area();
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     let xs: Vec<f64> = lambdas.iter().map(|l| l.log10()).collect();
     let (lo, hi) = xs.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));

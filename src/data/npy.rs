@@ -2,9 +2,10 @@
 //! tables: `X` of shape `(n, d)` with features named `x0 … x{d−1}`, and labels `y` of shape `(n,)`
 //! or `(n, 1)` holding 0/1.
 
+use std::io::Read;
 use std::path::Path;
 
-use crate::data::table::{read_source, Table};
+use crate::data::table::Table;
 use crate::error::{Error, Result};
 
 /// A decoded array: its shape and its values in C order.
@@ -132,9 +133,67 @@ pub(crate) fn parse_each(
     Ok(shape)
 }
 
+/// The longest `.npy` header read (numpy writes a few hundred bytes; its own limit is 10,000).
+const MAX_HEADER: usize = 1 << 20;
+
+/// A `.npy` file's bytes (`-`: standard input), read no further than its header says: the header
+/// first, then the data it declares, so that a device or pipe that never ends (`/dev/zero`) is
+/// not read without bound, and a regular file shorter or longer than declared is refused before
+/// its data is read.
+pub(crate) fn read_file(path: &Path) -> Result<(String, Vec<u8>)> {
+    let stdin = path == Path::new("-");
+    let name = if stdin { "<stdin>".to_string() } else { path.display().to_string() };
+    let io = |error| Error::Io { path: name.clone().into(), error };
+    let (mut reader, length): (Box<dyn Read>, Option<u64>) = if stdin {
+        (Box::new(std::io::stdin().lock()), None)
+    } else {
+        let file = std::fs::File::open(path).map_err(io)?;
+        let meta = file.metadata().map_err(io)?;
+        let length = meta.is_file().then_some(meta.len());
+        (Box::new(file), length)
+    };
+    // Magic (6 bytes), version (2), header length (2 bytes in version 1, 4 in versions 2 and 3).
+    let mut bytes = vec![0u8; 10];
+    let short = |e: std::io::Error| match e.kind() {
+        std::io::ErrorKind::UnexpectedEof => bad(&name, "not a .npy file (shorter than its header)"),
+        _ => io(e),
+    };
+    reader.read_exact(&mut bytes).map_err(short)?;
+    if !bytes.starts_with(b"\x93NUMPY") {
+        return Err(bad(&name, "not a .npy file (no \\x93NUMPY magic)"));
+    }
+    let header_len = match bytes[6] {
+        1 => usize::from(u16::from_le_bytes([bytes[8], bytes[9]])),
+        2 | 3 => {
+            bytes.resize(12, 0);
+            reader.read_exact(&mut bytes[10..]).map_err(short)?;
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize
+        }
+        v => return Err(bad(&name, format!(".npy format version {v} is not supported (1 to 3 are)"))),
+    };
+    if header_len > MAX_HEADER {
+        return Err(bad(&name, format!("a .npy header of {header_len} bytes (at most {MAX_HEADER} are read)")));
+    }
+    let start = bytes.len();
+    bytes.resize(start + header_len, 0);
+    reader.read_exact(&mut bytes[start..]).map_err(short)?;
+    let header = parse_header(&name, &bytes)?;
+    let declared = header.data_bytes as u64;
+    if let Some(length) = length {
+        let data = length.saturating_sub(bytes.len() as u64);
+        if data != declared {
+            let (shape, descr) = (&header.shape, &header.descr);
+            return Err(bad(&name, format!("data is {data} bytes, shape {shape:?} of `{descr}` needs {declared}")));
+        }
+    }
+    // One byte more than declared, to notice a longer stream.
+    reader.take(declared.saturating_add(1)).read_to_end(&mut bytes).map_err(io)?;
+    Ok((name, bytes))
+}
+
 /// Reads features from `x` and, when given, 0/1 labels from `y` into a table.
 pub fn read_table(x: &Path, y: Option<&Path>) -> Result<Table> {
-    let (x_file, x_bytes) = read_source(x)?;
+    let (x_file, x_bytes) = read_file(x)?;
     let header = parse_header(&x_file, &x_bytes)?;
     let [n, d] = header.shape[..] else {
         return Err(bad(
@@ -184,7 +243,7 @@ pub fn feature_names(d: usize) -> Vec<String> {
 
 /// 0/1 labels for `n` rows of `x_file` from the `.npy` file `y`, of shape `(n,)` or `(n, 1)`.
 pub(crate) fn read_labels(y: &Path, n: usize, x_file: &str) -> Result<Vec<f32>> {
-    let (y_file, y_bytes) = read_source(y)?;
+    let (y_file, y_bytes) = read_file(y)?;
     let labels = parse(&y_file, &y_bytes)?;
     if !(labels.shape == [n] || labels.shape == [n, 1]) {
         return Err(bad(

@@ -27,6 +27,8 @@ pub struct NpyRows {
     data_offset: u64,
     chunk_rows: usize,
     labels: Vec<f32>,
+    /// Where the labels came from, for messages (empty without).
+    labels_name: String,
     /// Chunks already checked for NaN and infinity.
     checked: Vec<AtomicBool>,
 }
@@ -83,6 +85,7 @@ impl NpyRows {
             data_offset: header.data_offset as u64,
             chunk_rows,
             labels,
+            labels_name: y.map(|y| y.display().to_string()).unwrap_or_default(),
             checked: (0..chunks).map(|_| AtomicBool::new(false)).collect(),
         })
     }
@@ -97,6 +100,11 @@ impl NpyRows {
         &self.name
     }
 
+    /// Where the labels were read from, for messages (empty when opened without).
+    pub fn labels_name(&self) -> &str {
+        &self.labels_name
+    }
+
     /// Calls `f` with chunk `i`'s features and first row, labels or not.
     fn map_chunk<T>(&self, i: usize, f: impl FnOnce(&[f32], usize) -> Result<T>) -> Result<T> {
         let (first, len) = (i * self.chunk_rows, self.chunk_len(i));
@@ -104,8 +112,19 @@ impl NpyRows {
         // Map from a 64 KiB boundary: a multiple of every page size.
         let aligned = start / 65536 * 65536;
         let skip = (start - aligned) as usize;
+        // A file cut short since it was opened is an error here, before its missing pages are
+        // touched (which would be a bus error).
+        let end = start + (len * self.features * 4) as u64;
+        let now = self.file.metadata().map_err(|error| Error::Io { path: self.name.clone().into(), error })?.len();
+        if now < end {
+            return Err(bad(
+                &self.name,
+                format!("the file shrank to {now} bytes while it was read (row {} needs {end})", first + len),
+            ));
+        }
         // SAFETY: the map is read-only and private to this call; if another process truncates
-        // the file meanwhile, reading may fault, as with any memory-mapped input.
+        // the file while the chunk is in use, reading faults (SIGBUS, which the command line
+        // turns into one line), as with any memory-mapped input.
         let map = unsafe {
             memmap2::MmapOptions::new()
                 .offset(aligned)

@@ -179,7 +179,7 @@ impl SavedModel {
 
     /// Reads a model file; a truncated, foreign or incompatible file is an error naming it.
     pub fn load(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|error| Error::Io { path: path.into(), error })?;
+        let bytes = read_bounded(path)?;
         Self::from_bytes(&bytes).map_err(|message| Error::Input { location: path.display().to_string(), message })
     }
 
@@ -226,6 +226,40 @@ impl SavedModel {
         let training = TrainingInfo { standardize: standardizer.is_some(), ..training };
         Ok(Self { model, feature_names, label_name: get("label")?.clone(), standardizer, training })
     }
+}
+
+/// The longest safetensors header read: a model's header is its feature names and a few settings.
+const MAX_HEADER: u64 = 256 << 20;
+
+/// A model file's bytes, read no further than its own header allows, so that a device or pipe
+/// that never ends (`/dev/zero`, `/dev/urandom`) is not read without bound: the 8-byte header
+/// length (at most [`MAX_HEADER`]), the header, then at most 4 bytes of tensor data per header
+/// byte plus a little (each feature name costs the header at least 3 bytes, `"",`, and the
+/// tensors 12: weight, mean and std).
+fn read_bounded(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let io = |error| Error::Io { path: path.into(), error };
+    let not_a_model = |why: String| Error::Input {
+        location: path.display().to_string(),
+        message: format!("not a logreg model file ({why})"),
+    };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut len = [0u8; 8];
+    file.read_exact(&mut len).map_err(|e| match e.kind() {
+        std::io::ErrorKind::UnexpectedEof => not_a_model("shorter than 8 bytes".into()),
+        _ => io(e),
+    })?;
+    let header = u64::from_le_bytes(len);
+    if header > MAX_HEADER {
+        return Err(not_a_model(format!("a header of {header} bytes")));
+    }
+    let limit = 8 + header + 4 * header + 64;
+    let mut bytes = len.to_vec();
+    file.take(limit - 8 + 1).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() as u64 > limit {
+        return Err(not_a_model(format!("more tensor data than a header of {header} bytes can describe")));
+    }
+    Ok(bytes)
 }
 
 fn encode_error(e: safetensors::SafeTensorError) -> Error {

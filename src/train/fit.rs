@@ -122,14 +122,16 @@ fn two_classes(labels: &[f32], location: &str, what: &str) -> Result<()> {
 
 /// The training settings as they apply to `rows` training rows: scikit-learn's `C` and
 /// `l1_ratio`, when given, become the penalty (the bias not penalized).
-fn effective(config: &FitConfig, rows: usize) -> TrainConfig {
+fn effective(config: &FitConfig, rows: usize) -> Result<TrainConfig> {
     let mut effective = config.train.clone();
     if let Some((c, l1_ratio)) = config.sklearn {
         let p = Problem::from_sklearn(c, l1_ratio, rows);
+        let finite = p.l1.is_finite() && p.l2.is_finite();
+        ensure(finite, "c", c, "so small that the penalty 1/(C·rows) is not a finite number")?;
         effective.penalty = Penalty::ElasticNet { lambda_l1: p.l1, lambda_l2: p.l2 };
         effective.penalize_bias = false;
     }
-    effective
+    Ok(effective)
 }
 
 fn labels_of(data: &Dataset) -> Result<Vec<f32>> {
@@ -173,7 +175,7 @@ pub fn fit(
                 Dataset { x, y: d.y }.to_device(device)
             };
             let (train_part, valid_part) = (prepare(train_part)?, valid_part.map(prepare).transpose()?);
-            let effective = effective(config, train_part.len() as usize);
+            let effective = effective(config, train_part.len() as usize)?;
             let (training, solution) = match config.solver {
                 None => {
                     let model = LogisticRegression::torch_init(table.feature_names.len() as i64, device)?;
@@ -232,8 +234,8 @@ pub fn fit_stream(
         return Err(refuse("validation_split", "hold out a file and score it separately"));
     }
     let labels = rows.labels();
-    two_classes(labels, rows.name(), "the labels hold")?;
-    let effective = TrainConfig { engine: Engine::Fused, ..effective(config, rows.rows()) };
+    two_classes(labels, rows.labels_name(), "the labels hold")?;
+    let effective = TrainConfig { engine: Engine::Fused, ..effective(config, rows.rows())? };
     let d = rows.features();
     let standardizer = if config.standardize { Some(rows.standardizer()?) } else { None };
     let standardized = standardizer.as_ref().map(|s| Standardized { inner: rows, standardizer: s });

@@ -189,3 +189,202 @@ fn streaming_refusals_are_one_line_errors_that_write_nothing() {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), before, "{args:?} left a file");
     }
 }
+
+/// Files in `dir` that a killed run could have left: our temporary names.
+fn leftovers(dir: &Path) -> Vec<String> {
+    let names = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned());
+    names.filter(|n| n.starts_with(".logreg-")).collect()
+}
+
+#[test]
+fn runs_killed_at_random_moments_leave_no_temporary_file_and_no_half_output() {
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    // 60,000 rows × 20 columns: `convert` takes a few hundred milliseconds here.
+    let (rows, cols) = (60_000usize, 20usize);
+    let mut csv = (0..cols).map(|j| format!("x{j}")).collect::<Vec<_>>().join(",") + ",y\n";
+    for i in 0..rows {
+        for j in 0..cols {
+            csv += &format!("{},", ((i * 31 + j * 17) % 1000) as f32 / 250.0 - 2.0);
+        }
+        csv += if i % 3 == 0 { "1\n" } else { "0\n" };
+    }
+    std::fs::write(path("big.csv"), csv).unwrap();
+    let npy_bytes = (128 + rows * cols * 4) as u64;
+    let runs: [Vec<String>; 3] = [
+        vec!["convert".into(), path("big.csv"), path("big.npy")],
+        // A checkpoint every epoch: most kills land during or between checkpoint writes.
+        ["train", "--data", BREAST_CANCER, "--solver", "sgd", "--epochs", "100000000", "--checkpoint-every", "1"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain(["--device".into(), "cpu".into(), "--out".into(), path("m.safetensors")])
+            .collect(),
+        ["train", "--data", BREAST_CANCER, "--solver", "newton", "--device", "cpu", "--plot"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain([path("loss.png"), "--out".into(), path("n.safetensors")])
+            .collect(),
+    ];
+    // A fixed sequence of moments (an LCG), so that a failure can be replayed.
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut kills = 0;
+    for round in 0..36 {
+        let run = &runs[round % 3];
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let wait = std::time::Duration::from_millis(30 + (state >> 33) % 400);
+        let mut child =
+            Command::new(crate::cli::bin()).args(run).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        std::thread::sleep(wait);
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL
+            kills += 1;
+        }
+        child.wait().unwrap();
+        // Whatever exists is whole: the features file has its full size, a model loads.
+        if let Ok(meta) = std::fs::metadata(path("big.npy")) {
+            assert_eq!(meta.len(), npy_bytes, "round {round}: a partial big.npy");
+        }
+        for model in ["m.safetensors", "n.safetensors"] {
+            if Path::new(&path(model)).exists() {
+                logreg::model::file::SavedModel::load(Path::new(&path(model))).unwrap();
+            }
+        }
+    }
+    assert!(kills >= 24, "only {kills} of 36 runs were killed mid-way");
+    // A kill between naming a finished file and renaming it can leave a name; the next run that
+    // writes into the folder removes it. One more run of each, to the end:
+    let out = logreg(&["convert", &path("big.csv"), &path("big.npy")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = logreg(&[
+        "train",
+        "--data",
+        BREAST_CANCER,
+        "--solver",
+        "newton",
+        "--device",
+        "cpu",
+        "--out",
+        &path("n.safetensors"),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(leftovers(dir.path()), Vec::<String>::new(), "after {kills} kills");
+}
+
+#[test]
+fn a_file_size_limit_is_a_one_line_error_that_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bc.npy");
+    std::fs::write(&out, b"the previous output").unwrap();
+    // 569 rows × 30 features of f32 need 68 KB; the limit is 32 KiB.
+    let script = "ulimit -f 32; exec \"$0\" convert \"$1\" \"$2\"";
+    let run = std::process::Command::new("bash")
+        .args(["-c", script])
+        .arg(crate::cli::bin())
+        .args([BREAST_CANCER, out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = stderr(&run);
+    assert_eq!(run.status.code(), Some(2), "{err}");
+    assert!(err.ends_with("File too large (os error 27)\n") && err.lines().count() == 1, "{err}");
+    assert_eq!(std::fs::read(&out).unwrap(), b"the previous output");
+    assert_eq!(leftovers(dir.path()), Vec::<String>::new());
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn endless_devices_given_as_inputs_are_one_line_errors_not_endless_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = |name: &str, to: &str| {
+        let p = dir.path().join(name);
+        std::os::unix::fs::symlink(to, &p).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let (zero_model, random_model) = (link("z.safetensors", "/dev/zero"), link("r.safetensors", "/dev/urandom"));
+    let (zero_npy, zero_labels) = (link("z.npy", "/dev/zero"), link("z.labels.npy", "/dev/zero"));
+    let (x, y) = convert(dir.path());
+    let model = dir.path().join("m.safetensors").to_str().unwrap().to_string();
+    let trained =
+        logreg(&["train", "--data", &x, "--labels", &y, "--solver", "newton", "--out", &model, "--device", "cpu"]);
+    assert!(trained.status.success(), "{}", stderr(&trained));
+    let cases: Vec<(Vec<&str>, String)> = vec![
+        (
+            vec!["predict", "--model", &zero_model, "--data", BREAST_CANCER],
+            format!("{zero_model}: not a logreg model file"),
+        ),
+        (
+            vec!["predict", "--model", &random_model, "--data", BREAST_CANCER],
+            format!("{random_model}: not a logreg model file"),
+        ),
+        (
+            vec!["train", "--data", &zero_npy, "--labels", &y],
+            format!("{zero_npy}: not a .npy file (no \\x93NUMPY magic)"),
+        ),
+        (vec!["train", "--data", &x, "--labels", &zero_labels], format!("{zero_labels}: not a .npy file")),
+        (
+            vec!["evaluate", "--model", &model, "--data", &x, "--labels", &zero_labels],
+            format!("{zero_labels}: not a .npy file"),
+        ),
+    ];
+    for (args, expected) in cases {
+        let started = std::time::Instant::now();
+        let out = logreg(&[&args[..], &["--device", "cpu"]].concat());
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.starts_with(&format!("error: {expected}")) && err.lines().count() == 1, "{args:?}: {err}");
+        assert!(started.elapsed().as_secs() < 20, "{args:?} read for {:?}", started.elapsed());
+    }
+}
+
+#[test]
+fn a_streamed_file_cut_short_while_training_is_a_one_line_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = convert(dir.path());
+    let model = dir.path().join("m.safetensors");
+    let child = std::process::Command::new(crate::cli::bin())
+        .args(["train", "--data", &x, "--labels", &y, "--stream", "--chunk-rows", "50", "--epochs", "100000000"])
+        .args(["--device", "cpu", "--out"])
+        .arg(&model)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let size = std::fs::metadata(&x).unwrap().len();
+    std::fs::OpenOptions::new().write(true).open(&x).unwrap().set_len(size / 2).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("shrank"), "{err}");
+    assert!(!model.exists());
+}
+
+#[test]
+fn messages_name_the_flag_and_file_at_fault() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, _) = convert(dir.path());
+    let ones = dir.path().join("ones.labels.npy");
+    let status = std::process::Command::new(crate::python())
+        .args(["-c", "import numpy as np, sys; np.save(sys.argv[1], np.ones(569, dtype=np.float32))"])
+        .arg(&ones)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let ones = ones.to_str().unwrap();
+    let model = dir.path().join("m.safetensors");
+    let m = model.to_str().unwrap();
+    let cases: [(Vec<&str>, String); 2] = [
+        // One class: the labels file is named, not the features.
+        (vec!["train", "--data", &x, "--labels", ones, "--stream"], format!("{ones}: the labels hold only class 1")),
+        // A C so small that 1/(C·n) overflows is reported as C, not as the λ it maps to.
+        (vec!["train", "--data", BREAST_CANCER, "--C", "1e-320"], "invalid --C: 1e-320 (so small that".into()),
+    ];
+    for (args, expected) in cases {
+        let out = logreg(&[&args[..], &["--out", m, "--device", "cpu"]].concat());
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.starts_with(&format!("error: {expected}")) && err.lines().count() == 1, "{args:?}: {err}");
+        assert!(!model.exists());
+    }
+}
