@@ -55,6 +55,13 @@ pub enum Error {
         free: String,
     },
 
+    /// The machine's memory could not hold an allocation of `size` (libtorch's CPU allocator).
+    #[error("out of memory: {size} did not fit in this machine's memory")]
+    OutOfMemory {
+        /// The allocation that failed (`3.64 TiB`).
+        size: String,
+    },
+
     /// Training produced a non-finite loss.
     #[error("loss became {value} at epoch {epoch}")]
     Diverged {
@@ -137,6 +144,10 @@ fn first_line(e: &tch::TchError) -> String {
 /// Reads libtorch's "CUDA out of memory. Tried to allocate 37.25 GiB. GPU 0 has a total capacity
 /// of 139.81 GiB of which 2.10 GiB is free. ..." into [`Error::GpuOutOfMemory`].
 fn out_of_memory(line: &str) -> Option<Error> {
+    if let Some((_, rest)) = line.split_once("DefaultCPUAllocator: can't allocate memory: you tried to allocate ") {
+        let bytes: u64 = rest.split_whitespace().next()?.parse().ok()?;
+        return Some(Error::OutOfMemory { size: human_bytes(bytes) });
+    }
     let rest = line.split_once("CUDA out of memory. Tried to allocate ")?.1;
     let (size, rest) = rest.split_once(". ").unwrap_or((rest.trim_end_matches('.'), ""));
     let device = rest.split_once(" has a total capacity").map_or("the GPU", |(d, _)| d).trim();
@@ -145,6 +156,20 @@ fn out_of_memory(line: &str) -> Option<Error> {
         .and_then(|(_, r)| r.split_once(" is free"))
         .map_or(String::new(), |(f, _)| format!(" ({f} free)"));
     Some(Error::GpuOutOfMemory { size: size.into(), device: device.replace("GPU ", "cuda:"), free })
+}
+
+/// `bytes` in binary units with two decimals, as PyTorch writes sizes (`37.25 GiB`).
+fn human_bytes(bytes: u64) -> String {
+    let units = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    let (mut value, mut unit) = (bytes as f64, 0);
+    while value >= 1024.0 && unit + 1 < units.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    match unit {
+        0 => format!("{bytes} bytes"),
+        _ => format!("{value:.2} {}", units[unit]),
+    }
 }
 
 /// The library's result type.
@@ -171,6 +196,15 @@ fn shortest(value: String) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpu_out_of_memory_names_the_size() {
+        let line = "[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: \
+                    you tried to allocate 4000000000000 bytes. Error code 12 (Cannot allocate memory)";
+        let e = out_of_memory(line).unwrap();
+        assert_eq!(e.to_string(), "out of memory: 3.64 TiB did not fit in this machine's memory");
+        assert_eq!(human_bytes(1000), "1000 bytes");
+    }
 
     #[test]
     fn long_numbers_are_written_back_short() {

@@ -355,7 +355,18 @@ fn newton(
         crate::interrupt::check(iteration)?;
         let hessian = s.hessian_at(&z)?;
         let direction = if s.problem.l1 == 0.0 {
-            Tensor::f_linalg_solve(&hessian, &grad.f_neg()?, true)?
+            match Tensor::f_linalg_solve(&hessian, &grad.f_neg()?, true) {
+                Ok(direction) => direction,
+                // A singular Hessian (a column repeating another, and no L2 penalty): the optimum
+                // is not unique, and a little damping relative to the curvature still descends.
+                Err(_) => {
+                    let size = hessian.size()[0];
+                    let scale = hessian.f_diagonal(0, 0, 1)?.f_max()?.f_double_value(&[])?.max(f64::MIN_POSITIVE);
+                    let eye = Tensor::f_eye(size, (Kind::Double, device))?;
+                    let damped = hessian.f_add(&eye.f_mul_scalar(1e-10 * scale)?)?;
+                    Tensor::f_linalg_solve(&damped, &grad.f_neg()?, true)?
+                }
+            }
         } else {
             let h = Vec::<f64>::try_from(hessian.f_to_device(Device::Cpu)?.f_reshape([-1])?)?;
             let g = Vec::<f64>::try_from(grad.f_to_device(Device::Cpu)?)?;
@@ -509,6 +520,19 @@ mod tests {
 
     fn problem(l1: f64, l2: f64) -> Problem {
         Problem { l1, l2, penalize_bias: false }
+    }
+
+    #[test]
+    fn a_repeated_column_without_l2_still_reaches_the_optimum() {
+        // The Hessian is singular (two equal columns, no L2): Newton damps it and reaches the
+        // optimum of the problem without the copy, the weight shared between the two columns.
+        let (x, y) = data(400, 3);
+        let doubled = Tensor::cat(&[x.shallow_clone(), x.narrow(1, 0, 1)], 1);
+        let a = solve(&x, &y, problem(0.0, 0.0), SolverKind::Newton, SolverConfig::default()).unwrap();
+        let b = solve(&doubled, &y, problem(0.0, 0.0), SolverKind::Newton, SolverConfig::default()).unwrap();
+        assert!(b.converged, "{b:?}");
+        assert!((a.objective - b.objective).abs() < 1e-12, "{} vs {}", a.objective, b.objective);
+        assert!((a.coef[0] - (b.coef[0] + b.coef[3])).abs() < 1e-6, "{:?} vs {:?}", a.coef, b.coef);
     }
 
     /// The subgradient optimality conditions of F at a solution, largest violation.
