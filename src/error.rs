@@ -188,7 +188,7 @@ pub(crate) fn ensure(ok: bool, name: &'static str, value: impl ToString, expecte
 /// digits) in exponent form, anything else as it is.
 fn shortest(value: String) -> String {
     match value.parse::<f64>() {
-        Ok(v) if value.len() > 16 => format!("{v:e}"),
+        Ok(v) if value.len() > 16 && value.parse::<i128>().is_err() => format!("{v:e}"),
         _ => value,
     }
 }
@@ -213,6 +213,8 @@ mod tests {
         let e = ensure(false, "validation_split", 1e-300, "must be larger").unwrap_err();
         assert_eq!(e.to_string(), "invalid validation_split: 1e-300 (must be larger)");
         assert_eq!(ensure(false, "alpha", 2.0, "x").unwrap_err().to_string(), "invalid alpha: 2 (x)");
+        let e = ensure(false, "epochs", u64::MAX, "x").unwrap_err();
+        assert_eq!(e.to_string(), "invalid epochs: 18446744073709551615 (x)", "integers stay whole");
         assert_eq!(
             ensure(false, "name", "a long text value, not a number", "x").unwrap_err().to_string(),
             "invalid name: a long text value, not a number (x)"

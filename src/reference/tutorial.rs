@@ -108,6 +108,14 @@ impl TutorialConfig {
     pub fn validate(&self) -> Result<()> {
         ensure(self.samples >= 1, "samples", self.samples, "must be at least 1")?;
         ensure(self.input_dim >= 1, "input_dim", self.input_dim, "must be at least 1")?;
+        // X is samples × input_dim f32 values: its byte count must be a number at all.
+        let bytes = self.samples.checked_mul(self.input_dim).and_then(|v| v.checked_mul(4));
+        ensure(
+            bytes.is_some(),
+            "samples",
+            self.samples,
+            "with the input dimension, more f32 values than any memory holds",
+        )?;
         ensure(self.epochs >= 1, "epochs", self.epochs, "must be at least 1")?;
         self.train_config().validate()
     }

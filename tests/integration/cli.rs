@@ -98,6 +98,10 @@ fn bad_flags_are_one_line_errors() {
         (&["tutorial", "l2", "--samples", "0"], "invalid --samples: 0 (must be at least 1)"),
         (&["tutorial", "l2", "--input-dim", "0"], "invalid --input-dim: 0 (must be at least 1)"),
         (&["tutorial", "l2", "--input-dim", "-4"], "invalid --input-dim: -4"),
+        (
+            &["tutorial", "l2", "--samples", "9223372036854775807", "--input-dim", "2"],
+            "invalid --samples: 9223372036854775807 (with the input dimension, more f32 values than any memory holds)",
+        ),
         (&["tutorial", "l2", "--optimizer", "rmsprop"], "invalid value 'rmsprop' for '--optimizer <OPTIMIZER>'"),
         (&["tutorial", "l2", "--device", "tpu"], "invalid value 'tpu' for '--device <DEVICE>'"),
         (&["tutorial", "l3"], "invalid value 'l3'"),
