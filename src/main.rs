@@ -85,6 +85,11 @@ fn main() -> ExitCode {
             let _ = err.print(); // --help, --version
             return ExitCode::SUCCESS;
         }
+        // `logreg` alone: the command list, as help prints it (folded, it would be one long line).
+        Err(err) if err.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = err.print();
+            return ExitCode::from(2);
+        }
         Err(err) => {
             eprintln!("{}", one_line(&err));
             return ExitCode::from(2);

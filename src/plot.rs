@@ -2,21 +2,19 @@
 //! is one), and coefficients along a regularization path with the largest named. Text uses the
 //! embedded DejaVu Sans, so no system fonts are needed.
 
-use std::path::Path;
 use std::sync::Once;
 
 use plotters::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::output::write_atomically;
 
 /// The plots' size in pixels.
 const SIZE: (u32, u32) = (900, 540);
 
-/// Draws with `paint` into an RGB bitmap in memory and encodes it as PNG: nothing touches the
-/// disk until the whole file is written at once.
-fn png(path: &Path, paint: impl FnOnce(&mut [u8]) -> std::result::Result<(), String>) -> Result<()> {
-    let fail = |message: String| Error::Input { location: path.display().to_string(), message };
+/// Draws with `paint` into an RGB bitmap in memory and encodes it as PNG: the caller writes the
+/// bytes, with its other outputs, once everything has succeeded.
+fn png(paint: impl FnOnce(&mut [u8]) -> std::result::Result<(), String>) -> Result<Vec<u8>> {
+    let fail = |message: String| Error::Input { location: "the plot".into(), message };
     let mut rgb = vec![0u8; SIZE.0 as usize * SIZE.1 as usize * 3];
     paint(&mut rgb).map_err(fail)?;
     let mut bytes = vec![];
@@ -28,7 +26,7 @@ fn png(path: &Path, paint: impl FnOnce(&mut [u8]) -> std::result::Result<(), Str
         image::ColorType::Rgb8,
     )
     .map_err(|e| fail(format!("encoding the PNG: {e}")))?;
-    write_atomically(path, &bytes)
+    Ok(bytes)
 }
 
 fn register_font() {
@@ -76,19 +74,19 @@ fn draw(rgb: &mut [u8], step: &str, losses: &[f64], validation: &[f64]) -> std::
     root.present().map_err(|e| e.to_string())
 }
 
-/// Draws the curves against `step` (`epoch` for SGD/Adam, `iteration` for the exact solvers) to
-/// `path` (PNG), written whole or not at all.
-pub fn loss_curves(path: &Path, step: &str, losses: &[f64], validation: &[f64]) -> Result<()> {
-    png(path, |rgb| draw(rgb, step, losses, validation))
+/// The curves against `step` (`epoch` for SGD/Adam, `iteration` for the exact solvers), as the
+/// bytes of a PNG file.
+pub fn loss_curves(step: &str, losses: &[f64], validation: &[f64]) -> Result<Vec<u8>> {
+    png(|rgb| draw(rgb, step, losses, validation))
 }
 
 /// Lines named in the path plot's legend: the coefficients largest at the path's end.
 const NAMED: usize = 8;
 
-/// Draws each coefficient against log₁₀ λ (a regularization path) to `path` (PNG); the legend
-/// names the 8 largest at the smallest λ (`names`: one per coefficient).
-pub fn coefficient_paths(path: &Path, lambdas: &[f64], coefs: &[Vec<f64>], names: &[String]) -> Result<()> {
-    png(path, |rgb| draw_paths(rgb, lambdas, coefs, names))
+/// Each coefficient against log₁₀ λ (a regularization path), as the bytes of a PNG file; the
+/// legend names the 8 largest at the smallest λ (`names`: one per coefficient).
+pub fn coefficient_paths(lambdas: &[f64], coefs: &[Vec<f64>], names: &[String]) -> Result<Vec<u8>> {
+    png(|rgb| draw_paths(rgb, lambdas, coefs, names))
 }
 
 fn draw_paths(
@@ -143,27 +141,28 @@ fn draw_paths(
 mod tests {
     use super::*;
 
+    /// The PNG's width and height, from its IHDR chunk.
+    fn size(png: &[u8]) -> (u32, u32) {
+        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && &png[12..16] == b"IHDR", "not a PNG");
+        let word = |at: usize| u32::from_be_bytes(png[at..at + 4].try_into().unwrap());
+        (word(16), word(20))
+    }
+
     #[test]
     fn draws_a_png_with_both_curves() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("loss.png");
         let losses: Vec<f64> = (0..50).map(|i| 1.0 / (1.0 + i as f64)).collect();
         let validation: Vec<f64> = losses.iter().map(|l| l * 1.2).collect();
-        loss_curves(&path, "epoch", &losses, &validation).unwrap();
-        let bytes = std::fs::read(&path).unwrap();
-        assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n") && bytes.len() > 5_000, "{} bytes", bytes.len());
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
-        let e = loss_curves(&dir.path().join("no/such/loss.png"), "iteration", &losses, &[]).unwrap_err().to_string();
-        assert!(e.contains("no/such/loss.png"), "{e}");
+        let both = loss_curves("epoch", &losses, &validation).unwrap();
+        assert_eq!(size(&both), SIZE);
+        assert!(both.len() > 5_000, "{} bytes", both.len());
+        let one = loss_curves("iteration", &losses, &[]).unwrap();
+        assert_ne!(both, one, "the validation curve is drawn");
     }
 
     #[test]
     fn draws_coefficient_paths() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("path.png");
         let lambdas = [1.0, 0.1, 0.01];
         let coefs = vec![vec![0.0, 0.0], vec![0.5, 0.0], vec![1.0, -0.3]];
-        coefficient_paths(&path, &lambdas, &coefs, &["a".into(), "b".into()]).unwrap();
-        assert!(std::fs::read(&path).unwrap().starts_with(b"\x89PNG\r\n\x1a\n"));
+        assert_eq!(size(&coefficient_paths(&lambdas, &coefs, &["a".into(), "b".into()]).unwrap()), SIZE);
     }
 }

@@ -9,11 +9,12 @@ use clap::Args;
 use logreg::data::table::LabelColumn;
 
 use super::check_outputs;
-use super::input::is_npy;
+use super::input::{is_npy, FormatArgs};
 
 #[derive(Args)]
 pub(crate) struct ConvertArgs {
-    /// CSV file with a header row (`-` reads standard input).
+    /// CSV file with a header row (`-` reads standard input; gzip or zstd is decompressed as it is
+    /// read).
     pub(crate) input: PathBuf,
     /// Where the features go: a (rows, features) little-endian f32 .npy array.
     pub(crate) output: PathBuf,
@@ -23,9 +24,12 @@ pub(crate) struct ConvertArgs {
     /// Where the labels go [default: OUTPUT with `.labels.npy` in place of `.npy`].
     #[arg(long)]
     pub(crate) labels_out: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) format: FormatArgs,
 }
 
 pub(crate) fn convert(args: ConvertArgs) -> anyhow::Result<ExitCode> {
+    let format = args.format.format()?;
     if !is_npy(&args.output) {
         bail!("convert: OUTPUT {} must end in .npy", args.output.display());
     }
@@ -35,7 +39,7 @@ pub(crate) fn convert(args: ConvertArgs) -> anyhow::Result<ExitCode> {
     });
     check_outputs(&[("OUTPUT", &args.output), ("--labels-out", &labels_out)], &[("INPUT", &args.input)])?;
     let label = args.label.clone().map_or(LabelColumn::Last, LabelColumn::Named);
-    let c = logreg::data::stream::convert(&args.input, &label, &args.output, &labels_out)?;
+    let c = logreg::data::stream::convert_with(&args.input, &label, &format, &args.output, &labels_out)?;
     if super::json() {
         jsonln!(serde_json::json!({
             "features_file": args.output, "labels_file": labels_out, "rows": c.rows,

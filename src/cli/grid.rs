@@ -133,19 +133,28 @@ pub(crate) fn path(args: PathArgs) -> anyhow::Result<ExitCode> {
     if unconverged > 0 {
         warnln!("warning: {unconverged} of {} fits stopped at --max-iter without converging", points.len());
     }
-    if let Some(csv) = &args.csv {
+    // Every output is made first, and written only once all of them are.
+    let csv = args.csv.as_ref().map(|path| {
         let mut out = format!("lambda,nonzero,objective,intercept,{}\n", table.feature_names.join(","));
         for p in &points {
             let coefs: Vec<String> = p.coef.iter().map(f64::to_string).collect();
             out += &format!("{},{},{},{},{}\n", p.lambda, p.nonzero, p.objective, p.intercept, coefs.join(","));
         }
-        write_atomically(csv, out.as_bytes()).with_context(|| format!("--csv {}", csv.display()))?;
+        (path, out)
+    });
+    let plot = match &args.plot {
+        Some(path) => {
+            let lambdas: Vec<f64> = points.iter().map(|p| p.lambda).collect();
+            let coefs: Vec<Vec<f64>> = points.iter().map(|p| p.coef.clone()).collect();
+            Some((path, logreg::plot::coefficient_paths(&lambdas, &coefs, &table.feature_names)?))
+        }
+        None => None,
+    };
+    if let Some((path, out)) = &csv {
+        write_atomically(path, out.as_bytes()).with_context(|| format!("--csv {}", path.display()))?;
     }
-    if let Some(plot) = &args.plot {
-        let lambdas: Vec<f64> = points.iter().map(|p| p.lambda).collect();
-        let coefs: Vec<Vec<f64>> = points.iter().map(|p| p.coef.clone()).collect();
-        logreg::plot::coefficient_paths(plot, &lambdas, &coefs, &table.feature_names)
-            .with_context(|| format!("--plot {}", plot.display()))?;
+    if let Some((path, png)) = &plot {
+        write_atomically(path, png).with_context(|| format!("--plot {}", path.display()))?;
     }
     if super::json() {
         jsonln!(serde_json::json!({ "features": table.feature_names, "alpha": args.grid.alpha, "path": points }))?;
@@ -187,8 +196,7 @@ pub(crate) fn cv(args: CvArgs) -> anyhow::Result<ExitCode> {
     }
     let alpha = args.grid.alpha;
     let saved = r.model(chosen, &config, table.feature_names.clone(), table.label_name.clone().unwrap_or_default());
-    saved.save(&args.out).with_context(|| format!("--out {}", args.out.display()))?;
-    if let Some(csv) = &args.csv {
+    let table_csv = args.csv.as_ref().map(|path| {
         let mut out = String::from("lambda,nonzero,log_loss_mean,log_loss_std,log_loss_se,auc_mean,auc_std\n");
         for p in &r.points {
             out += &format!(
@@ -196,7 +204,13 @@ pub(crate) fn cv(args: CvArgs) -> anyhow::Result<ExitCode> {
                 p.lambda, p.nonzero, p.log_loss_mean, p.log_loss_std, p.log_loss_se, p.auc_mean, p.auc_std
             );
         }
-        write_atomically(csv, out.as_bytes()).with_context(|| format!("--csv {}", csv.display()))?;
+        (path, out)
+    });
+    // The model's bytes are checked (finite) before anything is written.
+    let model = saved.to_bytes().with_context(|| format!("--out {}", args.out.display()))?;
+    write_atomically(&args.out, &model).with_context(|| format!("--out {}", args.out.display()))?;
+    if let Some((path, out)) = &table_csv {
+        write_atomically(path, out.as_bytes()).with_context(|| format!("--csv {}", path.display()))?;
     }
     let (best, one_se) = (&r.points[r.best], &r.points[r.one_se]);
     if super::json() {

@@ -1,29 +1,129 @@
-//! The data flags `train`, `path` and `cv` share (`--data`, `--label`, `--labels`), and reading a
-//! table from a CSV or `.npy` file.
+//! The data flags `train`, `path` and `cv` share (`--data`, `--label`, `--labels`, and the CSV
+//! format flags `--delimiter` and `--decimal-comma`), and reading a table from a CSV or `.npy`
+//! file.
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use anyhow::bail;
-use clap::Args;
+use clap::{ArgMatches, Args, FromArgMatches};
 
 use logreg::data::npy;
 use logreg::data::stream::NpyRows;
-use logreg::data::table::{self, LabelColumn, Table};
+use logreg::data::table::{self, Delimiter, Format, LabelColumn, Table};
 
 use super::at_least_one;
 
-/// Labelled training data, shared by `train` and `path`.
+/// The CSV format flags as parsed, for every table the command reads (a command reads one kind of
+/// file): recorded when [`FormatArgs`] is parsed, as `main` records `--json`.
+static FORMAT: Mutex<Format> = Mutex::new(Format { delimiter: Delimiter::Detect, decimal_comma: false });
+
+/// The CSV format the command's flags asked for, checked (`--decimal-comma` needs a delimiter other
+/// than `,`).
+pub(crate) fn format() -> anyhow::Result<Format> {
+    let format = *FORMAT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    format.check().map_err(anyhow::Error::msg)?;
+    Ok(format)
+}
+
+/// `--delimiter` and `--decimal-comma`.
 #[derive(Args)]
-pub(crate) struct InputArgs {
-    /// CSV file with a header row (`-` reads standard input), or a 2-D .npy array with --labels.
+struct FormatFlags {
+    /// Cell delimiter of a CSV file: `,` `;` `tab` (or `\t`) `|` [default: the one that splits the
+    /// header line into the most fields].
+    #[arg(long, value_name = "DELIMITER")]
+    delimiter: Option<Delimiter>,
+    /// Numbers in the CSV file are written with a decimal comma (`3,14`); needs a delimiter other
+    /// than `,`.
     #[arg(long)]
-    pub(crate) data: PathBuf,
+    decimal_comma: bool,
+}
+
+/// The CSV format flags (`--delimiter`, `--decimal-comma`) of every command that reads a table:
+/// flattened into a command's flags; parsing them records them for [`load_table`].
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct FormatArgs(pub(crate) Format);
+
+impl FormatArgs {
+    /// The format, checked.
+    pub(crate) fn format(&self) -> anyhow::Result<Format> {
+        self.0.check().map_err(anyhow::Error::msg)?;
+        Ok(self.0)
+    }
+}
+
+impl FromArgMatches for FormatArgs {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let flags = FormatFlags::from_arg_matches(matches)?;
+        let format = Format { delimiter: flags.delimiter.unwrap_or_default(), decimal_comma: flags.decimal_comma };
+        *FORMAT.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = format;
+        Ok(Self(format))
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+impl Args for FormatArgs {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        FormatFlags::augment_args(cmd)
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        FormatFlags::augment_args_for_update(cmd)
+    }
+}
+
+/// The flags of [`InputArgs`], as clap reads them.
+#[derive(Args)]
+struct InputFlags {
+    /// CSV file with a header row (`-` reads standard input; gzip or zstd is decompressed as it is
+    /// read), or a 2-D .npy array with --labels.
+    #[arg(long)]
+    data: PathBuf,
     /// Name of the label column [default: the last column].
     #[arg(long)]
-    pub(crate) label: Option<String>,
+    label: Option<String>,
     /// 0/1 labels for a .npy --data: a .npy array of shape (n,) or (n, 1).
     #[arg(long)]
+    labels: Option<PathBuf>,
+    #[command(flatten)]
+    format: FormatArgs,
+}
+
+/// Labelled training data, shared by `train`, `path` and `cv`. (Its CSV format flags are recorded
+/// as they are parsed, for [`InputArgs::load`]; the struct keeps the three fields it always had.)
+pub(crate) struct InputArgs {
+    /// `--data`: a CSV file (`-`: standard input), or a .npy array.
+    pub(crate) data: PathBuf,
+    /// `--label`: the label column's name.
+    pub(crate) label: Option<String>,
+    /// `--labels`: the .npy labels of a .npy `--data`.
     pub(crate) labels: Option<PathBuf>,
+}
+
+impl FromArgMatches for InputArgs {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let InputFlags { data, label, labels, format: _ } = InputFlags::from_arg_matches(matches)?;
+        Ok(Self { data, label, labels })
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+impl Args for InputArgs {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        InputFlags::augment_args(cmd)
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        InputFlags::augment_args_for_update(cmd)
+    }
 }
 
 impl InputArgs {
@@ -38,6 +138,9 @@ impl InputArgs {
     pub(crate) fn open_stream(&self, chunk_rows: Option<i64>) -> anyhow::Result<NpyRows> {
         if !is_npy(&self.data) {
             bail!("--stream reads a .npy --data (make one with `logreg convert data.csv data.npy`)");
+        }
+        if format()? != Format::default() {
+            bail!("--delimiter and --decimal-comma apply to CSV files; {} is a .npy array", self.data.display());
         }
         let Some(labels) = &self.labels else {
             bail!("--labels: a .npy --data needs its labels as a second .npy file (--labels y.npy)");
@@ -61,14 +164,29 @@ pub(crate) fn is_npy(path: &Path) -> bool {
 }
 
 /// Reads `data`: a .npy array (labels from `labels` when `labelled`), else a CSV file whose label
-/// column is `label`.
+/// column is `label`, in the format the command's flags asked for.
 pub(crate) fn load_table(
     data: &Path,
     labels: Option<&Path>,
     label: LabelColumn,
     labelled: bool,
 ) -> anyhow::Result<Table> {
+    load_table_with(data, labels, label, labelled, format()?)
+}
+
+/// [`load_table`] of a CSV file in `format`.
+pub(crate) fn load_table_with(
+    data: &Path,
+    labels: Option<&Path>,
+    label: LabelColumn,
+    labelled: bool,
+    format: Format,
+) -> anyhow::Result<Table> {
+    format.check().map_err(anyhow::Error::msg)?;
     if is_npy(data) {
+        if format != Format::default() {
+            bail!("--delimiter and --decimal-comma apply to CSV files; {} is a .npy array", data.display());
+        }
         if labelled && labels.is_none() {
             bail!("--labels: a .npy --data needs its labels as a second .npy file (--labels y.npy)");
         }
@@ -77,6 +195,6 @@ pub(crate) fn load_table(
     if labels.is_some() {
         bail!("--labels applies to .npy data; a CSV file holds its label column (see --label)");
     }
-    let (file, bytes) = table::read_source(data)?;
-    Ok(table::parse(&file, &bytes, &label)?)
+    // Read as it is parsed, never whole: binary content (`/dev/zero`) is refused in its first 64 KiB.
+    Ok(table::read_file_with(data, &label, &format)?)
 }

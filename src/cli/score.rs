@@ -16,7 +16,7 @@ use logreg::model::file::SavedModel;
 use logreg::model::metrics::{self, Report};
 use logreg::output::write_atomically;
 
-use super::input::{load_table, InputArgs};
+use super::input::{load_table_with, FormatArgs, InputArgs};
 use super::{check_outputs, check_threshold, resolve_device};
 
 #[derive(Args)]
@@ -37,6 +37,8 @@ pub(crate) struct PredictArgs {
     /// Where to compute: auto = CUDA when there is a usable GPU, else the CPU.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     pub(crate) device: DeviceChoice,
+    #[command(flatten)]
+    pub(crate) format: FormatArgs,
 }
 
 #[derive(Args)]
@@ -60,6 +62,8 @@ pub(crate) struct EvaluateArgs {
     /// Read a .npy --data in chunks instead of loading it (data larger than memory).
     #[arg(long)]
     pub(crate) stream: bool,
+    #[command(flatten)]
+    pub(crate) format: FormatArgs,
 }
 
 /// Loads the model and the rows of `data` (with labels when `labelled`), and predicts.
@@ -69,6 +73,7 @@ pub(crate) fn load_and_predict(
     labels: Option<&Path>,
     labelled: bool,
     device: DeviceChoice,
+    format: &FormatArgs,
 ) -> anyhow::Result<(SavedModel, Vec<f32>, Vec<f32>)> {
     let device = resolve_device(device)?;
     let saved = SavedModel::load(model)?;
@@ -77,7 +82,7 @@ pub(crate) fn load_and_predict(
     } else {
         LabelColumn::Skip(saved.label_name.clone())
     };
-    let rows = load_table(data, labels, label, labelled)?;
+    let rows = load_table_with(data, labels, label, labelled, format.format()?)?;
     let probs = saved.predict_proba(&rows, device)?;
     Ok((saved, probs, rows.labels))
 }
@@ -86,7 +91,7 @@ pub(crate) fn predict(args: PredictArgs) -> anyhow::Result<ExitCode> {
     check_threshold(args.threshold)?;
     let outputs: Vec<(&str, &std::path::Path)> = args.output.as_deref().map(|p| ("--out", p)).into_iter().collect();
     check_outputs(&outputs, &[("--model", &args.model), ("--data", &args.data)])?;
-    let (_, probs, _) = load_and_predict(&args.model, &args.data, None, false, args.device)?;
+    let (_, probs, _) = load_and_predict(&args.model, &args.data, None, false, args.device, &args.format)?;
     let mut out = String::new();
     if super::json() {
         for p in probs {
@@ -143,7 +148,7 @@ pub(crate) fn evaluate(args: EvaluateArgs) -> anyhow::Result<ExitCode> {
         }
         evaluate_stream(&args)?
     } else {
-        load_and_predict(&args.model, &args.data, args.labels.as_deref(), true, args.device)?
+        load_and_predict(&args.model, &args.data, args.labels.as_deref(), true, args.device, &args.format)?
     };
     let report = metrics::report(&probs, &labels, args.threshold);
     let total = saved.model.coef().len();

@@ -18,7 +18,7 @@ use logreg::solvers::{Problem, SolverConfig, SolverKind};
 use logreg::train::checkpoint;
 use logreg::train::fit::{fit, FitConfig};
 use logreg::train::optim::OptimizerKind;
-use logreg::train::{Checkpoints, Engine, LossKind, TrainConfig, TrainState};
+use logreg::train::{Checkpoints, Engine, LossKind, Snapshot, TrainConfig};
 
 use super::input::InputArgs;
 use super::{at_least_one, check_lambda_flags, check_outputs, resolve_device, stop_on_ctrl_c};
@@ -98,8 +98,8 @@ pub(crate) struct TrainArgs {
     /// Draw the training (and validation) loss per epoch to this PNG file.
     #[arg(long)]
     pub(crate) plot: Option<PathBuf>,
-    /// sgd/adam: every N epochs, write the weights, optimizer state and losses so far to
-    /// --checkpoint (atomically).
+    /// sgd/adam: every N epochs, write the weights and optimizer state to --checkpoint (replaced
+    /// by a rename) and append the epochs' losses to <checkpoint>.losses.
     #[arg(long)]
     pub(crate) checkpoint_every: Option<i64>,
     /// Where checkpoints go [default: the --out path with `.ckpt` appended].
@@ -280,10 +280,20 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
         name.push(".ckpt");
         PathBuf::from(name)
     });
+    let checkpoint_losses = checkpoint::losses_path(&checkpoint_path);
     let mut outputs = vec![("--out", args.out.as_path())];
     outputs.extend(args.plot.as_deref().map(|p| ("--plot", p)));
-    outputs.extend(every.map(|_| ("--checkpoint", checkpoint_path.as_path())));
+    let models = outputs.len();
+    if every.is_some() {
+        outputs.extend([("--checkpoint", checkpoint_path.as_path()), ("--checkpoint's loss file", &checkpoint_losses)]);
+    }
     check_outputs(&outputs, &args.input.paths())?;
+    // The checkpoint may be the one resumed from (it is replaced only by a later one); the model
+    // and plot may not.
+    let resume_losses = args.resume.as_deref().map(checkpoint::losses_path);
+    if let (Some(resume), Some(resume_losses)) = (args.resume.as_deref(), resume_losses.as_deref()) {
+        check_outputs(&outputs[..models], &[("--resume", resume), ("--resume's loss file", resume_losses)])?;
+    }
     // The fused engine's mini-batches and --stream run on CPU threads: `auto` means the CPU there.
     let mini_batches = args.engine() == Engine::Fused && config.train.batch_size.is_some();
     let device = match (args.stream || mini_batches, args.device) {
@@ -323,19 +333,15 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
         TrainData::Stream(s) => checkpoint::stream_fingerprint(&config, s),
     };
     let resume = match args.resume.as_deref() {
-        Some(path) => Some(checkpoint::read(path, &fingerprint).context("--resume")?),
+        Some(path) => Some(checkpoint::read(path, &fingerprint, features).context("--resume")?),
         None => None,
     };
-    let saved_epoch = std::cell::Cell::new(None);
-    let mut save = |state: &TrainState| {
-        checkpoint::write(&checkpoint_path, &fingerprint, state)?;
-        saved_epoch.set(Some(state.epoch));
-        Ok(())
-    };
+    let mut writer = checkpoint::Writer::new(&checkpoint_path, &fingerprint);
+    let mut save = |state: &Snapshot| writer.save(state);
     let checkpoints = Checkpoints {
         resume,
         every,
-        save: every.map(|_| &mut save as &mut dyn FnMut(&TrainState) -> logreg::Result<()>),
+        save: every.map(|_| &mut save as &mut dyn FnMut(&Snapshot) -> logreg::Result<()>),
     };
     let started = std::time::Instant::now();
     let on_epoch = |e: &logreg::train::Epoch| {
@@ -359,7 +365,11 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    let fitted = match (fitted, saved_epoch.get()) {
+    if matches!(fitted, Err(logreg::Error::Interrupted { .. })) {
+        // The newest checkpoint may be held back by the writer's pacing: write it now.
+        writer.flush().context("--checkpoint")?;
+    }
+    let fitted = match (fitted, writer.written_epoch()) {
         (Err(e @ logreg::Error::Interrupted { .. }), Some(epoch)) => {
             // Say where the run can pick up: this very command, resumed from the checkpoint.
             let mut command: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
@@ -376,6 +386,21 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
         (fitted, _) => fitted?,
     };
     let fit_seconds = started.elapsed().as_secs_f64();
+    // Every output is made first (the model checked finite, the plot drawn), then written.
+    let model = fitted.saved.to_bytes().with_context(|| format!("--out {}", args.out.display()))?;
+    let plot = match &args.plot {
+        Some(path) => {
+            let step = if fitted.solution.is_some() { "iteration" } else { "epoch" };
+            let losses = (&fitted.training.losses, &fitted.training.validation_losses);
+            Some((path, logreg::plot::loss_curves(step, losses.0, losses.1)?))
+        }
+        None => None,
+    };
+    logreg::output::write_atomically(&args.out, &model).with_context(|| format!("--out {}", args.out.display()))?;
+    if let Some((path, png)) = &plot {
+        logreg::output::write_atomically(path, png).with_context(|| format!("--plot {}", path.display()))?;
+    }
+    // Only a run that succeeded warns: a failure is its one line.
     if let Some(s) = fitted.solution.as_ref().filter(|s| !s.converged) {
         warnln!(
             "warning: {} stopped after {} iterations without converging (optimality {:.2e} > --tol {:e}); \
@@ -385,12 +410,6 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
             s.optimality,
             args.tol
         );
-    }
-    fitted.saved.save(&args.out).with_context(|| format!("--out {}", args.out.display()))?;
-    if let Some(plot) = &args.plot {
-        let step = if fitted.solution.is_some() { "iteration" } else { "epoch" };
-        logreg::plot::loss_curves(plot, step, &fitted.training.losses, &fitted.training.validation_losses)
-            .with_context(|| format!("--plot {}", plot.display()))?;
     }
     if super::json() {
         // The solver's f64 optimum where there is one (the model file stores f32).

@@ -71,7 +71,7 @@ impl Source for InMemory<'_> {
 /// A contiguous f32 CPU tensor's values, borrowed for as long as the tensor lives.
 pub(crate) fn tensor_values(t: &Tensor) -> Result<&[f32]> {
     ensure(t.kind() == Kind::Float, "engine", "fused", "needs f32 data")?;
-    ensure(t.device() == Device::Cpu, "engine", "fused", "runs on the CPU (use --device cpu)")?;
+    ensure(t.device() == Device::Cpu, "engine", "fused", "runs on the CPU here: move the rows to the CPU")?;
     ensure(t.is_contiguous(), "engine", "fused", "needs contiguous data")?;
     let len = t.numel();
     if len == 0 {

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crate::data::dataset::Standardizer;
 use crate::data::npy::{self, bad};
 use crate::data::source::{ChunkFn, Source, CHUNK_BYTES};
-use crate::data::table::{read_rows, Columns, LabelColumn};
+use crate::data::table::{read_rows_background, Columns, Format, LabelColumn};
 use crate::error::{Error, Result};
 use crate::output::try_replace_with;
 
@@ -304,21 +304,25 @@ pub struct Converted {
 
 /// Converts the CSV file `csv` (label column `label`) into `x_out` (features, `(n, d)` `<f4`) and
 /// `y_out` (labels, `(n,)` `<f4`), reading and writing one row at a time. Both files are written
-/// under temporary names and renamed at the end, so a failure leaves neither.
+/// under temporary names and renamed at the end, so a failure leaves neither. The delimiter is
+/// detected, and gzip or zstd input is decoded as it is read.
 pub fn convert(csv: &Path, label: &LabelColumn, x_out: &Path, y_out: &Path) -> Result<Converted> {
+    convert_with(csv, label, &Format::default(), x_out, y_out)
+}
+
+/// [`convert`] of a CSV file written in `format`.
+pub fn convert_with(csv: &Path, label: &LabelColumn, format: &Format, x_out: &Path, y_out: &Path) -> Result<Converted> {
     let name = csv.display().to_string();
-    let input: Box<dyn Read> = if csv == Path::new("-") {
-        Box::new(std::io::stdin().lock())
-    } else {
-        Box::new(File::open(csv).map_err(io(csv))?)
-    };
+    let input: Box<dyn Read + Send> =
+        if csv == Path::new("-") { Box::new(std::io::stdin()) } else { Box::new(File::open(csv).map_err(io(csv))?) };
     // Room for the final shape: the header is rewritten in place once the rows are counted.
     const HEADER: usize = 128;
     let (mut labels, mut width) = (vec![], 0);
     let columns = try_replace_with(x_out, ".npy", |temp| {
         let mut out = BufWriter::with_capacity(1 << 20, temp.as_file());
         out.write_all(&npy::header_bytes(&[0, 0], HEADER)).map_err(io(x_out))?;
-        let read = read_rows(&name, BufReader::with_capacity(1 << 20, input), label, |row, label| {
+        let input = BufReader::with_capacity(1 << 20, input);
+        let read = read_rows_background(&name, input, label, format, |row, label| {
             width = row.len();
             labels.extend(label);
             for v in row {

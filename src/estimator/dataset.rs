@@ -60,9 +60,8 @@ impl Dataset {
 
     /// A CSV file with a header row; the label column is `label`, or the last one.
     pub fn from_csv(path: impl AsRef<Path>, label: Option<&str>) -> Result<Self> {
-        let (file, bytes) = table::read_source(path.as_ref())?;
         let column = label.map_or(LabelColumn::Last, |l| LabelColumn::Named(l.to_string()));
-        Self::from_table(table::parse(&file, &bytes, &column)?)
+        Self::from_table(table::read_file(path.as_ref(), &column)?)
     }
 
     /// A 2-D `.npy` array of features and a `.npy` array of its 0/1 labels.

@@ -399,4 +399,35 @@ mod tests {
         let e = sample().save(&dir.path().join("missing/m.safetensors")).unwrap_err().to_string();
         assert!(e.contains("missing/m.safetensors"), "{e}");
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 500, ..Default::default() })]
+        /// A valid model file with bytes replaced, inserted, removed or cut: a model (then one that
+        /// can predict) or a one-line error, never a panic.
+        #[test]
+        fn edited_model_files_load_or_fail_in_one_line(
+            edits in proptest::collection::vec((0usize..4, proptest::num::usize::ANY, proptest::num::u8::ANY), 1..6),
+        ) {
+            let mut bytes = sample().to_bytes().unwrap();
+            for (kind, at, byte) in edits {
+                let at = at % (bytes.len() + 1);
+                match kind {
+                    0 if at < bytes.len() => bytes[at] = byte,
+                    1 => bytes.insert(at, byte),
+                    2 if at < bytes.len() => { bytes.remove(at); }
+                    _ => bytes.truncate(at),
+                }
+            }
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("m.safetensors");
+            std::fs::write(&path, &bytes).unwrap();
+            match SavedModel::load(&path) {
+                Ok(m) => proptest::prop_assert!(unusable(&m.model, m.standardizer.as_ref()).is_none()),
+                Err(e) => {
+                    let text = e.to_string();
+                    proptest::prop_assert!(!text.contains('\n') && text.len() < 400, "{text}");
+                }
+            }
+        }
+    }
 }

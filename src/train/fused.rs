@@ -450,6 +450,13 @@ pub(crate) fn train(
     if let Some(state) = &resume {
         params.theta = [&state.weight[..], &[state.bias]].concat();
         params.step = state.optimizer.step;
+        // Full batch, one step an epoch; else one per batch, and batches never span two chunks.
+        let steps_per_epoch =
+            if batch == n { 1 } else { (0..source.chunks()).map(|c| source.chunk_len(c).div_ceil(batch) as u64).sum() };
+        crate::train::progress::check_steps(state, steps_per_epoch)?;
+        if params.moments.is_none() {
+            ensure(state.optimizer.moments.is_empty(), "resume", "a checkpoint", "must come from the same optimizer")?;
+        }
         if let Some((m, v)) = &mut params.moments {
             let lengths: Vec<(usize, usize)> =
                 state.optimizer.moments.iter().map(|(m, v)| (m.len(), v.len())).collect();
@@ -643,8 +650,11 @@ mod tests {
         nan_weight.weight[1] = f32::NAN;
         let mut lost_loss = good.clone();
         lost_loss.losses.pop();
+        let mut more_steps = good.clone();
+        more_steps.optimizer.step = 3;
         for (state, expected) in [
             (short_moment, "must come from the same optimizer"),
+            (more_steps, "must hold the optimizer's step count for its completed epochs"),
             (nan_weight, "must hold finite weights and moments"),
             (lost_loss, "must hold one finite loss per completed epoch"),
         ] {

@@ -13,7 +13,7 @@ mod progress;
 
 pub use config::{Engine, LossKind, TrainConfig};
 pub(crate) use progress::Progress;
-pub use progress::{Checkpoints, Epoch, SaveFn, TrainState, Training};
+pub use progress::{Checkpoints, Epoch, SaveFn, Snapshot, TrainState, Training};
 
 use std::ops::ControlFlow;
 
@@ -159,6 +159,8 @@ pub fn train(
             Ok(())
         })?;
         optimizer.restore(&state.optimizer)?;
+        // One step per batch: ⌈n / batch⌉ an epoch.
+        progress::check_steps(state, (n as u64).div_ceil((batch as u64).max(1)))?;
         // The completed epochs' batch orders, drawn again so the generator stands where it stood.
         if batch < n {
             for _ in 0..state.epoch {
@@ -326,7 +328,7 @@ mod tests {
         data.x = data.x.fill_diagonal_(f64::NAN, false);
         let config = TrainConfig { loss: LossKind::Logits, ..Default::default() };
         let e = train(model, &data, None, &config, Checkpoints::default(), |_| ControlFlow::Continue(())).unwrap_err();
-        assert_eq!(e.to_string(), "loss became NaN at epoch 1; try a lower learning rate");
+        assert_eq!(e.to_string(), "loss became NaN at epoch 1");
     }
 
     #[test]
@@ -341,6 +343,28 @@ mod tests {
         })
         .unwrap_err();
         assert!(matches!(e, Error::Interrupted { step: "epoch", at: 3 }), "{e}");
+    }
+
+    #[test]
+    fn a_resumed_state_must_hold_one_step_per_batch_of_its_epochs() {
+        let config = TrainConfig { epochs: 5, batch_size: Some(16), ..Default::default() };
+        let resume = |step| {
+            let (data, model) = sample_and_model(6, 200, 3);
+            let state = TrainState {
+                epoch: 2,
+                weight: vec![0.1, 0.2, 0.3],
+                bias: 0.0,
+                optimizer: crate::train::optim::OptimizerState { step, moments: vec![] },
+                losses: vec![0.7, 0.6],
+                validation_losses: vec![],
+            };
+            let checkpoints = Checkpoints { resume: Some(state), ..Default::default() };
+            with_seed(6, || train(model, &data, None, &config, checkpoints, |_| ControlFlow::Continue(())))
+        };
+        // 200 rows in batches of 16: 13 steps an epoch.
+        assert_eq!(resume(26).unwrap().losses.len(), 5);
+        let e = resume(25).unwrap_err().to_string();
+        assert_eq!(e, "invalid resume: a checkpoint (must hold the optimizer's step count for its completed epochs)");
     }
 
     #[test]

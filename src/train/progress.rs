@@ -21,7 +21,7 @@ pub struct Epoch {
 }
 
 /// Training state after an epoch: enough to continue exactly where it stopped.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct TrainState {
     /// Epochs completed.
     pub epoch: usize,
@@ -32,8 +32,21 @@ pub struct TrainState {
     pub(crate) validation_losses: Vec<f64>,
 }
 
+/// The state handed to a save: [`TrainState`] with the losses borrowed, so that a save need not
+/// copy the whole history (a checkpoint appends only the epochs since the last one).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Snapshot<'a> {
+    /// Epochs completed.
+    pub epoch: usize,
+    pub(crate) weight: Vec<f32>,
+    pub(crate) bias: f32,
+    pub(crate) optimizer: OptimizerState,
+    pub(crate) losses: &'a [f64],
+    pub(crate) validation_losses: &'a [f64],
+}
+
 /// What [`Checkpoints`] calls with the state to save.
-pub type SaveFn<'a> = dyn FnMut(&TrainState) -> Result<()> + 'a;
+pub type SaveFn<'a> = dyn FnMut(&Snapshot<'_>) -> Result<()> + 'a;
 
 /// Checkpoints: continue from `resume`, and hand the state to `save` every `every` epochs.
 #[derive(Default)]
@@ -125,13 +138,13 @@ impl<'a, F: FnMut(&Epoch) -> ControlFlow<()>> Progress<'a, F> {
         if let (Some(every), Some(save)) = (self.every, self.save.as_mut()) {
             if epoch.is_multiple_of(every) && epoch < self.epochs {
                 let (weight, bias, optimizer) = state()?;
-                save(&TrainState {
+                save(&Snapshot {
                     epoch,
                     weight,
                     bias,
                     optimizer,
-                    losses: self.losses.clone(),
-                    validation_losses: self.validation_losses.clone(),
+                    losses: &self.losses,
+                    validation_losses: &self.validation_losses,
                 })?;
             }
         }
@@ -145,6 +158,18 @@ impl<'a, F: FnMut(&Epoch) -> ControlFlow<()>> Progress<'a, F> {
     pub(crate) fn finish(self) -> (Vec<f64>, Vec<f64>) {
         (self.losses, self.validation_losses)
     }
+}
+
+/// Refuses a resumed state whose optimizer step count is not `steps_per_epoch` steps for each of
+/// its completed epochs (an edited count would change Adam's bias correction silently).
+pub(crate) fn check_steps(state: &TrainState, steps_per_epoch: u64) -> Result<()> {
+    let expected = u64::try_from(state.epoch).ok().and_then(|e| e.checked_mul(steps_per_epoch));
+    ensure(
+        expected == Some(state.optimizer.step),
+        "resume",
+        "a checkpoint",
+        "must hold the optimizer's step count for its completed epochs",
+    )
 }
 
 /// What training produced.

@@ -132,4 +132,9 @@ fn help_lists_the_commands_and_exits_zero() {
     let out = logreg(&["--help"]);
     assert!(out.status.success());
     assert!(stdout(&out).contains("tutorial") && stdout(&out).contains("parity"));
+    // No command at all: the same list on standard error, one command a line, and exit 2.
+    let out = logreg(&[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.lines().any(|l| l.trim_start().starts_with("train ")) && err.lines().count() > 10, "{err}");
 }

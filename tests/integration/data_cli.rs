@@ -149,7 +149,7 @@ fn every_malformed_csv_is_a_one_line_error_at_its_place() {
     rejected(b"", &[], "{f}: empty file");
     rejected(b"a,b,y\n", &[], "{f}: no data rows after the header");
     rejected(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", &[], "{f}: not a text file");
-    rejected(b"a,b,y\n1,2,0\n\xc3\x28,4,1\n", &[], "{f}: not UTF-8 text (line 3)");
+    rejected(b"a,b,y\n1,2,0\n\xc3\x28,4,1\n", &[], "{f}: not UTF-8 text (invalid byte 0xC3 at byte 12, line 3)");
 }
 
 #[test]
@@ -795,11 +795,12 @@ fn a_fit_that_cannot_predict_writes_no_model() {
         model.to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    let last = stderr(&out).lines().last().unwrap_or_default().to_string();
+    let err = stderr(&out);
     assert!(
-        last.contains("the fitted model: weight") && last.contains("so it cannot predict; nothing was written"),
-        "{last}"
+        err.contains("the fitted model: weight") && err.contains("so it cannot predict; nothing was written"),
+        "{err}"
     );
+    assert_eq!(err.lines().count(), 1, "one line, no warning before it: {err}");
     assert!(!model.exists());
 }
 

@@ -3,7 +3,9 @@
 //! managed Python and the `logreg` binary are.
 
 mod api;
+mod checkpoint_hardening;
 mod cli;
+mod csv_hardening;
 mod cuda;
 mod data_cli;
 mod freshness;
@@ -11,6 +13,7 @@ mod golden;
 mod golden_data;
 mod golden_sklearn;
 mod stream_cli;
+mod table_formats;
 
 use std::path::PathBuf;
 

@@ -197,7 +197,7 @@ fn leftovers(dir: &Path) -> Vec<String> {
 }
 
 #[test]
-fn runs_killed_at_random_moments_leave_no_temporary_file_and_no_half_output() {
+fn runs_killed_at_random_moments_leave_no_temporary_file_no_half_output_and_resume_exactly() {
     use std::process::{Command, Stdio};
     let dir = tempfile::tempdir().unwrap();
     let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
@@ -212,13 +212,18 @@ fn runs_killed_at_random_moments_leave_no_temporary_file_and_no_half_output() {
     }
     std::fs::write(path("big.csv"), csv).unwrap();
     let npy_bytes = (128 + rows * cols * 4) as u64;
+    let sgd = ["train", "--data", BREAST_CANCER, "--solver", "sgd", "--epochs", "8000", "--device", "cpu", "--json"];
+    // What every resumed run must end with, to the bit.
+    let full: serde_json::Value =
+        serde_json::from_str(&stdout(&logreg(&[&sgd[..], &["--out", &path("full.st")]].concat()))).unwrap();
+    let mut resumed = 0;
     let runs: [Vec<String>; 3] = [
         vec!["convert".into(), path("big.csv"), path("big.npy")],
         // A checkpoint every epoch: most kills land during or between checkpoint writes.
-        ["train", "--data", BREAST_CANCER, "--solver", "sgd", "--epochs", "100000000", "--checkpoint-every", "1"]
+        [&sgd[..], &["--checkpoint-every", "1", "--checkpoint", &path("m.ckpt"), "--out", &path("m.safetensors")]]
+            .concat()
             .iter()
             .map(|s| s.to_string())
-            .chain(["--device".into(), "cpu".into(), "--out".into(), path("m.safetensors")])
             .collect(),
         ["train", "--data", BREAST_CANCER, "--solver", "newton", "--device", "cpu", "--plot"]
             .iter()
@@ -226,17 +231,36 @@ fn runs_killed_at_random_moments_leave_no_temporary_file_and_no_half_output() {
             .chain([path("loss.png"), "--out".into(), path("n.safetensors")])
             .collect(),
     ];
+    // How long each run takes here uninterrupted: the kills land at fractions of it, whatever
+    // the machine's speed.
+    let took: Vec<f64> = runs
+        .iter()
+        .map(|run| {
+            let started = std::time::Instant::now();
+            let out = Command::new(crate::cli::bin()).args(run).output().unwrap();
+            assert!(out.status.success(), "{run:?}: {}", stderr(&out));
+            started.elapsed().as_secs_f64()
+        })
+        .collect();
+    for file in ["m.ckpt", "m.ckpt.losses", "m.safetensors", "big.npy", "n.safetensors", "loss.png"] {
+        std::fs::remove_file(path(file)).unwrap();
+    }
     // A fixed sequence of moments (an LCG), so that a failure can be replayed.
     let mut state = 0x2545_f491_4f6c_dd1du64;
     let mut kills = 0;
-    for round in 0..36 {
+    for round in 0..24 {
         let run = &runs[round % 3];
         state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        let wait = std::time::Duration::from_millis(30 + (state >> 33) % 400);
+        // Anywhere in the run; the checkpointing run's in its second half, after start-up and the
+        // first saves.
+        let (from, span) = if round % 3 == 1 { (0.5, 0.4) } else { (0.05, 0.85) };
+        let fraction = from + span * ((state >> 33) % 1000) as f64 / 1000.0;
+        let wait = std::time::Duration::from_secs_f64(took[round % 3] * fraction);
         let mut child =
             Command::new(crate::cli::bin()).args(run).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
         std::thread::sleep(wait);
-        if child.try_wait().unwrap().is_none() {
+        let killed = child.try_wait().unwrap().is_none();
+        if killed {
             child.kill().unwrap(); // SIGKILL
             kills += 1;
         }
@@ -250,8 +274,25 @@ fn runs_killed_at_random_moments_leave_no_temporary_file_and_no_half_output() {
                 logreg::model::file::SavedModel::load(Path::new(&path(model))).unwrap();
             }
         }
+        // A killed checkpointing run resumes to exactly the uninterrupted run; then the next
+        // round starts afresh.
+        if killed && round % 3 == 1 && Path::new(&path("m.ckpt")).exists() {
+            let args: Vec<&str> = run.iter().map(String::as_str).collect();
+            let out = logreg(&[&args[..], &["--resume", &path("m.ckpt")]].concat());
+            assert!(out.status.success(), "round {round}: {}", stderr(&out));
+            let again: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+            for key in ["coef", "intercept", "losses"] {
+                assert_eq!(full[key], again[key], "round {round}: {key} differs after resuming");
+            }
+            resumed += 1;
+        }
+        for file in ["m.ckpt", "m.ckpt.losses", "m.safetensors"] {
+            let _ = std::fs::remove_file(path(file));
+        }
     }
-    assert!(kills >= 24, "only {kills} of 36 runs were killed mid-way");
+    assert!(resumed >= 4, "only {resumed} of 8 checkpointing runs were resumed");
+    eprintln!("{kills} of 24 runs killed, {resumed} resumed exactly");
+    assert!(kills >= 18, "only {kills} of 24 runs were killed mid-way");
     // A kill between naming a finished file and renaming it can leave a name; the next run that
     // writes into the folder removes it. One more run of each, to the end:
     let out = logreg(&["convert", &path("big.csv"), &path("big.npy")]);
