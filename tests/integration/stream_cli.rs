@@ -429,3 +429,35 @@ fn messages_name_the_flag_and_file_at_fault() {
         assert!(!model.exists());
     }
 }
+
+#[test]
+fn a_streamed_file_changed_in_the_middle_does_not_resume_even_with_its_size_and_time() {
+    let dir = tempfile::tempdir().unwrap();
+    // 3.6 MB: more than the first and last MiB that the fingerprint once read.
+    let (x, y) = (dir.path().join("x.npy"), dir.path().join("y.npy"));
+    let script = "import numpy as np, sys; x = np.random.default_rng(0).standard_normal((30000, 30)).astype('<f4'); \
+                  np.save(sys.argv[1], x); np.save(sys.argv[2], (x[:, 0] > 0).astype('<f4'))";
+    let made = std::process::Command::new(crate::python()).args(["-c", script]).arg(&x).arg(&y).status().unwrap();
+    assert!(made.success());
+    let (x, y) = (x.to_str().unwrap().to_string(), y.to_str().unwrap().to_string());
+    let (model, ckpt) = (dir.path().join("m.st"), dir.path().join("m.ckpt"));
+    let (m, c) = (model.to_str().unwrap(), ckpt.to_str().unwrap());
+    let run = |epochs: &str, extra: &[&str]| {
+        let args = ["train", "--data", &x, "--labels", &y, "--stream", "--epochs", epochs, "--device", "cpu"];
+        logreg(&[&args[..], &["--out", m, "--checkpoint-every", "5", "--checkpoint", c], extra].concat())
+    };
+    let out = run("20", &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // One value in the middle of the file changed (a cell moved from a row to another would do):
+    // same size, same modification time, same first and last MiB.
+    let before = std::fs::metadata(&x).unwrap();
+    let mut bytes = std::fs::read(&x).unwrap();
+    let middle = bytes.len() / 2 / 4 * 4;
+    bytes[middle..middle + 4].copy_from_slice(&0.25f32.to_le_bytes());
+    std::fs::write(&x, &bytes).unwrap();
+    let file = std::fs::File::options().write(true).open(&x).unwrap();
+    file.set_modified(before.modified().unwrap()).unwrap();
+    let out = run("40", &["--resume", c]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("the checkpoint was written for other data or settings"), "{}", stderr(&out));
+}
