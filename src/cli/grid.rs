@@ -9,7 +9,6 @@ use clap::Args;
 
 use logreg::data::dataset::{Dataset, Standardizer};
 use logreg::device::DeviceChoice;
-use logreg::output::write_atomically;
 use logreg::solvers::cv::{cross_validate, CvConfig};
 use logreg::solvers::path::PathConfig;
 use logreg::solvers::{SolverConfig, SolverKind};
@@ -150,12 +149,10 @@ pub(crate) fn path(args: PathArgs) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
-    if let Some((path, out)) = &csv {
-        write_atomically(path, out.as_bytes()).with_context(|| format!("--csv {}", path.display()))?;
-    }
-    if let Some((path, png)) = &plot {
-        write_atomically(path, png).with_context(|| format!("--plot {}", path.display()))?;
-    }
+    let mut outputs = vec![];
+    outputs.extend(csv.as_ref().map(|(path, out)| ("--csv", path.as_path(), out.as_bytes())));
+    outputs.extend(plot.as_ref().map(|(path, png)| ("--plot", path.as_path(), &png[..])));
+    super::write_outputs(&outputs)?;
     if super::json() {
         jsonln!(serde_json::json!({ "features": table.feature_names, "alpha": args.grid.alpha, "path": points }))?;
     } else {
@@ -208,10 +205,9 @@ pub(crate) fn cv(args: CvArgs) -> anyhow::Result<ExitCode> {
     });
     // The model's bytes are checked (finite) before anything is written.
     let model = saved.to_bytes().with_context(|| format!("--out {}", args.out.display()))?;
-    write_atomically(&args.out, &model).with_context(|| format!("--out {}", args.out.display()))?;
-    if let Some((path, out)) = &table_csv {
-        write_atomically(path, out.as_bytes()).with_context(|| format!("--csv {}", path.display()))?;
-    }
+    let mut outputs = vec![("--out", args.out.as_path(), &model[..])];
+    outputs.extend(table_csv.as_ref().map(|(path, out)| ("--csv", path.as_path(), out.as_bytes())));
+    super::write_outputs(&outputs)?;
     let (best, one_se) = (&r.points[r.best], &r.points[r.one_se]);
     if super::json() {
         jsonln!(serde_json::json!({

@@ -227,10 +227,34 @@ pub(crate) fn render(err: &anyhow::Error) -> String {
                 Some(flag) => format!("invalid {flag}: {value} ({expected})"),
                 None => e.to_string(),
             },
+            // The library's features are the command line's --data.
+            Some(logreg::Error::InvalidData { name: "x", message }) => format!("--data: {message}"),
             _ => e.to_string(),
         })
         .collect();
     parts.join(": ")
+}
+
+/// Writes each output (flag, path, bytes) whole: first those that are not regular files (a
+/// device or FIFO is written in place and cannot be taken back, so its failure must come before
+/// any file is replaced), then the files, each by a rename.
+pub(crate) fn write_outputs(outputs: &[(&str, &Path, &[u8])]) -> anyhow::Result<()> {
+    let special = |p: &Path| std::fs::metadata(p).is_ok_and(|m| !m.is_file() && !m.is_dir());
+    let (first, then): (Vec<_>, Vec<_>) = outputs.iter().partition(|(_, p, _)| special(p));
+    for (flag, path, bytes) in first.into_iter().chain(then) {
+        logreg::output::write_atomically(path, bytes).with_context(|| format!("{flag} {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// A number as a message writes it back: in exponent form when its plain form is long (`1e308`).
+pub(crate) fn short(value: f64) -> String {
+    let plain = value.to_string();
+    if plain.len() > 16 {
+        format!("{value:e}")
+    } else {
+        plain
+    }
 }
 
 /// An optional count flag, which must be at least 1 when given.
@@ -274,7 +298,7 @@ pub(crate) fn check_lambda_flags(
 
 pub(crate) fn check_threshold(threshold: f64) -> anyhow::Result<()> {
     if !(0.0..=1.0).contains(&threshold) {
-        bail!("invalid --threshold: {threshold} (must be between 0 and 1)");
+        bail!("invalid --threshold: {} (must be between 0 and 1)", short(threshold));
     }
     Ok(())
 }

@@ -157,7 +157,7 @@ impl TrainArgs {
             }
             let Some(lambda) = self.lambda else { bail!("--alpha (glmnet's form) needs --lambda") };
             if !(0.0..=1.0).contains(&alpha) {
-                bail!("invalid --alpha: {alpha} (must be between 0 and 1)");
+                bail!("invalid --alpha: {} (must be between 0 and 1)", super::short(alpha));
             }
             let p = Problem::from_glmnet(lambda, alpha);
             return Ok((Penalty::ElasticNet { lambda_l1: p.l1, lambda_l2: p.l2 }, None));
@@ -275,6 +275,15 @@ impl TrainData {
 pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
     let mut config = args.config()?;
     let every = at_least_one("checkpoint-every", args.checkpoint_every)?;
+    if every.is_none() && args.checkpoint.is_some() {
+        bail!("--checkpoint names where --checkpoint-every N writes: add --checkpoint-every");
+    }
+    if every.is_some() && args.checkpoint.as_deref().is_some_and(|p| std::fs::metadata(p).is_ok_and(|m| !m.is_file())) {
+        bail!(
+            "--checkpoint {}: not a regular file (a checkpoint is replaced by a rename)",
+            args.checkpoint.as_deref().unwrap_or(std::path::Path::new("")).display()
+        );
+    }
     let checkpoint_path = args.checkpoint.clone().unwrap_or_else(|| {
         let mut name = args.out.clone().into_os_string();
         name.push(".ckpt");
@@ -396,10 +405,9 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
-    logreg::output::write_atomically(&args.out, &model).with_context(|| format!("--out {}", args.out.display()))?;
-    if let Some((path, png)) = &plot {
-        logreg::output::write_atomically(path, png).with_context(|| format!("--plot {}", path.display()))?;
-    }
+    let mut outputs = vec![("--out", args.out.as_path(), &model[..])];
+    outputs.extend(plot.as_ref().map(|(path, png)| ("--plot", path.as_path(), &png[..])));
+    super::write_outputs(&outputs)?;
     // Only a run that succeeded warns: a failure is its one line.
     if let Some(s) = fitted.solution.as_ref().filter(|s| !s.converged) {
         warnln!(

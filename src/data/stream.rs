@@ -173,6 +173,7 @@ impl NpyRows {
                 Ok(())
             })?;
         }
+        crate::train::fit::finite_probabilities(&out, &self.name)?;
         Ok(out)
     }
 }

@@ -37,6 +37,11 @@ const SHOWN: usize = 40;
 /// The most input held to find where the header ends under each candidate delimiter (a header
 /// longer than this is judged on its first 64 MiB).
 const MAX_HEADER: usize = 64 << 20;
+/// The longest record read (bytes) and the most fields in one: far past any real table (100,000
+/// columns of 20 characters are 2 MB), far below what would exhaust memory (a header of 10⁹
+/// names would take tens of GB before any check).
+const MAX_RECORD: usize = 256 << 20;
+const MAX_FIELDS: usize = 1 << 24;
 
 /// What separates the cells of a row.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -800,6 +805,7 @@ impl<'a, R: Read> Lexer<'a, R> {
         let mut opens = true;
         let delimiter = self.delimiter;
         loop {
+            self.bounded(record)?;
             let run = self.run(&mut record.data, |b| b == delimiter || matches!(b, b'"' | b'\n' | b'\r'));
             opens = opens && run.iter().all(|&b| b == b' ' || b == b'\t');
             match self.peek()? {
@@ -835,11 +841,25 @@ impl<'a, R: Read> Lexer<'a, R> {
         Ok(true)
     }
 
+    /// Refuses a record past [`MAX_RECORD`] bytes or [`MAX_FIELDS`] fields, before it grows on.
+    fn bounded(&self, record: &Record) -> Result<()> {
+        if record.data.len() > MAX_RECORD || record.ends.len() > MAX_FIELDS {
+            let message = format!(
+                "a record longer than {} MiB or of more than {MAX_FIELDS} fields, from line {}: not a table",
+                MAX_RECORD >> 20,
+                record.first_line
+            );
+            return Err(Error::Input { location: format!("{}:{}", self.file, record.first_line), message });
+        }
+        Ok(())
+    }
+
     /// Reads a quoted field's text after its opening quote, through the closing quote (`""` is a
     /// quote); text after the closing quote is read on as part of the field.
     fn quoted(&mut self, record: &mut Record) -> Result<()> {
         let (line, column) = (self.line, record.ends.len() + 1);
         loop {
+            self.bounded(record)?;
             self.run(&mut record.data, |b| matches!(b, b'"' | b'\n' | b'\r'));
             match self.peek()? {
                 None => {

@@ -59,7 +59,12 @@ pub(crate) fn lambda_max(x: &Tensor, y: &Tensor, alpha: f64) -> Result<f64> {
     let y = y.f_to_kind(Kind::Double)?.f_reshape([-1])?;
     let centered = y.f_sub(&y.f_mean(Kind::Double)?)?;
     let grad = x.f_tr()?.f_mv(&centered)?.f_div_scalar(x.size()[0] as f64)?;
-    Ok(grad.f_abs()?.f_max()?.f_double_value(&[])? / alpha)
+    let top = grad.f_abs()?.f_max()?.f_double_value(&[])? / alpha;
+    if !top.is_finite() {
+        let message = format!("λ_max, the gradient at zero, is {top}: the features' values are too large; scale them");
+        return Err(crate::error::Error::InvalidData { name: "x", message });
+    }
+    Ok(top)
 }
 
 impl PathConfig {

@@ -1,6 +1,7 @@
 //! Training on a table and predicting with the saved model: validation split, standardization,
 //! PyTorch's initialisation, training, and the packaged model with its metadata.
 
+use std::collections::HashSet;
 use std::ops::ControlFlow;
 
 use tch::{Device, Tensor};
@@ -8,7 +9,7 @@ use tch::{Device, Tensor};
 use crate::data::dataset::{Dataset, Standardizer};
 use crate::data::source::Source;
 use crate::data::stream::{NpyRows, Standardized};
-use crate::data::table::Table;
+use crate::data::table::{shown, Table};
 use crate::error::{ensure, Error, Result};
 use crate::model::file::{SavedModel, TrainingInfo};
 use crate::model::linear::{FittedLogisticRegression, LogisticRegression};
@@ -266,9 +267,22 @@ impl SavedModel {
         if names == self.feature_names {
             return Ok(());
         }
-        let quote = |v: Vec<&String>| v.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
-        let missing = quote(self.feature_names.iter().filter(|n| !names.contains(n)).collect());
-        let unexpected = quote(names.iter().filter(|n| !self.feature_names.contains(n)).collect());
+        // Sets, so that 100,000 columns compare in linear time; names escaped, lists cut.
+        let (ours, theirs): (HashSet<&String>, HashSet<&String>) =
+            (self.feature_names.iter().collect(), names.iter().collect());
+        let quote = |v: Vec<&String>| {
+            let mut list = String::new();
+            for (i, n) in v.iter().enumerate() {
+                if list.len() > 120 {
+                    list += &format!(", … ({} in all)", v.len());
+                    break;
+                }
+                list += &format!("{}`{}`", if i > 0 { ", " } else { "" }, shown(n));
+            }
+            list
+        };
+        let missing = quote(self.feature_names.iter().filter(|n| !theirs.contains(n)).collect());
+        let unexpected = quote(names.iter().filter(|n| !ours.contains(n)).collect());
         let mut parts = vec![];
         if !missing.is_empty() {
             parts.push(format!("missing {missing}"));
@@ -277,7 +291,8 @@ impl SavedModel {
             parts.push(format!("unexpected {unexpected}"));
         }
         if parts.is_empty() {
-            parts.push(format!("same columns in another order (the model's: {})", self.feature_names.join(", ")));
+            let order: Vec<&String> = self.feature_names.iter().collect();
+            parts.push(format!("same columns in another order (the model's: {})", quote(order)));
         }
         Err(format!("columns do not match the model's {} features: {}", self.feature_names.len(), parts.join("; ")))
     }
@@ -292,7 +307,21 @@ impl SavedModel {
             Some(s) => s.apply(&x)?,
             None => x,
         };
-        Ok(Vec::<f32>::try_from(self.model.predict_proba(&x)?.f_to_device(Device::Cpu)?)?)
+        let probs = Vec::<f32>::try_from(self.model.predict_proba(&x)?.f_to_device(Device::Cpu)?)?;
+        finite_probabilities(&probs, &table.source)?;
+        Ok(probs)
+    }
+}
+
+/// Refuses probabilities of which one is NaN: a row whose score overflowed (values near the f32
+/// maximum against the weights), which would otherwise be written as `NaN`.
+pub(crate) fn finite_probabilities(probs: &[f32], source: &str) -> Result<()> {
+    match probs.iter().position(|p| p.is_nan()) {
+        Some(i) => Err(Error::Input {
+            location: source.to_string(),
+            message: format!("row {}: the model's score is not a number (values too large for its weights)", i + 1),
+        }),
+        None => Ok(()),
     }
 }
 

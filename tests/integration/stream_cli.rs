@@ -461,3 +461,77 @@ fn a_streamed_file_changed_in_the_middle_does_not_resume_even_with_its_size_and_
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("the checkpoint was written for other data or settings"), "{}", stderr(&out));
 }
+
+/// What a red-team pass found after the hardening, each now one line with exit 2 and nothing
+/// (re)written.
+#[test]
+fn red_team_findings_are_one_line_errors_that_keep_earlier_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let model = p("m.safetensors");
+    let out = logreg(&["train", "--data", BREAST_CANCER, "--device", "cpu", "--out", &model, "--quiet"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let header = std::fs::read_to_string(BREAST_CANCER).unwrap().lines().next().unwrap().to_string();
+    let huge = format!("{header}\n{},1\n{},0\n", ["3e38"; 30].join(","), ["-3e38"; 30].join(","));
+    std::fs::write(p("huge.csv"), huge).unwrap();
+    std::fs::write(p("esc.csv"), "a\x1b[31mRED,\"b\x07\nq\",y\n1,2,0\n3,4,1\n").unwrap();
+    let out = logreg(&["train", "--data", &p("esc.csv"), "--device", "cpu", "--out", &p("esc.st"), "--quiet"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    std::fs::write(p("abc.csv"), "a,b,c,y\n1,2,3,0\n").unwrap();
+    std::fs::write(p("ovf.csv"), "a,b,y\n3e38,1,1\n3e38,2,0\n3e38,3,1\n-1,4,0\n").unwrap();
+    let before = std::fs::read(&model).unwrap();
+    let (huge, esc, abc, ovf, ckpt) = (p("huge.csv"), p("esc.st"), p("abc.csv"), p("ovf.csv"), p("c.ckpt"));
+    let cases: Vec<(Vec<&str>, String)> = vec![
+        // Finite values whose scores overflow: no NaN probability is written.
+        (
+            vec!["predict", "--model", &model, "--data", &huge],
+            format!("{}: row 1: the model's score is not a number", huge),
+        ),
+        (
+            vec!["evaluate", "--model", &model, "--data", &huge],
+            format!("{}: row 1: the model's score is not a number", huge),
+        ),
+        // Column names from a header are escaped in the mismatch message.
+        (vec!["predict", "--model", &esc, "--data", &abc], "missing `a\\u{1b}[31mRED`, `b\\u{7}\\nq`".into()),
+        // A device output that fails comes before the model is replaced.
+        (vec!["train", "--data", BREAST_CANCER, "--out", &model, "--plot", "/dev/full"], "--plot /dev/full: ".into()),
+        (
+            vec!["train", "--data", BREAST_CANCER, "--solver", "sgd", "--checkpoint", &ckpt, "--out", &model],
+            "--checkpoint names where --checkpoint-every N writes".into(),
+        ),
+        (vec!["path", "--data", &ovf, "--standardize"], "--data: λ_max, the gradient at zero, is NaN".into()),
+        (
+            vec!["train", "--data", BREAST_CANCER, "--alpha", "1e308", "--lambda", "0.1", "--out", &model],
+            "invalid --alpha: 1e308 (".into(),
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = logreg(&[&args[..], &["--device", "cpu"]].concat());
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(&expected) && err.lines().count() == 1, "{args:?}: {err:?} lacks {expected:?}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        assert_eq!(std::fs::read(&model).unwrap(), before, "{args:?} replaced the model");
+    }
+    // A header of endless fields ends at a bound, not at the memory's end.
+    let mut child = std::process::Command::new(crate::cli::bin())
+        .args(["train", "--data", "-", "--device", "cpu", "--out", &p("never.st")])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let feed = std::thread::spawn(move || {
+        use std::io::Write;
+        let block = "1,".repeat(1 << 16);
+        while stdin.write_all(block.as_bytes()).is_ok() {}
+    });
+    let out = child.wait_with_output().unwrap();
+    feed.join().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("<stdin>:1: a record longer than 256 MiB or of more than 16777216 fields"),
+        "{}",
+        stderr(&out)
+    );
+}
