@@ -392,6 +392,11 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
                 format!("{} holds epoch {epoch}: resume with `{}`", checkpoint_path.display(), command.join(" "));
             return Err(Interrupted { error: e, hint }.into());
         }
+        // A checkpoint that could not be written is named by its flag.
+        (Err(e @ logreg::Error::Io { .. }), _) if matches!(&e, logreg::Error::Io { path, .. } if *path == checkpoint_path || *path == checkpoint_losses) =>
+        {
+            return Err(anyhow::Error::from(e).context("--checkpoint"));
+        }
         (fitted, _) => fitted?,
     };
     let fit_seconds = started.elapsed().as_secs_f64();

@@ -51,7 +51,9 @@ pub enum Penalty {
 }
 
 fn check_lambda(name: &'static str, lambda: f64) -> Result<()> {
-    ensure(lambda.is_finite() && lambda >= 0.0, name, lambda, "must be a finite number >= 0")
+    ensure(lambda.is_finite() && lambda >= 0.0, name, lambda, "must be a finite number >= 0")?;
+    // It scales 32-bit tensors: past f32's range it is infinite there.
+    ensure(lambda <= f64::from(f32::MAX), name, lambda, "must fit a 32-bit float: at most 3.4e38")
 }
 
 /// Σₚ `torch.norm(p, p=1)`, summed in parameter order as the tutorial's loop does.

@@ -257,6 +257,8 @@ impl Writer {
         let start = Instant::now();
         let sync = self.synced.is_none_or(|t| t.elapsed() >= SYNC_EVERY);
         let io = |error| Error::Io { path: self.losses_path.clone(), error };
+        // A loss file this first write creates is removed again if the checkpoint then fails.
+        let created = self.file.is_none() && !self.losses_path.exists();
         match &mut self.file {
             Some(file) => {
                 file.write_all(&self.unwritten).map_err(io)?;
@@ -281,7 +283,13 @@ impl Writer {
             state,
         };
         let json = serde_json::to_vec(&file).map_err(|e| Error::Io { path: self.path.clone(), error: e.into() })?;
-        write(&self.path, &json, sync)?;
+        if let Err(e) = write(&self.path, &json, sync) {
+            if created {
+                self.file = None;
+                let _ = std::fs::remove_file(&self.losses_path);
+            }
+            return Err(e);
+        }
         let end = Instant::now();
         (self.written, self.last_write) = (Some(epoch), Some((end, end - start)));
         if sync {

@@ -39,7 +39,9 @@ pub(crate) struct Optimizer {
 
 /// Rejects a learning rate that is not a finite number > 0.
 pub(crate) fn validate_lr(lr: f64) -> Result<()> {
-    ensure(lr.is_finite() && lr > 0.0, "lr", lr, "must be a finite number > 0")
+    ensure(lr.is_finite() && lr > 0.0, "lr", lr, "must be a finite number > 0")?;
+    // Steps are taken on 32-bit tensors: past f32's range the rate is infinite there.
+    ensure(lr <= f64::from(f32::MAX), "lr", lr, "must fit a 32-bit float: at most 3.4e38")
 }
 
 /// An optimizer's state, to continue exactly where it stopped: the step count and Adam's moments

@@ -92,6 +92,8 @@ fn bad_flags_are_one_line_errors() {
     let cases: &[(&[&str], &str)] = &[
         (&["tutorial", "l2", "--lr", "-0.5"], "invalid --lr: -0.5 (must be a finite number > 0)"),
         (&["tutorial", "l2", "--lr", "0"], "invalid --lr: 0"),
+        (&["tutorial", "l2", "--lr", "1e308"], "invalid --lr: 1e308 (must fit a 32-bit float: at most 3.4e38)"),
+        (&["tutorial", "l2", "--lambda", "1e308"], "invalid --lambda: 1e308 (must fit a 32-bit float"),
         (&["tutorial", "l1", "--lambda", "-1"], "invalid --lambda: -1 (must be a finite number >= 0)"),
         (&["tutorial", "elastic-net", "--lambda-l2", "-0.1"], "invalid --lambda-l2: -0.1"),
         (&["tutorial", "l2", "--epochs", "0"], "invalid --epochs: 0 (must be at least 1)"),

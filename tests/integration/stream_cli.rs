@@ -331,6 +331,19 @@ fn a_file_size_limit_is_a_one_line_error_that_writes_nothing() {
     assert_eq!(std::fs::read(&out).unwrap(), b"the previous output");
     assert_eq!(leftovers(dir.path()), Vec::<String>::new());
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    // A checkpoint that cannot be written (1 KiB allowed) leaves neither it nor its loss file.
+    let model = dir.path().join("k.st");
+    let script = "ulimit -f 1; exec \"$0\" train --data \"$1\" --solver sgd --epochs 20 --checkpoint-every 5 --device cpu --out \"$2\"";
+    let run = std::process::Command::new("bash")
+        .args(["-c", script])
+        .arg(crate::cli::bin())
+        .args([BREAST_CANCER, model.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = stderr(&run);
+    assert_eq!(run.status.code(), Some(2), "{err}");
+    assert!(err.starts_with("error: --checkpoint: ") && err.ends_with("File too large (os error 27)\n"), "{err}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "only the earlier bc.npy");
 }
 
 #[test]
