@@ -177,7 +177,8 @@ pub(crate) fn try_replace_with<T>(path: &Path, suffix: &str, fill: impl FnOnce(&
     let (target, mode) = match std::fs::metadata(path) {
         Ok(meta) if is_special(&meta) => return write_in_place(path, fill),
         Ok(meta) if meta.is_file() => (std::fs::canonicalize(path).map_err(io)?, meta.permissions().mode() & 0o7777),
-        _ => (path.to_path_buf(), 0o666 & !umask()),
+        // A new file, or one that a dangling link names: the link stays and its target is created.
+        _ => (dangling_target(path), 0o666 & !umask()),
     };
     let dir = match target.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -187,6 +188,19 @@ pub(crate) fn try_replace_with<T>(path: &Path, suffix: &str, fill: impl FnOnce(&
     let made = fill(&mut staged)?;
     staged.commit(&target).map_err(io)?;
     Ok(made)
+}
+
+/// Where `path` leads when it is a symbolic link to nothing (yet): the end of its chain of links
+/// (at most 40, as the kernel follows); else `path` itself.
+fn dangling_target(path: &Path) -> PathBuf {
+    let mut at = path.to_path_buf();
+    for _ in 0..40 {
+        match std::fs::read_link(&at) {
+            Ok(next) => at = at.parent().map_or(next.clone(), |dir| dir.join(&next)),
+            Err(_) => return at,
+        }
+    }
+    path.to_path_buf()
 }
 
 /// A device, FIFO or socket: written in place, since a rename would put a plain file where it was
@@ -306,6 +320,17 @@ mod tests {
         assert!(same_file(&link, &real) && same_file(&real, &dir.path().join(".").join("real.csv")));
         assert!(!same_file(&real, &dir.path().join("other.csv")));
         assert!(same_file(&dir.path().join("new.csv"), &dir.path().join("./new.csv")), "files not yet written");
+    }
+
+    #[test]
+    fn a_link_to_a_file_not_yet_there_stays_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let (link, target) = (dir.path().join("model.st"), dir.path().join("runs/latest.st"));
+        std::fs::create_dir(dir.path().join("runs")).unwrap();
+        std::os::unix::fs::symlink("runs/latest.st", &link).unwrap();
+        write_atomically(&link, b"new").unwrap();
+        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link is still a link");
+        assert_eq!(std::fs::read(&target).unwrap(), b"new");
     }
 
     #[test]

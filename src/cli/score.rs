@@ -53,6 +53,9 @@ pub(crate) struct EvaluateArgs {
     /// 0/1 labels for a .npy --data.
     #[arg(long)]
     pub(crate) labels: Option<PathBuf>,
+    /// The label column of a CSV --data [default: the model's label column's name].
+    #[arg(long)]
+    pub(crate) label: Option<String>,
     /// Class 1 when the probability is above this.
     #[arg(long, default_value_t = 0.5)]
     pub(crate) threshold: f64,
@@ -74,11 +77,12 @@ pub(crate) fn load_and_predict(
     labelled: bool,
     device: DeviceChoice,
     format: &FormatArgs,
+    label_name: Option<&str>,
 ) -> anyhow::Result<(SavedModel, Vec<f32>, Vec<f32>)> {
     let device = resolve_device(device)?;
     let saved = SavedModel::load(model)?;
     let label = if labelled {
-        LabelColumn::Named(saved.label_name.clone())
+        LabelColumn::Named(label_name.unwrap_or(&saved.label_name).to_string())
     } else {
         LabelColumn::Skip(saved.label_name.clone())
     };
@@ -91,7 +95,7 @@ pub(crate) fn predict(args: PredictArgs) -> anyhow::Result<ExitCode> {
     check_threshold(args.threshold)?;
     let outputs: Vec<(&str, &std::path::Path)> = args.output.as_deref().map(|p| ("--out", p)).into_iter().collect();
     check_outputs(&outputs, &[("--model", &args.model), ("--data", &args.data)])?;
-    let (_, probs, _) = load_and_predict(&args.model, &args.data, None, false, args.device, &args.format)?;
+    let (_, probs, _) = load_and_predict(&args.model, &args.data, None, false, args.device, &args.format, None)?;
     let mut out = String::new();
     if super::json() {
         for p in probs {
@@ -142,13 +146,24 @@ pub(crate) fn evaluate_stream(args: &EvaluateArgs) -> anyhow::Result<(SavedModel
 
 pub(crate) fn evaluate(args: EvaluateArgs) -> anyhow::Result<ExitCode> {
     check_threshold(args.threshold)?;
+    if args.label.is_some() && (args.stream || super::input::is_npy(&args.data)) {
+        bail!("--label names a CSV --data's label column; a .npy --data takes --labels");
+    }
     let (saved, probs, labels) = if args.stream {
         if args.device == DeviceChoice::Cuda {
             bail!("--stream reads the file on CPU threads; drop --device cuda");
         }
         evaluate_stream(&args)?
     } else {
-        load_and_predict(&args.model, &args.data, args.labels.as_deref(), true, args.device, &args.format)?
+        load_and_predict(
+            &args.model,
+            &args.data,
+            args.labels.as_deref(),
+            true,
+            args.device,
+            &args.format,
+            args.label.as_deref(),
+        )?
     };
     let report = metrics::report(&probs, &labels, args.threshold);
     let total = saved.model.coef().len();

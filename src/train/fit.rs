@@ -1,7 +1,7 @@
 //! Training on a table and predicting with the saved model: validation split, standardization,
 //! PyTorch's initialisation, training, and the packaged model with its metadata.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ops::ControlFlow;
 
 use tch::{Device, Tensor};
@@ -297,11 +297,34 @@ impl SavedModel {
         Err(format!("columns do not match the model's {} features: {}", self.feature_names.len(), parts.join("; ")))
     }
 
-    /// P(y = 1) for every row of `table`, in order, computed on `device`.
+    /// P(y = 1) for every row of `table`, in order, computed on `device`. The table's columns are
+    /// matched to the model's features by name, in any order; a missing or unexpected one is an
+    /// error naming it.
     pub fn predict_proba(&self, table: &Table, device: Device) -> Result<Vec<f32>> {
-        self.check_features(&table.feature_names)
-            .map_err(|message| Error::Input { location: format!("{}:1", table.source), message })?;
-        let x = Tensor::f_from_slice(&table.features)?.f_view([-1, self.feature_names.len() as i64])?;
+        let d = self.feature_names.len();
+        let reordered;
+        let features = if table.feature_names == self.feature_names {
+            &table.features
+        } else {
+            let at: HashMap<&String, usize> = table.feature_names.iter().enumerate().map(|(i, n)| (n, i)).collect();
+            let order: Option<Vec<usize>> = self.feature_names.iter().map(|n| at.get(n).copied()).collect();
+            match order.filter(|_| table.feature_names.len() == d) {
+                // The same names in another order: the columns are taken in the model's.
+                Some(order) => {
+                    reordered = table
+                        .features
+                        .chunks_exact(d)
+                        .flat_map(|row| order.iter().map(|&j| row[j]))
+                        .collect::<Vec<f32>>();
+                    &reordered
+                }
+                None => {
+                    let message = self.check_features(&table.feature_names).err().unwrap_or_default();
+                    return Err(Error::Input { location: format!("{}:1", table.source), message });
+                }
+            }
+        };
+        let x = Tensor::f_from_slice(features)?.f_view([-1, d as i64])?;
         let x = x.f_to_device(device)?;
         let x = match &self.standardizer {
             Some(s) => s.apply(&x)?,
@@ -435,12 +458,9 @@ mod tests {
         let rows = parse("new.csv", b"x1,x2\n2.5,3\n-2.5,3\n", &LabelColumn::Skip("y".into())).unwrap();
         let p = f.saved.predict_proba(&rows, Device::Cpu).unwrap();
         assert!(p[0] > 0.9 && p[1] < 0.1, "{p:?}");
-        let swapped = parse("new.csv", b"x2,x1\n3,2.5\n", &LabelColumn::Skip("y".into())).unwrap();
-        let e = f.saved.predict_proba(&swapped, Device::Cpu).unwrap_err().to_string();
-        assert!(
-            e.starts_with("new.csv:1: columns do not match the model's 2 features: same columns in another order"),
-            "{e}"
-        );
+        // Columns in another order are matched by name: the same probabilities.
+        let swapped = parse("new.csv", b"x2,x1\n3,2.5\n3,-2.5\n", &LabelColumn::Skip("y".into())).unwrap();
+        assert_eq!(f.saved.predict_proba(&swapped, Device::Cpu).unwrap(), p);
         let other = parse("new.csv", b"x1,z\n3,2.5\n", &LabelColumn::Skip("y".into())).unwrap();
         let e = f.saved.predict_proba(&other, Device::Cpu).unwrap_err().to_string();
         assert!(e.ends_with("missing `x2`; unexpected `z`"), "{e}");

@@ -856,3 +856,38 @@ fn every_command_answers_json_and_quiet() {
     let p = row["probability"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&p) && row["class"] == u8::from(p > 0.5), "{row}");
 }
+
+#[test]
+fn columns_are_matched_by_name_and_evaluate_takes_the_label_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let (model, _) = train_json(dir.path(), &["--standardize"]);
+    let m = model.to_str().unwrap();
+    // The same table with its feature columns reversed, its label column kept or renamed.
+    let text = std::fs::read_to_string(BREAST_CANCER).unwrap();
+    let write = |name: &str, label_name: &str| {
+        let mut out = String::new();
+        for (i, line) in text.lines().enumerate() {
+            let mut cells: Vec<&str> = line.split(',').collect();
+            let label = cells.pop().unwrap();
+            cells.reverse();
+            out += &format!("{},{}\n", cells.join(","), if i == 0 { label_name } else { label });
+        }
+        let path = dir.path().join(name);
+        std::fs::write(&path, out).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let (reversed, renamed) = (write("reversed.csv", "benign"), write("renamed.csv", "target"));
+    let run = |args: &[&str]| {
+        let out = logreg(&[args, &["--device", "cpu"]].concat());
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        stdout(&out)
+    };
+    let original = run(&["predict", "--model", m, "--data", BREAST_CANCER]);
+    assert_eq!(run(&["predict", "--model", m, "--data", &reversed]), original);
+    let report = run(&["evaluate", "--model", m, "--data", BREAST_CANCER, "--json"]);
+    assert_eq!(run(&["evaluate", "--model", m, "--data", &renamed, "--label", "target", "--json"]), report);
+    // Without --label, the model's label column is looked for, and named.
+    let out = logreg(&["evaluate", "--model", m, "--data", &renamed, "--device", "cpu"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no label column `benign`"), "{}", stderr(&out));
+}
