@@ -337,7 +337,10 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
     if config.solver.is_some() && (every.is_some() || args.resume.is_some()) {
         bail!("--checkpoint-every and --resume apply to --solver sgd and adam");
     }
+    // Only a run that writes or reads checkpoints needs the fingerprint: for --stream it is a pass
+    // over the whole file.
     let fingerprint = match &data {
+        _ if every.is_none() && args.resume.is_none() => String::new(),
         TrainData::Table(t) => checkpoint::fingerprint(&config, t),
         TrainData::Stream(s) => checkpoint::stream_fingerprint(&config, s),
     };
