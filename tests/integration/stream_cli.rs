@@ -212,7 +212,7 @@ fn runs_killed_at_random_moments_leave_no_temporary_file_no_half_output_and_resu
     }
     std::fs::write(path("big.csv"), csv).unwrap();
     let npy_bytes = (128 + rows * cols * 4) as u64;
-    let sgd = ["train", "--data", BREAST_CANCER, "--solver", "sgd", "--epochs", "8000", "--device", "cpu", "--json"];
+    let sgd = ["train", "--data", BREAST_CANCER, "--solver", "sgd", "--epochs", "30000", "--device", "cpu", "--json"];
     // What every resumed run must end with, to the bit.
     let full: serde_json::Value =
         serde_json::from_str(&stdout(&logreg(&[&sgd[..], &["--out", &path("full.st")]].concat()))).unwrap();
@@ -251,14 +251,22 @@ fn runs_killed_at_random_moments_leave_no_temporary_file_no_half_output_and_resu
     for round in 0..24 {
         let run = &runs[round % 3];
         state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        // Anywhere in the run; the checkpointing run's in its second half, after start-up and the
-        // first saves.
-        let (from, span) = if round % 3 == 1 { (0.5, 0.4) } else { (0.05, 0.85) };
-        let fraction = from + span * ((state >> 33) % 1000) as f64 / 1000.0;
-        let wait = std::time::Duration::from_secs_f64(took[round % 3] * fraction);
+        // Anywhere in the run; the checkpointing run's after its first checkpoint, anywhere in the
+        // third of a run's length that follows (whatever else the machine is doing meanwhile).
+        let fraction = ((state >> 33) % 1000) as f64 / 1000.0;
         let mut child =
             Command::new(crate::cli::bin()).args(run).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-        std::thread::sleep(wait);
+        let wait = if round % 3 == 1 {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            while !Path::new(&path("m.ckpt")).exists() && child.try_wait().unwrap().is_none() {
+                assert!(std::time::Instant::now() < deadline, "round {round}: no checkpoint was written");
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            took[1] * 0.3 * fraction
+        } else {
+            took[round % 3] * (0.05 + 0.85 * fraction)
+        };
+        std::thread::sleep(std::time::Duration::from_secs_f64(wait));
         let killed = child.try_wait().unwrap().is_none();
         if killed {
             child.kill().unwrap(); // SIGKILL
@@ -290,7 +298,7 @@ fn runs_killed_at_random_moments_leave_no_temporary_file_no_half_output_and_resu
             let _ = std::fs::remove_file(path(file));
         }
     }
-    assert!(resumed >= 4, "only {resumed} of 8 checkpointing runs were resumed");
+    assert!(resumed >= 6, "only {resumed} of 8 checkpointing runs were resumed");
     eprintln!("{kills} of 24 runs killed, {resumed} resumed exactly");
     assert!(kills >= 18, "only {kills} of 24 runs were killed mid-way");
     // A kill between naming a finished file and renaming it can leave a name; the next run that
