@@ -188,8 +188,19 @@ pub(crate) fn ensure(ok: bool, name: &'static str, value: impl ToString, expecte
 /// digits) in exponent form, anything else as it is.
 fn shortest(value: String) -> String {
     match value.parse::<f64>() {
-        Ok(v) if value.len() > 16 && value.parse::<i128>().is_err() => format!("{v:e}"),
+        Ok(v) if value.parse::<i128>().is_err() => short(v),
         _ => value,
+    }
+}
+
+/// A number as a message writes it back: as Rust writes it, or in exponent form when that would
+/// be long (`1e-300`, not 300 digits).
+pub fn short(value: f64) -> String {
+    let plain = value.to_string();
+    if plain.len() > 16 {
+        format!("{value:e}")
+    } else {
+        plain
     }
 }
 

@@ -45,6 +45,8 @@ pub mod reference;
 pub mod seed;
 mod simd;
 pub mod solvers;
+#[cfg(test)]
+mod testing;
 pub mod train;
 
 pub use error::{Error, Result};

@@ -247,16 +247,6 @@ pub(crate) fn write_outputs(outputs: &[(&str, &Path, &[u8])]) -> anyhow::Result<
     Ok(())
 }
 
-/// A number as a message writes it back: in exponent form when its plain form is long (`1e308`).
-pub(crate) fn short(value: f64) -> String {
-    let plain = value.to_string();
-    if plain.len() > 16 {
-        format!("{value:e}")
-    } else {
-        plain
-    }
-}
-
 /// An optional count flag, which must be at least 1 when given.
 pub(crate) fn at_least_one(name: &str, value: Option<i64>) -> anyhow::Result<Option<usize>> {
     match value {
@@ -298,7 +288,7 @@ pub(crate) fn check_lambda_flags(
 
 pub(crate) fn check_threshold(threshold: f64) -> anyhow::Result<()> {
     if !(0.0..=1.0).contains(&threshold) {
-        bail!("invalid --threshold: {} (must be between 0 and 1)", short(threshold));
+        bail!("invalid --threshold: {} (must be between 0 and 1)", logreg::error::short(threshold));
     }
     Ok(())
 }

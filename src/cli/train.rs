@@ -157,7 +157,7 @@ impl TrainArgs {
             }
             let Some(lambda) = self.lambda else { bail!("--alpha (glmnet's form) needs --lambda") };
             if !(0.0..=1.0).contains(&alpha) {
-                bail!("invalid --alpha: {} (must be between 0 and 1)", super::short(alpha));
+                bail!("invalid --alpha: {} (must be between 0 and 1)", logreg::error::short(alpha));
             }
             let p = Problem::from_glmnet(lambda, alpha);
             return Ok((Penalty::ElasticNet { lambda_l1: p.l1, lambda_l2: p.l2 }, None));

@@ -405,19 +405,8 @@ mod tests {
         /// A valid model file with bytes replaced, inserted, removed or cut: a model (then one that
         /// can predict) or a one-line error, never a panic.
         #[test]
-        fn edited_model_files_load_or_fail_in_one_line(
-            edits in proptest::collection::vec((0usize..4, proptest::num::usize::ANY, proptest::num::u8::ANY), 1..6),
-        ) {
-            let mut bytes = sample().to_bytes().unwrap();
-            for (kind, at, byte) in edits {
-                let at = at % (bytes.len() + 1);
-                match kind {
-                    0 if at < bytes.len() => bytes[at] = byte,
-                    1 => bytes.insert(at, byte),
-                    2 if at < bytes.len() => { bytes.remove(at); }
-                    _ => bytes.truncate(at),
-                }
-            }
+        fn edited_model_files_load_or_fail_in_one_line(edits in crate::testing::byte_edits()) {
+            let bytes = crate::testing::edited(sample().to_bytes().unwrap(), &edits);
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("m.safetensors");
             std::fs::write(&path, &bytes).unwrap();

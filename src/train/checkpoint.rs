@@ -661,7 +661,7 @@ mod tests {
         #[test]
         fn edited_checkpoints_read_or_fail_in_one_line(
             in_checkpoint in proptest::bool::ANY,
-            edits in proptest::collection::vec((0usize..4, proptest::num::usize::ANY, proptest::num::u8::ANY), 1..6),
+            edits in crate::testing::byte_edits(),
         ) {
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("run.ckpt");
@@ -669,16 +669,7 @@ mod tests {
             writer.save(&snapshot(4, &LOSSES, &[])).unwrap();
             writer.flush().unwrap();
             let target = if in_checkpoint { path.clone() } else { losses_path(&path) };
-            let mut bytes = std::fs::read(&target).unwrap();
-            for (kind, at, byte) in edits {
-                let at = at % (bytes.len() + 1);
-                match kind {
-                    0 if at < bytes.len() => bytes[at] = byte,
-                    1 => bytes.insert(at, byte),
-                    2 if at < bytes.len() => { bytes.remove(at); }
-                    _ => bytes.truncate(at),
-                }
-            }
+            let bytes = crate::testing::edited(std::fs::read(&target).unwrap(), &edits);
             std::fs::write(&target, &bytes).unwrap();
             if let Err(e) = read(&path, "settings", 3) {
                 let text = e.to_string();

@@ -1,0 +1,28 @@
+//! Test support shared by the parsers' property tests: edits of a valid file's bytes.
+
+use proptest::prelude::*;
+
+/// One edit: kind (0 replace, 1 insert, 2 remove, 3 cut), a position (taken modulo the length)
+/// and a byte.
+pub(crate) type ByteEdit = (usize, usize, u8);
+
+/// 1 to 5 edits of any kind, anywhere, with any byte.
+pub(crate) fn byte_edits() -> impl Strategy<Value = Vec<ByteEdit>> {
+    proptest::collection::vec((0usize..4, any::<usize>(), any::<u8>()), 1..6)
+}
+
+/// `bytes` with `edits` applied in order.
+pub(crate) fn edited(mut bytes: Vec<u8>, edits: &[ByteEdit]) -> Vec<u8> {
+    for &(kind, at, byte) in edits {
+        let at = at % (bytes.len() + 1);
+        match kind {
+            0 if at < bytes.len() => bytes[at] = byte,
+            1 => bytes.insert(at, byte),
+            2 if at < bytes.len() => {
+                bytes.remove(at);
+            }
+            _ => bytes.truncate(at),
+        }
+    }
+    bytes
+}
