@@ -23,12 +23,15 @@ card named: the tutorial table on both sides (default sizes 100x10, 1M and 10M x
 autograd and fused engines on the GPU at 100x10, 1M and 10M x 100 (the fused engine's kernel reads
 X once per epoch), each against PyTorch's tutorial epoch of the same size; and the exact solvers
 (newton, fista; L2, at most --solver-iters iterations) at 1M and 10M x 100 on the GPU and on this
-machine's CPU, with the full passes over X each made (`train --json` counts them) and the share
-of the bandwidth each pass reached (X is f64 there: 8 bytes an entry).
+machine's CPU, with the full passes over X each made (`train --json` counts and times them) and
+the share of the bandwidth the passes reached (X is f64 there: 8 bytes an entry); and `cv` with the
+folds solved together against one after another. The fused rows include the per-warp kernel
+(`LOGREG_CUDA_PASS=per-warp`) beside the tiled one, for a before-and-after on the same card.
 
     bench.py [--sizes 100x10,100000x100,1000000x100] [--example l2] [--optimizer sgd]
              [--device cpu] [--repeat 5] [--fused-rows 1000000] [--stream-rows 10000000]
-             [--no-fused] [--no-solvers] [--solver-iters 50] [--json bench.json]
+             [--no-fused] [--no-solvers] [--no-cv] [--solver-iters 50] [--cv-lambdas 20]
+             [--only tutorial,fused,solvers,cv] [--json bench.json]
 """
 
 import argparse
@@ -145,6 +148,9 @@ def main():
     parser.add_argument("--no-fused", action="store_true", help="only the tutorial table")
     parser.add_argument("--no-solvers", action="store_true", help="no exact-solver table (cuda)")
     parser.add_argument("--solver-iters", type=int, default=50)
+    parser.add_argument("--cv-lambdas", type=int, default=20)
+    parser.add_argument("--no-cv", action="store_true", help="no cross-validation table (cuda)")
+    parser.add_argument("--only", default=None, help="comma-separated parts to run: tutorial,fused,solvers,cv")
     args = parser.parse_args()
     if args.sizes is None:
         args.sizes = "100x10,1000000x100,10000000x100" if args.device == "cuda" else "100x10,100000x100,1000000x100"
@@ -157,9 +163,10 @@ def main():
 
         if not torch.cuda.is_available():
             sys.exit("bench: --device cuda, but torch sees no CUDA device here")
+    wanted = lambda part: args.only is None or part in args.only.split(",")
     bw = bandwidth(args.device)
     rows = []
-    for size in args.sizes.split(","):
+    for size in (args.sizes.split(",") if wanted("tutorial") else []):
         n, d = (int(v) for v in size.split("x"))
         e1, e2 = (EPOCHS_CUDA if args.device == "cuda" else EPOCHS).get(n, (10, 110))
         row = {"samples": n, "features": d, "epochs": [e1, e2]}
@@ -196,23 +203,29 @@ def main():
         rs, py = r["rust"], r["python"]
         print(f"| {r['samples']}×{r['features']} | {ms(rs['epoch_seconds'])} | {ms(py['epoch_seconds'])} | {r['ratio']:.2f}× | "
               f"{rs['x_read_fraction']:.1%} | {py['x_read_fraction']:.1%} | {mb(rs['peak_rss_bytes'])} | {mb(py['peak_rss_bytes'])} |")
-    fused = [] if args.no_fused else fused_rows(args, bw, rows)
-    solvers = solver_rows(args, bw) if args.device == "cuda" and not args.no_solvers else []
+    fused = [] if args.no_fused or not wanted("fused") else fused_rows(args, bw, rows)
+    solvers = solver_rows(args, bw) if args.device == "cuda" and not args.no_solvers and wanted("solvers") else []
+    cv = cv_rows(args) if args.device == "cuda" and not args.no_cv and wanted("cv") else []
     with open(args.json + ".tmp", "w") as f:
         json.dump(finite({"device": card(args.device), "bandwidth_bytes_per_second": bw, "rows": rows, "fused": fused,
-                          "solvers": solvers}), f, indent=1)
+                          "solvers": solvers, "cv": cv}), f, indent=1)
     os.replace(args.json + ".tmp", args.json)
     print(f"\nwrote {args.json}", file=sys.stderr)
 
 
 def epochs_timed(args, cases, base):
-    """Best `fit_seconds` (and peak RSS) of each case at its two epoch counts, interleaved."""
+    """Best `fit_seconds` (and peak RSS) of each case at its two epoch counts, interleaved. A case
+    named `per-warp@…` runs the fused engine with LOGREG_CUDA_PASS=per-warp: the kernel before the
+    tiled one, for a before-and-after on the same card."""
     runs = {(name, e): base + ["--data", x, "--labels", y] + extra + ["--epochs", str(e)]
             for name, ((x, y), extra, epochs) in cases.items() for e in epochs}
     best = {key: (float("inf"), 0) for key in runs}
     for _ in range(args.repeat):
         for key, cmd in runs.items():
+            if key[0].startswith("per-warp"):
+                os.environ["LOGREG_CUDA_PASS"] = "per-warp"
             t, rss = timed(cmd, 1, inner=True)
+            os.environ.pop("LOGREG_CUDA_PASS", None)
             best[key] = (min(best[key][0], t), max(best[key][1], rss))
     return best
 
@@ -231,7 +244,7 @@ def gpu_rows(args, bw, tutorial_rows, cases, sizes, base):
         per_epoch = (t2 - t1) / (e2 - e1) if t2 > t1 else float("nan")
         py = python.get((n, d))
         py = py if py == py else None  # NaN: that tutorial row failed
-        out.append({"engine": name.split("@")[0], "device": "cuda", "samples": n, "features": d, "epochs": [e1, e2],
+        out.append({"engine": name.split("@")[0].replace("per-warp", "fused, per-warp kernel"), "device": "cuda", "samples": n, "features": d, "epochs": [e1, e2],
                     "epoch_seconds": per_epoch, "x_read_fraction": (4 * n * d / per_epoch) / bw,
                     "vs_pytorch_epoch": per_epoch / py if py else None, "peak_rss_bytes": rss})
         print(json.dumps(finite(out[-1])), file=sys.stderr)
@@ -255,8 +268,8 @@ def solver_rows(args, bw):
           f"CPU ({card('cpu')}); X read per second over all passes, against the GPU's copy bandwidth "
           f"{bw / 1e12:.2f} TB/s, {time.strftime('%Y-%m-%d')}\n")
     print("| solver | samples×features | device | seconds | iterations | passes over X | passes / iteration | "
-          "X read / GPU copy bandwidth | CPU / GPU time |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "X read / GPU copy bandwidth | seconds in passes | X read per pass / GPU copy bandwidth | CPU / GPU time |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for n, seed in ((args.fused_rows, 1), (args.stream_rows, 2)):
         x, y = npy_data(n, d, seed)
         for solver in ("newton", "fista"):
@@ -271,14 +284,50 @@ def solver_rows(args, bw):
                 s = json.loads(result.stdout)["solver"]
                 times[device] = s["seconds"]
                 row = {"solver": solver, "samples": n, "features": d, "device": device, "seconds": s["seconds"],
-                       "iterations": s["iterations"], "passes": s["passes"],
-                       "x_read_fraction": 8 * n * d * s["passes"] / s["seconds"] / bw}
+                       "iterations": s["iterations"], "passes": s["passes"], "pass_seconds": s["pass_seconds"],
+                       "x_read_fraction": 8 * n * d * s["passes"] / s["seconds"] / bw,
+                       "pass_read_fraction": 8 * n * d * s["passes"] / s["pass_seconds"] / bw}
                 out.append(row)
                 print(json.dumps(finite(row)), file=sys.stderr)
                 ratio = f"{times['cpu'] / times['cuda']:.1f}×" if device == "cpu" else ""
                 print(f"| {solver} | {n}×{d} | {device} | {s['seconds']:.3f} | {s['iterations']} | {s['passes']} | "
-                      f"{s['passes'] / max(s['iterations'], 1):.1f} | {row['x_read_fraction']:.1%} | {ratio} |", flush=True)
+                      f"{s['passes'] / max(s['iterations'], 1):.1f} | {row['x_read_fraction']:.1%} | "
+                      f"{s['pass_seconds']:.3f} | {row['pass_read_fraction']:.1%} | {ratio} |", flush=True)
     return out
+
+
+def cv_rows(args):
+    """`logreg cv` on the GPU at --fused-rows x 100 (5 folds, --cv-lambdas values of λ, the lasso,
+    newton): the folds solved together (`--batch-folds on`) against one after another (`off`),
+    interleaved, best of --repeat; the time is cross-validation's (`fit_seconds`: the folds and
+    the path on all rows, which both do alike), the file already read."""
+    d, n = 100, args.fused_rows
+    x, y = npy_data(n, d, 1)
+    base = [args.logreg, "cv", "--data", x, "--labels", y, "--device", "cuda", "--folds", "5", "--n-lambdas",
+            str(args.cv_lambdas), "--json", "--quiet", "--out", os.path.join("target", "bench-data", "cv.safetensors")]
+    best, results = {}, {}
+    for _ in range(args.repeat):
+        for mode in ("on", "off"):
+            out = subprocess.run(base + ["--batch-folds", mode], capture_output=True, text=True)
+            if out.returncode != 0:
+                sys.exit(f"cv --batch-folds {mode}: {out.stderr.strip()}")
+            r = json.loads(out.stdout)
+            best[mode] = min(best.get(mode, float("inf")), r["fit_seconds"])
+            results[mode] = r
+    same = max(abs(a["log_loss_mean"] - b["log_loss_mean"]) for a, b in zip(results["on"]["points"], results["off"]["points"]))
+    rows = [{"folds": mode, "samples": n, "features": d, "lambdas": args.cv_lambdas, "seconds": best[mode],
+             "batched": results[mode]["batched_folds"]} for mode in ("on", "off")]
+    print(f"\n`logreg cv` on the GPU ({card('cuda')}), {n}×{d} f32, 5 folds, {args.cv_lambdas} λ (lasso, newton); "
+          f"cross-validation's seconds, best of {args.repeat}, {time.strftime('%Y-%m-%d')}\n")
+    print("| folds | seconds | vs one after another |")
+    print("|---|---|---|")
+    for r in rows:
+        label = "solved together (--batch-folds on)" if r["batched"] else "one after another (--batch-folds off)"
+        print(f"| {label} | {r['seconds']:.3f} | {r['seconds'] / best['off']:.2f}× |")
+    print(f"\n(largest difference in mean held-out log-loss between the two: {same:.1e})")
+    for r in rows:
+        print(json.dumps(finite(r)), file=sys.stderr)
+    return rows
 
 
 def npy_data(n, d, seed):
@@ -321,9 +370,12 @@ def fused_rows(args, bw, tutorial_rows):
             "fused@1M": (in_memory, gpu("fused"), (3, 5003)),
             "autograd@10M": (big, gpu("autograd"), (3, 303)),
             "fused@10M": (big, gpu("fused"), (3, 1003)),
+            "per-warp@1M": (in_memory, gpu("fused"), (3, 5003)),
+            "per-warp@10M": (big, gpu("fused"), (3, 1003)),
         }
         sizes = {"fused@100": (100, 10), "autograd@1M": (args.fused_rows, d), "fused@1M": (args.fused_rows, d),
-                 "autograd@10M": (args.stream_rows, d), "fused@10M": (args.stream_rows, d)}
+                 "autograd@10M": (args.stream_rows, d), "fused@10M": (args.stream_rows, d),
+                 "per-warp@1M": (args.fused_rows, d), "per-warp@10M": (args.stream_rows, d)}
         return gpu_rows(args, bw, tutorial_rows, cases, sizes, base)
     else:
         on_disk = npy_data(args.stream_rows, d, 2)

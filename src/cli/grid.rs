@@ -95,9 +95,14 @@ pub(crate) struct CvArgs {
     /// λ within one standard error of it (sparser).
     #[arg(long, value_enum, default_value_t = Select::Best)]
     pub(crate) select: Select,
-    /// Folds fitted at once [default: the number of CPU cores, at most --folds; 1 on CUDA].
+    /// Folds fitted at once on threads, when not batched [default: the number of CPU cores, at
+    /// most --folds; 1 on CUDA].
     #[arg(long)]
     pub(crate) jobs: Option<i64>,
+    /// Solve the folds together (newton only): each pass over X serves every fold. auto = on a
+    /// CUDA device with newton, where a pass costs about the same for one fold or all.
+    #[arg(long, value_enum, default_value_t = BatchFolds::Auto)]
+    pub(crate) batch_folds: BatchFolds,
     /// Where to compute: auto = CUDA when there is a usable GPU, else the CPU.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     pub(crate) device: DeviceChoice,
@@ -107,6 +112,14 @@ pub(crate) struct CvArgs {
     /// Also write the table as CSV: lambda, nonzero, log-loss mean/std/se, AUC mean/std.
     #[arg(long)]
     pub(crate) csv: Option<PathBuf>,
+}
+
+/// `--batch-folds`.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum BatchFolds {
+    Auto,
+    On,
+    Off,
 }
 
 /// Which cross-validated λ to keep.
@@ -176,12 +189,20 @@ pub(crate) fn cv(args: CvArgs) -> anyhow::Result<ExitCode> {
         None if device.is_cuda() => 1,
         None => cores.min(folds),
     };
-    let config = CvConfig { folds, seed: args.seed, standardize: args.standardize, path: args.grid.config()?, jobs };
+    let batch_folds = match args.batch_folds {
+        BatchFolds::Auto => None,
+        BatchFolds::On => Some(true),
+        BatchFolds::Off => Some(false),
+    };
+    let (seed, standardize, path) = (args.seed, args.standardize, args.grid.config()?);
+    let config = CvConfig { folds, seed, standardize, path, jobs, batch_folds };
     config.validate()?;
     let table = args.input.load()?;
     stop_on_ctrl_c()?;
     let data = Dataset::from_table(&table)?;
+    let started = std::time::Instant::now();
     let r = cross_validate(&data.x.to_device(device), &data.y.to_device(device), &config)?;
+    let fit_seconds = started.elapsed().as_secs_f64();
     let chosen = match args.select {
         Select::Best => r.best,
         Select::OneSe => r.one_se,
@@ -211,7 +232,8 @@ pub(crate) fn cv(args: CvArgs) -> anyhow::Result<ExitCode> {
     let (best, one_se) = (&r.points[r.best], &r.points[r.one_se]);
     if super::json() {
         jsonln!(serde_json::json!({
-            "folds": folds, "fold_sizes": r.fold_sizes, "alpha": alpha, "points": r.points,
+            "folds": folds, "fold_sizes": r.fold_sizes, "batched_folds": r.batched, "fit_seconds": fit_seconds,
+            "alpha": alpha, "points": r.points,
             "best": best, "one_se": one_se, "chosen": r.points[chosen],
             "coef": fit.coef, "intercept": fit.intercept, "features": table.feature_names, "model": args.out,
         }))?;

@@ -450,6 +450,7 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
                 "optimality": s.optimality,
                 "seconds": s.seconds,
                 "passes": s.passes,
+                "pass_seconds": s.pass_seconds,
             })),
             "coef": coef,
             "intercept": intercept,

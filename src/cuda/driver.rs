@@ -126,6 +126,7 @@ type CuLaunchKernel = unsafe extern "C" fn(
     *mut *mut c_void,
 ) -> CuResult;
 type CuGetErrorString = unsafe extern "C" fn(CuResult, *mut *const c_char) -> CuResult;
+type CuOccupancy = unsafe extern "C" fn(*mut c_int, Handle, c_int, usize) -> CuResult;
 
 type NvrtcCreateProgram = unsafe extern "C" fn(
     *mut Handle,
@@ -266,6 +267,7 @@ pub struct Driver {
     get_function: CuModuleGetFunction,
     launch: CuLaunchKernel,
     error_string: CuGetErrorString,
+    occupancy: CuOccupancy,
     /// Compute capability of the device, major·10 + minor.
     pub arch: i32,
     pub multiprocessors: i32,
@@ -291,6 +293,7 @@ impl Driver {
             get_function: symbol(&lib, "cuModuleGetFunction")?,
             launch: symbol(&lib, "cuLaunchKernel")?,
             error_string: symbol(&lib, "cuGetErrorString")?,
+            occupancy: symbol(&lib, "cuOccupancyMaxActiveBlocksPerMultiprocessor")?,
             arch: 0,
             multiprocessors: 0,
             _lib: lib,
@@ -335,6 +338,15 @@ impl Driver {
             self.check("loading the CUDA kernel", unsafe { (self.get_function)(&mut slot.0, module, c.as_ptr()) })?;
         }
         Ok(out)
+    }
+
+    /// How many blocks of `block` threads of `f` one multiprocessor holds at once (its registers
+    /// and shared memory decide), at least 1.
+    pub fn blocks_per_multiprocessor(&self, f: Function, block: u32) -> Result<u32> {
+        let mut blocks: c_int = 0;
+        // SAFETY: an out-pointer to a local and a function of a loaded module.
+        self.check("sizing the CUDA grid", unsafe { (self.occupancy)(&mut blocks, f.0, block as c_int, 0) })?;
+        Ok(blocks.max(1) as u32)
     }
 
     /// Launches `f` on `grid` blocks of `block` threads on the default stream.

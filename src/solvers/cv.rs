@@ -18,7 +18,7 @@ use crate::model::metrics::roc_auc;
 use crate::model::penalty::Penalty;
 use crate::seed::with_seed;
 use crate::solvers::path::{path_on, PathConfig, PathPoint};
-use crate::solvers::Problem;
+use crate::solvers::{folds, Problem, SolverKind};
 
 /// Settings. Defaults: 5 folds, seed 0, no standardization, the default path, one fold at a time.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -31,13 +31,16 @@ pub struct CvConfig {
     pub standardize: bool,
     /// The λ grid and the solver that fits each λ.
     pub path: PathConfig,
-    /// Folds fitted at once, on separate threads.
+    /// Folds fitted at once, on separate threads (when they are not batched).
     pub jobs: usize,
+    /// Solve the folds together, one pass over X serving all of them (proximal Newton only):
+    /// `None` picks it where X is on a CUDA device and the solver is Newton.
+    pub batch_folds: Option<bool>,
 }
 
 impl Default for CvConfig {
     fn default() -> Self {
-        Self { folds: 5, seed: 0, standardize: false, path: PathConfig::default(), jobs: 1 }
+        Self { folds: 5, seed: 0, standardize: false, path: PathConfig::default(), jobs: 1, batch_folds: None }
     }
 }
 
@@ -75,6 +78,8 @@ pub struct CvResult {
     pub full: Vec<PathPoint>,
     /// All rows' mean and std, when `standardize` asked for them (stored in the refit model).
     pub standardizer: Option<Standardizer>,
+    /// Whether the folds were solved together.
+    pub batched: bool,
 }
 
 impl CvResult {
@@ -114,6 +119,9 @@ impl CvConfig {
     pub fn validate(&self) -> Result<()> {
         ensure(self.folds >= 2, "folds", self.folds, "must be at least 2")?;
         ensure(self.jobs >= 1, "jobs", self.jobs, "must be at least 1")?;
+        if self.batch_folds == Some(true) {
+            ensure(self.path.kind == SolverKind::Newton, "batch_folds", true, "needs the newton solver")?;
+        }
         self.path.validate()
     }
 }
@@ -197,11 +205,28 @@ pub fn cross_validate(x: &Tensor, y: &Tensor, config: &CvConfig) -> Result<CvRes
     let lambdas = config.path.grid(&x_all, &y)?;
     let full = path_on(&x_all, &y, &lambdas, &config.path)?;
 
+    let fold_sizes: Vec<usize> = (0..config.folds).map(|f| fold.iter().filter(|&&g| g == f).count()).collect();
+    let batched = config.batch_folds.unwrap_or(x.device().is_cuda() && config.path.kind == SolverKind::Newton);
+    let scores = match batched {
+        true => folds::held_out_scores(x, &y, &fold, config.folds, &lambdas, config.standardize, &config.path)?,
+        false => folds_apart(x, &y, &fold, &lambdas, config)?,
+    };
+    summarize(scores, &lambdas, fold_sizes, full, standardizer, batched, config)
+}
+
+/// Each fold's held-out (log-loss, AUC) per λ, the folds one after another on `config.jobs`
+/// threads.
+fn folds_apart(
+    x: &Tensor,
+    y: &Tensor,
+    fold: &[usize],
+    lambdas: &[f64],
+    config: &CvConfig,
+) -> Result<Vec<Vec<(f64, f64)>>> {
     let index = |keep: &dyn Fn(usize) -> bool| -> Result<Tensor> {
         let rows: Vec<i64> = (0..fold.len()).filter(|&i| keep(fold[i])).map(|i| i as i64).collect();
         Ok(Tensor::f_from_slice(&rows)?.f_to_device(x.device())?)
     };
-    let fold_sizes: Vec<usize> = (0..config.folds).map(|f| fold.iter().filter(|&&g| g == f).count()).collect();
     // Each job takes every `jobs`-th fold; tensors cross threads by value (tch's Tensor is Send).
     // More jobs than folds would only be idle threads (and a huge --jobs, a huge allocation).
     let jobs = config.jobs.min(config.folds);
@@ -210,7 +235,7 @@ pub fn cross_validate(x: &Tensor, y: &Tensor, config: &CvConfig) -> Result<CvRes
         let job = (x.shallow_clone(), y.shallow_clone(), index(&|g| g != f)?, index(&|g| g == f)?);
         work[f % jobs].push((f, job.0, job.1, job.2, job.3));
     }
-    let lambdas_ref = &lambdas;
+    let lambdas_ref = lambdas;
     let mut scores: Vec<Option<Vec<(f64, f64)>>> = vec![None; config.folds];
     let results: Vec<Result<Vec<FoldScores>>> = std::thread::scope(|scope| {
         let handles: Vec<_> = work
@@ -230,8 +255,19 @@ pub fn cross_validate(x: &Tensor, y: &Tensor, config: &CvConfig) -> Result<CvRes
             scores[f] = Some(s);
         }
     }
-    let scores: Vec<Vec<(f64, f64)>> = scores.into_iter().map(|s| s.expect("every fold scored")).collect();
+    Ok(scores.into_iter().map(|s| s.expect("every fold scored")).collect())
+}
 
+/// The per-λ means and spreads over the folds, the best and one-SE choices.
+fn summarize(
+    scores: Vec<Vec<(f64, f64)>>,
+    lambdas: &[f64],
+    fold_sizes: Vec<usize>,
+    full: Vec<PathPoint>,
+    standardizer: Option<Standardizer>,
+    batched: bool,
+    config: &CvConfig,
+) -> Result<CvResult> {
     let k = config.folds as f64;
     let points: Vec<CvPoint> = lambdas
         .iter()
@@ -256,7 +292,7 @@ pub fn cross_validate(x: &Tensor, y: &Tensor, config: &CvConfig) -> Result<CvRes
     let limit = points[best].log_loss_mean + points[best].log_loss_se;
     // λ decreases along the grid: the first point within the limit is the largest such λ.
     let one_se = (0..=best).find(|&i| points[i].log_loss_mean <= limit).unwrap_or(best);
-    Ok(CvResult { points, best, one_se, fold_sizes, full, standardizer })
+    Ok(CvResult { points, best, one_se, fold_sizes, full, standardizer, batched })
 }
 
 #[cfg(test)]
@@ -320,6 +356,43 @@ mod tests {
             assert!((a.log_loss_mean - b.log_loss_mean).abs() <= 1e-12, "{a:?} vs {b:?}");
         }
         assert_eq!((serial.best, serial.one_se), (parallel.best, parallel.one_se));
+    }
+
+    /// The folds solved together give the numbers of the folds one after another (each to the
+    /// solver's tolerance), for the lasso and Elastic Net, standardized or not, and with a row
+    /// count past the Hessian's sampling threshold.
+    #[test]
+    fn batched_folds_give_the_sequential_numbers() {
+        let (x, y) = data();
+        let big = with_seed(4, || {
+            let x = Tensor::randn([70_000, 5], (Kind::Float, Device::Cpu));
+            let w = Tensor::from_slice(&[1.0f32, -0.5, 0.0, 0.3, 0.0]);
+            (x.shallow_clone(), (x.mv(&w) + 0.2).sigmoid().bernoulli())
+        });
+        for (x, y, alpha, standardize, lambdas) in
+            [(&x, &y, 1.0, false, 12), (&x, &y, 0.5, true, 12), (&big.0, &big.1, 0.8, true, 4)]
+        {
+            let path = PathConfig { n_lambdas: lambdas, alpha, ..Default::default() };
+            let config =
+                |batch| CvConfig { path, standardize, batch_folds: Some(batch), folds: 4, ..Default::default() };
+            let (apart, together) =
+                (cross_validate(x, y, &config(false)).unwrap(), cross_validate(x, y, &config(true)).unwrap());
+            assert!(together.batched && !apart.batched);
+            for (a, b) in apart.points.iter().zip(&together.points) {
+                assert_eq!(a.lambda, b.lambda);
+                assert!((a.log_loss_mean - b.log_loss_mean).abs() <= 1e-7, "α {alpha}: {a:?} vs {b:?}");
+                assert!((a.log_loss_std - b.log_loss_std).abs() <= 1e-6, "α {alpha}: {a:?} vs {b:?}");
+                assert!((a.auc_mean - b.auc_mean).abs() <= 1e-4, "α {alpha}: {a:?} vs {b:?}");
+            }
+            assert_eq!((apart.best, apart.one_se), (together.best, together.one_se));
+        }
+        let fista = CvConfig {
+            path: PathConfig { kind: SolverKind::Fista, ..Default::default() },
+            batch_folds: Some(true),
+            ..Default::default()
+        };
+        let e = cross_validate(&x, &y, &fista).unwrap_err().to_string();
+        assert!(e.starts_with("invalid batch_folds: true (needs the newton solver"), "{e}");
     }
 
     #[test]

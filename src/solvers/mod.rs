@@ -16,6 +16,7 @@
 //! [`crate::interrupt`] once per iteration.
 
 pub mod cv;
+mod folds;
 pub mod path;
 
 use tch::{Device, Kind, Tensor};
@@ -117,6 +118,9 @@ pub struct Solution {
     /// Full passes over X (products X·v and Xᵀ·r), the start's included; Newton's Hessian reads
     /// only its row subsample and is not counted.
     pub passes: usize,
+    /// Seconds spent in those passes (on a GPU, each timed from a synchronized start to its end):
+    /// with `passes` and X's bytes, the rate at which the passes read X.
+    pub pass_seconds: f64,
 }
 
 /// The data and penalty; θ = [w; b], the scores z = X·w + b (the bias kept apart from X, so X
@@ -134,15 +138,33 @@ struct Smooth {
     problem: Problem,
     n: f64,
     d: i64,
-    /// Full passes over X so far.
+    /// Full passes over X so far, and the seconds they took.
     passes: std::cell::Cell<usize>,
+    pass_seconds: std::cell::Cell<f64>,
 }
 
 impl Smooth {
+    /// Runs one pass over X, counted and timed (on CUDA between two synchronizations, so the
+    /// time is the pass's, not its launch's).
+    fn pass(&self, f: impl FnOnce() -> Result<Tensor>) -> Result<Tensor> {
+        let sync = || {
+            if let Device::Cuda(i) = self.x.device() {
+                tch::Cuda::synchronize(i as i64);
+            }
+        };
+        sync();
+        let started = std::time::Instant::now();
+        let out = f()?;
+        sync();
+        self.passes.set(self.passes.get() + 1);
+        self.pass_seconds.set(self.pass_seconds.get() + started.elapsed().as_secs_f64());
+        Ok(out)
+    }
+
     /// z = X·w + b.
     fn scores(&self, theta: &Tensor) -> Result<Tensor> {
-        self.passes.set(self.passes.get() + 1);
-        Ok(self.x.f_mv(&theta.f_narrow(0, 0, self.d)?)?.f_add(&theta.f_narrow(0, self.d, 1)?)?)
+        let w = theta.f_narrow(0, 0, self.d)?;
+        Ok(self.pass(|| Ok(self.x.f_mv(&w)?))?.f_add(&theta.f_narrow(0, self.d, 1)?)?)
     }
 
     /// f(θ) = mean logloss + λ₂‖m⊙θ‖², from the scores z; also m⊙θ.
@@ -157,8 +179,8 @@ impl Smooth {
     /// ∇f at θ from its scores z: [Xᵀr; Σr]/N + 2λ₂·m⊙θ with r = σ(z) − y.
     fn grad_at(&self, z: &Tensor, masked: &Tensor) -> Result<Tensor> {
         let residual = z.f_sigmoid()?.f_sub(&self.y)?;
-        self.passes.set(self.passes.get() + 1);
-        let grad = Tensor::f_cat(&[self.x.f_tr()?.f_mv(&residual)?, residual.f_sum(Kind::Double)?.f_reshape([1])?], 0)?;
+        let xr = self.pass(|| Ok(self.x.f_tr()?.f_mv(&residual)?))?;
+        let grad = Tensor::f_cat(&[xr, residual.f_sum(Kind::Double)?.f_reshape([1])?], 0)?;
         Ok(grad.f_div_scalar(self.n)?.f_add(&masked.f_mul_scalar(2.0 * self.problem.l2)?)?)
     }
 
@@ -230,6 +252,7 @@ fn solution(
         optimality,
         seconds: 0.0,
         passes: s.passes.get(),
+        pass_seconds: s.pass_seconds.get(),
     })
 }
 
@@ -306,6 +329,7 @@ pub(crate) fn solve_design(
         problem,
         n: n as f64,
         passes: std::cell::Cell::new(0),
+        pass_seconds: std::cell::Cell::new(0.0),
     };
     let zero = Tensor::f_zeros([d + 1], (Kind::Double, device))?;
     let reference = s.optimality(&zero, &s.value_and_grad(&zero)?.1)?.max(f64::MIN_POSITIVE);
@@ -410,7 +434,7 @@ fn newton(
 
 /// The proximal Newton step Δ: argmin g·Δ + ½ΔᵀHΔ + λ₁‖m⊙(θ+Δ)‖₁ by cyclic coordinate descent on
 /// the d×d model (`h` row-major), until no coordinate moves by more than 1e-12 (relative).
-fn lasso_step(h: &[f64], g: &[f64], theta: &[f64], mask: &[f64], l1: f64) -> Vec<f64> {
+pub(crate) fn lasso_step(h: &[f64], g: &[f64], theta: &[f64], mask: &[f64], l1: f64) -> Vec<f64> {
     let d = g.len();
     let mut delta = vec![0.0; d];
     // hd = H·Δ, kept up to date.

