@@ -1,6 +1,7 @@
 //! Finds libtorch, links `libtorch_cuda` into the test binaries only (the program loads it on
 //! demand), embeds an rpath so `target/*/logreg` runs without LD_LIBRARY_PATH, and compiles
-//! `src/aten_shim.cpp`, the ATen calls tch does not expose.
+//! `src/aten_shim.cpp`, the ATen calls tch does not expose (and, with the `dist` feature,
+//! `src/dist/c10d_shim.cpp`).
 
 use std::env;
 use std::path::PathBuf;
@@ -93,6 +94,9 @@ fn main() {
             println!("cargo:rustc-link-arg-{kind}=-Wl,--as-needed");
         }
     }
+    if env::var_os("CARGO_FEATURE_DIST").is_some() {
+        build_c10d_shim(&torch);
+    }
     cc::Build::new()
         .cpp(true)
         .pic(true)
@@ -103,4 +107,36 @@ fn main() {
         .flag("-DGLOG_USE_GLOG_EXPORT")
         .file("src/aten_shim.cpp")
         .compile("logreg_aten_shim");
+}
+
+/// The `dist` feature: `src/dist/c10d_shim.cpp` against libtorch's c10d headers and Gloo's, which
+/// the wheel lacks and Debian's `libgloo-dev` provides (libtorch_cpu holds Gloo's code itself).
+fn build_c10d_shim(torch: &Libtorch) {
+    println!("cargo:rerun-if-changed=src/dist/c10d_shim.cpp");
+    let gloo = var("LOGREG_GLOO_INCLUDE").map_or_else(|| PathBuf::from("/usr/include"), PathBuf::from);
+    if !gloo.join("gloo/config.h").exists() {
+        eprintln!(
+            "error: the `dist` feature needs Gloo's headers ({}/gloo not found): install Debian's \
+             libgloo-dev (`apt-get install libgloo-dev`), or set LOGREG_GLOO_INCLUDE to their folder",
+            gloo.display()
+        );
+        std::process::exit(1);
+    }
+    let mut build = cc::Build::new();
+    // /usr/include is searched already; naming it with -I would reorder it before libstdc++'s
+    // own headers (and break their #include_next).
+    if gloo != std::path::Path::new("/usr/include") {
+        build.include(&gloo);
+    }
+    build
+        .cpp(true)
+        .pic(true)
+        .warnings(false)
+        .includes(&torch.include_dirs)
+        .flag("-std=c++17")
+        .flag(format!("-D_GLIBCXX_USE_CXX11_ABI={}", torch.cxx11_abi))
+        .flag("-DGLOG_USE_GLOG_EXPORT")
+        .flag("-DUSE_C10D_GLOO")
+        .file("src/dist/c10d_shim.cpp")
+        .compile("logreg_c10d_shim");
 }

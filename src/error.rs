@@ -55,6 +55,18 @@ pub enum Error {
         free: String,
     },
 
+    /// A collective across processes failed (`dist`): the rank it failed on, and c10d's reason
+    /// (a peer that died or never came, a timeout, a port in use).
+    #[error("rank {rank}: {step}: {message}")]
+    Distributed {
+        /// What was being done (joining the process group, summing over the processes).
+        step: &'static str,
+        /// This process's rank.
+        rank: usize,
+        /// c10d's message, its first line.
+        message: String,
+    },
+
     /// The machine's memory could not hold an allocation of `size` (libtorch's CPU allocator).
     #[error("out of memory: {size} did not fit in this machine's memory")]
     OutOfMemory {

@@ -34,6 +34,7 @@ pub(crate) mod aten;
 pub mod cuda;
 pub mod data;
 pub mod device;
+pub mod dist;
 pub mod error;
 pub mod estimator;
 pub mod interrupt;

@@ -209,12 +209,28 @@ pub(crate) fn check_outputs(outputs: &[(&str, &Path)], inputs: &[(&str, &Path)])
 /// [`logreg::Error::InvalidSetting`]), or `None` for a setting no flag sets.
 pub(crate) fn flag_for(name: &str) -> Option<String> {
     let flag = match name {
+        // The launcher's environment variables (WORLD_SIZE, RANK, …) are named as they are.
+        n if n.bytes().all(|b| b.is_ascii_uppercase() || b == b'_') => return None,
         "c" => "C",
         "ratio" => "lambda-ratio",
         "x" | "y" | "feature_names" | "start" | "labels" => return None,
         other => other,
     };
     Some(format!("--{}", flag.replace('_', "-")))
+}
+
+/// For `train`, `path` and `cv`: under a launcher (torchrun's WORLD_SIZE, RANK, MASTER_ADDR,
+/// MASTER_PORT) a partial environment is an error naming the variable, and a world of more than
+/// one process is refused, not run N times over the same outputs.
+pub(crate) fn single_process() -> anyhow::Result<()> {
+    if let Some(l) = logreg::dist::Launch::from_env()? {
+        anyhow::bail!(
+            "launched as rank {} of {} (WORLD_SIZE): train, path and cv do not share work across processes yet; run one process",
+            l.rank,
+            l.size
+        );
+    }
+    Ok(())
 }
 
 /// `err` as one line, `{:#}` style (each cause after ": "), with the library's setting names

@@ -140,3 +140,41 @@ fn help_lists_the_commands_and_exits_zero() {
     let err = stderr(&out);
     assert!(err.lines().any(|l| l.trim_start().starts_with("train ")) && err.lines().count() > 10, "{err}");
 }
+
+/// Under a launcher's environment, train, path and cv refuse a partial one naming the variable,
+/// and a world of several processes (which would each write the same outputs), before any work.
+#[test]
+fn a_launchers_environment_is_refused_whole_or_partial() {
+    let data = "fixtures/breast_cancer.csv";
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.safetensors");
+    for (vars, expected) in [
+        (&[("WORLD_SIZE", "2"), ("RANK", "0")][..], "error: invalid MASTER_ADDR: unset (must be set with WORLD_SIZE > 1)"),
+        (&[("RANK", "1")][..], "error: invalid RANK: 1 (set without WORLD_SIZE: set both, as torchrun does)"),
+        (
+            &[("WORLD_SIZE", "2"), ("RANK", "1"), ("MASTER_ADDR", "127.0.0.1"), ("MASTER_PORT", "29500")][..],
+            "error: launched as rank 1 of 2 (WORLD_SIZE): train, path and cv do not share work across processes yet; run one process",
+        ),
+    ] {
+        for command in ["train", "path", "cv"] {
+            let mut cmd = Command::new(bin());
+            let output = if command == "path" { "--csv" } else { "--out" };
+            cmd.args([command, "--data", data, output, out.to_str().unwrap()]);
+            for (k, v) in vars {
+                cmd.env(k, v);
+            }
+            let o = cmd.output().unwrap();
+            assert_eq!(o.status.code(), Some(2), "{command} {vars:?}: {}", stderr(&o));
+            assert_eq!(stderr(&o).trim(), expected, "{command} {vars:?}");
+            assert!(!out.exists());
+        }
+    }
+    // A world of one is a single process, as torchrun --nproc-per-node 1 launches it.
+    let o = Command::new(bin())
+        .args(["train", "--data", data, "--out", out.to_str().unwrap(), "--quiet"])
+        .env("WORLD_SIZE", "1")
+        .env("RANK", "0")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+}

@@ -1,0 +1,123 @@
+//! A c10d process group (Gloo over TCP, rendezvous in rank 0's TCPStore) through
+//! `c10d_shim.cpp`: the one collective the solvers need, a sum of f64 buffers.
+
+use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::time::Duration;
+
+use super::Launch;
+use crate::error::{Error, Result};
+
+extern "C" {
+    fn logreg_dist_last_error() -> *const c_char;
+    fn logreg_dist_init(
+        host: *const c_char,
+        port: c_int,
+        rank: c_int,
+        world: c_int,
+        timeout_ms: i64,
+        out: *mut *mut c_void,
+    ) -> c_int;
+    fn logreg_dist_allreduce_sum_f64(handle: *mut c_void, values: *mut f64, len: i64) -> c_int;
+    fn logreg_dist_free(handle: *mut c_void);
+}
+
+/// This process's membership of a launched world.
+pub struct World {
+    handle: *mut c_void,
+    /// Where this process stands.
+    pub launch: Launch,
+}
+
+// SAFETY: the process group is used from one thread at a time (`&mut self` for collectives).
+unsafe impl Send for World {}
+
+fn failed(step: &'static str, rank: usize) -> Error {
+    // SAFETY: the shim returns a NUL-terminated thread-local string.
+    let message = unsafe { CStr::from_ptr(logreg_dist_last_error()) }.to_string_lossy().into_owned();
+    Error::Distributed { step, rank, message }
+}
+
+impl World {
+    /// Joins `launch`'s world: waits for every process at most `timeout`, which also bounds each
+    /// collective afterwards (so a dead rank ends the others within it).
+    pub fn join(launch: Launch, timeout: Duration) -> Result<Self> {
+        let host = CString::new(launch.addr.as_str()).map_err(|_| Error::InvalidSetting {
+            name: "MASTER_ADDR",
+            value: crate::data::table::shown(&launch.addr),
+            expected: "a host name without NUL",
+        })?;
+        let ms = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
+        let mut handle = std::ptr::null_mut();
+        // SAFETY: a NUL-terminated host and an out-pointer to a local; rank < world ≤ 2^20 fit c_int.
+        let rc = unsafe {
+            logreg_dist_init(
+                host.as_ptr(),
+                c_int::from(launch.port),
+                launch.rank as c_int,
+                launch.size as c_int,
+                ms,
+                &mut handle,
+            )
+        };
+        if rc != 0 {
+            return Err(failed("joining the process group", launch.rank));
+        }
+        Ok(Self { handle, launch })
+    }
+
+    /// `values` summed element-wise over every process, in place (the same order of additions
+    /// on every rank, so every rank ends with the same bits).
+    pub fn sum(&mut self, values: &mut [f64]) -> Result<()> {
+        let len = i64::try_from(values.len()).expect("a slice length fits i64");
+        // SAFETY: `values` is a live, exclusive buffer of `len` f64s for the call's duration.
+        match unsafe { logreg_dist_allreduce_sum_f64(self.handle, values.as_mut_ptr(), len) } {
+            0 => Ok(()),
+            _ => Err(failed("summing over the processes", self.launch.rank)),
+        }
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        // SAFETY: the handle came from logreg_dist_init and is freed once.
+        unsafe { logreg_dist_free(self.handle) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two ranks (threads of this process, each with its own group) sum their buffers; a rank
+    /// whose peer never comes fails within the timeout, naming itself.
+    #[test]
+    fn two_ranks_sum_their_buffers_and_a_missing_peer_times_out() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let launch = |rank| Launch { rank, size: 2, addr: "127.0.0.1".into(), port };
+        let sums: Vec<Vec<f64>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..2)
+                .map(|rank| {
+                    s.spawn(move || {
+                        let mut world = World::join(launch(rank), Duration::from_secs(30)).unwrap();
+                        let mut v = vec![rank as f64 + 0.5, 1e300 * rank as f64, -1.0];
+                        world.sum(&mut v).unwrap();
+                        v
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(sums[0], vec![2.0, 1e300, -2.0]);
+        assert_eq!(sums[0], sums[1]);
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let alone = Launch { rank: 0, size: 2, addr: "127.0.0.1".into(), port };
+        let started = std::time::Instant::now();
+        let e = World::join(alone, Duration::from_secs(2)).err().expect("no peer").to_string();
+        assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());
+        assert!(e.starts_with("rank 0: joining the process group: "), "{e}");
+        assert!(!e.contains('\n'), "{e}");
+    }
+}
