@@ -10,6 +10,7 @@ use clap::Args;
 
 use logreg::data::npy;
 use logreg::data::source::Source;
+use logreg::data::labels::Classes;
 use logreg::data::recipe::{read_scoring, Unknown};
 use logreg::data::table::LabelColumn;
 use logreg::device::DeviceChoice;
@@ -212,8 +213,11 @@ pub(crate) fn predict(args: PredictArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub(crate) fn print_report(r: &Report, nonzero: usize, total: usize) -> anyhow::Result<()> {
+/// The report as text; the confusion matrix names the classes (`1`/`0` for a model without
+/// named classes).
+pub(crate) fn print_report(r: &Report, nonzero: usize, total: usize, classes: Option<&Classes>) -> anyhow::Result<()> {
     let c = &r.confusion;
+    let (p, n) = classes.map_or(("1", "0"), |c| (c.positive.as_str(), c.negative.as_str()));
     outln!("rows             {}", r.rows)?;
     outln!("log-loss         {:.6}", r.log_loss)?;
     outln!("accuracy         {:.4}", r.accuracy)?;
@@ -222,9 +226,12 @@ pub(crate) fn print_report(r: &Report, nonzero: usize, total: usize) -> anyhow::
     outln!("recall           {:.4}", r.recall)?;
     outln!("F1               {:.4}", r.f1)?;
     outln!("threshold        {}", r.threshold)?;
-    outln!("confusion        predicted 1   predicted 0")?;
-    outln!("  actual 1       {:>11}   {:>11}", c.true_positives, c.false_negatives)?;
-    outln!("  actual 0       {:>11}   {:>11}", c.false_positives, c.true_negatives)?;
+    if classes.is_some() {
+        outln!("positive class   {p}")?;
+    }
+    outln!("confusion        {:>11}   {:>11}", format!("predicted {p}"), format!("predicted {n}"))?;
+    outln!("  actual {p:<8}{:>11}   {:>11}", c.true_positives, c.false_negatives)?;
+    outln!("  actual {n:<8}{:>11}   {:>11}", c.false_positives, c.true_negatives)?;
     outln!("non-zero weights {nonzero} of {total}")?;
     Ok(())
 }
@@ -265,14 +272,18 @@ pub(crate) fn evaluate(args: EvaluateArgs) -> anyhow::Result<ExitCode> {
         (s.saved, s.probs, s.labels)
     };
     let report = metrics::report(&probs, &labels, args.threshold);
+    let classes = saved.recipe.as_ref().and_then(|r| r.classes.clone());
     let total = saved.model.coef().len();
     let nonzero = saved.model.coef().iter().filter(|&&w| w != 0.0).count();
     if super::json() {
         let mut json = serde_json::to_value(&report)?;
         json["nonzero_weights"] = nonzero.into();
+        if let Some(c) = &classes {
+            json["classes"] = serde_json::to_value(c)?;
+        }
         jsonln!(json)?;
     } else {
-        print_report(&report, nonzero, total)?;
+        print_report(&report, nonzero, total, classes.as_ref())?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,6 +1,7 @@
 //! Label values as people write them: any two distinct values are the two classes (`0/1`,
 //! `-1/1`, `true/false`, `yes/no`, `M/B` …). Values that parse as numbers compare as numbers
-//! (`1` = `1.0`), others as trimmed text, case-sensitively. Which class is positive: the one
+//! (`1` = `1.0`; `true` and `false`, in any case, are 1 and 0), others as trimmed text,
+//! case-sensitively. Which class is positive: the one
 //! `--positive-class` names, else the rule of [`Classes::learn`].
 
 use serde::{Deserialize, Serialize};
@@ -17,9 +18,16 @@ pub enum LabelKey {
 }
 
 impl LabelKey {
-    /// The key of a (trimmed) cell.
+    /// The key of a (trimmed) cell: `true` and `false`, in any case, are the numbers 1 and 0 (as
+    /// logreg always read them).
     pub fn of(text: &str) -> Self {
         let text = text.trim();
+        if text.eq_ignore_ascii_case("true") {
+            return LabelKey::Number(1.0);
+        }
+        if text.eq_ignore_ascii_case("false") {
+            return LabelKey::Number(0.0);
+        }
         match text.parse::<f64>() {
             // `inf` and `nan` parse as f64 but are names here.
             Ok(v) if v.is_finite() => LabelKey::Number(if v == 0.0 { 0.0 } else { v }),
@@ -139,7 +147,7 @@ mod tests {
         assert_eq!(learned(&["1", "-1"], None), pair("-1", "1"));
         assert_eq!(learned(&["2", "1"], None), pair("2", "1"), "1 before the larger value");
         assert_eq!(learned(&["3", "2"], None), pair("2", "3"));
-        assert_eq!(learned(&["false", "true"], None), pair("false", "true"));
+        assert_eq!(learned(&["false", "TRUE"], None), pair("0", "1"), "true/false are 1/0");
         assert_eq!(learned(&["Yes", "No"], None), pair("No", "Yes"));
         assert_eq!(learned(&["B", "M"], None), pair("B", "M"));
         assert_eq!(learned(&["M", "B"], None), pair("B", "M"));

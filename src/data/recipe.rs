@@ -309,19 +309,20 @@ pub fn read_training(path: &Path, format: &Format, spec: &Spec) -> Result<Traini
         &file,
         input,
         format,
-        |names, line| plan_training(&file, names, line, spec),
+        |names, line, one_column| plan_training(&file, names, line, one_column, spec),
         |state, row| training_row(state, row, spec),
     )?;
     finish_training(state, spec)
 }
 
-fn plan_training(file: &str, names: &[String], line: u64, spec: &Spec) -> Result<TrainRead> {
+fn plan_training(file: &str, names: &[String], line: u64, one_column: &str, spec: &Spec) -> Result<TrainRead> {
     let file = if file == "-" { "<stdin>" } else { file };
     let header_error = |message: String| Error::Input { location: format!("{file}:{line}"), message };
     let position = |name: &str| names.iter().position(|n| n == name);
     let label_at = match &spec.label {
         None if names.len() < 2 => {
-            return Err(table::at(file, line, 1, "need at least one feature column and a label column".into()))
+            let message = format!("need at least one feature column and a label column: {one_column}");
+            return Err(table::at(file, line, 1, message));
         }
         None => names.len() - 1,
         Some(name) => position(name).ok_or_else(|| {
@@ -352,7 +353,8 @@ fn plan_training(file: &str, names: &[String], line: u64, spec: &Spec) -> Result
     }
     let features: Vec<usize> = candidates.iter().zip(&chosen).filter(|(_, &c)| c).map(|(&i, _)| i).collect();
     if features.is_empty() {
-        return Err(table::at(file, line, 1, "no feature columns (--features and --drop leave none)".into()));
+        let why = if names.len() == 1 { format!(": {one_column}") } else { " (--features and --drop leave none)".into() };
+        return Err(table::at(file, line, 1, format!("no feature columns{why}")));
     }
     let explicit: Vec<usize> = match &spec.categorical {
         Categorical::Columns(list) => {
@@ -456,11 +458,8 @@ fn training_row(state: &mut TrainRead, row: &RawRow, spec: &Spec) -> Result<()> 
                     *store = Store::to_levels(values);
                     store.push_level(level_of(cell))
                 }
-                Err(m) => {
-                    let text = cell.parse::<f64>().is_err() && !cell.contains(',');
-                    let hint = if text { "; a text column needs --categorical COLUMN or auto" } else { "" };
-                    return Err(hinted(i, m, hint));
-                }
+                // The message `convert` gives too (a text column: see --categorical).
+                Err(m) => return Err(bad(i, m)),
             },
             levels => levels.push_level(level_of(cell)),
         };
@@ -621,7 +620,7 @@ pub fn read_scoring(
         &file,
         input,
         format,
-        |names, line| plan_scoring(&file, names, line, recipe, label, with_ids),
+        |names, line, one_column| plan_scoring(&file, names, line, one_column, recipe, label, with_ids),
         |state, row| scoring_row(state, row, recipe, unknown),
     )?;
     let feature_names = recipe.feature_names();
@@ -635,10 +634,12 @@ pub fn read_scoring(
     Ok(Scoring { table, ids: state.id_cells, unknown: state.unknown })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn plan_scoring(
     file: &str,
     names: &[String],
     line: u64,
+    one_column: &str,
     recipe: &Recipe,
     label: Option<&str>,
     with_ids: bool,
@@ -694,8 +695,9 @@ fn plan_scoring(
             parts.push(format!("unexpected {}", quote(&unexpected)));
         }
         let what = if recipe.inputs.iter().all(|i| i.levels.is_none()) { "features" } else { "input columns" };
+        let hint = if names.len() == 1 { format!(" ({one_column})") } else { String::new() };
         return Err(header_error(format!(
-            "columns do not match the model's {} {what}: {}",
+            "columns do not match the model's {} {what}: {}{hint}",
             recipe.inputs.len(),
             parts.join("; ")
         )));

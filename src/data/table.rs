@@ -503,20 +503,21 @@ impl RawRow<'_> {
 }
 
 /// Reads the CSV `input` (named `file`; gzip or zstd decoded on a thread of its own) in `format`:
-/// `on_header` makes a state from the header's names (and the header's line), then `on_row` takes
-/// each data row's cells. The same checks as [`parse`] up to the cells' meaning.
+/// `on_header` makes a state from the header's names, its line, and what to say of a header of one
+/// column (which delimiters were tried); then `on_row` takes each data row's cells. The same
+/// checks as [`parse`] up to the cells' meaning.
 pub(crate) fn read_raw<S>(
     file: &str,
     input: impl Read + Send + 'static,
     format: &Format,
-    on_header: impl FnOnce(&[String], u64) -> Result<S>,
+    on_header: impl FnOnce(&[String], u64, &str) -> Result<S>,
     mut on_row: impl FnMut(&mut S, &RawRow) -> Result<()>,
 ) -> Result<S> {
     let file = named(file);
     format.check().map_err(|m| whole(file, m))?;
     let input = compressed::open(input).and_then(Decoded::in_background).map_err(|e| not_read(file, e, None))?;
-    let Opened { mut lexer, names, header_line, cells, .. } = open_table(file, input, format, BUFFER)?;
-    let mut state = on_header(&names, header_line)?;
+    let Opened { mut lexer, names, header_line, cells, one_column } = open_table(file, input, format, BUFFER)?;
+    let mut state = on_header(&names, header_line, &one_column)?;
     let mut record = Record::default();
     let mut rows = 0usize;
     while next_row(&mut lexer, &mut record, names.len())? {
