@@ -321,3 +321,28 @@ fn version_1_model_files_still_load() {
             .unwrap();
     assert_eq!((report["rows"].as_u64(), report["accuracy"].as_f64()), (Some(2), Some(1.0)));
 }
+
+/// `convert` takes the recipe flags: the `.npy` files it writes train (in memory or `--stream`) to
+/// the coefficients of the raw file (imputation over the whole file both ways, no split).
+#[test]
+fn convert_applies_the_recipe_and_stream_refuses_its_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let flags =
+        ["--label", "diagnosis", "--id", "patient", "--drop", "comment", "--categorical", "clinic", "--missing", "mean"];
+    let x = dir.path().join("x.npy");
+    let converted: serde_json::Value =
+        serde_json::from_str(&ok(&[&["convert", PATIENTS, path(&x), "--json"], &flags[..]].concat())).unwrap();
+    assert_eq!(converted["rows"], 450);
+    assert_eq!(converted["classes"], serde_json::json!({"negative": "B", "positive": "M"}));
+    assert_eq!(converted["features"][0], "clinic=east");
+    let y = dir.path().join("x.labels.npy");
+    let (_, from_npy) = train(dir.path(), path(&x), &["--labels", path(&y), "--solver", "newton"]);
+    let (_, from_csv) = train(dir.path(), PATIENTS, &[&flags[..], &["--solver", "newton"]].concat());
+    assert_eq!(from_npy["coef"], from_csv["coef"]);
+    assert_eq!(from_npy["intercept"], from_csv["intercept"]);
+    refused(
+        dir.path(),
+        &["train", "--data", path(&x), "--labels", path(&y), "--stream", "--id", "patient"],
+        "--id applies to a CSV --data; --stream reads a .npy file",
+    );
+}
