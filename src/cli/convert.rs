@@ -68,11 +68,19 @@ pub(crate) fn convert(args: ConvertArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// `convert` with recipe flags: the table in memory, then both files.
-fn convert_recipe(args: &ConvertArgs, format: &logreg::data::table::Format, labels_out: &std::path::Path) -> anyhow::Result<ExitCode> {
+fn convert_recipe(
+    args: &ConvertArgs,
+    format: &logreg::data::table::Format,
+    labels_out: &std::path::Path,
+) -> anyhow::Result<ExitCode> {
     let spec = args.recipe.spec(args.label.clone())?;
     let c = logreg::data::stream::convert_recipe(&args.input, format, &spec, &args.output, labels_out)?;
     if c.dropped > 0 {
-        warnln!("note: --missing drop-rows left out {} of {} rows (a missing cell in each)", c.dropped, c.dropped + c.rows);
+        warnln!(
+            "note: --missing drop-rows left out {} of {} rows (a missing cell in each)",
+            c.dropped,
+            c.dropped + c.rows
+        );
     }
     let features = c.recipe.feature_names();
     if super::json() {
@@ -82,7 +90,8 @@ fn convert_recipe(args: &ConvertArgs, format: &logreg::data::table::Format, labe
         }))?;
         return Ok(ExitCode::SUCCESS);
     }
-    let classes = c.recipe.classes.as_ref().map_or(String::new(), |k| format!(", 1 = `{}`, 0 = `{}`", k.positive, k.negative));
+    let classes =
+        c.recipe.classes.as_ref().map_or(String::new(), |k| format!(", 1 = `{}`, 0 = `{}`", k.positive, k.negative));
     outln!(
         "wrote {} ({} rows × {} features, f32) and {} (labels `{}`{classes}); features are x0 … x{} in the order {}",
         args.output.display(),

@@ -8,10 +8,10 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use clap::Args;
 
-use logreg::data::npy;
-use logreg::data::source::Source;
 use logreg::data::labels::Classes;
+use logreg::data::npy;
 use logreg::data::recipe::{read_scoring, Unknown};
+use logreg::data::source::Source;
 use logreg::data::table::LabelColumn;
 use logreg::device::DeviceChoice;
 use logreg::model::file::SavedModel;
@@ -199,9 +199,7 @@ pub(crate) fn predict(args: PredictArgs) -> anyhow::Result<ExitCode> {
             }
             let positive = f64::from(*p) > args.threshold;
             match &classes {
-                Some(c) => {
-                    out += &format!("{p},{}\n", csv_cell(if positive { &c.positive } else { &c.negative }))
-                }
+                Some(c) => out += &format!("{p},{}\n", csv_cell(if positive { &c.positive } else { &c.negative })),
                 None => out += &format!("{p},{}\n", u8::from(positive)),
             }
         }

@@ -158,9 +158,15 @@ mod tests {
 
     #[test]
     fn bad_choices_are_one_line_errors() {
-        assert_eq!(learned(&["M", "B"], Some("m")).unwrap_err(), "--positive-class `m` is not a label value (found `M`, `B`)");
+        assert_eq!(
+            learned(&["M", "B"], Some("m")).unwrap_err(),
+            "--positive-class `m` is not a label value (found `M`, `B`)"
+        );
         assert_eq!(learned(&["M"], None).unwrap_err(), "the labels hold one value, `M`: training needs two classes");
-        assert_eq!(learned(&["M"], Some("M")).unwrap_err(), "the labels hold one value, `M`: training needs two classes");
+        assert_eq!(
+            learned(&["M"], Some("M")).unwrap_err(),
+            "the labels hold one value, `M`: training needs two classes"
+        );
     }
 
     #[test]

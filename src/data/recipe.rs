@@ -353,7 +353,8 @@ fn plan_training(file: &str, names: &[String], line: u64, one_column: &str, spec
     }
     let features: Vec<usize> = candidates.iter().zip(&chosen).filter(|(_, &c)| c).map(|(&i, _)| i).collect();
     if features.is_empty() {
-        let why = if names.len() == 1 { format!(": {one_column}") } else { " (--features and --drop leave none)".into() };
+        let why =
+            if names.len() == 1 { format!(": {one_column}") } else { " (--features and --drop leave none)".into() };
         return Err(table::at(file, line, 1, format!("no feature columns{why}")));
     }
     let explicit: Vec<usize> = match &spec.categorical {
@@ -440,7 +441,11 @@ fn training_row(state: &mut TrainRead, row: &RawRow, spec: &Spec) -> Result<()> 
         let cell = row.cell(i);
         if is_missing(cell, na) {
             if spec.missing == Missing::Error {
-                return Err(hinted(i, missing_text(cell), "; set --missing mean, median or drop-rows (or --na-values)"));
+                return Err(hinted(
+                    i,
+                    missing_text(cell),
+                    "; set --missing mean, median or drop-rows (or --na-values)",
+                ));
             }
             match store {
                 Store::Numbers(v) => v.push(f32::NAN),
@@ -487,10 +492,11 @@ fn finish_training(state: TrainRead, spec: &Spec) -> Result<TrainingInput> {
         });
     }
     let label = names[label_at].clone();
-    let classes = Classes::learn(&label_seen, spec.positive_class.as_deref())
-        .map_err(|m| Error::Input { location: file.clone(), message: format!("label column `{}`: {m}", shown(&label)) })?;
-    let code_class: Vec<f32> =
-        label_seen.iter().map(|k| classes.class_of(&k.name()).unwrap_or_default()).collect();
+    let classes = Classes::learn(&label_seen, spec.positive_class.as_deref()).map_err(|m| Error::Input {
+        location: file.clone(),
+        message: format!("label column `{}`: {m}", shown(&label)),
+    })?;
+    let code_class: Vec<f32> = label_seen.iter().map(|k| classes.class_of(&k.name()).unwrap_or_default()).collect();
     let labels: Vec<f32> = label_codes.iter().map(|&c| code_class[c as usize]).collect();
     // Levels sorted, codes renumbered to match.
     let mut columns: Vec<(InputColumn, Store)> = vec![];
@@ -672,7 +678,8 @@ fn plan_scoring(
         passed.insert(l);
     }
     let inputs: HashSet<&str> = recipe.inputs.iter().map(|i| i.name.as_str()).collect();
-    let missing: Vec<&String> = recipe.inputs.iter().map(|i| &i.name).filter(|n| !at.contains_key(n.as_str())).collect();
+    let missing: Vec<&String> =
+        recipe.inputs.iter().map(|i| &i.name).filter(|n| !at.contains_key(n.as_str())).collect();
     let unexpected: Vec<&String> =
         names.iter().filter(|n| !inputs.contains(n.as_str()) && !passed.contains(n.as_str())).collect();
     if !missing.is_empty() || !unexpected.is_empty() {
@@ -739,7 +746,7 @@ fn scoring_row(state: &mut ScoreRead, row: &RawRow, recipe: &Recipe, unknown: Un
             match (levels, input.impute, recipe.missing) {
                 (None, Some(v), _) => state.features.push(v),
                 (Some(levels), _, Missing::Mean | Missing::Median) => {
-                    state.features.extend(std::iter::repeat(0.0).take(levels.len()))
+                    state.features.extend(std::iter::repeat_n(0.0, levels.len()))
                 }
                 (_, _, Missing::DropRows) => {
                     return Err(bad(
@@ -758,7 +765,7 @@ fn scoring_row(state: &mut ScoreRead, row: &RawRow, recipe: &Recipe, unknown: Un
             None => state.features.push(row.number(cell).map_err(|m| bad(i, m))?),
             Some(levels) => {
                 let start = state.features.len();
-                state.features.extend(std::iter::repeat(0.0).take(levels.len()));
+                state.features.extend(std::iter::repeat_n(0.0, levels.len()));
                 match levels.get(&level_of(cell)) {
                     Some(&l) => state.features[start + l] = 1.0,
                     None if unknown == Unknown::Ignore => state.unknown += 1,

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::data::dataset::Standardizer;
 use crate::data::npy::{self, bad};
-use crate::data::source::{ChunkFn, Source, CHUNK_BYTES};
 use crate::data::recipe::{read_training, Recipe, Spec, TrainingInput};
+use crate::data::source::{ChunkFn, Source, CHUNK_BYTES};
 use crate::data::table::{read_rows_background, Columns, Format, LabelColumn};
 use crate::error::{Error, Result};
 use crate::output::try_replace_with;

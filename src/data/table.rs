@@ -403,7 +403,12 @@ struct Opened<'a, R> {
 
 /// Opens the decoded `input`: the delimiter detected or set, the header read and checked (no empty
 /// or duplicate name).
-fn open_table<'a, R: Read>(file: &'a str, input: Decoded<R>, format: &Format, buffer: usize) -> Result<Opened<'a, Decoded<R>>> {
+fn open_table<'a, R: Read>(
+    file: &'a str,
+    input: Decoded<R>,
+    format: &Format,
+    buffer: usize,
+) -> Result<Opened<'a, Decoded<R>>> {
     let mut lexer = Lexer::new(file, input, buffer)?;
     if format.delimiter == Delimiter::Detect {
         let (found, line) = lexer.detect()?;

@@ -175,10 +175,8 @@ fn impute(recipe: &mut Recipe, source: &str, parts: &mut [&mut Dataset]) -> Resu
         return Ok(());
     }
     let width = recipe.feature_names().len() as i64;
-    let mut values = parts
-        .iter()
-        .map(|d| Ok(Vec::<f32>::try_from(d.x.f_flatten(0, -1)?)?))
-        .collect::<Result<Vec<Vec<f32>>>>()?;
+    let mut values =
+        parts.iter().map(|d| Ok(Vec::<f32>::try_from(d.x.f_flatten(0, -1)?)?)).collect::<Result<Vec<Vec<f32>>>>()?;
     let mut refs: Vec<&mut Vec<f32>> = values.iter_mut().collect();
     recipe.impute(source, &mut refs)?;
     for (part, v) in parts.iter_mut().zip(values) {

@@ -67,12 +67,9 @@ fn train(dir: &Path, data: &str, flags: &[&str]) -> (String, serde_json::Value) 
 #[test]
 fn any_two_label_values_train_and_predict_writes_the_class_names() {
     let dir = tempfile::tempdir().unwrap();
-    for (labels, positive, flag) in [
-        (["B", "M"], "M", None),
-        (["no", "yes"], "yes", None),
-        (["-1", "1"], "1", None),
-        (["M", "B"], "B", Some("B")),
-    ] {
+    for (labels, positive, flag) in
+        [(["B", "M"], "M", None), (["no", "yes"], "yes", None), (["-1", "1"], "1", None), (["M", "B"], "B", Some("B"))]
+    {
         let data = write(dir.path(), "d.csv", &labelled(labels));
         let mut flags = vec!["--id", "id"];
         if let Some(p) = flag {
@@ -112,8 +109,10 @@ fn label_rejections_are_one_line() {
     refused(
         dir.path(),
         &["train", "--data", &three, "--out", ms],
-        &format!("{three}:4:2: label `X` is not one of the two classes (`B`, `M`) seen before it: more than two label \
-                  values make a multiclass problem, not supported yet (issue 13) (column `y`)"),
+        &format!(
+            "{three}:4:2: label `X` is not one of the two classes (`B`, `M`) seen before it: more than two label \
+                  values make a multiclass problem, not supported yet (issue 13) (column `y`)"
+        ),
     );
     refused(
         dir.path(),
@@ -158,7 +157,11 @@ fn ids_and_chosen_columns_are_recorded_and_passed_over() {
 
     let m = dir.path().join("m2.safetensors");
     let ms = path(&m);
-    refused(dir.path(), &["train", "--data", &data, "--out", ms, "--id", "nope"], "no --id column `nope` in the header");
+    refused(
+        dir.path(),
+        &["train", "--data", &data, "--out", ms, "--id", "nope"],
+        "no --id column `nope` in the header",
+    );
     refused(
         dir.path(),
         &["train", "--data", &data, "--out", ms, "--features", "w*"],
@@ -214,7 +217,8 @@ fn missing_values_are_refused_imputed_or_dropped_as_asked() {
     );
     // drop-rows: training leaves out 3 rows (a note says so); predict never drops one.
     let model_path = dir.path().join("drop.safetensors");
-    let out = logreg(&["train", "--data", &data, "--out", path(&model_path), "--missing", "drop-rows", "--device", "cpu"]);
+    let out =
+        logreg(&["train", "--data", &data, "--out", path(&model_path), "--missing", "drop-rows", "--device", "cpu"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stderr(&out).contains("note: --missing drop-rows left out 3 of 6 rows"), "{}", stderr(&out));
     assert!(stdout(&out).starts_with("trained on 3 rows"), "{}", stdout(&out));
@@ -256,7 +260,10 @@ fn categorical_columns_are_one_hot_with_the_training_levels() {
     let out = logreg(&["predict", "--model", &model, "--data", &unseen, "--unknown", "ignore", "--device", "cpu"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out).lines().count(), 4);
-    assert_eq!(stderr(&out).trim(), "note: 1 cells held a level not seen in training, encoded as all zeros (--unknown ignore)");
+    assert_eq!(
+        stderr(&out).trim(),
+        "note: 1 cells held a level not seen in training, encoded as all zeros (--unknown ignore)"
+    );
     refused(
         dir.path(),
         &["train", "--data", &data, "--out", ms, "--categorical", "auto", "--max-levels", "2"],
@@ -268,7 +275,11 @@ fn categorical_columns_are_one_hot_with_the_training_levels() {
         &["train", "--data", &clash, "--out", ms, "--categorical", "site"],
         "the one-hot feature `site=left` (column `site`, level `left`) is also the name of a column",
     );
-    refused(dir.path(), &["train", "--data", &data, "--out", ms, "--categorical", "nope"], "no --categorical column `nope`");
+    refused(
+        dir.path(),
+        &["train", "--data", &data, "--out", ms, "--categorical", "nope"],
+        "no --categorical column `nope`",
+    );
 }
 
 /// The messy example file: train with every recipe flag, then `evaluate` on the same raw file
@@ -280,15 +291,25 @@ fn predict_on_the_raw_file_reproduces_the_training_transformation_to_the_bit() {
         dir.path(),
         PATIENTS,
         &[
-            "--label", "diagnosis", "--id", "patient", "--drop", "comment", "--categorical", "clinic", "--missing", "mean", "--standardize",
-            "--solver", "newton",
+            "--label",
+            "diagnosis",
+            "--id",
+            "patient",
+            "--drop",
+            "comment",
+            "--categorical",
+            "clinic",
+            "--missing",
+            "mean",
+            "--standardize",
+            "--solver",
+            "newton",
         ],
     );
     assert_eq!(report["classes"], serde_json::json!({"negative": "B", "positive": "M"}));
-    let evaluated: serde_json::Value = serde_json::from_str(&ok(&[
-        "evaluate", "--model", &model, "--data", PATIENTS, "--device", "cpu", "--json",
-    ]))
-    .unwrap();
+    let evaluated: serde_json::Value =
+        serde_json::from_str(&ok(&["evaluate", "--model", &model, "--data", PATIENTS, "--device", "cpu", "--json"]))
+            .unwrap();
     for key in ["rows", "log_loss", "accuracy", "roc_auc", "precision", "recall", "f1", "confusion"] {
         assert_eq!(evaluated[key], report["train"][key], "{key}");
     }
@@ -327,8 +348,18 @@ fn version_1_model_files_still_load() {
 #[test]
 fn convert_applies_the_recipe_and_stream_refuses_its_flags() {
     let dir = tempfile::tempdir().unwrap();
-    let flags =
-        ["--label", "diagnosis", "--id", "patient", "--drop", "comment", "--categorical", "clinic", "--missing", "mean"];
+    let flags = [
+        "--label",
+        "diagnosis",
+        "--id",
+        "patient",
+        "--drop",
+        "comment",
+        "--categorical",
+        "clinic",
+        "--missing",
+        "mean",
+    ];
     let x = dir.path().join("x.npy");
     let converted: serde_json::Value =
         serde_json::from_str(&ok(&[&["convert", PATIENTS, path(&x), "--json"], &flags[..]].concat())).unwrap();
