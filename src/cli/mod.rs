@@ -135,7 +135,7 @@ pub(crate) enum Command {
     /// Train on a CSV file (header row, feature columns, a label column of two values) and write a model.
     #[command(
         allow_negative_numbers = true,
-        after_help = "Examples:\n  logreg train --data data.csv --out model.safetensors\n  logreg train --data data.csv --penalty l1 --lambda 0.01 --standardize --json\n  logreg train --data big.npy --labels big.labels.npy --stream --standardize --epochs 20\n  logreg train --data patients.csv.gz --label diagnosis --id patient --categorical clinic --missing mean\n\nLabels: any two values; the positive class is --positive-class, else the value that is 1, true or yes,\nelse the larger number or the text later in byte order."
+        after_help = "Examples:\n  logreg train --data data.csv --penalty l1 --lambda 0.01 --standardize --out model.safetensors\n  logreg train --data big.npy --labels big.labels.npy --stream --standardize --epochs 20\n  logreg train --data patients.csv.gz --label diagnosis --id patient --categorical clinic --missing mean\n\nLabels: any two values; the positive class is --positive-class, else the value that is 1, true or yes,\nelse the larger number or the text later in byte order."
     )]
     Train(TrainArgs),
     /// Fit glmnet's λ path, from λ_max (every weight zero) down, warm-started.

@@ -827,3 +827,36 @@ fn legacy_label(cell: &str) -> std::result::Result<f32, String> {
         _ => Err(format!("label `{}` is not one of the two classes (0/1, 0.0/1.0, true/false)", shown(cell))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(text: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut f, text.as_bytes()).unwrap();
+        f
+    }
+
+    #[test]
+    fn auto_turns_a_column_with_text_into_levels_and_scoring_repeats_the_numbers() {
+        let f = file("c,x,y\n1,0.5,a\n2.0,1,b\nz,NA,a\n1,2,b\n");
+        let spec = Spec { categorical: Categorical::Auto, missing: Missing::Mean, ..Spec::default() };
+        let read = read_training(f.path(), &Format::default(), &spec).unwrap();
+        // `1` and `2.0` were read as numbers before `z` made the column categorical.
+        assert_eq!(read.recipe.feature_names(), ["c=1", "c=2", "c=z", "x"]);
+        assert_eq!(read.recipe.classes, Some(Classes { negative: "a".into(), positive: "b".into() }));
+        let x = &read.table.features;
+        assert_eq!(x[..8], [1.0, 0.0, 0.0, 0.5, 0.0, 1.0, 0.0, 1.0]);
+        assert!(x[11].is_nan());
+        assert_eq!(read.table.labels, [0.0, 1.0, 0.0, 1.0]);
+        // Imputed as training does it, the rows read for scoring are the same numbers.
+        let mut recipe = read.recipe.clone();
+        let mut train = read.table.features.clone();
+        recipe.impute("t", &mut [&mut train]).unwrap();
+        assert_eq!(recipe.inputs[1].impute, Some(3.5 / 3.0));
+        let scored = read_scoring(f.path(), &Format::default(), &recipe, Some("y"), false, Unknown::Error).unwrap();
+        assert_eq!(scored.table.features, train);
+        assert_eq!(scored.table.labels, read.table.labels);
+    }
+}
