@@ -9,7 +9,7 @@ use clap::Args;
 use logreg::data::table::LabelColumn;
 
 use super::check_outputs;
-use super::input::{is_npy, FormatArgs};
+use super::input::{is_npy, FormatArgs, RecipeArgs};
 
 #[derive(Args)]
 pub(crate) struct ConvertArgs {
@@ -26,6 +26,10 @@ pub(crate) struct ConvertArgs {
     pub(crate) labels_out: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) format: FormatArgs,
+    /// Text labels, IDs, chosen columns, categorical columns and missing values, as `train` reads
+    /// them (with any of these, the file is read into memory first).
+    #[command(flatten)]
+    pub(crate) recipe: RecipeArgs,
 }
 
 pub(crate) fn convert(args: ConvertArgs) -> anyhow::Result<ExitCode> {
@@ -38,6 +42,9 @@ pub(crate) fn convert(args: ConvertArgs) -> anyhow::Result<ExitCode> {
         args.output.with_file_name(format!("{name}.labels.npy"))
     });
     check_outputs(&[("OUTPUT", &args.output), ("--labels-out", &labels_out)], &[("INPUT", &args.input)])?;
+    if args.recipe.first_given().is_some() {
+        return convert_recipe(&args, &format, &labels_out);
+    }
     let label = args.label.clone().map_or(LabelColumn::Last, LabelColumn::Named);
     let c = logreg::data::stream::convert_with(&args.input, &label, &format, &args.output, &labels_out)?;
     if super::json() {
@@ -56,6 +63,44 @@ pub(crate) fn convert(args: ConvertArgs) -> anyhow::Result<ExitCode> {
         c.columns.label_name.unwrap_or_default(),
         c.columns.feature_names.len() - 1,
         c.columns.feature_names.join(", ")
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `convert` with recipe flags: the table in memory, then both files.
+fn convert_recipe(
+    args: &ConvertArgs,
+    format: &logreg::data::table::Format,
+    labels_out: &std::path::Path,
+) -> anyhow::Result<ExitCode> {
+    let spec = args.recipe.spec(args.label.clone())?;
+    let c = logreg::data::stream::convert_recipe(&args.input, format, &spec, &args.output, labels_out)?;
+    if c.dropped > 0 {
+        warnln!(
+            "note: --missing drop-rows left out {} of {} rows (a missing cell in each)",
+            c.dropped,
+            c.dropped + c.rows
+        );
+    }
+    let features = c.recipe.feature_names();
+    if super::json() {
+        jsonln!(serde_json::json!({
+            "features_file": args.output, "labels_file": labels_out, "rows": c.rows,
+            "features": features, "label": c.recipe.label, "classes": c.recipe.classes,
+        }))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let classes =
+        c.recipe.classes.as_ref().map_or(String::new(), |k| format!(", 1 = `{}`, 0 = `{}`", k.positive, k.negative));
+    outln!(
+        "wrote {} ({} rows × {} features, f32) and {} (labels `{}`{classes}); features are x0 … x{} in the order {}",
+        args.output.display(),
+        c.rows,
+        features.len(),
+        labels_out.display(),
+        c.recipe.label,
+        features.len() - 1,
+        features.join(", ")
     )?;
     Ok(ExitCode::SUCCESS)
 }

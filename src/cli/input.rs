@@ -8,7 +8,9 @@ use std::sync::Mutex;
 use anyhow::bail;
 use clap::{ArgMatches, Args, FromArgMatches};
 
+use logreg::data::missing::{parse_na_values, Missing};
 use logreg::data::npy;
+use logreg::data::recipe::{self, Categorical, Recipe, Spec, TrainingInput};
 use logreg::data::stream::NpyRows;
 use logreg::data::table::{self, Delimiter, Format, LabelColumn, Table};
 
@@ -197,4 +199,132 @@ pub(crate) fn load_table_with(
     }
     // Read as it is parsed, never whole: binary content (`/dev/zero`) is refused in its first 64 KiB.
     Ok(table::read_file_with(data, &label, &format)?)
+}
+
+/// `--missing` as clap reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum MissingChoice {
+    Error,
+    Mean,
+    Median,
+    DropRows,
+}
+
+/// How `train` reads a raw CSV file: the label's classes, ID columns, the feature columns,
+/// categorical columns and missing values. All are recorded in the model and applied by `predict`
+/// and `evaluate`.
+#[derive(Args, Clone, Debug, Default)]
+pub(crate) struct RecipeArgs {
+    /// The label value that is the positive class (class 1, whose probability `predict` writes)
+    /// [default: the value that is 1, true or yes (any case); else the larger number, or the text
+    /// later in byte order].
+    #[arg(long, value_name = "VALUE")]
+    pub(crate) positive_class: Option<String>,
+    /// An ID column (repeatable): never a feature; `predict` copies it to the front of its output.
+    #[arg(long = "id", value_name = "COLUMN")]
+    pub(crate) ids: Vec<String>,
+    /// The feature columns, by name or glob (`x*`, `?`), comma-separated [default: every column
+    /// but the label and the IDs]; the others are recorded and passed over by `predict`.
+    #[arg(long, value_name = "A,B,…", value_delimiter = ',')]
+    pub(crate) features: Vec<String>,
+    /// Columns to leave out, by name or glob, comma-separated.
+    #[arg(long, value_name = "C,…", value_delimiter = ',')]
+    pub(crate) drop: Vec<String>,
+    /// One-hot encode these columns (comma-separated), or `auto`: every feature column with a
+    /// cell that is neither a number nor missing. Features are named `column=level`.
+    #[arg(long, value_name = "COLUMNS|auto")]
+    pub(crate) categorical: Option<String>,
+    /// `--categorical auto` refuses a column with more distinct values than this.
+    #[arg(long, value_name = "N")]
+    pub(crate) max_levels: Option<i64>,
+    /// Cell texts read as missing besides an empty cell, comma-separated (`''`: only empty cells)
+    /// [default: NA,NaN,null].
+    #[arg(long, value_name = "LIST")]
+    pub(crate) na_values: Option<String>,
+    /// Missing cells: error; mean or median (of the training part, stored in the model; a missing
+    /// categorical cell is all zeros); drop-rows (training leaves those rows out, `predict` never
+    /// does).
+    #[arg(long, value_enum, value_name = "HOW")]
+    pub(crate) missing: Option<MissingChoice>,
+}
+
+impl RecipeArgs {
+    /// The first of these flags given, for a refusal where they do not apply.
+    pub(crate) fn first_given(&self) -> Option<&'static str> {
+        [
+            (self.positive_class.is_some(), "--positive-class"),
+            (!self.ids.is_empty(), "--id"),
+            (!self.features.is_empty(), "--features"),
+            (!self.drop.is_empty(), "--drop"),
+            (self.categorical.is_some(), "--categorical"),
+            (self.max_levels.is_some(), "--max-levels"),
+            (self.na_values.is_some(), "--na-values"),
+            (self.missing.is_some(), "--missing"),
+        ]
+        .into_iter()
+        .find(|(given, _)| *given)
+        .map(|(_, flag)| flag)
+    }
+
+    /// The library's spec for a CSV file whose label column is `label`.
+    pub(crate) fn spec(&self, label: Option<String>) -> anyhow::Result<Spec> {
+        let mut spec = Spec { label, positive_class: self.positive_class.clone(), ..Spec::default() };
+        spec.ids = self.ids.clone();
+        let listed = |flag: &str, list: &[String]| -> anyhow::Result<Vec<String>> {
+            let items: Vec<String> = list.iter().map(|s| s.trim().to_string()).collect();
+            if items.iter().any(String::is_empty) {
+                bail!("{flag}: an empty name in the list");
+            }
+            Ok(items)
+        };
+        spec.features = listed("--features", &self.features)?;
+        spec.drop = listed("--drop", &self.drop)?;
+        if let Some(c) = &self.categorical {
+            spec.categorical = if c.trim() == "auto" {
+                Categorical::Auto
+            } else {
+                let names: Vec<String> = c.split(',').map(|s| s.trim().to_string()).collect();
+                Categorical::Columns(listed("--categorical", &names)?)
+            };
+        }
+        if let Some(n) = self.max_levels {
+            if n < 1 {
+                bail!("invalid --max-levels: {n} (must be at least 1)");
+            }
+            if spec.categorical != Categorical::Auto {
+                bail!("--max-levels applies to --categorical auto");
+            }
+            spec.max_levels = n as usize;
+        }
+        if let Some(na) = &self.na_values {
+            spec.na_values = parse_na_values(na).map_err(|m| anyhow::anyhow!("--na-values: {m}"))?;
+        }
+        spec.missing = match self.missing.unwrap_or(MissingChoice::Error) {
+            MissingChoice::Error => Missing::Error,
+            MissingChoice::Mean => Missing::Mean,
+            MissingChoice::Median => Missing::Median,
+            MissingChoice::DropRows => Missing::DropRows,
+        };
+        Ok(spec)
+    }
+}
+
+impl InputArgs {
+    /// The CSV `--data` read as `recipe` asks (a .npy `--data` takes none of its flags and reads as
+    /// [`InputArgs::load`]: then no recipe).
+    /// Returns the table, its recipe and the rows `--missing drop-rows` left out.
+    pub(crate) fn load_recipe(&self, recipe: &RecipeArgs) -> anyhow::Result<(Table, Option<Recipe>, usize)> {
+        if is_npy(&self.data) {
+            if let Some(flag) = recipe.first_given() {
+                bail!("{flag} applies to a CSV --data; {} is a .npy array", self.data.display());
+            }
+            return Ok((self.load()?, None, 0));
+        }
+        if self.labels.is_some() {
+            bail!("--labels applies to .npy data; a CSV file holds its label column (see --label)");
+        }
+        let spec = recipe.spec(self.label.clone())?;
+        let TrainingInput { table, recipe, dropped } = recipe::read_training(&self.data, &format()?, &spec)?;
+        Ok((table, Some(recipe), dropped))
+    }
 }

@@ -8,7 +8,9 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use clap::Args;
 
+use logreg::data::labels::Classes;
 use logreg::data::npy;
+use logreg::data::recipe::{read_scoring, Unknown};
 use logreg::data::source::Source;
 use logreg::data::table::LabelColumn;
 use logreg::device::DeviceChoice;
@@ -16,7 +18,7 @@ use logreg::model::file::SavedModel;
 use logreg::model::metrics::{self, Report};
 use logreg::output::write_atomically;
 
-use super::input::{load_table_with, FormatArgs, InputArgs};
+use super::input::{is_npy, load_table_with, FormatArgs, InputArgs};
 use super::{check_outputs, check_threshold, resolve_device};
 
 #[derive(Args)]
@@ -37,8 +39,28 @@ pub(crate) struct PredictArgs {
     /// Where to compute: auto = CUDA when there is a usable GPU, else the CPU.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     pub(crate) device: DeviceChoice,
+    /// A categorical level not seen in training: error (naming row, column and value), or ignore
+    /// (all zeros, counted in a note).
+    #[arg(long, value_enum, default_value_t = UnknownChoice::Error)]
+    pub(crate) unknown: UnknownChoice,
     #[command(flatten)]
     pub(crate) format: FormatArgs,
+}
+
+/// `--unknown` as clap reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum UnknownChoice {
+    Error,
+    Ignore,
+}
+
+impl From<UnknownChoice> for Unknown {
+    fn from(choice: UnknownChoice) -> Self {
+        match choice {
+            UnknownChoice::Error => Unknown::Error,
+            UnknownChoice::Ignore => Unknown::Ignore,
+        }
+    }
 }
 
 #[derive(Args)]
@@ -65,11 +87,26 @@ pub(crate) struct EvaluateArgs {
     /// Read a .npy --data in chunks instead of loading it (data larger than memory).
     #[arg(long)]
     pub(crate) stream: bool,
+    /// A categorical level not seen in training: error (naming row, column and value), or ignore
+    /// (all zeros, counted in a note).
+    #[arg(long, value_enum, default_value_t = UnknownChoice::Error)]
+    pub(crate) unknown: UnknownChoice,
     #[command(flatten)]
     pub(crate) format: FormatArgs,
 }
 
-/// Loads the model and the rows of `data` (with labels when `labelled`), and predicts.
+/// What [`load_and_predict`] read: the model, each row's probability, the labels (0/1) when
+/// asked for, and the ID cells (`rows × ids`) for `predict`.
+pub(crate) struct Scored {
+    pub(crate) saved: SavedModel,
+    pub(crate) probs: Vec<f32>,
+    pub(crate) labels: Vec<f32>,
+    pub(crate) ids: Vec<String>,
+}
+
+/// Loads the model and the rows of `data` (with labels when `labelled`), and predicts. A CSV file
+/// is read through the model's recipe (columns by name, categorical levels, imputation, classes).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn load_and_predict(
     model: &Path,
     data: &Path,
@@ -78,34 +115,93 @@ pub(crate) fn load_and_predict(
     device: DeviceChoice,
     format: &FormatArgs,
     label_name: Option<&str>,
-) -> anyhow::Result<(SavedModel, Vec<f32>, Vec<f32>)> {
+    unknown: UnknownChoice,
+) -> anyhow::Result<Scored> {
     let device = resolve_device(device)?;
     let saved = SavedModel::load(model)?;
-    let label = if labelled {
-        LabelColumn::Named(label_name.unwrap_or(&saved.label_name).to_string())
+    if is_npy(data) {
+        let label = if labelled {
+            LabelColumn::Named(label_name.unwrap_or(&saved.label_name).to_string())
+        } else {
+            LabelColumn::Skip(saved.label_name.clone())
+        };
+        let rows = load_table_with(data, labels, label, labelled, format.format()?)?;
+        let probs = saved.predict_proba(&rows, device)?;
+        return Ok(Scored { saved, probs, labels: rows.labels, ids: vec![] });
+    }
+    if labels.is_some() {
+        bail!("--labels applies to .npy data; a CSV file holds its label column (see --label)");
+    }
+    let recipe = saved.recipe();
+    let label = labelled.then(|| label_name.unwrap_or(&recipe.label).to_string());
+    let read = read_scoring(data, &format.format()?, &recipe, label.as_deref(), !labelled, unknown.into())?;
+    if read.unknown > 0 {
+        warnln!(
+            "note: {} cells held a level not seen in training, encoded as all zeros (--unknown ignore)",
+            read.unknown
+        );
+    }
+    let probs = saved.predict_proba(&read.table, device)?;
+    Ok(Scored { saved, probs, labels: read.table.labels, ids: read.ids })
+}
+
+/// `text` as a CSV cell: quoted when it holds a comma, a quote or a line break.
+fn csv_cell(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
     } else {
-        LabelColumn::Skip(saved.label_name.clone())
-    };
-    let rows = load_table_with(data, labels, label, labelled, format.format()?)?;
-    let probs = saved.predict_proba(&rows, device)?;
-    Ok((saved, probs, rows.labels))
+        text.to_string()
+    }
 }
 
 pub(crate) fn predict(args: PredictArgs) -> anyhow::Result<ExitCode> {
     check_threshold(args.threshold)?;
     let outputs: Vec<(&str, &std::path::Path)> = args.output.as_deref().map(|p| ("--out", p)).into_iter().collect();
     check_outputs(&outputs, &[("--model", &args.model), ("--data", &args.data)])?;
-    let (_, probs, _) = load_and_predict(&args.model, &args.data, None, false, args.device, &args.format, None)?;
+    let Scored { saved, probs, ids, .. } =
+        load_and_predict(&args.model, &args.data, None, false, args.device, &args.format, None, args.unknown)?;
+    let recipe = saved.recipe.as_ref();
+    let id_names: &[String] = match recipe {
+        Some(r) if !ids.is_empty() => &r.ids,
+        _ => &[],
+    };
+    let classes = recipe.and_then(|r| r.classes.clone());
     let mut out = String::new();
+    let id_row = |i: usize| &ids[i * id_names.len()..(i + 1) * id_names.len()];
     if super::json() {
-        for p in probs {
-            let class = u8::from(f64::from(p) > args.threshold);
-            out += &format!("{}\n", serde_json::json!({ "probability": p, "class": class }));
+        for (i, p) in probs.iter().enumerate() {
+            let positive = f64::from(*p) > args.threshold;
+            let mut row = serde_json::Map::new();
+            for (name, value) in id_names.iter().zip(id_row(i)) {
+                row.insert(name.clone(), value.clone().into());
+            }
+            row.insert("probability".into(), (*p).into());
+            let class: serde_json::Value = match &classes {
+                Some(c) => (if positive { &c.positive } else { &c.negative }).clone().into(),
+                None => u8::from(positive).into(),
+            };
+            row.insert("class".into(), class);
+            out += &format!("{}\n", serde_json::Value::Object(row));
         }
     } else {
-        out += "probability,class\n";
-        for p in probs {
-            out += &format!("{p},{}\n", u8::from(f64::from(p) > args.threshold));
+        for name in id_names {
+            out += &csv_cell(name);
+            out.push(',');
+        }
+        match &classes {
+            Some(c) => out += &format!("{},class\n", csv_cell(&format!("probability_{}", c.positive))),
+            None => out += "probability,class\n",
+        }
+        for (i, p) in probs.iter().enumerate() {
+            for value in id_row(i) {
+                out += &csv_cell(value);
+                out.push(',');
+            }
+            let positive = f64::from(*p) > args.threshold;
+            match &classes {
+                Some(c) => out += &format!("{p},{}\n", csv_cell(if positive { &c.positive } else { &c.negative })),
+                None => out += &format!("{p},{}\n", u8::from(positive)),
+            }
         }
     }
     match &args.output {
@@ -115,8 +211,11 @@ pub(crate) fn predict(args: PredictArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub(crate) fn print_report(r: &Report, nonzero: usize, total: usize) -> anyhow::Result<()> {
+/// The report as text; the confusion matrix names the classes (`1`/`0` for a model without
+/// named classes).
+pub(crate) fn print_report(r: &Report, nonzero: usize, total: usize, classes: Option<&Classes>) -> anyhow::Result<()> {
     let c = &r.confusion;
+    let (p, n) = classes.map_or(("1", "0"), |c| (c.positive.as_str(), c.negative.as_str()));
     outln!("rows             {}", r.rows)?;
     outln!("log-loss         {:.6}", r.log_loss)?;
     outln!("accuracy         {:.4}", r.accuracy)?;
@@ -125,9 +224,12 @@ pub(crate) fn print_report(r: &Report, nonzero: usize, total: usize) -> anyhow::
     outln!("recall           {:.4}", r.recall)?;
     outln!("F1               {:.4}", r.f1)?;
     outln!("threshold        {}", r.threshold)?;
-    outln!("confusion        predicted 1   predicted 0")?;
-    outln!("  actual 1       {:>11}   {:>11}", c.true_positives, c.false_negatives)?;
-    outln!("  actual 0       {:>11}   {:>11}", c.false_positives, c.true_negatives)?;
+    if classes.is_some() {
+        outln!("positive class   {p}")?;
+    }
+    outln!("confusion        {:>11}   {:>11}", format!("predicted {p}"), format!("predicted {n}"))?;
+    outln!("  actual {p:<8}{:>11}   {:>11}", c.true_positives, c.false_negatives)?;
+    outln!("  actual {n:<8}{:>11}   {:>11}", c.false_positives, c.true_negatives)?;
     outln!("non-zero weights {nonzero} of {total}")?;
     Ok(())
 }
@@ -155,7 +257,7 @@ pub(crate) fn evaluate(args: EvaluateArgs) -> anyhow::Result<ExitCode> {
         }
         evaluate_stream(&args)?
     } else {
-        load_and_predict(
+        let s = load_and_predict(
             &args.model,
             &args.data,
             args.labels.as_deref(),
@@ -163,17 +265,23 @@ pub(crate) fn evaluate(args: EvaluateArgs) -> anyhow::Result<ExitCode> {
             args.device,
             &args.format,
             args.label.as_deref(),
-        )?
+            args.unknown,
+        )?;
+        (s.saved, s.probs, s.labels)
     };
     let report = metrics::report(&probs, &labels, args.threshold);
+    let classes = saved.recipe.as_ref().and_then(|r| r.classes.clone());
     let total = saved.model.coef().len();
     let nonzero = saved.model.coef().iter().filter(|&&w| w != 0.0).count();
     if super::json() {
         let mut json = serde_json::to_value(&report)?;
         json["nonzero_weights"] = nonzero.into();
+        if let Some(c) = &classes {
+            json["classes"] = serde_json::to_value(c)?;
+        }
         jsonln!(json)?;
     } else {
-        print_report(&report, nonzero, total)?;
+        print_report(&report, nonzero, total, classes.as_ref())?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use clap::Args;
 
+use logreg::data::recipe::Recipe;
 use logreg::data::source::Source;
 use logreg::data::stream::NpyRows;
 use logreg::data::table::Table;
@@ -16,17 +17,19 @@ use logreg::device::DeviceChoice;
 use logreg::model::penalty::{Penalty, PenaltyKind};
 use logreg::solvers::{Problem, SolverConfig, SolverKind};
 use logreg::train::checkpoint;
-use logreg::train::fit::{fit, FitConfig};
+use logreg::train::fit::{fit, fit_recipe, FitConfig};
 use logreg::train::optim::OptimizerKind;
 use logreg::train::{Checkpoints, Engine, LossKind, Snapshot, TrainConfig};
 
-use super::input::InputArgs;
+use super::input::{InputArgs, RecipeArgs};
 use super::{at_least_one, check_lambda_flags, check_outputs, resolve_device, stop_on_ctrl_c};
 
 #[derive(Args)]
 pub(crate) struct TrainArgs {
     #[command(flatten)]
     pub(crate) input: InputArgs,
+    #[command(flatten)]
+    pub(crate) recipe: RecipeArgs,
     /// Tutorial form [default: l2]: objective = mean loss + λ₁‖w‖₁ + λ₂‖w‖₂² (see the README for
     /// the three forms).
     #[arg(long, value_enum)]
@@ -259,14 +262,15 @@ pub(crate) fn progress(epochs: usize, quiet: bool) -> Option<indicatif::Progress
 
 /// What `train` reads: a table in memory, or a .npy file chunk by chunk (`--stream`).
 pub(crate) enum TrainData {
-    Table(Table),
+    /// The table, and the recipe that read it from a CSV file.
+    Table(Table, Option<Recipe>),
     Stream(NpyRows),
 }
 
 impl TrainData {
     pub(crate) fn features(&self) -> usize {
         match self {
-            TrainData::Table(t) => t.feature_names.len(),
+            TrainData::Table(t, _) => t.feature_names.len(),
             TrainData::Stream(s) => s.features(),
         }
     }
@@ -321,12 +325,22 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
         if args.engine == Some(Engine::Autograd) {
             bail!("--stream trains with --engine fused");
         }
+        if let Some(flag) = args.recipe.first_given() {
+            bail!("{flag} applies to a CSV --data; --stream reads a .npy file (`logreg convert` makes one)");
+        }
         TrainData::Stream(args.input.open_stream(args.chunk_rows)?)
     } else {
         if args.chunk_rows.is_some() {
             bail!("--chunk-rows applies with --stream");
         }
-        TrainData::Table(args.input.load()?)
+        let (table, recipe, dropped) = args.input.load_recipe(&args.recipe)?;
+        if dropped > 0 {
+            warnln!(
+                "note: --missing drop-rows left out {dropped} of {} rows (a missing cell in each)",
+                dropped + table.rows()
+            );
+        }
+        TrainData::Table(table, recipe)
     };
     let features = data.features();
     if args.solver == SolverChoice::Auto {
@@ -341,7 +355,7 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
     // over the whole file.
     let fingerprint = match &data {
         _ if every.is_none() && args.resume.is_none() => String::new(),
-        TrainData::Table(t) => checkpoint::fingerprint(&config, t),
+        TrainData::Table(t, _) => checkpoint::fingerprint(&config, t),
         TrainData::Stream(s) => checkpoint::stream_fingerprint(&config, s),
     };
     let resume = match args.resume.as_deref() {
@@ -371,7 +385,8 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let fitted = match &data {
-        TrainData::Table(t) => fit(t, &config, device, checkpoints, on_epoch),
+        TrainData::Table(t, None) => fit(t, &config, device, checkpoints, on_epoch),
+        TrainData::Table(t, Some(recipe)) => fit_recipe(t, recipe.clone(), &config, device, checkpoints, on_epoch),
         TrainData::Stream(s) => logreg::train::fit::fit_stream(s, &config, checkpoints, on_epoch),
     };
     if let Some(bar) = bar {
@@ -452,6 +467,8 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
                 "passes": s.passes,
                 "pass_seconds": s.pass_seconds,
             })),
+            "features": fitted.saved.feature_names,
+            "classes": fitted.saved.recipe.as_ref().and_then(|r| r.classes.clone()),
             "coef": coef,
             "intercept": intercept,
             "fit_seconds": fit_seconds,

@@ -1,9 +1,16 @@
 //! Data in: CSV tables ([`table`]), `.npy` arrays ([`npy`]), rows handed out in chunks
 //! ([`source`]), files read chunk by chunk and CSV to `.npy` conversion ([`stream`]), and the
-//! tensors training works on, with their split and standardization ([`dataset`]).
+//! tensors training works on, with their split and standardization ([`dataset`]). What a raw file
+//! becomes (label classes, IDs, chosen columns, categorical levels, missing values) is the
+//! [`recipe`], built from [`labels`], [`select`], [`encode`] and [`missing`].
 
 pub mod dataset;
+pub mod encode;
+pub mod labels;
+pub mod missing;
 pub mod npy;
+pub mod recipe;
+pub mod select;
 pub mod source;
 pub mod stream;
 pub mod table;

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::data::dataset::Standardizer;
 use crate::data::npy::{self, bad};
+use crate::data::recipe::{read_training, Recipe, Spec, TrainingInput};
 use crate::data::source::{ChunkFn, Source, CHUNK_BYTES};
 use crate::data::table::{read_rows_background, Columns, Format, LabelColumn};
 use crate::error::{Error, Result};
@@ -349,6 +350,39 @@ pub fn convert_with(csv: &Path, label: &LabelColumn, format: &Format, x_out: &Pa
     })?;
     let rows = labels.len();
     Ok(Converted { rows, columns })
+}
+
+/// What [`convert_recipe`] wrote.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConvertedRecipe {
+    /// Data rows written to both files.
+    pub rows: usize,
+    /// Rows left out by `--missing drop-rows`.
+    pub dropped: usize,
+    /// The recipe that read the CSV file: the features' names (`x0 …` in this order), the label's
+    /// classes, the imputed values (learned on the whole file).
+    pub recipe: Recipe,
+}
+
+/// [`convert_with`] through an input recipe (`spec`: text labels, IDs, chosen columns, categorical
+/// levels, missing values). The table is read into memory first (the levels and imputed values
+/// need every row), then both files are written as [`convert_with`] writes them.
+pub fn convert_recipe(csv: &Path, format: &Format, spec: &Spec, x_out: &Path, y_out: &Path) -> Result<ConvertedRecipe> {
+    let TrainingInput { mut table, mut recipe, dropped } = read_training(csv, format, spec)?;
+    recipe.impute(&table.source, &mut [&mut table.features])?;
+    let width = table.feature_names.len();
+    let rows = table.rows();
+    let mut bytes = npy::header_bytes(&[rows, width], 0);
+    bytes.try_reserve_exact(table.features.len() * 4).map_err(|_| bad(&table.source, "too large to convert"))?;
+    bytes.extend(table.features.iter().flat_map(|v| v.to_le_bytes()));
+    try_replace_with(x_out, ".npy", |temp| {
+        let mut file = temp.as_file();
+        file.write_all(&bytes).map_err(io(x_out))?;
+        file.sync_all().map_err(io(x_out))?;
+        // The labels first: the features are renamed into place only once both are whole.
+        npy::write_f32_vector(y_out, &table.labels)
+    })?;
+    Ok(ConvertedRecipe { rows, dropped, recipe })
 }
 
 #[cfg(test)]

@@ -191,7 +191,7 @@ pub enum LabelColumn {
     Skip(String),
 }
 
-fn at(file: &str, line: u64, column: usize, message: String) -> Error {
+pub(crate) fn at(file: &str, line: u64, column: usize, message: String) -> Error {
     Error::Input { location: format!("{file}:{line}:{column}"), message }
 }
 
@@ -222,7 +222,7 @@ pub fn shown(text: &str) -> String {
 }
 
 /// The header's names for a message: as many as fit in about 80 characters, then how many more.
-fn listed(names: &[String]) -> String {
+pub(crate) fn listed(names: &[String]) -> String {
     let mut list = String::new();
     for (i, name) in names.iter().enumerate() {
         if list.len() > 80 {
@@ -391,15 +391,24 @@ fn read_rows_buffered(
     parse_rows(file, input, label, format, on_row, buffer)
 }
 
-/// The rows of the decoded `input`, through a `buffer`-byte read buffer.
-fn parse_rows<R: Read>(
-    file: &str,
+/// A table opened for reading: its lexer past the header, the header's names and line, how cells
+/// are read, and the message for a header of one column.
+struct Opened<'a, R> {
+    lexer: Lexer<'a, R>,
+    names: Vec<String>,
+    header_line: u64,
+    cells: Cells,
+    one_column: String,
+}
+
+/// Opens the decoded `input`: the delimiter detected or set, the header read and checked (no empty
+/// or duplicate name).
+fn open_table<'a, R: Read>(
+    file: &'a str,
     input: Decoded<R>,
-    label: &LabelColumn,
     format: &Format,
-    mut on_row: impl FnMut(&[f32], Option<f32>) -> Result<()>,
     buffer: usize,
-) -> Result<Columns> {
+) -> Result<Opened<'a, Decoded<R>>> {
     let mut lexer = Lexer::new(file, input, buffer)?;
     if format.delimiter == Delimiter::Detect {
         let (found, line) = lexer.detect()?;
@@ -446,6 +455,98 @@ fn parse_rows<R: Read>(
             return Err(at(file, header_line, i + 1, message));
         }
     }
+    Ok(Opened { lexer, names, header_line, cells, one_column })
+}
+
+/// The next data record into `record` (blank lines skipped), checked to have the header's `width`
+/// fields; false at the end of the input.
+fn next_row<R: Read>(lexer: &mut Lexer<'_, R>, record: &mut Record, width: usize) -> Result<bool> {
+    loop {
+        if !lexer.record(record)? {
+            return Ok(false);
+        }
+        if !record.is_blank(lexer.delimiter) {
+            break;
+        }
+    }
+    if record.len() != width {
+        let column = record.len().min(width) + 1;
+        let message = format!("row has {} fields, the header has {width}{}", record.len(), record.spans());
+        return Err(at(lexer.file, record.first_line, column, message));
+    }
+    Ok(true)
+}
+
+/// One data row's cells as text, for readers that interpret cells themselves
+/// ([`crate::data::recipe`]).
+pub(crate) struct RawRow<'a> {
+    record: &'a Record,
+    text: &'a str,
+    cells: Cells,
+}
+
+impl RawRow<'_> {
+    /// Cell `i` (from 0), trimmed.
+    pub(crate) fn cell(&self, i: usize) -> &str {
+        self.record.field(self.text, i)
+    }
+
+    /// The physical line the row starts on.
+    pub(crate) fn line(&self) -> u64 {
+        self.record.first_line
+    }
+
+    /// ` (the record spans lines a-b)` for a row over several lines, else empty.
+    pub(crate) fn spans(&self) -> String {
+        self.record.spans()
+    }
+
+    /// `text` as a feature value, as [`parse`] reads it (the message without a location).
+    pub(crate) fn number(&self, text: &str) -> std::result::Result<f32, String> {
+        parse_number(text, self.cells)
+    }
+}
+
+/// Reads the CSV `input` (named `file`; gzip or zstd decoded on a thread of its own) in `format`:
+/// `on_header` makes a state from the header's names, its line, and what to say of a header of one
+/// column (which delimiters were tried); then `on_row` takes each data row's cells. The same
+/// checks as [`parse`] up to the cells' meaning.
+pub(crate) fn read_raw<S>(
+    file: &str,
+    input: impl Read + Send + 'static,
+    format: &Format,
+    on_header: impl FnOnce(&[String], u64, &str) -> Result<S>,
+    mut on_row: impl FnMut(&mut S, &RawRow) -> Result<()>,
+) -> Result<S> {
+    let file = named(file);
+    format.check().map_err(|m| whole(file, m))?;
+    let input = compressed::open(input).and_then(Decoded::in_background).map_err(|e| not_read(file, e, None))?;
+    let Opened { mut lexer, names, header_line, cells, one_column } = open_table(file, input, format, BUFFER)?;
+    let mut state = on_header(&names, header_line, &one_column)?;
+    let mut record = Record::default();
+    let mut rows = 0usize;
+    while next_row(&mut lexer, &mut record, names.len())? {
+        let text = record.text(file)?;
+        on_row(&mut state, &RawRow { record: &record, text, cells })?;
+        rows += 1;
+    }
+    if rows == 0 {
+        return Err(whole(file, "no data rows after the header".into()));
+    }
+    Ok(state)
+}
+
+/// The rows of the decoded `input`, through a `buffer`-byte read buffer.
+fn parse_rows<R: Read>(
+    file: &str,
+    input: Decoded<R>,
+    label: &LabelColumn,
+    format: &Format,
+    mut on_row: impl FnMut(&[f32], Option<f32>) -> Result<()>,
+    buffer: usize,
+) -> Result<Columns> {
+    let Opened { mut lexer, names, header_line, cells, one_column } = open_table(file, input, format, buffer)?;
+    let seen: HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
     let position = |name: &str| seen.get(name).copied();
     // The label column to parse, and a column to ignore (a label in prediction input).
     let (label_at, skip_at) = match label {
@@ -471,16 +572,9 @@ fn parse_rows<R: Read>(
     }
     let columns = Columns { feature_names, label_name: label_at.map(|i| names[i].clone()) };
     let (mut features, mut rows) = (Vec::with_capacity(columns.feature_names.len()), 0usize);
-    while lexer.record(&mut record)? {
-        if record.is_blank(lexer.delimiter) {
-            continue;
-        }
+    let mut record = Record::default();
+    while next_row(&mut lexer, &mut record, names.len())? {
         let line = record.first_line;
-        if record.len() != names.len() {
-            let column = record.len().min(names.len()) + 1;
-            let message = format!("row has {} fields, the header has {}{}", record.len(), names.len(), record.spans());
-            return Err(at(file, line, column, message));
-        }
         let text = record.text(file)?;
         features.clear();
         let mut label_value = None;

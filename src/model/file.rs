@@ -4,7 +4,10 @@
 //! Tensors (f32, little-endian): `weight` `[d]`, `bias` `[1]`, and with standardization `mean`
 //! and `std` `[d]`. Metadata (strings): `format` = `logreg-model`, `format_version` = `1`,
 //! `crate_version`, `feature_names` (JSON list, in column order), `label`, `training` (JSON: the
-//! penalty, λ, loss and the other settings).
+//! penalty, λ, loss and the other settings). A model trained on a CSV file also records its input
+//! recipe (`recipe`, JSON: columns, IDs, classes, encodings, imputations; see
+//! [`crate::data::recipe`]) and is format version 2; version 1 files (no recipe: numeric columns,
+//! labels 0/1) still load.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -13,6 +16,7 @@ use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde::{Deserialize, Serialize};
 
 use crate::data::dataset::Standardizer;
+use crate::data::recipe::Recipe;
 use crate::error::{Error, Result};
 use crate::model::linear::FittedLogisticRegression;
 use crate::model::penalty::Penalty;
@@ -20,6 +24,8 @@ use crate::output::write_atomically;
 
 const FORMAT: &str = "logreg-model";
 const FORMAT_VERSION: &str = "1";
+/// The version of a file with a recipe.
+const FORMAT_VERSION_RECIPE: &str = "2";
 
 /// How the model was trained, for the record: only the settings that applied (no learning rate
 /// for Newton, no λ that the penalty does not use). Files written before a field existed read it
@@ -120,6 +126,8 @@ pub struct SavedModel {
     pub standardizer: Option<Standardizer>,
     /// How it was trained.
     pub training: TrainingInfo,
+    /// What was done to the input file (`None`: numeric columns, labels 0/1, as before recipes).
+    pub recipe: Option<Recipe>,
 }
 
 fn le_bytes(values: &[f32]) -> Vec<u8> {
@@ -161,14 +169,24 @@ impl SavedModel {
             .iter()
             .map(|(n, b)| Ok((*n, TensorView::new(Dtype::F32, vec![b.len() / 4], b).map_err(encode_error)?)))
             .collect::<Result<Vec<_>>>()?;
-        let metadata = HashMap::from([
+        let version = if self.recipe.is_some() { FORMAT_VERSION_RECIPE } else { FORMAT_VERSION };
+        let mut metadata = HashMap::from([
             ("format".to_string(), FORMAT.to_string()),
-            ("format_version".to_string(), FORMAT_VERSION.to_string()),
+            ("format_version".to_string(), version.to_string()),
             ("crate_version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
             ("feature_names".to_string(), serde_json::to_string(&self.feature_names).expect("strings serialize")),
             ("label".to_string(), self.label_name.clone()),
             ("training".to_string(), serde_json::to_string(&self.training).expect("plain struct serializes")),
         ]);
+        if let Some(recipe) = &self.recipe {
+            if let Some(v) = recipe.inputs.iter().filter_map(|i| i.impute).find(|v| !v.is_finite()) {
+                return Err(Error::Input {
+                    location: "the fitted model".into(),
+                    message: format!("an imputation value is {v}; nothing was written"),
+                });
+            }
+            metadata.insert("recipe".into(), serde_json::to_string(recipe).expect("plain struct serializes"));
+        }
         safetensors::serialize(views, Some(metadata)).map_err(encode_error)
     }
 
@@ -195,9 +213,10 @@ impl SavedModel {
         if get("format")? != FORMAT {
             return Err(format!("not a logreg model file (format `{}`)", get("format")?));
         }
-        if get("format_version")? != FORMAT_VERSION {
+        let version = get("format_version")?;
+        if version != FORMAT_VERSION && version != FORMAT_VERSION_RECIPE {
             return Err(format!(
-                "model format version {} is not supported by logreg {} (it reads version {FORMAT_VERSION})",
+                "model format version {} is not supported by logreg {} (it reads versions 1 and 2)",
                 get("format_version")?,
                 env!("CARGO_PKG_VERSION")
             ));
@@ -224,7 +243,28 @@ impl SavedModel {
         }
         // Files from before `standardize` was recorded say it by their mean and std tensors.
         let training = TrainingInfo { standardize: standardizer.is_some(), ..training };
-        Ok(Self { model, feature_names, label_name: get("label")?.clone(), standardizer, training })
+        let recipe = match meta.get("recipe") {
+            Some(text) if version == FORMAT_VERSION_RECIPE => {
+                let recipe: Recipe = serde_json::from_str(text).map_err(|e| format!("bad `recipe` metadata: {e}"))?;
+                if recipe.feature_names() != feature_names {
+                    return Err("bad `recipe` metadata: its features are not the model's".into());
+                }
+                if recipe.inputs.iter().filter_map(|i| i.impute).any(|v| !v.is_finite()) {
+                    return Err("a model that cannot predict: an imputation value is not finite".into());
+                }
+                Some(recipe)
+            }
+            Some(_) => return Err("a `recipe` in a version 1 model file".into()),
+            None if version == FORMAT_VERSION_RECIPE => return Err("no `recipe` in a version 2 model file".into()),
+            None => None,
+        };
+        Ok(Self { model, feature_names, label_name: get("label")?.clone(), standardizer, training, recipe })
+    }
+
+    /// The recipe that reads a raw file for this model: its own, or, for a file from before
+    /// recipes, numeric columns named as its features and labels 0/1.
+    pub fn recipe(&self) -> Recipe {
+        self.recipe.clone().unwrap_or_else(|| Recipe::legacy(&self.feature_names, &self.label_name))
     }
 }
 
@@ -282,6 +322,7 @@ mod tests {
                 10,
                 Some(32),
             ),
+            recipe: None,
         }
     }
 

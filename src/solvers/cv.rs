@@ -110,6 +110,7 @@ impl CvResult {
             label_name,
             standardizer: self.standardizer.clone(),
             training,
+            recipe: None,
         }
     }
 }

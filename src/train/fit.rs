@@ -7,6 +7,8 @@ use std::ops::ControlFlow;
 use tch::{Device, Tensor};
 
 use crate::data::dataset::{Dataset, Standardizer};
+use crate::data::missing::Missing;
+use crate::data::recipe::Recipe;
 use crate::data::source::Source;
 use crate::data::stream::{NpyRows, Standardized};
 use crate::data::table::{shown, Table};
@@ -148,6 +150,47 @@ pub fn fit(
     config: &FitConfig,
     device: Device,
     checkpoints: Checkpoints,
+    on_epoch: impl FnMut(&Epoch) -> ControlFlow<()>,
+) -> Result<Fit> {
+    fit_inner(table, None, config, device, checkpoints, on_epoch)
+}
+
+/// [`fit`] of a table read by [`crate::data::recipe::read_training`]: missing cells (NaN) are
+/// filled with values learned on the training part (after the validation split, before
+/// standardization), and the model records `recipe` with them.
+pub fn fit_recipe(
+    table: &Table,
+    recipe: Recipe,
+    config: &FitConfig,
+    device: Device,
+    checkpoints: Checkpoints,
+    on_epoch: impl FnMut(&Epoch) -> ControlFlow<()>,
+) -> Result<Fit> {
+    fit_inner(table, Some(recipe), config, device, checkpoints, on_epoch)
+}
+
+/// `x`'s values, its missing cells filled by `recipe` (learned from `parts[0]`).
+fn impute(recipe: &mut Recipe, source: &str, parts: &mut [&mut Dataset]) -> Result<()> {
+    if !matches!(recipe.missing, Missing::Mean | Missing::Median) {
+        return Ok(());
+    }
+    let width = recipe.feature_names().len() as i64;
+    let mut values =
+        parts.iter().map(|d| Ok(Vec::<f32>::try_from(d.x.f_flatten(0, -1)?)?)).collect::<Result<Vec<Vec<f32>>>>()?;
+    let mut refs: Vec<&mut Vec<f32>> = values.iter_mut().collect();
+    recipe.impute(source, &mut refs)?;
+    for (part, v) in parts.iter_mut().zip(values) {
+        part.x = Tensor::f_from_slice(&v)?.f_view([-1, width])?;
+    }
+    Ok(())
+}
+
+fn fit_inner(
+    table: &Table,
+    mut recipe: Option<Recipe>,
+    config: &FitConfig,
+    device: Device,
+    checkpoints: Checkpoints,
     mut on_epoch: impl FnMut(&Epoch) -> ControlFlow<()>,
 ) -> Result<Fit> {
     config.validate()?;
@@ -160,13 +203,18 @@ pub fn fit(
     let all = Dataset::from_table(table)?;
     let (training, solution, effective, train_part, valid_part, standardizer) =
         with_seed(config.seed, || -> Result<_> {
-            let (train_part, valid_part) = match config.validation_split {
+            let (mut train_part, mut valid_part) = match config.validation_split {
                 Some(f) => {
                     let (t, v) = all.stratified_split(f)?;
                     (t, Some(v))
                 }
                 None => (all, None),
             };
+            if let Some(recipe) = recipe.as_mut() {
+                let mut parts: Vec<&mut Dataset> = vec![&mut train_part];
+                parts.extend(valid_part.as_mut());
+                impute(recipe, &table.source, &mut parts)?;
+            }
             let standardizer = if config.standardize { Some(Standardizer::fit(&train_part.x)?) } else { None };
             let prepare = |d: Dataset| -> Result<Dataset> {
                 let x = match &standardizer {
@@ -208,6 +256,9 @@ pub fn fit(
         label_name,
         standardizer,
         training: describe(config, &effective, &training, solution.as_ref()),
+        // A plain recipe (numeric columns, labels 0/1) is what a file without one means: such a
+        // model stays a version 1 file.
+        recipe: recipe.filter(|r| !r.is_plain()),
     };
     Ok(Fit { saved, training, train_report, validation_report, solution })
 }
@@ -257,6 +308,7 @@ pub fn fit_stream(
         label_name: "y".into(),
         standardizer,
         training: describe(config, &effective, &training, None),
+        recipe: None,
     };
     Ok(Fit { saved, training, train_report, validation_report: None, solution: None })
 }

@@ -101,3 +101,25 @@ fn committed_sklearn_fixtures_are_what_their_script_writes() {
         assert!((a - b).abs() <= 1e-9 * a, "{}: objective {a} vs {b}", old["name"]);
     }
 }
+
+#[test]
+fn the_messy_example_is_what_its_script_writes() {
+    let out = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new(crate::python())
+        .args(["scripts/make_messy_example.py", "--out"])
+        .arg(out.path())
+        .status()
+        .expect("run scripts/make_messy_example.py");
+    assert!(status.success());
+    // The text inside: gzip's bytes may differ with another zlib.
+    let text = |path: &std::path::Path| {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap()), &mut text)
+            .unwrap();
+        text
+    };
+    for name in ["patients.csv.gz", "new_patients.csv.gz"] {
+        let committed = text(&crate::fixtures_dir().join("messy").join(name));
+        assert!(committed == text(&out.path().join(name)), "{name}: rerun scripts/make_messy_example.py");
+    }
+}
