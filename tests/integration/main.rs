@@ -11,6 +11,7 @@ mod data_cli;
 mod freshness;
 mod golden;
 mod golden_data;
+mod golden_multiclass;
 mod golden_sklearn;
 mod stream_cli;
 mod table_formats;
