@@ -141,3 +141,30 @@ fn sklearn_fixtures_are_fresh(script: &str, dir: &str) {
         assert!((a - b).abs() <= 1e-9 * a, "{}: objective {a} vs {b}", old["name"]);
     }
 }
+
+#[test]
+fn committed_softmax_fixtures_are_what_the_reference_script_writes() {
+    let out = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new(crate::python())
+        .args(["scripts/reference.py", "softmax-fixtures", "--out"])
+        .arg(out.path())
+        .status()
+        .expect("run scripts/reference.py softmax-fixtures");
+    assert!(status.success());
+    let committed = crate::golden_softmax::softmax_fixtures(&crate::fixtures_dir().join("softmax"));
+    let fresh = crate::golden_softmax::softmax_fixtures(out.path());
+    let names = |v: &[crate::golden_softmax::SoftmaxFixture]| v.iter().map(|f| f.name.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&committed), names(&fresh), "rerun scripts/reference.py softmax-fixtures");
+    for (old, new) in committed.iter().zip(&fresh) {
+        assert_eq!(old.config, new.config, "{}: rerun scripts/reference.py softmax-fixtures", old.name);
+        // Another CPU's kernels may round differently: well inside what any test would notice.
+        let worst_loss = old.losses.iter().zip(&new.losses).map(|(a, b)| (a - b).abs() / b.abs()).fold(0.0, f64::max);
+        let worst_weight = old.weight.iter().chain(&old.bias).zip(new.weight.iter().chain(&new.bias));
+        let worst_weight = worst_weight.map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert!(
+            worst_loss <= 1e-6 && worst_weight <= 1e-6,
+            "{}: stale (loss {worst_loss:e}, weight {worst_weight:e}): rerun scripts/reference.py softmax-fixtures",
+            old.name
+        );
+    }
+}

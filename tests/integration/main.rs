@@ -13,6 +13,7 @@ mod golden;
 mod golden_data;
 mod golden_multiclass;
 mod golden_sklearn;
+mod golden_softmax;
 mod stream_cli;
 mod table_formats;
 
