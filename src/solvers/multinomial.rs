@@ -171,6 +171,14 @@ impl Softmax {
             value: classes.to_string(),
             expected: "must fit in 64 bits",
         })?;
+        if y.is_floating_point() {
+            // A fractional or non-finite label would be truncated to a class silently.
+            let values = Vec::<f64>::try_from(y.f_to_kind(Kind::Double)?.f_reshape([-1])?.f_to_device(Device::Cpu)?)?;
+            if let Some(i) = values.iter().position(|v| !v.is_finite() || v.fract() != 0.0) {
+                let message = format!("label {} at row {} is not a class index", values[i], i + 1);
+                return Err(Error::InvalidData { name: "y", message });
+            }
+        }
         let labels = Vec::<i64>::try_from(y.f_to_kind(Kind::Int64)?.f_reshape([-1])?.f_to_device(Device::Cpu)?)?;
         if labels.len() as i64 != n {
             return Err(Error::InvalidData { name: "y", message: format!("{} labels for {n} rows", labels.len()) });
@@ -543,6 +551,10 @@ mod tests {
         assert!(e.starts_with("invalid classes: 1"), "{e}");
         let e = run(&y, 4, None).unwrap_err().to_string();
         assert_eq!(e, "invalid y: class 3 has no rows of weight > 0");
+        let mut fractional = Vec::<f64>::try_from(y.to_kind(Kind::Double)).unwrap();
+        fractional[6] = 1.5;
+        let e = run(&Tensor::from_slice(&fractional), 3, None).unwrap_err().to_string();
+        assert_eq!(e, "invalid y: label 1.5 at row 7 is not a class index");
         let e = run(&y, 3, Some(&[1.0; 19])).unwrap_err();
         assert!(matches!(e, Error::InvalidWeights { name: "sample_weight", .. }), "{e}");
         let mut w = vec![1.0; 20];
