@@ -12,7 +12,7 @@ data excluded on both sides). sklearn runs get at most 1000 iterations each. Obj
 logreg's form (mean cross-entropy + l1*|W|_1 + l2*|W|_2^2), computed here in float64.
 
     bench_multiclass.py [--rows 100000] [--example target/release/examples/multinomial_npy]
-                        [--device cpu] [--json bench-multiclass.json] [--budget 300]
+                        [--device cpu] [--penalties l2,l1] [--json bench-multiclass.json] [--budget 300]
 """
 
 import argparse
