@@ -317,6 +317,67 @@ def write_json_atomically(path, value):
     os.replace(f.name, path)
 
 
+def softmax_config(penalty, optimizer, seed, penalize_bias, lam=0.01, l1=0.005, l2=0.005, samples=100, input_dim=10,
+                   classes=3, lr=0.05, epochs=100):
+    return {"penalty": penalty, "lambda": lam, "lambda_l1": l1, "lambda_l2": l2, "optimizer": optimizer, "seed": seed,
+            "samples": samples, "input_dim": input_dim, "classes": classes, "lr": lr, "epochs": epochs,
+            "penalize_bias": penalize_bias}
+
+
+def softmax_configs():
+    """The multiclass golden configurations: every penalty and optimizer, the bias penalized
+    (the tutorial's way) or not."""
+    return {
+        "softmax-l2-sgd-seed0-bias": softmax_config("l2", "sgd", 0, True),
+        "softmax-l2-adam-seed1": softmax_config("l2", "adam", 1, False),
+        "softmax-l1-adam-seed2-bias": softmax_config("l1", "adam", 2, True),
+        "softmax-l1-sgd-seed3": softmax_config("l1", "sgd", 3, False),
+        "softmax-elastic-net-adam-seed4-5classes": softmax_config("elastic-net", "adam", 4, False, classes=5),
+        "softmax-none-sgd-seed5": softmax_config("none", "sgd", 5, False),
+    }
+
+
+def softmax(config, device="cpu"):
+    """`torch.manual_seed(seed)`, X = randn(n, d), y = randint(K, (n,)), nn.Linear(d, K), then full-batch
+    SGD or Adam on nn.CrossEntropyLoss() + the tutorial's penalty over the weight (and the bias)."""
+    torch.manual_seed(config["seed"])
+    X = torch.randn(config["samples"], config["input_dim"])
+    y = torch.randint(config["classes"], (config["samples"],))
+    model = nn.Linear(config["input_dim"], config["classes"])
+    X, y = X.to(device), y.to(device)
+    model.to(device)
+    if config["optimizer"] == "sgd":
+        optimizer = optim.SGD(model.parameters(), lr=config["lr"])
+    else:
+        optimizer = optim.Adam(model.parameters(), lr=config["lr"])
+    criterion = nn.CrossEntropyLoss()
+    params = [model.weight, model.bias] if config["penalize_bias"] else [model.weight]
+    losses = []
+    for _ in range(config["epochs"]):
+        loss = criterion(model(X), y)
+        term = penalty_term(config, params)
+        if term is not None:
+            loss = loss + term
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return {
+        "losses": losses,
+        "weight": model.weight.detach().cpu().flatten().tolist(),
+        "bias": model.bias.detach().cpu().tolist(),
+    }
+
+
+def cmd_softmax_fixtures(args):
+    os.makedirs(args.out, exist_ok=True)
+    for name, cfg in softmax_configs().items():
+        fixture = {"name": name, "generator": "scripts/reference.py", "torch_version": torch.__version__,
+                   "config": cfg, **softmax(cfg)}
+        write_json_atomically(os.path.join(args.out, name + ".json"), fixture)
+    print(f"wrote {len(softmax_configs())} fixtures to {args.out}", file=sys.stderr)
+
+
 def cmd_fixtures(args):
     os.makedirs(args.out, exist_ok=True)
     for name, cfg in configs().items():
@@ -406,6 +467,9 @@ def main():
     tr.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     tr.set_defaults(func=cmd_train)
 
+    sf = sub.add_parser("softmax-fixtures", help="write the multiclass golden fixtures (nn.Linear(d, K) + CrossEntropyLoss)")
+    sf.add_argument("--out", default="fixtures/softmax")
+    sf.set_defaults(func=cmd_softmax_fixtures)
     df = sub.add_parser("data-fixtures", help="write the golden fixtures on the breast-cancer data")
     df.add_argument("--out", default="fixtures/data")
     df.set_defaults(func=cmd_data_fixtures)

@@ -27,6 +27,15 @@ pub enum Error {
         message: String,
     },
 
+    /// Sample or class weights that cannot be used (see [`crate::solvers::weights`]).
+    #[error("invalid {name}: {problem}")]
+    InvalidWeights {
+        /// Which argument (`sample_weight`, `class_weight`).
+        name: &'static str,
+        /// What is wrong, with the first bad row or class.
+        problem: WeightProblem,
+    },
+
     /// CUDA asked for (`--device cuda`, `DeviceChoice::Cuda`) on a machine or libtorch without it.
     #[error("CUDA was requested but is not available: {reason}")]
     CudaUnavailable {
@@ -135,6 +144,51 @@ pub enum Error {
         /// libtorch's error.
         tch::TchError,
     ),
+}
+
+/// Why weights were refused, for [`Error::InvalidWeights`].
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum WeightProblem {
+    /// A weight below zero, at `at` (`row 3`, from 1, or `class 2`).
+    #[error("{value} at {at} is negative")]
+    Negative {
+        /// Where: `row N` (from 1) or `class K` (from 0).
+        at: String,
+        /// The weight.
+        value: f64,
+    },
+    /// A NaN or infinite weight, at `at`.
+    #[error("{value} at {at} is not a finite number")]
+    NotFinite {
+        /// Where: `row N` (from 1) or `class K` (from 0).
+        at: String,
+        /// The weight.
+        value: f64,
+    },
+    /// Every row's weight is zero: there is nothing to fit.
+    #[error("every weight is zero")]
+    AllZero,
+    /// Not one weight per row.
+    #[error("{got} weights for {rows} rows")]
+    WrongLength {
+        /// Weights given.
+        got: usize,
+        /// Rows in the data.
+        rows: usize,
+    },
+    /// A class weight for a class that no row has (or past the number of classes).
+    #[error("class {class} does not occur in the labels")]
+    AbsentClass {
+        /// The class index (from 0).
+        class: usize,
+    },
+    /// The same class given two weights.
+    #[error("class {class} is given twice")]
+    Repeated {
+        /// The class index (from 0).
+        class: usize,
+    },
 }
 
 impl From<tch::TchError> for Error {

@@ -17,7 +17,9 @@
 
 pub mod cv;
 mod folds;
+pub mod multinomial;
 pub mod path;
+pub mod weights;
 
 use tch::{Device, Kind, Tensor};
 
@@ -53,12 +55,27 @@ impl Problem {
     /// r(w) + C·Σᵢ logloss, r(w) = ρ‖w‖₁ + (1−ρ)/2‖w‖₂², divided by C·n, is F with
     /// λ₁ = ρ/(C·n) and λ₂ = (1−ρ)/(2·C·n). The bias is not penalized.
     pub fn from_sklearn(c: f64, l1_ratio: f64, n: usize) -> Self {
-        let scale = c * n as f64;
+        Self::from_sklearn_weighted(c, l1_ratio, n as f64)
+    }
+
+    /// scikit-learn's `C` and `l1_ratio` ρ with row weights sᵢ (sample × class weight) summing to
+    /// `total_weight`: its objective r(w) + C·Σᵢ sᵢ·logloss, divided by C·Σᵢ sᵢ, is the weighted
+    /// mean loss plus λ₁‖w‖₁ + λ₂‖w‖₂² with λ₁ = ρ/(C·Σsᵢ) and λ₂ = (1−ρ)/(2·C·Σsᵢ). Without
+    /// weights Σsᵢ = n ([`Problem::from_sklearn`]).
+    pub fn from_sklearn_weighted(c: f64, l1_ratio: f64, total_weight: f64) -> Self {
+        let scale = c * total_weight;
         Self { l1: l1_ratio / scale, l2: (1.0 - l1_ratio) / (2.0 * scale), penalize_bias: false }
     }
 
+    /// The same problem with the bias (the intercepts) penalized too, or not.
+    pub fn with_penalized_bias(mut self, on: bool) -> Self {
+        self.penalize_bias = on;
+        self
+    }
+
     /// glmnet's `lambda` and `alpha`: (1/N)·Σᵢ logloss + λ(α‖w‖₁ + (1−α)/2‖w‖₂²) is F with
-    /// λ₁ = λα and λ₂ = λ(1−α)/2. The bias is not penalized.
+    /// λ₁ = λα and λ₂ = λ(1−α)/2. The bias is not penalized. With weights glmnet normalises them
+    /// to sum N, which makes its mean the weighted mean the solvers use: the same mapping.
     pub fn from_glmnet(lambda: f64, alpha: f64) -> Self {
         Self { l1: lambda * alpha, l2: lambda * (1.0 - alpha) / 2.0, penalize_bias: false }
     }
@@ -133,6 +150,8 @@ struct Smooth {
     x_hessian: Tensor,
     hessian_stride: i64,
     y: Tensor,
+    /// Row weights scaled to mean 1 (so the mean of sᵢℓᵢ is the weighted mean), or none.
+    weights: Option<Tensor>,
     /// 1 for penalized coordinates, 0 for an unpenalized bias.
     mask: Tensor,
     problem: Problem,
@@ -160,29 +179,28 @@ impl Smooth {
         self.pass_seconds.set(self.pass_seconds.get() + started.elapsed().as_secs_f64());
         Ok(out)
     }
+}
 
-    /// z = X·w + b.
-    fn scores(&self, theta: &Tensor) -> Result<Tensor> {
-        let w = theta.f_narrow(0, 0, self.d)?;
-        Ok(self.pass(|| Ok(self.x.f_mv(&w)?))?.f_add(&theta.f_narrow(0, self.d, 1)?)?)
+/// What Newton and FISTA need of a problem F(θ) = f(θ) + λ₁‖m⊙θ‖₁ on a flat θ: f smooth, its
+/// gradient and Hessian through the scores z, linear in θ.
+pub(crate) trait Objective {
+    /// The scores z(θ), linear in θ (so z(θ + tΔ) = z(θ) + t·z(Δ)).
+    fn scores(&self, theta: &Tensor) -> Result<Tensor>;
+    /// f(θ) from its scores; also m⊙θ.
+    fn value_at(&self, z: &Tensor, theta: &Tensor) -> Result<(f64, Tensor)>;
+    /// ∇f from the scores and m⊙θ.
+    fn grad_at(&self, z: &Tensor, masked: &Tensor) -> Result<Tensor>;
+    /// ∇²f at the scores, in f64.
+    fn hessian_at(&self, z: &Tensor) -> Result<Tensor>;
+    /// The Newton system for a smooth problem: the Hessian, made solvable along directions that
+    /// change neither f nor the penalty (the default has none).
+    fn newton_system(&self, hessian: Tensor) -> Result<Tensor> {
+        Ok(hessian)
     }
-
-    /// f(θ) = mean logloss + λ₂‖m⊙θ‖², from the scores z; also m⊙θ.
-    fn value_at(&self, z: &Tensor, theta: &Tensor) -> Result<(f64, Tensor)> {
-        let loss =
-            z.f_binary_cross_entropy_with_logits(&self.y, None::<Tensor>, None::<Tensor>, tch::Reduction::Mean)?;
-        let masked = theta.f_mul(&self.mask)?;
-        let value = loss.f_double_value(&[])? + self.problem.l2 * masked.f_dot(&masked)?.f_double_value(&[])?;
-        Ok((value, masked))
-    }
-
-    /// ∇f at θ from its scores z: [Xᵀr; Σr]/N + 2λ₂·m⊙θ with r = σ(z) − y.
-    fn grad_at(&self, z: &Tensor, masked: &Tensor) -> Result<Tensor> {
-        let residual = z.f_sigmoid()?.f_sub(&self.y)?;
-        let xr = self.pass(|| Ok(self.x.f_tr()?.f_mv(&residual)?))?;
-        let grad = Tensor::f_cat(&[xr, residual.f_sum(Kind::Double)?.f_reshape([1])?], 0)?;
-        Ok(grad.f_div_scalar(self.n)?.f_add(&masked.f_mul_scalar(2.0 * self.problem.l2)?)?)
-    }
+    /// 1 for penalized coordinates, 0 for the others.
+    fn mask(&self) -> &Tensor;
+    /// λ₁.
+    fn l1(&self) -> f64;
 
     /// f(θ) and its gradient.
     fn value_and_grad(&self, theta: &Tensor) -> Result<(f64, Tensor)> {
@@ -191,16 +209,82 @@ impl Smooth {
         Ok((value, self.grad_at(&z, &masked)?))
     }
 
+    /// f(θ).
     fn value(&self, theta: &Tensor) -> Result<f64> {
         Ok(self.value_at(&self.scores(theta)?, theta)?.0)
     }
 
-    /// The Hessian of f at scores z: [[XᵀWX, XᵀW1], [1ᵀWX, ΣW]]/N + 2λ₂ diag(m), W = diag(p(1−p)),
-    /// in f64.
+    /// λ₁‖m⊙θ‖₁.
+    fn nonsmooth(&self, theta: &Tensor) -> Result<f64> {
+        Ok(self.l1() * theta.f_mul(self.mask())?.f_abs()?.f_sum(Kind::Double)?.f_double_value(&[])?)
+    }
+
+    /// prox of step·λ₁‖m⊙·‖₁: soft-thresholding of the penalized coordinates.
+    fn prox(&self, v: &Tensor, step: f64) -> Result<Tensor> {
+        let threshold = self.mask().f_mul_scalar(step * self.l1())?;
+        Ok(v.f_sign()?.f_mul(&v.f_abs()?.f_sub(&threshold)?.f_clamp_min(0.0)?)?)
+    }
+
+    /// ‖θ − prox(θ − g)‖₂, the optimality measure.
+    fn optimality(&self, theta: &Tensor, grad: &Tensor) -> Result<f64> {
+        if self.l1() == 0.0 {
+            return Ok(grad.f_norm()?.f_double_value(&[])?);
+        }
+        let moved = self.prox(&theta.f_sub(grad)?, 1.0)?;
+        Ok(theta.f_sub(&moved)?.f_norm()?.f_double_value(&[])?)
+    }
+}
+
+/// Where Newton or FISTA stopped.
+pub(crate) struct Outcome {
+    pub(crate) theta: Tensor,
+    pub(crate) iterations: usize,
+    pub(crate) converged: bool,
+    pub(crate) objectives: Vec<f64>,
+    pub(crate) optimality: f64,
+}
+
+impl Objective for Smooth {
+    /// z = X·w + b.
+    fn scores(&self, theta: &Tensor) -> Result<Tensor> {
+        let w = theta.f_narrow(0, 0, self.d)?;
+        Ok(self.pass(|| Ok(self.x.f_mv(&w)?))?.f_add(&theta.f_narrow(0, self.d, 1)?)?)
+    }
+
+    /// f(θ) = mean logloss + λ₂‖m⊙θ‖², from the scores z; also m⊙θ.
+    fn value_at(&self, z: &Tensor, theta: &Tensor) -> Result<(f64, Tensor)> {
+        let loss = z.f_binary_cross_entropy_with_logits(
+            &self.y,
+            self.weights.as_ref(),
+            None::<&Tensor>,
+            tch::Reduction::Mean,
+        )?;
+        let masked = theta.f_mul(&self.mask)?;
+        let value = loss.f_double_value(&[])? + self.problem.l2 * masked.f_dot(&masked)?.f_double_value(&[])?;
+        Ok((value, masked))
+    }
+
+    /// ∇f at θ from its scores z: [Xᵀr; Σr]/N + 2λ₂·m⊙θ with r = σ(z) − y.
+    fn grad_at(&self, z: &Tensor, masked: &Tensor) -> Result<Tensor> {
+        let mut residual = z.f_sigmoid()?.f_sub(&self.y)?;
+        if let Some(w) = &self.weights {
+            residual = residual.f_mul(w)?;
+        }
+        let xr = self.pass(|| Ok(self.x.f_tr()?.f_mv(&residual)?))?;
+        let grad = Tensor::f_cat(&[xr, residual.f_sum(Kind::Double)?.f_reshape([1])?], 0)?;
+        Ok(grad.f_div_scalar(self.n)?.f_add(&masked.f_mul_scalar(2.0 * self.problem.l2)?)?)
+    }
+
+    /// The Hessian of f at scores z: [[XᵀWX, XᵀW1], [1ᵀWX, ΣW]]/N + 2λ₂ diag(m), W = diag(s·p(1−p))
+    /// with s the row weights, in f64.
     fn hessian_at(&self, z: &Tensor) -> Result<Tensor> {
         let n = self.x.size()[0];
         let p = z.f_slice(0, 0, n, self.hessian_stride)?.f_sigmoid()?;
-        let w = p.f_mul(&p.f_neg()?.f_add_scalar(1.0)?)?.f_to_kind(self.x_hessian.kind())?;
+        let mut w = p.f_mul(&p.f_neg()?.f_add_scalar(1.0)?)?;
+        if let Some(s) = &self.weights {
+            w = w.f_mul(&s.f_slice(0, 0, n, self.hessian_stride)?)?;
+        }
+        let w = w.f_to_kind(self.x_hessian.kind())?;
         let weighted = self.x_hessian.f_mul(&w.f_unsqueeze(1)?)?;
         let xwx = self.x_hessian.f_tr()?.f_mm(&weighted)?;
         let xw = self.x_hessian.f_tr()?.f_mv(&w)?;
@@ -210,35 +294,18 @@ impl Smooth {
         Ok(h.f_add(&self.mask.f_mul_scalar(2.0 * self.problem.l2)?.f_diag(0)?)?)
     }
 
-    /// λ₁‖m⊙θ‖₁.
-    fn nonsmooth(&self, theta: &Tensor) -> Result<f64> {
-        Ok(self.problem.l1 * theta.f_mul(&self.mask)?.f_abs()?.f_sum(Kind::Double)?.f_double_value(&[])?)
+    fn mask(&self) -> &Tensor {
+        &self.mask
     }
 
-    /// prox of step·λ₁‖m⊙·‖₁: soft-thresholding of the penalized coordinates.
-    fn prox(&self, v: &Tensor, step: f64) -> Result<Tensor> {
-        let threshold = self.mask.f_mul_scalar(step * self.problem.l1)?;
-        Ok(v.f_sign()?.f_mul(&v.f_abs()?.f_sub(&threshold)?.f_clamp_min(0.0)?)?)
-    }
-
-    /// ‖θ − prox(θ − g)‖₂, the optimality measure.
-    fn optimality(&self, theta: &Tensor, grad: &Tensor) -> Result<f64> {
-        if self.problem.l1 == 0.0 {
-            return Ok(grad.f_norm()?.f_double_value(&[])?);
-        }
-        let moved = self.prox(&theta.f_sub(grad)?, 1.0)?;
-        Ok(theta.f_sub(&moved)?.f_norm()?.f_double_value(&[])?)
+    fn l1(&self) -> f64 {
+        self.problem.l1
     }
 }
 
-fn solution(
-    s: &Smooth,
-    theta: &Tensor,
-    iterations: usize,
-    converged: bool,
-    objectives: Vec<f64>,
-    optimality: f64,
-) -> Result<Solution> {
+fn solution(s: &Smooth, outcome: Outcome) -> Result<Solution> {
+    let Outcome { theta, iterations, converged, objectives, optimality } = outcome;
+    let theta = &theta;
     let all = Vec::<f64>::try_from(theta.f_to_device(Device::Cpu)?)?;
     let (coef, intercept) = all.split_at(all.len() - 1);
     let objective = s.value(theta)? + s.nonsmooth(theta)?;
@@ -270,10 +337,43 @@ pub fn solve_observed(
     config: SolverConfig,
     observer: Observer,
 ) -> Result<Solution> {
+    solve_weighted(x, y, None, problem, kind, config, observer)
+}
+
+/// As [`solve_observed`] with one weight per row (`None`: 1 each; see [`weights::Weights`] for
+/// sample and class weights): F's loss is then the weighted mean Σᵢ sᵢ·loglossᵢ / Σᵢ sᵢ. Weights
+/// that are negative, non-finite, all zero or not one per row are refused
+/// ([`Error::InvalidWeights`]).
+pub fn solve_weighted(
+    x: &Tensor,
+    y: &Tensor,
+    weights: Option<&[f64]>,
+    problem: Problem,
+    kind: SolverKind,
+    config: SolverConfig,
+    observer: Observer,
+) -> Result<Solution> {
     let started = std::time::Instant::now();
-    let mut solution = solve_design(&Design::new(x, kind)?, y, problem, kind, config, None, observer)?;
+    let (n, _) = x.size2()?;
+    let weights = match weights {
+        Some(w) => {
+            weights::check_rows(w, n as usize)?;
+            Some(mean_one(w, x.device())?)
+        }
+        None => None,
+    };
+    let design = Design::new(x, kind)?;
+    let mut solution = solve_design_weighted(&design, y, weights.as_ref(), problem, kind, config, None, observer)?;
     solution.seconds = started.elapsed().as_secs_f64();
     Ok(solution)
+}
+
+/// Checked row weights as an f64 tensor on `device`, scaled to mean 1.
+pub(crate) fn mean_one(weights: &[f64], device: Device) -> Result<Tensor> {
+    let total: f64 = weights.iter().sum();
+    let scale = weights.len() as f64 / total;
+    let scaled: Vec<f64> = weights.iter().map(|w| w * scale).collect();
+    Ok(Tensor::f_from_slice(&scaled)?.f_to_device(device)?)
 }
 
 /// The features prepared for the solvers, once for any number of solves (a path): X in f64 and
@@ -311,9 +411,29 @@ pub(crate) fn solve_design(
     start: Option<(&[f64], f64)>,
     observer: Observer,
 ) -> Result<Solution> {
+    solve_design_weighted(design, y, None, problem, kind, config, start, observer)
+}
+
+/// The penalty and stopping rule within range.
+pub(crate) fn check_settings(problem: Problem, config: SolverConfig) -> Result<()> {
     ensure(problem.l1.is_finite() && problem.l1 >= 0.0, "lambda_l1", problem.l1, "must be a finite number >= 0")?;
     ensure(problem.l2.is_finite() && problem.l2 >= 0.0, "lambda_l2", problem.l2, "must be a finite number >= 0")?;
-    ensure(config.tol.is_finite() && config.tol > 0.0, "tol", config.tol, "must be a finite number > 0")?;
+    ensure(config.tol.is_finite() && config.tol > 0.0, "tol", config.tol, "must be a finite number > 0")
+}
+
+/// As [`solve_design`], with row weights scaled to mean 1 ([`mean_one`]).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn solve_design_weighted(
+    design: &Design,
+    y: &Tensor,
+    weights: Option<&Tensor>,
+    problem: Problem,
+    kind: SolverKind,
+    config: SolverConfig,
+    start: Option<(&[f64], f64)>,
+    observer: Observer,
+) -> Result<Solution> {
+    check_settings(problem, config)?;
     let started = std::time::Instant::now();
     let device = design.x.device();
     let (n, d) = design.x.size2()?;
@@ -325,6 +445,7 @@ pub(crate) fn solve_design(
         hessian_stride: design.hessian_stride,
         d,
         y: y.f_to_kind(Kind::Double)?.f_reshape([n])?,
+        weights: weights.map(Tensor::shallow_clone),
         mask: Tensor::f_from_slice(&mask)?.f_to_device(device)?,
         problem,
         n: n as f64,
@@ -340,10 +461,11 @@ pub(crate) fn solve_design(
         }
         None => zero,
     };
-    let mut solution = match kind {
+    let outcome = match kind {
         SolverKind::Newton => newton(&s, theta, reference, config.tol, config.max_iter.unwrap_or(100), observer),
         SolverKind::Fista => fista(&s, theta, reference, config.tol, config.max_iter.unwrap_or(20_000), observer),
     }?;
+    let mut solution = solution(&s, outcome)?;
     solution.seconds = started.elapsed().as_secs_f64();
     Ok(solution)
 }
@@ -356,16 +478,19 @@ fn observe(observer: &mut Observer, iteration: usize, objective: f64) -> Result<
     }
 }
 
-fn newton(
-    s: &Smooth,
+pub(crate) fn newton(
+    s: &impl Objective,
     mut theta: Tensor,
     start: f64,
     tol: f64,
     max_iter: usize,
     mut observer: Observer,
-) -> Result<Solution> {
+) -> Result<Outcome> {
     let device = theta.device();
-    let mask = Vec::<f64>::try_from(&s.mask)?;
+    let mask = Vec::<f64>::try_from(s.mask().f_to_device(Device::Cpu)?)?;
+    let done = |theta: &Tensor, iterations, converged, objectives, optimality| {
+        Ok(Outcome { theta: theta.shallow_clone(), iterations, converged, objectives, optimality })
+    };
     let mut z = s.scores(&theta)?;
     let (value, masked) = s.value_at(&z, &theta)?;
     let mut grad = s.grad_at(&z, &masked)?;
@@ -373,12 +498,13 @@ fn newton(
     let mut objectives = vec![objective];
     let mut optimality = s.optimality(&theta, &grad)? / start;
     if optimality <= tol {
-        return solution(s, &theta, 0, true, objectives, optimality);
+        return done(&theta, 0, true, objectives, optimality);
     }
     for iteration in 1..=max_iter {
         crate::interrupt::check(iteration)?;
         let hessian = s.hessian_at(&z)?;
-        let direction = if s.problem.l1 == 0.0 {
+        let direction = if s.l1() == 0.0 {
+            let hessian = s.newton_system(hessian)?;
             match Tensor::f_linalg_solve(&hessian, &grad.f_neg()?, true) {
                 Ok(direction) => direction,
                 // A singular Hessian (a column repeating another, and no L2 penalty): the optimum
@@ -395,7 +521,7 @@ fn newton(
             let h = Vec::<f64>::try_from(hessian.f_to_device(Device::Cpu)?.f_reshape([-1])?)?;
             let g = Vec::<f64>::try_from(grad.f_to_device(Device::Cpu)?)?;
             let t = Vec::<f64>::try_from(theta.f_to_device(Device::Cpu)?)?;
-            let step = lasso_step(&h, &g, &t, &mask, s.problem.l1);
+            let step = lasso_step(&h, &g, &t, &mask, s.l1());
             Tensor::f_from_slice(&step)?.f_to_device(device)?
         };
         // Armijo on F along the direction: F(θ + tΔ) ≤ F(θ) + σ·t·D, D = ∇f·Δ + λ₁(‖θ+Δ‖₁ − ‖θ‖₁).
@@ -418,7 +544,7 @@ fn newton(
         }
         if next_objective > objective {
             // No decrease is left to find at this precision.
-            return solution(s, &theta, iteration, optimality <= tol, objectives, optimality);
+            return done(&theta, iteration, optimality <= tol, objectives, optimality);
         }
         (theta, z, objective) = (next, next_z, next_objective);
         grad = s.grad_at(&z, &masked)?;
@@ -426,10 +552,10 @@ fn newton(
         observe(&mut observer, iteration, objective)?;
         optimality = s.optimality(&theta, &grad)? / start;
         if optimality <= tol {
-            return solution(s, &theta, iteration, true, objectives, optimality);
+            return done(&theta, iteration, true, objectives, optimality);
         }
     }
-    solution(s, &theta, max_iter, false, objectives, optimality)
+    done(&theta, max_iter, false, objectives, optimality)
 }
 
 /// The proximal Newton step Δ: argmin g·Δ + ½ΔᵀHΔ + λ₁‖m⊙(θ+Δ)‖₁ by cyclic coordinate descent on
@@ -466,7 +592,17 @@ pub(crate) fn lasso_step(h: &[f64], g: &[f64], theta: &[f64], mask: &[f64], l1: 
 
 /// Monotone FISTA (Beck & Teboulle's MFISTA): the iterate keeps the better of the prox point and
 /// itself, so F never increases; the momentum restarts whenever the prox point was worse.
-fn fista(s: &Smooth, theta: Tensor, start: f64, tol: f64, max_iter: usize, mut observer: Observer) -> Result<Solution> {
+pub(crate) fn fista(
+    s: &impl Objective,
+    theta: Tensor,
+    start: f64,
+    tol: f64,
+    max_iter: usize,
+    mut observer: Observer,
+) -> Result<Outcome> {
+    let done = |theta: &Tensor, iterations, converged, objectives, optimality| {
+        Ok(Outcome { theta: theta.shallow_clone(), iterations, converged, objectives, optimality })
+    };
     let mut lipschitz = 1.0;
     let value = s.value(&theta)?;
     let mut objective = value + s.nonsmooth(&theta)?;
@@ -519,12 +655,12 @@ fn fista(s: &Smooth, theta: Tensor, start: f64, tol: f64, max_iter: usize, mut o
         };
         optimality = s.optimality(&theta, &grad)? / start;
         if optimality <= tol {
-            return solution(s, &theta, iteration, true, objectives, optimality);
+            return done(&theta, iteration, true, objectives, optimality);
         }
         theta_grad = Some(grad);
         lipschitz *= 0.95; // let the step grow back where the curvature allows
     }
-    solution(s, &theta, max_iter, false, objectives, optimality)
+    done(&theta, max_iter, false, objectives, optimality)
 }
 
 #[cfg(test)]
@@ -654,6 +790,62 @@ mod tests {
             assert!(a.converged && a.iterations <= 15, "{p:?}: {} iterations", a.iterations);
             assert!((a.objective - b.objective).abs() <= 1e-10 * a.objective, "{} vs {}", a.objective, b.objective);
         }
+    }
+
+    #[test]
+    fn integer_weights_are_repeated_rows_for_both_solvers() {
+        let (x, y) = data(80, 4);
+        let counts: Vec<usize> = (0..80).map(|i| 1 + i % 4).collect();
+        let weights: Vec<f64> = counts.iter().map(|&c| c as f64).collect();
+        let repeated: Vec<i64> = (0..80).flat_map(|i| std::iter::repeat_n(i as i64, counts[i])).collect();
+        let rows = Tensor::from_slice(&repeated);
+        let (xr, yr) = (x.index_select(0, &rows), y.index_select(0, &rows));
+        let go = |_: usize, _: f64| std::ops::ControlFlow::Continue(());
+        for (p, kind) in [(problem(0.0, 0.01), SolverKind::Newton), (problem(0.02, 0.0), SolverKind::Fista)] {
+            let a = solve_weighted(&x, &y, Some(&weights), p, kind, SolverConfig::default(), &mut go.clone()).unwrap();
+            let b = solve(&xr, &yr, p, kind, SolverConfig::default()).unwrap();
+            assert!((a.objective - b.objective).abs() < 1e-12, "{kind:?}: {} vs {}", a.objective, b.objective);
+            assert!(a.coef.iter().zip(&b.coef).all(|(u, v)| (u - v).abs() < 1e-6), "{:?} vs {:?}", a.coef, b.coef);
+            assert_eq!(
+                a.coef.iter().map(|&w| w == 0.0).collect::<Vec<_>>(),
+                b.coef.iter().map(|&w| w == 0.0).collect::<Vec<_>>()
+            );
+        }
+        // Scaling every weight by one constant is the same problem; unit weights are no weights.
+        let scaled: Vec<f64> = weights.iter().map(|w| w * 1e3).collect();
+        let p = problem(0.0, 0.01);
+        let a = solve_weighted(&x, &y, Some(&weights), p, SolverKind::Newton, SolverConfig::default(), &mut go.clone());
+        let b = solve_weighted(&x, &y, Some(&scaled), p, SolverKind::Newton, SolverConfig::default(), &mut go.clone());
+        assert!((a.unwrap().objective - b.unwrap().objective).abs() < 1e-13);
+        let ones =
+            solve_weighted(&x, &y, Some(&[1.0; 80]), p, SolverKind::Newton, SolverConfig::default(), &mut go.clone());
+        let plain = solve(&x, &y, p, SolverKind::Newton, SolverConfig::default()).unwrap();
+        assert!((ones.unwrap().objective - plain.objective).abs() < 1e-15);
+    }
+
+    #[test]
+    fn bad_weights_are_refused_before_any_work() {
+        let (x, y) = data(10, 2);
+        let go = &mut |_: usize, _: f64| std::ops::ControlFlow::Continue(());
+        let run = |w: &[f64], go: Observer| {
+            solve_weighted(&x, &y, Some(w), problem(0.0, 0.1), SolverKind::Newton, SolverConfig::default(), go)
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(run(&[1.0; 9], go), "invalid sample_weight: 9 weights for 10 rows");
+        assert_eq!(run(&[0.0; 10], go), "invalid sample_weight: every weight is zero");
+        let mut w = [1.0; 10];
+        w[9] = f64::INFINITY;
+        assert_eq!(run(&w, go), "invalid sample_weight: inf at row 10 is not a finite number");
+    }
+
+    #[test]
+    fn sklearns_c_maps_through_the_total_weight() {
+        // C·Σ sᵢℓᵢ + ½‖w‖² divided by C·Σsᵢ: λ₂ = 1/(2·C·Σsᵢ).
+        let p = Problem::from_sklearn_weighted(0.5, 0.0, 40.0);
+        assert!((p.l2 - 1.0 / 40.0).abs() < 1e-18 && p.l1 == 0.0);
+        assert_eq!(Problem::from_sklearn(0.5, 0.3, 200), Problem::from_sklearn_weighted(0.5, 0.3, 200.0));
+        assert!(Problem::from_sklearn(1.0, 0.0, 10).with_penalized_bias(true).penalize_bias);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Training by SGD or Adam: the settings, the epoch loop with its progress and checkpoints, and the
 //! autograd engine (forward, mean BCE + penalty, backward, step) here; the fused engine
 //! ([`fused`]), the optimizers ([`optim`]), checkpoint files ([`checkpoint`]) and fitting a table
-//! end to end, with the exact solvers too ([`fit`]), beside it.
+//! end to end, with the exact solvers too ([`fit`]), beside it; softmax regression for K classes
+//! by autograd ([`softmax`]).
 
 pub mod checkpoint;
 mod config;
@@ -10,6 +11,7 @@ pub mod fused;
 pub mod gpu;
 pub mod optim;
 mod progress;
+pub mod softmax;
 
 pub use config::{Engine, LossKind, TrainConfig};
 pub(crate) use progress::Progress;
