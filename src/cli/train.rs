@@ -49,8 +49,10 @@ pub(crate) struct TrainArgs {
     /// glmnet's α, with --lambda: objective = mean logloss + λ(α‖w‖₁ + (1−α)/2‖w‖₂²).
     #[arg(long)]
     pub(crate) alpha: Option<f64>,
-    /// auto = newton up to 2000 features, fista beyond (both reach the optimum, with exact zeros
-    /// under L1), adam with --stream; sgd and adam run --epochs of the tutorial's optimizers.
+    /// auto = newton, tron or newton-cd by a cost model of rows, features, non-zeros and penalty
+    /// (all reach the optimum, with exact zeros under L1; `--json` says which and why), adam with
+    /// --stream; tron = trust-region Newton-CG (L2 only), newton-cd = proximal Newton with
+    /// coordinate descent (L1, Elastic Net); sgd and adam run --epochs of the tutorial's optimizers.
     #[arg(long, value_enum, alias = "optimizer", default_value_t = SolverChoice::Auto)]
     pub(crate) solver: SolverChoice,
     /// newton/fista stop when the optimality measure falls to this fraction of its start.
@@ -126,6 +128,8 @@ pub(crate) enum SolverChoice {
     Adam,
     Newton,
     Fista,
+    Tron,
+    NewtonCd,
 }
 
 impl TrainArgs {
@@ -197,7 +201,9 @@ impl TrainArgs {
             SolverChoice::Adam => (OptimizerKind::Adam, None),
             SolverChoice::Auto if self.stream => (OptimizerKind::Adam, None),
             SolverChoice::Fista => (OptimizerKind::Adam, exact(SolverKind::Fista)),
-            // `auto` becomes solver::auto_kind(features) once the data is read.
+            SolverChoice::Tron => (OptimizerKind::Adam, exact(SolverKind::Tron)),
+            SolverChoice::NewtonCd => (OptimizerKind::Adam, exact(SolverKind::NewtonCd)),
+            // `auto` becomes solvers::auto::choose(rows, features, …) once the data is read.
             SolverChoice::Newton | SolverChoice::Auto => (OptimizerKind::Adam, exact(SolverKind::Newton)),
         };
         let epoch_flags =
@@ -329,8 +335,15 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
         TrainData::Table(args.input.load()?)
     };
     let features = data.features();
-    if args.solver == SolverChoice::Auto {
-        config.solver = config.solver.map(|(_, c)| (logreg::solvers::auto_kind(features), c));
+    let auto = match (&data, args.solver == SolverChoice::Auto && config.solver.is_some()) {
+        (TrainData::Table(t), true) => {
+            let l1 = logreg::solvers::auto::has_l1(config.train.penalty, config.sklearn);
+            Some(logreg::solvers::auto::choose(t.rows(), features, t.rows().saturating_mul(features), l1))
+        }
+        _ => None,
+    };
+    if let Some(choice) = &auto {
+        config.solver = config.solver.map(|(_, c)| (choice.kind, c));
     }
     stop_on_ctrl_c()?;
     let bar = progress(config.train.epochs, super::quiet() || super::json() || config.solver.is_some());
@@ -450,6 +463,7 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
                 "optimality": s.optimality,
                 "seconds": s.seconds,
                 "passes": s.passes,
+                "auto": auto.as_ref().map(|a| serde_json::json!({"reason": a.reason, "estimates": a.estimates})),
             })),
             "coef": coef,
             "intercept": intercept,

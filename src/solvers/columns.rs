@@ -104,21 +104,59 @@ impl<'a> Columns<'a> {
         }
     }
 
-    /// X·w + b (columns whose weight is 0 skipped).
+    /// X·w + b (columns whose weight is 0 skipped), on [`workers`] threads by blocks of rows.
     pub(crate) fn scores(&self, w: &[f64], b: f64) -> Vec<f64> {
         let mut z = vec![b; self.rows()];
-        for (j, &wj) in w.iter().enumerate() {
-            if wj != 0.0 {
-                self.column(j).axpy(wj, &mut z);
+        let nonzero: Vec<usize> = (0..w.len()).filter(|&j| w[j] != 0.0).collect();
+        let block = self.rows().div_ceil(workers(self.work()));
+        std::thread::scope(|scope| {
+            for (k, part) in z.chunks_mut(block.max(1)).enumerate() {
+                let (start, nonzero) = (k * block, &nonzero);
+                scope.spawn(move || match self {
+                    Columns::Dense { n, data, .. } => {
+                        for &j in nonzero {
+                            let column = &data[j * n + start..j * n + start + part.len()];
+                            part.iter_mut().zip(column).for_each(|(o, &a)| *o += w[j] * a as f64);
+                        }
+                    }
+                    Columns::Sparse(x) => {
+                        let (indptr, indices, values) = (x.indptr(), x.indices(), x.values());
+                        for (r, o) in part.iter_mut().enumerate() {
+                            let (a, b) = (indptr[start + r], indptr[start + r + 1]);
+                            *o += indices[a..b].iter().zip(&values[a..b]).map(|(&j, &v)| v as f64 * w[j as usize]).sum::<f64>();
+                        }
+                    }
+                });
             }
-        }
+        });
         z
     }
 
-    /// Xᵀ·r.
+    /// Xᵀ·r, on [`workers`] threads by blocks of columns.
     pub(crate) fn transpose_times(&self, r: &[f64]) -> Vec<f64> {
-        (0..self.cols()).map(|j| self.column(j).dot(r)).collect()
+        let mut out = vec![0.0; self.cols()];
+        let block = self.cols().div_ceil(workers(self.work()));
+        std::thread::scope(|scope| {
+            for (k, part) in out.chunks_mut(block.max(1)).enumerate() {
+                scope.spawn(move || part.iter_mut().enumerate().for_each(|(j, o)| *o = self.column(k * block + j).dot(r)));
+            }
+        });
+        out
     }
+
+    /// The values a pass reads.
+    fn work(&self) -> usize {
+        match self {
+            Columns::Dense { n, d, .. } => n * d,
+            Columns::Sparse(x) => x.nnz(),
+        }
+    }
+}
+
+/// Threads for a pass over `work` values: libtorch's thread count (`--threads`), one per million
+/// values at most, so that small problems stay on one thread.
+fn workers(work: usize) -> usize {
+    (tch::get_num_threads().max(1) as usize).min(work / 1_000_000).max(1)
 }
 
 /// The objective's pieces on X by columns; θ = [w; b].

@@ -17,6 +17,7 @@
 //! standard as a cold one), or after `max_iter` iterations (then `converged` is false). Both check
 //! [`crate::interrupt`] once per iteration.
 
+pub mod auto;
 mod columns;
 pub mod cv;
 pub mod newton_cd;
@@ -89,17 +90,10 @@ impl Default for SolverConfig {
     }
 }
 
-/// Above this many features `auto` picks FISTA: Newton's d×d Hessian and its coordinate-descent
-/// subproblem grow as d² per iteration.
-pub(crate) const AUTO_NEWTON_MAX_FEATURES: usize = 2000;
-
-/// The exact solver `auto` picks for `features` columns.
-pub fn auto_kind(features: usize) -> SolverKind {
-    if features > AUTO_NEWTON_MAX_FEATURES {
-        SolverKind::Fista
-    } else {
-        SolverKind::Newton
-    }
+/// The exact solver `auto` picks for dense data of `rows` × `features`, with or without L1:
+/// [`auto::choose`]'s.
+pub fn auto_kind(rows: usize, features: usize, l1: bool) -> SolverKind {
+    auto::choose(rows, features, rows.saturating_mul(features), l1).kind
 }
 
 /// Newton's Hessian uses every k-th row, k = ⌊N / HESSIAN_ROWS⌋, once N is at least twice this:
