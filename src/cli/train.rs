@@ -118,6 +118,13 @@ pub(crate) struct TrainArgs {
     /// With --stream: rows per chunk [default: 32 MiB of rows]; mini-batches stay within a chunk.
     #[arg(long)]
     pub(crate) chunk_rows: Option<i64>,
+    /// Read --data as this format whatever its name (.svm, .libsvm, .svmlight are libsvm text;
+    /// .npz is scipy's sparse CSR/CSC/COO with --labels y.npy).
+    #[arg(long, value_enum)]
+    pub(crate) format: Option<super::sparse::DataFormat>,
+    /// Sparse --data: the number of features [default: the largest index in the file].
+    #[arg(long)]
+    pub(crate) n_features: Option<usize>,
 }
 
 /// How `train` minimises the objective.
@@ -308,6 +315,12 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
     let resume_losses = args.resume.as_deref().map(checkpoint::losses_path);
     if let (Some(resume), Some(resume_losses)) = (args.resume.as_deref(), resume_losses.as_deref()) {
         check_outputs(&outputs[..models], &[("--resume", resume), ("--resume's loss file", resume_losses)])?;
+    }
+    if super::sparse::is_sparse(&args) {
+        return super::sparse::train(&args, config);
+    }
+    if args.n_features.is_some() {
+        bail!("--n-features applies to sparse --data (libsvm, .npz)");
     }
     // The fused engine's mini-batches and --stream run on CPU threads: `auto` means the CPU there.
     let mini_batches = args.engine() == Engine::Fused && config.train.batch_size.is_some();

@@ -122,6 +122,20 @@ pub fn read_file(path: &Path) -> Result<CsrMatrix> {
     parse(&file, &bytes)
 }
 
+/// Reads the CSR `.npz` `x` and its 0/1 labels from the `.npy` file `y`.
+pub fn read_labelled(x: &Path, y: &Path, n_features: Option<usize>) -> Result<crate::data::libsvm::SparseData> {
+    let (file, bytes) = crate::data::table::read_source(x)?;
+    let mut matrix = parse(&file, &bytes)?;
+    if let Some(n) = n_features {
+        matrix = matrix.with_cols(n).map_err(|e| match e {
+            Error::InvalidData { message, .. } => bad(&file, message),
+            e => e,
+        })?;
+    }
+    let labels = crate::data::npy::read_labels(y, matrix.rows(), &file)?;
+    Ok(crate::data::libsvm::SparseData { source: file, x: matrix, labels })
+}
+
 /// An integer array member, each value checked to be whole and in `0..=max`.
 fn integers(file: &str, name: &str, bytes: &[u8], max: u64) -> Result<Vec<u64>> {
     let label = format!("{file}: {name}");

@@ -175,9 +175,9 @@ pub(crate) fn logloss(z: f64, y: f64) -> f64 {
     z.max(0.0) - y * z + (-z.abs()).exp().ln_1p()
 }
 
-/// σ(z).
+/// σ(z), computed without overflow.
 #[inline]
-pub(crate) fn sigmoid(z: f64) -> f64 {
+pub fn sigmoid(z: f64) -> f64 {
     if z >= 0.0 {
         1.0 / (1.0 + (-z).exp())
     } else {

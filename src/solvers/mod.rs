@@ -24,6 +24,8 @@ pub mod newton_cd;
 pub mod path;
 pub mod tron;
 
+pub use columns::sigmoid;
+
 use tch::{Device, Kind, Tensor};
 
 use crate::error::{ensure, Error, Result};
@@ -122,6 +124,13 @@ pub struct Solution {
     /// Full passes over X (products X·v and Xᵀ·r), the start's included; Newton's Hessian reads
     /// only its row subsample and is not counted.
     pub passes: usize,
+}
+
+impl Solution {
+    /// F after each iteration (index 0: the start).
+    pub fn objectives(&self) -> &[f64] {
+        &self.objectives
+    }
 }
 
 /// The data and penalty; θ = [w; b], the scores z = X·w + b (the bias kept apart from X, so X

@@ -9,6 +9,7 @@ pub mod fit;
 pub mod fused;
 pub mod gpu;
 pub mod optim;
+pub mod sparse;
 mod progress;
 
 pub use config::{Engine, LossKind, TrainConfig};
