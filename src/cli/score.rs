@@ -86,6 +86,10 @@ pub(crate) fn load_and_predict(
     } else {
         LabelColumn::Skip(saved.label_name.clone())
     };
+    if super::sparse::is_sparse_path(data) {
+        let (probs, labels) = super::sparse::score(&saved, data, labels, labelled)?;
+        return Ok((saved, probs, labels));
+    }
     let rows = load_table_with(data, labels, label, labelled, format.format()?)?;
     let probs = saved.predict_proba(&rows, device)?;
     Ok((saved, probs, rows.labels))

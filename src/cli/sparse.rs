@@ -141,3 +141,58 @@ pub(crate) fn train(args: &TrainArgs, config: logreg::train::fit::FitConfig) -> 
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// Whether `predict`/`evaluate` read `data` as sparse (by its name).
+pub(crate) fn is_sparse_path(data: &Path) -> bool {
+    is_libsvm(data) || is_npz(data)
+}
+
+/// The model's probabilities for the sparse `data` (libsvm, or `.npz` with `labels` when
+/// `labelled`), and the labels (libsvm always has them; empty for an unlabelled `.npz`). The
+/// file's largest feature index must be below the model's width.
+pub(crate) fn score(
+    saved: &logreg::model::file::SavedModel,
+    data: &Path,
+    labels: Option<&Path>,
+    labelled: bool,
+) -> anyhow::Result<(Vec<f32>, Vec<f32>)> {
+    if saved.standardizer.is_some() {
+        bail!("--model standardizes its features (centring would make sparse --data dense): score a CSV or .npy file");
+    }
+    let width = saved.model.coef().len();
+    let data = if is_npz(data) {
+        match labels {
+            Some(y) => npz::read_labelled(data, y, Some(width))?,
+            None if labelled => bail!("--labels: a .npz --data needs its labels as a .npy file (--labels y.npy)"),
+            None => {
+                let x = npz::read_file(data)?;
+                let (file, rows) = (data.display().to_string(), x.rows());
+                let x = x.with_cols(width).map_err(|e| anyhow::anyhow!("{file}: {}", short(&e)))?;
+                SparseData { source: file, x, labels: vec![0.0; rows] }
+            }
+        }
+    } else {
+        if labels.is_some() {
+            bail!("--labels applies to .npy and .npz data; libsvm rows start with their label");
+        }
+        libsvm::read_file(data, Some(width))?
+    };
+    let w: Vec<f64> = saved.model.coef().iter().map(|&w| f64::from(w)).collect();
+    let mut z = vec![0.0; data.x.rows()];
+    data.x.mv(&w, &mut z);
+    let b = f64::from(saved.model.intercept());
+    let probs = z.iter().map(|&z| logreg::solvers::sigmoid(z + b) as f32).collect();
+    Ok((probs, if labelled || is_libsvm_source(&data) { data.labels } else { vec![] }))
+}
+
+fn is_libsvm_source(data: &SparseData) -> bool {
+    !is_npz(Path::new(&data.source))
+}
+
+/// The message of a data error without its `invalid x:` prefix.
+fn short(e: &logreg::Error) -> String {
+    match e {
+        logreg::Error::InvalidData { message, .. } => message.clone(),
+        e => e.to_string(),
+    }
+}

@@ -62,8 +62,7 @@ pub fn parse(file: &str, bytes: &[u8], n_features: Option<usize>) -> Result<Spar
         let mut tokens = tokens(line);
         let Some((label_at, label)) = tokens.next() else { continue };
         let text = |t: &[u8]| shown(&String::from_utf8_lossy(t));
-        let bad_label =
-            || at(file, line_no, label_at + 1, format!("label `{}` is not 0/1 or -1/+1", text(label)));
+        let bad_label = || at(file, line_no, label_at + 1, format!("label `{}` is not 0/1 or -1/+1", text(label)));
         let value = std::str::from_utf8(label).ok().and_then(|s| s.parse::<f64>().ok()).ok_or_else(bad_label)?;
         let kind = match value {
             v if v == 1.0 => None,
@@ -80,7 +79,11 @@ pub fn parse(file: &str, bytes: &[u8], n_features: Option<usize>) -> Result<Spar
                         file,
                         line_no,
                         label_at + 1,
-                        format!("label {} after label {} on line {first}: one negative label per file", name(kind), name(seen)),
+                        format!(
+                            "label {} after label {} on line {first}: one negative label per file",
+                            name(kind),
+                            name(seen)
+                        ),
                     ));
                 }
                 Some(_) => {}
@@ -107,7 +110,9 @@ pub fn parse(file: &str, bytes: &[u8], n_features: Option<usize>) -> Result<Spar
             }
             if index > limit {
                 let why = match n_features {
-                    Some(n) => format!("index {index} is beyond the {n} features given"),
+                    Some(n) => format!(
+                        "index {index} is beyond the {n} features expected (--n-features, or the model's width)"
+                    ),
                     None => format!("index {} is beyond the {limit} features held", shown(&index.to_string())),
                 };
                 return Err(at(file, line_no, column, why));
@@ -199,7 +204,7 @@ mod tests {
             assert!(err(text).starts_with(expected), "{text:?}: {} vs {expected}", err(text));
         }
         let e = parse("t.svm", b"1 11:1\n", Some(10)).unwrap_err().to_string();
-        assert_eq!(e, "t.svm:1:3: index 11 is beyond the 10 features given");
+        assert_eq!(e, "t.svm:1:3: index 11 is beyond the 10 features expected (--n-features, or the model's width)");
     }
 
     proptest! {

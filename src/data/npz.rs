@@ -86,7 +86,8 @@ fn members(file: &str, bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>> {
         if bytes.get(local..local + 4) != Some(&[0x50, 0x4b, 0x03, 0x04]) {
             return Err(broken("bad local header"));
         }
-        let start = local + 30 + field(u16_at(bytes, local + 26))? as usize + field(u16_at(bytes, local + 28))? as usize;
+        let start =
+            local + 30 + field(u16_at(bytes, local + 26))? as usize + field(u16_at(bytes, local + 28))? as usize;
         let data = usize::try_from(packed)
             .ok()
             .and_then(|p| start.checked_add(p))
@@ -99,7 +100,10 @@ fn members(file: &str, bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>> {
             0 => content.extend_from_slice(data),
             8 => {
                 let decoder = flate2::read::DeflateDecoder::new(data);
-                decoder.take(size.saturating_add(1)).read_to_end(&mut content).map_err(|_| broken("deflate data corrupt"))?;
+                decoder
+                    .take(size.saturating_add(1))
+                    .read_to_end(&mut content)
+                    .map_err(|_| broken("deflate data corrupt"))?;
             }
             m => return Err(broken(&format!("compression method {m} (stored and deflate are read)"))),
         }
@@ -198,7 +202,10 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<CsrMatrix> {
                 return Err(bad(file, format!("indptr: {} entries from 0 to {nnz} expected", outer_len + 1)));
             }
             if let Some(k) = indptr.windows(2).position(|w| w[1] < w[0]) {
-                return Err(bad(file, format!("indptr decreases at entry {} ({} then {})", k + 1, indptr[k], indptr[k + 1])));
+                return Err(bad(
+                    file,
+                    format!("indptr decreases at entry {} ({} then {})", k + 1, indptr[k], indptr[k + 1]),
+                ));
             }
             let inner = integers(file, "indices", get("indices")?, inner_len.saturating_sub(1) as u64)?;
             let mut outer = Vec::with_capacity(nnz);

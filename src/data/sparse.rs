@@ -231,7 +231,10 @@ mod tests {
         assert_eq!(out, [1.0, 6.0, 2.0]);
         m.ensure_columns();
         let c = m.columns().unwrap();
-        assert_eq!((c.ptr.clone(), c.rows.clone(), c.values.clone()), (vec![0, 1, 2, 3], vec![0, 2, 0], vec![1.0, 3.0, 2.0]));
+        assert_eq!(
+            (c.ptr.clone(), c.rows.clone(), c.values.clone()),
+            (vec![0, 1, 2, 3], vec![0, 2, 0], vec![1.0, 3.0, 2.0])
+        );
         m.tmv(&[1.0, 5.0, 2.0], &mut out);
         assert_eq!(out, [1.0, 6.0, 2.0]);
         let dense = Vec::<f32>::try_from(m.to_dense().unwrap().reshape([-1])).unwrap();

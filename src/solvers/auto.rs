@@ -66,7 +66,11 @@ pub fn choose(rows: usize, features: usize, nnz: usize, l1: bool) -> AutoChoice 
         "{rows} rows × {features} features, {nnz} non-zeros, {penalty}: {} estimated {best:.2e} s{}{}",
         name(kind),
         if others.is_empty() { String::new() } else { format!(" against {}", others.join(", ")) },
-        if newton.is_none() { format!("; newton would need X dense ({rows}·{features} values)") } else { String::new() },
+        if newton.is_none() {
+            format!("; newton would need X dense ({rows}·{features} values)")
+        } else {
+            String::new()
+        },
     );
     AutoChoice { kind, reason, estimates }
 }

@@ -49,7 +49,9 @@ impl Column<'_> {
     pub(crate) fn square_dot(&self, u: &[f64]) -> f64 {
         match self {
             Column::Dense(x) => x.iter().zip(u).map(|(&a, &b)| (a as f64) * (a as f64) * b).sum(),
-            Column::Sparse(rows, x) => rows.iter().zip(*x).map(|(&i, &a)| (a as f64) * (a as f64) * u[i as usize]).sum(),
+            Column::Sparse(rows, x) => {
+                rows.iter().zip(*x).map(|(&i, &a)| (a as f64) * (a as f64) * u[i as usize]).sum()
+            }
         }
     }
 
@@ -123,7 +125,11 @@ impl<'a> Columns<'a> {
                         let (indptr, indices, values) = (x.indptr(), x.indices(), x.values());
                         for (r, o) in part.iter_mut().enumerate() {
                             let (a, b) = (indptr[start + r], indptr[start + r + 1]);
-                            *o += indices[a..b].iter().zip(&values[a..b]).map(|(&j, &v)| v as f64 * w[j as usize]).sum::<f64>();
+                            *o += indices[a..b]
+                                .iter()
+                                .zip(&values[a..b])
+                                .map(|(&j, &v)| v as f64 * w[j as usize])
+                                .sum::<f64>();
                         }
                     }
                 });
@@ -138,7 +144,9 @@ impl<'a> Columns<'a> {
         let block = self.cols().div_ceil(workers(self.work()));
         std::thread::scope(|scope| {
             for (k, part) in out.chunks_mut(block.max(1)).enumerate() {
-                scope.spawn(move || part.iter_mut().enumerate().for_each(|(j, o)| *o = self.column(k * block + j).dot(r)));
+                scope.spawn(move || {
+                    part.iter_mut().enumerate().for_each(|(j, o)| *o = self.column(k * block + j).dot(r))
+                });
             }
         });
         out

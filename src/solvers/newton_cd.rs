@@ -69,10 +69,8 @@ pub(crate) fn newton_cd(
         violation = violation.max(grad[d].abs());
         last_violation = violation;
         // Diagonal of the Hessian on the active set, and the bias's.
-        let hdiag: Vec<f64> = active
-            .iter()
-            .map(|&j| o.x.column(j).square_dot(&curvature) / n + 2.0 * l2 * o.mask[j] + 1e-12)
-            .collect();
+        let hdiag: Vec<f64> =
+            active.iter().map(|&j| o.x.column(j).square_dot(&curvature) / n + 2.0 * l2 * o.mask[j] + 1e-12).collect();
         let hbias = curvature.iter().sum::<f64>() / n + 2.0 * l2 * o.mask[d] + 1e-12;
         delta.fill(0.0);
         xdelta.fill(0.0);
@@ -105,7 +103,8 @@ pub(crate) fn newton_cd(
             let current = theta[d] + delta[d];
             let next = soft(current - gb / hbias, l1 * o.mask[d] / hbias);
             let change = next - current;
-            largest = largest.max(if o.mask[d] == 0.0 || l1 == 0.0 { gb.abs() } else { (gb + l1 * current.signum()).abs() });
+            largest =
+                largest.max(if o.mask[d] == 0.0 || l1 == 0.0 { gb.abs() } else { (gb + l1 * current.signum()).abs() });
             if change != 0.0 {
                 delta[d] += change;
                 xdelta.iter_mut().for_each(|x| *x += change);
@@ -120,7 +119,8 @@ pub(crate) fn newton_cd(
         o.passes += 2 * inner_sweeps * active.len() / d.max(1);
         // Armijo on F along Δ: F(θ + tΔ) ≤ F(θ) + σ·t·D, D = ∇f·Δ + λ₁(‖θ+Δ‖₁ − ‖θ‖₁).
         let full: Vec<f64> = theta.iter().zip(&delta).map(|(t, s)| t + s).collect();
-        let decrease = grad.iter().zip(&delta).map(|(g, s)| g * s).sum::<f64>() + o.nonsmooth(&full) - o.nonsmooth(&theta);
+        let decrease =
+            grad.iter().zip(&delta).map(|(g, s)| g * s).sum::<f64>() + o.nonsmooth(&full) - o.nonsmooth(&theta);
         let mut step = 1.0;
         let (next, next_z, next_f, next_objective) = loop {
             let next: Vec<f64> =
@@ -192,7 +192,8 @@ mod tests {
             let (x, y) = data(400, 25, density);
             let csr = CsrMatrix::from_dense(&x).unwrap();
             let yf = Vec::<f32>::try_from(y.to_kind(Kind::Float)).unwrap();
-            let mut penalties = vec![(problem(0.0, 1e-3), SolverKind::Tron), (problem(0.0, 1e-3), SolverKind::NewtonCd)];
+            let mut penalties =
+                vec![(problem(0.0, 1e-3), SolverKind::Tron), (problem(0.0, 1e-3), SolverKind::NewtonCd)];
             penalties.push((problem(0.02, 0.0), SolverKind::NewtonCd));
             penalties.push((problem(0.01, 0.005), SolverKind::NewtonCd));
             penalties.push((Problem { l1: 0.01, l2: 0.001, penalize_bias: true }, SolverKind::NewtonCd));

@@ -9,8 +9,8 @@ pub mod fit;
 pub mod fused;
 pub mod gpu;
 pub mod optim;
-pub mod sparse;
 mod progress;
+pub mod sparse;
 
 pub use config::{Engine, LossKind, TrainConfig};
 pub(crate) use progress::Progress;

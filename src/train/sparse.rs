@@ -62,7 +62,8 @@ pub fn fit_sparse(
         solution.optimality,
         solution.converged,
     );
-    let model = FittedLogisticRegression::new(solution.coef.iter().map(|&w| w as f32).collect(), solution.intercept as f32);
+    let model =
+        FittedLogisticRegression::new(solution.coef.iter().map(|&w| w as f32).collect(), solution.intercept as f32);
     let saved =
         SavedModel { model, feature_names: feature_names(cols), label_name: "y".into(), standardizer: None, training };
     Ok(SparseFit { saved, report: report(&probs, &data.labels, 0.5), solution, auto })

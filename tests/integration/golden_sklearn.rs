@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use logreg::data::table::{self, LabelColumn};
 use logreg::data::sparse::CsrMatrix;
+use logreg::data::table::{self, LabelColumn};
 use logreg::solvers::{solve, solve_sparse, Problem, SolverConfig, SolverKind};
 use serde::Deserialize;
 use tch::{Device, Kind, Tensor};

@@ -12,6 +12,7 @@ mod freshness;
 mod golden;
 mod golden_data;
 mod golden_sklearn;
+mod sparse_cli;
 mod stream_cli;
 mod table_formats;
 
