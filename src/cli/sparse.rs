@@ -20,6 +20,18 @@ pub(crate) enum DataFormat {
     Libsvm,
 }
 
+/// The sparse input flags of `train`.
+#[derive(clap::Args)]
+pub(crate) struct SparseFlags {
+    /// Read --data as this format whatever its name (.svm, .libsvm, .svmlight are libsvm text;
+    /// .npz is scipy's sparse CSR/CSC/COO with --labels y.npy).
+    #[arg(long, value_enum)]
+    pub(crate) format: Option<DataFormat>,
+    /// Sparse --data: the number of features [default: the largest index in the file].
+    #[arg(long)]
+    pub(crate) n_features: Option<usize>,
+}
+
 /// Whether `path` names libsvm text (by its extension, under a `.gz` or `.zst`).
 pub(crate) fn is_libsvm(path: &Path) -> bool {
     let name = path.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
@@ -34,7 +46,7 @@ pub(crate) fn is_npz(path: &Path) -> bool {
 
 /// Whether `train` reads `--data` as sparse.
 pub(crate) fn is_sparse(args: &TrainArgs) -> bool {
-    args.format == Some(DataFormat::Libsvm) || is_libsvm(&args.input.data) || is_npz(&args.input.data)
+    args.sparse.format == Some(DataFormat::Libsvm) || is_libsvm(&args.input.data) || is_npz(&args.input.data)
 }
 
 /// Reads the sparse `--data` (with `--labels` for `.npz`), `n_features` wide when given.
@@ -42,16 +54,16 @@ pub(crate) fn read(args: &TrainArgs) -> anyhow::Result<SparseData> {
     if args.input.label.is_some() {
         bail!("--label names a CSV column; libsvm rows start with their label, a .npz takes --labels");
     }
-    if is_npz(&args.input.data) && args.format.is_none() {
+    if is_npz(&args.input.data) && args.sparse.format.is_none() {
         let Some(labels) = &args.input.labels else {
             bail!("--labels: a .npz --data needs its labels as a .npy file (--labels y.npy)");
         };
-        return Ok(npz::read_labelled(&args.input.data, labels, args.n_features)?);
+        return Ok(npz::read_labelled(&args.input.data, labels, args.sparse.n_features)?);
     }
     if args.input.labels.is_some() {
         bail!("--labels applies to .npy and .npz data; libsvm rows start with their label");
     }
-    Ok(libsvm::read_file(&args.input.data, args.n_features)?)
+    Ok(libsvm::read_file(&args.input.data, args.sparse.n_features)?)
 }
 
 /// `train` on sparse data: the exact solvers only, no split or standardization.

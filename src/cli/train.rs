@@ -118,13 +118,9 @@ pub(crate) struct TrainArgs {
     /// With --stream: rows per chunk [default: 32 MiB of rows]; mini-batches stay within a chunk.
     #[arg(long)]
     pub(crate) chunk_rows: Option<i64>,
-    /// Read --data as this format whatever its name (.svm, .libsvm, .svmlight are libsvm text;
-    /// .npz is scipy's sparse CSR/CSC/COO with --labels y.npy).
-    #[arg(long, value_enum)]
-    pub(crate) format: Option<super::sparse::DataFormat>,
-    /// Sparse --data: the number of features [default: the largest index in the file].
-    #[arg(long)]
-    pub(crate) n_features: Option<usize>,
+    /// --format and --n-features (boxed: they keep `Command`'s variants of like size).
+    #[command(flatten)]
+    pub(crate) sparse: Box<super::sparse::SparseFlags>,
 }
 
 /// How `train` minimises the objective.
@@ -319,7 +315,7 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
     if super::sparse::is_sparse(&args) {
         return super::sparse::train(&args, config);
     }
-    if args.n_features.is_some() {
+    if args.sparse.n_features.is_some() {
         bail!("--n-features applies to sparse --data (libsvm, .npz)");
     }
     // The fused engine's mini-batches and --stream run on CPU threads: `auto` means the CPU there.

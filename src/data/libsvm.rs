@@ -65,9 +65,9 @@ pub fn parse(file: &str, bytes: &[u8], n_features: Option<usize>) -> Result<Spar
         let bad_label = || at(file, line_no, label_at + 1, format!("label `{}` is not 0/1 or -1/+1", text(label)));
         let value = std::str::from_utf8(label).ok().and_then(|s| s.parse::<f64>().ok()).ok_or_else(bad_label)?;
         let kind = match value {
-            v if v == 1.0 => None,
-            v if v == 0.0 => Some(Negative::Zero),
-            v if v == -1.0 => Some(Negative::MinusOne),
+            1.0 => None,
+            0.0 => Some(Negative::Zero),
+            -1.0 => Some(Negative::MinusOne),
             _ => return Err(bad_label()),
         };
         if let Some(kind) = kind {

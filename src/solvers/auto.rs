@@ -47,8 +47,8 @@ fn newton_seconds(n: usize, d: usize, l1: bool) -> Option<f64> {
 pub fn choose(rows: usize, features: usize, nnz: usize, l1: bool) -> AutoChoice {
     let per_value = 1.0 / 0.8e9;
     let newton = newton_seconds(rows, features, l1);
-    let tron = (!l1).then(|| 150.0 * nnz as f64 * per_value);
-    let newton_cd = l1.then(|| 40.0 * nnz as f64 * per_value);
+    let tron = (!l1).then_some(150.0 * nnz as f64 * per_value);
+    let newton_cd = l1.then_some(40.0 * nnz as f64 * per_value);
     let estimates = vec![(SolverKind::Newton, newton), (SolverKind::Tron, tron), (SolverKind::NewtonCd, newton_cd)];
     let (kind, best) = estimates
         .iter()

@@ -66,7 +66,7 @@ fn trust_region_cg(
         let php = dot(&p, &hp);
         let alpha = r_z / php;
         let next: Vec<f64> = s.iter().zip(&p).map(|(s, p)| s + alpha * p).collect();
-        if !(php > 0.0) || m_norm(&next, &next).sqrt() > delta {
+        if php.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) || m_norm(&next, &next).sqrt() > delta {
             // To the boundary along p: ‖s + τp‖_M = δ.
             let (sp, ss, pp) = (m_norm(&s, &p), m_norm(&s, &s), m_norm(&p, &p));
             let dsq = delta * delta;
