@@ -72,6 +72,7 @@ pub(crate) mod convert;
 pub(crate) mod grid;
 pub(crate) mod input;
 pub(crate) mod score;
+pub(crate) mod sparse;
 pub(crate) mod train;
 pub(crate) mod tutorial;
 

@@ -119,6 +119,10 @@ pub(crate) fn load_and_predict(
 ) -> anyhow::Result<Scored> {
     let device = resolve_device(device)?;
     let saved = SavedModel::load(model)?;
+    if super::sparse::is_sparse_path(data) {
+        let (probs, labels) = super::sparse::score(&saved, data, labels, labelled)?;
+        return Ok(Scored { saved, probs, labels, ids: vec![] });
+    }
     if is_npy(data) {
         let label = if labelled {
             LabelColumn::Named(label_name.unwrap_or(&saved.label_name).to_string())

@@ -52,8 +52,10 @@ pub(crate) struct TrainArgs {
     /// glmnet's α, with --lambda: objective = mean logloss + λ(α‖w‖₁ + (1−α)/2‖w‖₂²).
     #[arg(long)]
     pub(crate) alpha: Option<f64>,
-    /// auto = newton up to 2000 features, fista beyond (both reach the optimum, with exact zeros
-    /// under L1), adam with --stream; sgd and adam run --epochs of the tutorial's optimizers.
+    /// auto = newton, tron or newton-cd by a cost model of rows, features, non-zeros and penalty
+    /// (all reach the optimum, with exact zeros under L1; `--json` says which and why), adam with
+    /// --stream; tron = trust-region Newton-CG (L2 only), newton-cd = proximal Newton with
+    /// coordinate descent (L1, Elastic Net); sgd and adam run --epochs of the tutorial's optimizers.
     #[arg(long, value_enum, alias = "optimizer", default_value_t = SolverChoice::Auto)]
     pub(crate) solver: SolverChoice,
     /// newton/fista stop when the optimality measure falls to this fraction of its start.
@@ -119,6 +121,9 @@ pub(crate) struct TrainArgs {
     /// With --stream: rows per chunk [default: 32 MiB of rows]; mini-batches stay within a chunk.
     #[arg(long)]
     pub(crate) chunk_rows: Option<i64>,
+    /// --format and --n-features (boxed: they keep `Command`'s variants of like size).
+    #[command(flatten)]
+    pub(crate) sparse: Box<super::sparse::SparseFlags>,
 }
 
 /// How `train` minimises the objective.
@@ -129,6 +134,8 @@ pub(crate) enum SolverChoice {
     Adam,
     Newton,
     Fista,
+    Tron,
+    NewtonCd,
 }
 
 impl TrainArgs {
@@ -200,7 +207,9 @@ impl TrainArgs {
             SolverChoice::Adam => (OptimizerKind::Adam, None),
             SolverChoice::Auto if self.stream => (OptimizerKind::Adam, None),
             SolverChoice::Fista => (OptimizerKind::Adam, exact(SolverKind::Fista)),
-            // `auto` becomes solver::auto_kind(features) once the data is read.
+            SolverChoice::Tron => (OptimizerKind::Adam, exact(SolverKind::Tron)),
+            SolverChoice::NewtonCd => (OptimizerKind::Adam, exact(SolverKind::NewtonCd)),
+            // `auto` becomes solvers::auto::choose(rows, features, …) once the data is read.
             SolverChoice::Newton | SolverChoice::Auto => (OptimizerKind::Adam, exact(SolverKind::Newton)),
         };
         let epoch_flags =
@@ -307,6 +316,12 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
     if let (Some(resume), Some(resume_losses)) = (args.resume.as_deref(), resume_losses.as_deref()) {
         check_outputs(&outputs[..models], &[("--resume", resume), ("--resume's loss file", resume_losses)])?;
     }
+    if super::sparse::is_sparse(&args) {
+        return super::sparse::train(&args, config);
+    }
+    if args.sparse.n_features.is_some() {
+        bail!("--n-features applies to sparse --data (libsvm, .npz)");
+    }
     // The fused engine's mini-batches and --stream run on CPU threads: `auto` means the CPU there.
     let mini_batches = args.engine() == Engine::Fused && config.train.batch_size.is_some();
     let device = match (args.stream || mini_batches, args.device) {
@@ -343,8 +358,15 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
         TrainData::Table(table, recipe)
     };
     let features = data.features();
-    if args.solver == SolverChoice::Auto {
-        config.solver = config.solver.map(|(_, c)| (logreg::solvers::auto_kind(features), c));
+    let auto = match (&data, args.solver == SolverChoice::Auto && config.solver.is_some()) {
+        (TrainData::Table(t, _), true) => {
+            let l1 = logreg::solvers::auto::has_l1(config.train.penalty, config.sklearn);
+            Some(logreg::solvers::auto::choose(t.rows(), features, t.rows().saturating_mul(features), l1))
+        }
+        _ => None,
+    };
+    if let Some(choice) = &auto {
+        config.solver = config.solver.map(|(_, c)| (choice.kind, c));
     }
     stop_on_ctrl_c()?;
     let bar = progress(config.train.epochs, super::quiet() || super::json() || config.solver.is_some());
@@ -466,6 +488,7 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
                 "seconds": s.seconds,
                 "passes": s.passes,
                 "pass_seconds": s.pass_seconds,
+                "auto": auto.as_ref().map(|a| serde_json::json!({"reason": a.reason, "estimates": a.estimates})),
             })),
             "features": fitted.saved.feature_names,
             "classes": fitted.saved.recipe.as_ref().and_then(|r| r.classes.clone()),

@@ -139,6 +139,22 @@ pub fn read_source(path: &Path) -> Result<(String, Vec<u8>)> {
     Ok((path.display().to_string(), bytes))
 }
 
+/// The whole of `path` (standard input for `-`), gzip or zstd decoded: for the readers of other
+/// text formats (libsvm).
+pub(crate) fn read_decoded(path: &Path) -> Result<(String, Vec<u8>)> {
+    let stdin = path == Path::new("-");
+    let file = if stdin { "<stdin>".to_string() } else { path.display().to_string() };
+    let input: Box<dyn Read + Send> = if stdin {
+        Box::new(std::io::stdin())
+    } else {
+        Box::new(std::fs::File::open(path).map_err(|error| Error::Io { path: path.into(), error })?)
+    };
+    let mut decoded = compressed::open(input).map_err(|e| not_read(&file, e, None))?;
+    let mut bytes = vec![];
+    decoded.read_to_end(&mut bytes).map_err(|e| not_read(&file, e, None))?;
+    Ok((file, bytes))
+}
+
 /// Reads the CSV file `path` (standard input for `-`) as [`parse`] does, a buffer at a time: the
 /// file is never held whole, and binary content is refused within its first 64 KiB. The
 /// delimiter is detected; gzip and zstd files are decoded as they are read.

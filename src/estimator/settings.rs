@@ -9,7 +9,7 @@ use super::{Dataset, FittedModel};
 use crate::device::DeviceChoice;
 use crate::error::{Error, Result};
 use crate::model::penalty::Penalty as Terms;
-use crate::solvers::{auto_kind, Problem, SolverConfig, SolverKind};
+use crate::solvers::{auto, Problem, SolverConfig, SolverKind};
 use crate::train::fit::{fit, FitConfig};
 use crate::train::optim::OptimizerKind;
 use crate::train::{Checkpoints, Engine, Epoch, LossKind, TrainConfig};
@@ -99,12 +99,17 @@ impl Default for AdamSettings {
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Solver {
-    /// Newton up to 2,000 features, FISTA beyond.
+    /// Newton, TRON or newton-cd, by a cost model of rows, features and penalty
+    /// ([`crate::solvers::auto`]).
     Auto,
     /// Proximal Newton to the optimum (exact zeros with L1).
     Newton,
     /// Accelerated proximal gradient to the optimum.
     Fista,
+    /// Trust-region Newton-CG to the optimum (L2 only; matrix-free).
+    Tron,
+    /// Proximal Newton with coordinate descent on X's columns (L1, Elastic Net; matrix-free).
+    NewtonCd,
     /// Plain SGD, as `torch.optim.SGD`.
     Sgd(SgdSettings),
     /// Adam, as `torch.optim.Adam`.
@@ -247,8 +252,8 @@ impl LogisticRegression {
         self
     }
 
-    /// Every setting checked, as the training configuration for `n_features` columns.
-    fn config(&self, n_features: usize) -> Result<FitConfig> {
+    /// Every setting checked, as the training configuration for `n_rows` × `n_features`.
+    fn config(&self, n_rows: usize, n_features: usize) -> Result<FitConfig> {
         // The tutorial's forms are checked with the rest by FitConfig::validate (the penalty's own
         // check); glmnet's λ and α are checked here, before they are mapped onto that form.
         let (terms, sklearn) = match self.penalty {
@@ -278,7 +283,13 @@ impl LogisticRegression {
         let exact = |kind| Some((kind, SolverConfig { tol: self.tol, max_iter: self.max_iter }));
         let defaults = SgdSettings::default();
         let (optimizer, lr, epochs, batch_size, solver) = match self.solver {
-            Solver::Auto => (OptimizerKind::Adam, defaults.lr, defaults.epochs, None, exact(auto_kind(n_features))),
+            Solver::Auto => {
+                let l1 = auto::has_l1(terms, sklearn);
+                let kind = auto::choose(n_rows, n_features, n_rows.saturating_mul(n_features), l1).kind;
+                (OptimizerKind::Adam, defaults.lr, defaults.epochs, None, exact(kind))
+            }
+            Solver::Tron => (OptimizerKind::Adam, defaults.lr, defaults.epochs, None, exact(SolverKind::Tron)),
+            Solver::NewtonCd => (OptimizerKind::Adam, defaults.lr, defaults.epochs, None, exact(SolverKind::NewtonCd)),
             Solver::Newton => (OptimizerKind::Adam, defaults.lr, defaults.epochs, None, exact(SolverKind::Newton)),
             Solver::Fista => (OptimizerKind::Adam, defaults.lr, defaults.epochs, None, exact(SolverKind::Fista)),
             Solver::Sgd(s) => (OptimizerKind::Sgd, s.lr, s.epochs, s.batch_size, None),
@@ -322,7 +333,7 @@ impl LogisticRegression {
         data: &Dataset,
         mut observer: impl FnMut(&Epoch) -> ControlFlow<()>,
     ) -> Result<FittedModel> {
-        let config = self.config(data.n_features())?;
+        let config = self.config(data.n_rows(), data.n_features())?;
         // Before any other libtorch call: resolving may load CUDA, and seeding asks about it.
         let device = self.device.resolve()?;
         let token = self.cancel.clone();

@@ -8,6 +8,8 @@
 //! |----------|--------|
 //! | `newton` | proximal Newton: the Hessian Xᵀ·diag(p(1−p))·X/N on the device (f32 rows when X is f32, sub-sampled past `HESSIAN_ROWS`·2 = 65 536 rows), the L1 subproblem by coordinate descent on the d×d model (a linear solve without L1), Armijo backtracking on F |
 //! | `fista`  | monotone accelerated proximal gradient with backtracking; only matrix-vector products, for large d |
+//! | `tron`   | trust-region Newton-CG ([`tron`]), L2 only: Hessian-vector products, never a d×d Hessian; on the CPU |
+//! | `newton-cd` | newGLMNET-style proximal Newton ([`newton_cd`]): coordinate descent on X's columns over an active set; on the CPU |
 //!
 //! Soft-thresholding makes zeros exact in both. Both stop when the optimality measure, the norm of
 //! the proximal-gradient mapping G(θ) = θ − prox_{λ₁‖·‖₁}(θ − ∇f(θ)) (the gradient itself when
@@ -15,11 +17,17 @@
 //! standard as a cold one), or after `max_iter` iterations (then `converged` is false). Both check
 //! [`crate::interrupt`] once per iteration.
 
+pub mod auto;
+mod columns;
 pub mod cv;
 mod folds;
 pub mod multinomial;
+pub mod newton_cd;
 pub mod path;
+pub mod tron;
 pub mod weights;
+
+pub use columns::sigmoid;
 
 use tch::{Device, Kind, Tensor};
 
@@ -38,6 +46,11 @@ pub enum SolverKind {
     Newton,
     /// Accelerated proximal gradient: matrix-vector products only; for many features.
     Fista,
+    /// Trust-region Newton-CG (liblinear's TRON), L2 only: cost per iteration O(nnz), no d×d matrix.
+    Tron,
+    /// Proximal Newton with coordinate descent on X's columns (newGLMNET): L1, Elastic Net, L2.
+    #[serde(rename = "newton-cd")]
+    NewtonCd,
 }
 
 /// The regularized problem: λ₁ (L1) and λ₂ (squared L2) on the weights, the bias too if asked.
@@ -81,12 +94,13 @@ impl Problem {
     }
 }
 
-/// Stopping rule. Defaults: `tol` 1e-8, `max_iter` 100 for Newton and 20 000 for FISTA.
+/// Stopping rule. Defaults: `tol` 1e-8, `max_iter` 100 for Newton, 20 000 for FISTA, 1 000 for
+/// TRON and newton-cd.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SolverConfig {
     /// Converged once the optimality measure, relative to its value at θ = 0, is at most this (> 0).
     pub tol: f64,
-    /// The most iterations; `None`: 100 for Newton, 20 000 for FISTA.
+    /// The most iterations; `None`: 100 for Newton, 20 000 for FISTA, 1 000 for TRON and newton-cd.
     pub max_iter: Option<usize>,
 }
 
@@ -96,17 +110,10 @@ impl Default for SolverConfig {
     }
 }
 
-/// Above this many features `auto` picks FISTA: Newton's d×d Hessian and its coordinate-descent
-/// subproblem grow as d² per iteration.
-pub(crate) const AUTO_NEWTON_MAX_FEATURES: usize = 2000;
-
-/// The exact solver `auto` picks for `features` columns.
-pub fn auto_kind(features: usize) -> SolverKind {
-    if features > AUTO_NEWTON_MAX_FEATURES {
-        SolverKind::Fista
-    } else {
-        SolverKind::Newton
-    }
+/// The exact solver `auto` picks for dense data of `rows` × `features`, with or without L1:
+/// [`auto::choose`]'s.
+pub fn auto_kind(rows: usize, features: usize, l1: bool) -> SolverKind {
+    auto::choose(rows, features, rows.saturating_mul(features), l1).kind
 }
 
 /// Newton's Hessian uses every k-th row, k = ⌊N / HESSIAN_ROWS⌋, once N is at least twice this:
@@ -138,6 +145,13 @@ pub struct Solution {
     /// Seconds spent in those passes (on a GPU, each timed from a synchronized start to its end):
     /// with `passes` and X's bytes, the rate at which the passes read X.
     pub pass_seconds: f64,
+}
+
+impl Solution {
+    /// F after each iteration (index 0: the start).
+    pub fn objectives(&self) -> &[f64] {
+        &self.objectives
+    }
 }
 
 /// The data and penalty; θ = [w; b], the scores z = X·w + b (the bias kept apart from X, so X
@@ -382,12 +396,19 @@ pub(crate) struct Design {
     x: Tensor,
     x_hessian: Tensor,
     hessian_stride: i64,
+    /// X column-major, for `tron` and `newton-cd`.
+    columns: Option<columns::Columns<'static>>,
 }
 
 impl Design {
     /// Prepares `x` (`[n, d]`, on its device) for `kind`.
     pub(crate) fn new(x: &Tensor, kind: SolverKind) -> Result<Self> {
         let (n, _) = x.size2()?;
+        if matches!(kind, SolverKind::Tron | SolverKind::NewtonCd) {
+            let empty = Tensor::f_zeros([0], (Kind::Double, Device::Cpu))?;
+            let columns = Some(columns::Columns::dense(x)?);
+            return Ok(Self { x: x.shallow_clone(), x_hessian: empty, hessian_stride: 1, columns });
+        }
         let x64 = x.f_to_kind(Kind::Double)?;
         let hessian_stride = (n / HESSIAN_ROWS).max(1);
         let x_hessian = match kind {
@@ -396,7 +417,7 @@ impl Design {
             }
             _ => x64.shallow_clone(),
         };
-        Ok(Self { x: x64, x_hessian, hessian_stride })
+        Ok(Self { x: x64, x_hessian, hessian_stride, columns: None })
     }
 }
 
@@ -435,6 +456,19 @@ pub(crate) fn solve_design_weighted(
 ) -> Result<Solution> {
     check_settings(problem, config)?;
     let started = std::time::Instant::now();
+    if let Some(columns) = &design.columns {
+        if weights.is_some() {
+            return Err(Error::InvalidSetting {
+                name: "sample_weight",
+                value: format!("{kind:?}").to_lowercase(),
+                expected: "newton or fista: tron and newton-cd take no weights yet",
+            });
+        }
+        let y = Vec::<f64>::try_from(y.f_to_device(Device::Cpu)?.f_to_kind(Kind::Double)?.f_reshape([-1])?)?;
+        let mut solution = solve_columns(columns, &y, problem, kind, config, start, observer)?;
+        solution.seconds = started.elapsed().as_secs_f64();
+        return Ok(solution);
+    }
     let device = design.x.device();
     let (n, d) = design.x.size2()?;
     let mut mask = vec![1.0f64; d as usize];
@@ -464,8 +498,78 @@ pub(crate) fn solve_design_weighted(
     let outcome = match kind {
         SolverKind::Newton => newton(&s, theta, reference, config.tol, config.max_iter.unwrap_or(100), observer),
         SolverKind::Fista => fista(&s, theta, reference, config.tol, config.max_iter.unwrap_or(20_000), observer),
+        SolverKind::Tron | SolverKind::NewtonCd => unreachable!("Design::new prepares columns for {kind:?}"),
     }?;
     let mut solution = solution(&s, outcome)?;
+    solution.seconds = started.elapsed().as_secs_f64();
+    Ok(solution)
+}
+
+/// `tron` or `newton-cd` on X by columns, from zero or `start`.
+fn solve_columns(
+    x: &columns::Columns,
+    y: &[f64],
+    problem: Problem,
+    kind: SolverKind,
+    config: SolverConfig,
+    start: Option<(&[f64], f64)>,
+    observer: Observer,
+) -> Result<Solution> {
+    let d = x.cols();
+    ensure(y.len() == x.rows(), "y", y.len(), "must have one label per row")?;
+    let mut o = columns::Objective::new(x, y, problem);
+    let zero = vec![0.0; d + 1];
+    let z = vec![0.0; y.len()];
+    let grad_zero = o.gradient(&z, &zero, None).0;
+    let reference = o.optimality(&zero, &grad_zero).max(f64::MIN_POSITIVE);
+    o.passes = 0;
+    let theta = match start {
+        Some((coef, intercept)) => {
+            ensure(coef.len() == d, "start", coef.len(), "must have one coefficient per feature")?;
+            [coef, &[intercept]].concat()
+        }
+        None => zero,
+    };
+    let max_iter = config.max_iter.unwrap_or(1000);
+    match kind {
+        SolverKind::Tron => tron::tron(&mut o, theta, reference, config.tol, max_iter, observer),
+        SolverKind::NewtonCd => newton_cd::newton_cd(&mut o, theta, reference, config.tol, max_iter, observer),
+        _ => unreachable!("solve_columns runs tron and newton-cd"),
+    }
+}
+
+/// Minimises F for the sparse `x` and 0/1 labels `y` with `kind`: `tron` and `newton-cd` work on
+/// X as it is (its CSC copy is built here, on a copy of `x`, unless [`CsrMatrix::ensure_columns`]
+/// was called); `newton` and `fista` on X made dense.
+pub fn solve_sparse(
+    x: &crate::data::sparse::CsrMatrix,
+    y: &[f32],
+    problem: Problem,
+    kind: SolverKind,
+    config: SolverConfig,
+    observer: Observer,
+) -> Result<Solution> {
+    check_settings(problem, config)?;
+    let started = std::time::Instant::now();
+    let mut solution = match kind {
+        SolverKind::Tron | SolverKind::NewtonCd => {
+            let copy;
+            let x = if x.columns().is_some() {
+                x
+            } else {
+                let mut c = x.clone();
+                c.ensure_columns();
+                copy = c;
+                &copy
+            };
+            let y: Vec<f64> = y.iter().map(|&v| v as f64).collect();
+            solve_columns(&columns::Columns::sparse(x), &y, problem, kind, config, None, observer)?
+        }
+        _ => {
+            let y = Tensor::f_from_slice(y)?;
+            solve_observed(&x.to_dense()?, &y, problem, kind, config, observer)?
+        }
+    };
     solution.seconds = started.elapsed().as_secs_f64();
     Ok(solution)
 }

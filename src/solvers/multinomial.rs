@@ -117,6 +117,11 @@ pub fn fit_observed(
     let outcome = match kind {
         SolverKind::Newton => newton(&s, zero, reference, config.tol, config.max_iter.unwrap_or(100), observer),
         SolverKind::Fista => fista(&s, zero, reference, config.tol, config.max_iter.unwrap_or(20_000), observer),
+        SolverKind::Tron | SolverKind::NewtonCd => Err(Error::InvalidSetting {
+            name: "solver",
+            value: format!("{kind:?}").to_lowercase(),
+            expected: "newton or fista for more than two classes",
+        }),
     }?;
     let mut fit = s.finish(outcome)?;
     fit.seconds = started.elapsed().as_secs_f64();

@@ -64,7 +64,7 @@ impl FitConfig {
 }
 
 /// λ₁ and λ₂ of a penalty, in the tutorial's form.
-fn strengths(penalty: Penalty) -> (f64, f64) {
+pub(crate) fn strengths(penalty: Penalty) -> (f64, f64) {
     match penalty {
         Penalty::None => (0.0, 0.0),
         Penalty::L1 { lambda } => (lambda, 0.0),
@@ -125,7 +125,7 @@ fn two_classes(labels: &[f32], location: &str, what: &str) -> Result<()> {
 
 /// The training settings as they apply to `rows` training rows: scikit-learn's `C` and
 /// `l1_ratio`, when given, become the penalty (the bias not penalized).
-fn effective(config: &FitConfig, rows: usize) -> Result<TrainConfig> {
+pub(crate) fn effective(config: &FitConfig, rows: usize) -> Result<TrainConfig> {
     let mut effective = config.train.clone();
     if let Some((c, l1_ratio)) = config.sklearn {
         let p = Problem::from_sklearn(c, l1_ratio, rows);

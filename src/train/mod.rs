@@ -12,6 +12,7 @@ pub mod gpu;
 pub mod optim;
 mod progress;
 pub mod softmax;
+pub mod sparse;
 
 pub use config::{Engine, LossKind, TrainConfig};
 pub(crate) use progress::Progress;

@@ -3,8 +3,9 @@
 
 use std::path::Path;
 
+use logreg::data::sparse::CsrMatrix;
 use logreg::data::table::{self, LabelColumn};
-use logreg::solvers::{solve, Problem, SolverConfig, SolverKind};
+use logreg::solvers::{solve, solve_sparse, Problem, SolverConfig, SolverKind};
 use serde::Deserialize;
 use tch::{Device, Kind, Tensor};
 
@@ -52,11 +53,24 @@ fn solvers_reach_sklearns_optimum_with_its_zeros() {
     let (x, y) = standardized(&fixtures[0].data);
     let n = x.size()[0] as usize;
     for f in &fixtures {
-        for kind in [SolverKind::Newton, SolverKind::Fista] {
+        let mut kinds = vec![(SolverKind::Newton, false), (SolverKind::Fista, false)];
+        kinds.extend([(SolverKind::NewtonCd, false), (SolverKind::NewtonCd, true)]);
+        if f.l1_ratio == 0.0 {
+            kinds.extend([(SolverKind::Tron, false), (SolverKind::Tron, true)]);
+        }
+        for (kind, sparse) in kinds {
             let problem = Problem::from_sklearn(f.c, f.l1_ratio, n);
             let config = SolverConfig { tol: 1e-9, max_iter: Some(100_000) };
-            let s = solve(&x.to_device(Device::Cpu), &y, problem, kind, config).unwrap();
-            let name = format!("{} {kind:?}", f.name);
+            let s = if sparse {
+                // The same data as a CSR matrix (f32, as the sparse readers give it).
+                let csr = CsrMatrix::from_dense(&x).unwrap();
+                let labels = Vec::<f32>::try_from(y.to_kind(Kind::Float)).unwrap();
+                let none = &mut |_, _| std::ops::ControlFlow::Continue(());
+                solve_sparse(&csr, &labels, problem, kind, config, none).unwrap()
+            } else {
+                solve(&x.to_device(Device::Cpu), &y, problem, kind, config).unwrap()
+            };
+            let name = format!("{} {kind:?}{}", f.name, if sparse { " CSR" } else { "" });
             assert!(s.converged, "{name}: not converged after {} iterations", s.iterations);
             let ours = f.c * n as f64 * s.objective;
             assert!(

@@ -1,0 +1,210 @@
+//! Sparse `--data` for `train`: libsvm/svmlight text (`.svm`, `.libsvm`, `.svmlight`, possibly
+//! gzip- or zstd-compressed, or `--format libsvm`) and scipy's CSR `.npz` (labels from `--labels
+//! y.npy`). They train with the exact solvers on the CPU, X kept sparse for tron and newton-cd.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use logreg::data::libsvm::{self, SparseData};
+use logreg::data::npz;
+use logreg::device::DeviceChoice;
+use logreg::train::sparse::fit_sparse;
+
+use super::train::{SolverChoice, TrainArgs};
+
+/// A `--format` for `--data` other than the one its name implies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum DataFormat {
+    /// libsvm / svmlight text: `label index:value …`, indices from 1.
+    Libsvm,
+}
+
+/// The sparse input flags of `train`.
+#[derive(clap::Args)]
+pub(crate) struct SparseFlags {
+    /// Read --data as this format whatever its name (.svm, .libsvm, .svmlight are libsvm text;
+    /// .npz is scipy's sparse CSR/CSC/COO with --labels y.npy).
+    #[arg(long, value_enum)]
+    pub(crate) format: Option<DataFormat>,
+    /// Sparse --data: the number of features [default: the largest index in the file].
+    #[arg(long)]
+    pub(crate) n_features: Option<usize>,
+}
+
+/// Whether `path` names libsvm text (by its extension, under a `.gz` or `.zst`).
+pub(crate) fn is_libsvm(path: &Path) -> bool {
+    let name = path.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    let name = name.strip_suffix(".gz").or_else(|| name.strip_suffix(".zst")).unwrap_or(&name);
+    [".svm", ".libsvm", ".svmlight"].iter().any(|e| name.ends_with(e))
+}
+
+/// Whether `path` names a scipy sparse `.npz`.
+pub(crate) fn is_npz(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("npz"))
+}
+
+/// Whether `train` reads `--data` as sparse.
+pub(crate) fn is_sparse(args: &TrainArgs) -> bool {
+    args.sparse.format == Some(DataFormat::Libsvm) || is_libsvm(&args.input.data) || is_npz(&args.input.data)
+}
+
+/// Reads the sparse `--data` (with `--labels` for `.npz`), `n_features` wide when given.
+pub(crate) fn read(args: &TrainArgs) -> anyhow::Result<SparseData> {
+    if args.input.label.is_some() {
+        bail!("--label names a CSV column; libsvm rows start with their label, a .npz takes --labels");
+    }
+    if is_npz(&args.input.data) && args.sparse.format.is_none() {
+        let Some(labels) = &args.input.labels else {
+            bail!("--labels: a .npz --data needs its labels as a .npy file (--labels y.npy)");
+        };
+        return Ok(npz::read_labelled(&args.input.data, labels, args.sparse.n_features)?);
+    }
+    if args.input.labels.is_some() {
+        bail!("--labels applies to .npy and .npz data; libsvm rows start with their label");
+    }
+    Ok(libsvm::read_file(&args.input.data, args.sparse.n_features)?)
+}
+
+/// `train` on sparse data: the exact solvers only, no split or standardization.
+pub(crate) fn train(args: &TrainArgs, config: logreg::train::fit::FitConfig) -> anyhow::Result<ExitCode> {
+    let refused = [
+        (args.stream, "--stream"),
+        (args.validation_split.is_some(), "--validation-split"),
+        (args.plot.is_some(), "--plot"),
+        (args.checkpoint_every.is_some() || args.resume.is_some(), "--checkpoint-every and --resume"),
+    ];
+    if let Some((_, flag)) = refused.iter().find(|(given, _)| *given) {
+        bail!("{flag} does not apply to sparse --data (libsvm, .npz) yet");
+    }
+    if args.standardize {
+        bail!("--standardize: centring would make sparse --data dense; scale the columns beforehand");
+    }
+    if config.solver.is_none() {
+        bail!("sparse --data trains with the exact solvers (--solver auto, tron, newton-cd, newton, fista), not sgd or adam");
+    }
+    if args.device == DeviceChoice::Cuda {
+        bail!("sparse --data trains on the CPU; drop --device cuda");
+    }
+    let mut data = read(args)?;
+    super::stop_on_ctrl_c()?;
+    let kind = if args.solver == SolverChoice::Auto { None } else { config.solver.map(|(k, _)| k) };
+    let started = std::time::Instant::now();
+    let mut observer = |_, _| {
+        if logreg::interrupt::requested() {
+            std::ops::ControlFlow::Break(())
+        } else {
+            std::ops::ControlFlow::Continue(())
+        }
+    };
+    let fitted = fit_sparse(&mut data, &config, kind, &mut observer)?;
+    let fit_seconds = started.elapsed().as_secs_f64();
+    let model = fitted.saved.to_bytes().with_context(|| format!("--out {}", args.out.display()))?;
+    super::write_outputs(&[("--out", args.out.as_path(), &model[..])])?;
+    let s = &fitted.solution;
+    let name = &fitted.saved.training.optimizer;
+    if !s.converged {
+        warnln!(
+            "warning: {name} stopped after {} iterations without converging (optimality {:.2e} > --tol {:e}); \
+             raise --max-iter or --tol",
+            s.iterations,
+            s.optimality,
+            args.tol
+        );
+    }
+    let nonzero = s.coef.iter().filter(|&&w| w != 0.0).count();
+    if super::json() {
+        let json = serde_json::json!({
+            "losses": s.objectives(),
+            "train": fitted.report,
+            "nonzero_weights": nonzero,
+            "solver": {
+                "name": name,
+                "iterations": s.iterations,
+                "converged": s.converged,
+                "objective": s.objective,
+                "optimality": s.optimality,
+                "seconds": s.seconds,
+                "passes": s.passes,
+                "auto": fitted.auto.as_ref().map(|a| serde_json::json!({"reason": a.reason, "estimates": a.estimates})),
+            },
+            "rows": data.x.rows(),
+            "features": data.x.cols(),
+            "nnz": data.x.nnz(),
+            "coef": s.coef,
+            "intercept": s.intercept,
+            "fit_seconds": fit_seconds,
+            "model": args.out,
+        });
+        jsonln!(json)?;
+    } else {
+        outln!(
+            "trained on {} rows × {} features ({} non-zeros), {name}, {} iterations{}: final objective {:.6}, train accuracy {:.4}, {nonzero} of {} weights non-zero",
+            data.x.rows(),
+            data.x.cols(),
+            data.x.nnz(),
+            s.iterations,
+            if s.converged { "" } else { " (not converged)" },
+            s.objective,
+            fitted.report.accuracy,
+            data.x.cols()
+        )?;
+        outln!("wrote {}", args.out.display())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Whether `predict`/`evaluate` read `data` as sparse (by its name).
+pub(crate) fn is_sparse_path(data: &Path) -> bool {
+    is_libsvm(data) || is_npz(data)
+}
+
+/// The model's probabilities for the sparse `data` (libsvm, or `.npz` with `labels` when
+/// `labelled`), and the labels (libsvm always has them; empty for an unlabelled `.npz`). The
+/// file's largest feature index must be below the model's width.
+pub(crate) fn score(
+    saved: &logreg::model::file::SavedModel,
+    data: &Path,
+    labels: Option<&Path>,
+    labelled: bool,
+) -> anyhow::Result<(Vec<f32>, Vec<f32>)> {
+    if saved.standardizer.is_some() {
+        bail!("--model standardizes its features (centring would make sparse --data dense): score a CSV or .npy file");
+    }
+    let width = saved.model.coef().len();
+    let data = if is_npz(data) {
+        match labels {
+            Some(y) => npz::read_labelled(data, y, Some(width))?,
+            None if labelled => bail!("--labels: a .npz --data needs its labels as a .npy file (--labels y.npy)"),
+            None => {
+                let x = npz::read_file(data)?;
+                let (file, rows) = (data.display().to_string(), x.rows());
+                let x = x.with_cols(width).map_err(|e| anyhow::anyhow!("{file}: {}", short(&e)))?;
+                SparseData { source: file, x, labels: vec![0.0; rows] }
+            }
+        }
+    } else {
+        if labels.is_some() {
+            bail!("--labels applies to .npy and .npz data; libsvm rows start with their label");
+        }
+        libsvm::read_file(data, Some(width))?
+    };
+    let w: Vec<f64> = saved.model.coef().iter().map(|&w| f64::from(w)).collect();
+    let mut z = vec![0.0; data.x.rows()];
+    data.x.mv(&w, &mut z);
+    let b = f64::from(saved.model.intercept());
+    let probs = z.iter().map(|&z| logreg::solvers::sigmoid(z + b) as f32).collect();
+    Ok((probs, if labelled || is_libsvm_source(&data) { data.labels } else { vec![] }))
+}
+
+fn is_libsvm_source(data: &SparseData) -> bool {
+    !is_npz(Path::new(&data.source))
+}
+
+/// The message of a data error without its `invalid x:` prefix.
+fn short(e: &logreg::Error) -> String {
+    match e {
+        logreg::Error::InvalidData { message, .. } => message.clone(),
+        e => e.to_string(),
+    }
+}

@@ -1,0 +1,196 @@
+//! Sparse `--data` through the binary: libsvm text and scipy's `.npz` train to the optimum of the
+//! same rows as CSV, score as CSV does, and bad input ends in one line with exit 2.
+
+use std::path::Path;
+
+use crate::cli::{logreg, stderr, stdout};
+
+/// Rows of a small problem with zeros in it: (label, values), values of few digits so that every
+/// reader rounds them to the same f32.
+fn rows() -> Vec<(u8, Vec<f64>)> {
+    let mut state = 12345u64;
+    let mut next = || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((state >> 33) % 2001) as f64 / 1000.0 - 1.0
+    };
+    (0..120)
+        .map(|i| {
+            let x: Vec<f64> =
+                (0..8).map(|j| if (i + j) % 3 == 0 { 0.0 } else { (next() * 1000.0).round() / 1000.0 }).collect();
+            let label = u8::from(x[0] - x[1] + 0.5 * x[4] + 0.3 * next() > 0.0);
+            (label, x)
+        })
+        .collect()
+}
+
+fn write_files(dir: &Path) -> (String, String) {
+    let rows = rows();
+    let mut svm = String::new();
+    let mut csv = (0..8).map(|j| format!("x{j}")).collect::<Vec<_>>().join(",") + ",y\n";
+    for (label, x) in &rows {
+        svm += if *label == 1 { "+1" } else { "-1" };
+        for (j, v) in x.iter().enumerate().filter(|(_, v)| **v != 0.0) {
+            svm += &format!(" {}:{v}", j + 1);
+        }
+        svm += "\n";
+        csv += &(x.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(",") + &format!(",{label}\n"));
+    }
+    let (svm_path, csv_path) = (dir.join("d.svm"), dir.join("d.csv"));
+    std::fs::write(&svm_path, svm).unwrap();
+    std::fs::write(&csv_path, csv).unwrap();
+    (svm_path.display().to_string(), csv_path.display().to_string())
+}
+
+fn train_json(args: &[&str]) -> serde_json::Value {
+    let out = logreg(args);
+    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    serde_json::from_str(&stdout(&out)).unwrap()
+}
+
+fn objective(j: &serde_json::Value) -> f64 {
+    j["solver"]["objective"].as_f64().unwrap()
+}
+
+#[test]
+fn libsvm_and_npz_train_to_the_csv_optimum_and_score_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let (svm, csv) = write_files(dir.path());
+    let model = dir.path().join("m.safetensors").display().to_string();
+    for (penalty, solvers) in [("0", ["tron", "newton-cd"]), ("1", ["newton-cd", "auto"])] {
+        let csv_json = train_json(&[
+            "train",
+            "--data",
+            &csv,
+            "--C",
+            "0.5",
+            "--l1-ratio",
+            penalty,
+            "--solver",
+            "newton",
+            "--json",
+            "--quiet",
+            "--device",
+            "cpu",
+            "--out",
+            &model,
+        ]);
+        for solver in solvers {
+            let j = train_json(&[
+                "train",
+                "--data",
+                &svm,
+                "--C",
+                "0.5",
+                "--l1-ratio",
+                penalty,
+                "--solver",
+                solver,
+                "--json",
+                "--quiet",
+                "--out",
+                &model,
+            ]);
+            let gap = (objective(&j) - objective(&csv_json)).abs() / objective(&csv_json);
+            assert!(gap < 1e-10, "{solver} l1_ratio {penalty}: {} vs {}", objective(&j), objective(&csv_json));
+            assert_eq!(
+                j["nnz"].as_u64().unwrap() as usize,
+                rows().iter().map(|(_, x)| x.iter().filter(|v| **v != 0.0).count()).sum::<usize>()
+            );
+            let zeros = |v: &serde_json::Value| {
+                v["coef"].as_array().unwrap().iter().map(|w| w.as_f64() == Some(0.0)).collect::<Vec<_>>()
+            };
+            assert_eq!(zeros(&j), zeros(&csv_json), "{solver}");
+            if solver == "auto" {
+                let reason = j["solver"]["auto"]["reason"].as_str().unwrap();
+                assert!(reason.starts_with("120 rows × 8 features"), "{reason}");
+            }
+        }
+    }
+    // The model trained on libsvm scores the libsvm and the CSV file alike.
+    let from_svm = logreg(&["predict", "--model", &model, "--data", &svm]);
+    let from_csv = logreg(&["predict", "--model", &model, "--data", &csv, "--device", "cpu"]);
+    assert!(from_svm.status.success() && from_csv.status.success(), "{}{}", stderr(&from_svm), stderr(&from_csv));
+    let probs = |o: &std::process::Output| -> Vec<f64> {
+        stdout(o).lines().skip(1).map(|l| l.split(',').next().unwrap().parse().unwrap()).collect()
+    };
+    let (a, b) = (probs(&from_svm), probs(&from_csv));
+    assert_eq!(a.len(), 120);
+    assert!(a.iter().zip(&b).all(|(p, q)| (p - q).abs() < 1e-6), "{a:?} vs {b:?}");
+    let eval = logreg(&["evaluate", "--model", &model, "--data", &svm, "--json"]);
+    let eval: serde_json::Value = serde_json::from_str(&stdout(&eval)).unwrap();
+    assert_eq!(eval["rows"], 120);
+
+    // scipy's own .npz, CSR and CSC, with the labels as .npy.
+    let script = format!(
+        "import numpy as np, scipy.sparse as sp\n\
+         rows = [l.split() for l in open('{svm}')]\n\
+         y = np.array([1.0 if r[0] == '+1' else 0.0 for r in rows], dtype=np.float32)\n\
+         m = sp.lil_matrix((len(rows), 8), dtype=np.float32)\n\
+         for i, r in enumerate(rows):\n\
+         \x20   for t in r[1:]:\n\
+         \x20       j, v = t.split(':'); m[i, int(j) - 1] = float(v)\n\
+         np.save('{dir}/y.npy', y)\n\
+         sp.save_npz('{dir}/csr.npz', m.tocsr())\n\
+         sp.save_npz('{dir}/csc.npz', m.tocsc(), compressed=False)\n",
+        dir = dir.path().display()
+    );
+    let out = std::process::Command::new(crate::python()).args(["-c", &script]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let y = dir.path().join("y.npy").display().to_string();
+    let reference =
+        train_json(&["train", "--data", &svm, "--C", "0.5", "--l1-ratio", "1", "--json", "--quiet", "--out", &model]);
+    for npz in ["csr.npz", "csc.npz"] {
+        let x = dir.path().join(npz).display().to_string();
+        let j = train_json(&[
+            "train",
+            "--data",
+            &x,
+            "--labels",
+            &y,
+            "--C",
+            "0.5",
+            "--l1-ratio",
+            "1",
+            "--json",
+            "--quiet",
+            "--out",
+            &model,
+        ]);
+        assert_eq!(j["coef"], reference["coef"], "{npz}");
+    }
+}
+
+#[test]
+fn bad_sparse_input_is_one_line_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let (svm, _) = write_files(dir.path());
+    let model = dir.path().join("m.safetensors").display().to_string();
+    let bad = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+    let cases = [
+        (bad("zero.svm", "+1 1:1\n-1 0:2\n"), ":2:4: index 0: indices start at 1"),
+        (bad("order.svm", "+1 2:1 1:2\n-1 1:1\n"), ":1:8: index 1 not increasing (after 2)"),
+        (bad("nan.svm", "+1 1:nan\n-1 1:1\n"), ":1:6: value `nan` is not a finite f32"),
+        (bad("qid.libsvm", "+1 qid:1 1:1\n"), ":1:4: qid: ranking data is not read"),
+        (bad("broken.npz", "PK\x05\x06 not a zip"), "not a readable .npz (zip) file"),
+    ];
+    for (path, expected) in &cases {
+        let out = logreg(&["train", "--data", path, "--out", &model, "--labels", &svm]);
+        let out = if path.ends_with(".npz") { out } else { logreg(&["train", "--data", path, "--out", &model]) };
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{path}: {err}");
+        assert!(err.contains(expected) && err.lines().count() == 1, "{path}: {err}");
+    }
+    assert!(!Path::new(&model).exists(), "nothing written");
+    let out = logreg(&["train", "--data", &svm, "--standardize", "--out", &model]);
+    assert!(stderr(&out).contains("centring would make sparse --data dense"), "{}", stderr(&out));
+    // A model of 8 features refuses a file with feature 9.
+    assert!(logreg(&["train", "--data", &svm, "--out", &model, "--quiet"]).status.success());
+    let wide = bad("wide.svm", "+1 9:1\n");
+    let out = logreg(&["predict", "--model", &model, "--data", &wide]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("wide.svm:1:4: index 9 is beyond the 8 features expected"), "{}", stderr(&out));
+}
