@@ -97,16 +97,21 @@ fn main() {
     if env::var_os("CARGO_FEATURE_DIST").is_some() {
         build_c10d_shim(&torch);
     }
-    cc::Build::new()
+    cpp_against(&torch).file("src/aten_shim.cpp").compile("logreg_aten_shim");
+}
+
+/// A C++17 build against libtorch's headers, with its ABI.
+fn cpp_against(torch: &Libtorch) -> cc::Build {
+    let mut build = cc::Build::new();
+    build
         .cpp(true)
         .pic(true)
         .warnings(false)
         .includes(&torch.include_dirs)
         .flag("-std=c++17")
         .flag(format!("-D_GLIBCXX_USE_CXX11_ABI={}", torch.cxx11_abi))
-        .flag("-DGLOG_USE_GLOG_EXPORT")
-        .file("src/aten_shim.cpp")
-        .compile("logreg_aten_shim");
+        .flag("-DGLOG_USE_GLOG_EXPORT");
+    build
 }
 
 /// The `dist` feature: `src/dist/c10d_shim.cpp` against libtorch's c10d headers and Gloo's, which
@@ -122,21 +127,11 @@ fn build_c10d_shim(torch: &Libtorch) {
         );
         std::process::exit(1);
     }
-    let mut build = cc::Build::new();
+    let mut build = cpp_against(torch);
     // /usr/include is searched already; naming it with -I would reorder it before libstdc++'s
     // own headers (and break their #include_next).
     if gloo != std::path::Path::new("/usr/include") {
         build.include(&gloo);
     }
-    build
-        .cpp(true)
-        .pic(true)
-        .warnings(false)
-        .includes(&torch.include_dirs)
-        .flag("-std=c++17")
-        .flag(format!("-D_GLIBCXX_USE_CXX11_ABI={}", torch.cxx11_abi))
-        .flag("-DGLOG_USE_GLOG_EXPORT")
-        .flag("-DUSE_C10D_GLOO")
-        .file("src/dist/c10d_shim.cpp")
-        .compile("logreg_c10d_shim");
+    build.flag("-DUSE_C10D_GLOO").file("src/dist/c10d_shim.cpp").compile("logreg_c10d_shim");
 }
