@@ -441,6 +441,59 @@ mod tests {
         assert!(e.contains("missing/m.safetensors"), "{e}");
     }
 
+    /// A version 2 model: read from a raw table through a recipe (a category, an imputed
+    /// column, text labels, an ID), the learned fill value in it.
+    fn with_recipe() -> SavedModel {
+        use crate::data::recipe::{read_training, Categorical, Spec};
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut f, b"id,c,x,y\nr1,left,0.5,M\nr2,right,NA,B\nr3,left,2,M\n").unwrap();
+        let spec = Spec {
+            categorical: Categorical::Auto,
+            missing: crate::data::missing::Missing::Mean,
+            ids: vec!["id".into()],
+            ..Spec::default()
+        };
+        let read = read_training(f.path(), &crate::data::table::Format::default(), &spec).unwrap();
+        let mut recipe = read.recipe;
+        let mut features = read.table.features.clone();
+        recipe.impute("t", &mut [&mut features]).unwrap();
+        let names = recipe.feature_names();
+        SavedModel {
+            model: FittedLogisticRegression::new(vec![0.5; names.len()], 0.125),
+            feature_names: names,
+            label_name: "y".into(),
+            standardizer: None,
+            recipe: Some(recipe),
+            ..sample()
+        }
+    }
+
+    #[test]
+    fn a_model_with_a_recipe_round_trips_as_version_2() {
+        let m = with_recipe();
+        let back = SavedModel::from_bytes(&m.to_bytes().unwrap()).unwrap();
+        assert_eq!(back.recipe, m.recipe);
+        assert_eq!(back.feature_names, ["c=left", "c=right", "x"]);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 300, ..Default::default() })]
+        /// As below, for a file with a recipe in its metadata.
+        #[test]
+        fn edited_model_files_with_a_recipe_load_or_fail_in_one_line(edits in crate::testing::byte_edits()) {
+            let bytes = crate::testing::edited(with_recipe().to_bytes().unwrap(), &edits);
+            match SavedModel::from_bytes(&bytes) {
+                Ok(m) => {
+                    proptest::prop_assert!(unusable(&m.model, m.standardizer.as_ref()).is_none());
+                    if let Some(r) = &m.recipe {
+                        proptest::prop_assert_eq!(r.feature_names(), m.feature_names.clone());
+                    }
+                }
+                Err(text) => proptest::prop_assert!(!text.contains('\n') && text.len() < 400, "{}", text),
+            }
+        }
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig { cases: 500, ..Default::default() })]
         /// A valid model file with bytes replaced, inserted, removed or cut: a model (then one that
