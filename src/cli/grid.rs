@@ -13,7 +13,10 @@ use logreg::solvers::cv::{cross_validate, CvConfig};
 use logreg::solvers::path::PathConfig;
 use logreg::solvers::{SolverConfig, SolverKind};
 
-use super::input::InputArgs;
+use logreg::data::recipe::Recipe;
+use logreg::data::table::Table;
+
+use super::input::{InputArgs, RecipeArgs};
 use super::{at_least_one, check_outputs, resolve_device, stop_on_ctrl_c};
 
 /// The λ grid and the solver, shared by `path` and `cv`.
@@ -59,6 +62,8 @@ impl GridArgs {
 pub(crate) struct PathArgs {
     #[command(flatten)]
     pub(crate) input: InputArgs,
+    #[command(flatten)]
+    pub(crate) recipe: RecipeArgs,
     /// Scale features to mean 0, std 1 first.
     #[arg(long)]
     pub(crate) standardize: bool,
@@ -79,6 +84,8 @@ pub(crate) struct PathArgs {
 pub(crate) struct CvArgs {
     #[command(flatten)]
     pub(crate) input: InputArgs,
+    #[command(flatten)]
+    pub(crate) recipe: RecipeArgs,
     /// Number of folds.
     #[arg(long, default_value_t = 5)]
     pub(crate) folds: i64,
@@ -129,6 +136,23 @@ pub(crate) enum Select {
     OneSe,
 }
 
+/// The table for `path` and `cv`, read through the recipe flags as `train` reads it. Missing
+/// cells are filled with all rows' means or medians: both commands fit on all rows (cv's folds
+/// share the fills, as they share the λ grid). A plain recipe is none (a version 1 model).
+fn load_table(input: &InputArgs, flags: &RecipeArgs) -> anyhow::Result<(Table, Option<Recipe>)> {
+    let (mut table, mut recipe, dropped) = input.load_recipe(flags)?;
+    if dropped > 0 {
+        warnln!(
+            "note: --missing drop-rows left out {dropped} of {} rows (a missing cell in each)",
+            dropped + table.rows()
+        );
+    }
+    if let Some(r) = recipe.as_mut() {
+        r.impute(&input.data.display().to_string(), &mut [&mut table.features])?;
+    }
+    Ok((table, recipe.filter(|r| !r.is_plain())))
+}
+
 pub(crate) fn path(args: PathArgs) -> anyhow::Result<ExitCode> {
     let config = args.grid.config()?;
     let mut outputs = vec![];
@@ -136,7 +160,7 @@ pub(crate) fn path(args: PathArgs) -> anyhow::Result<ExitCode> {
     outputs.extend(args.plot.as_deref().map(|p| ("--plot", p)));
     check_outputs(&outputs, &args.input.paths())?;
     let device = resolve_device(args.device)?;
-    let table = args.input.load()?;
+    let (table, _) = load_table(&args.input, &args.recipe)?;
     stop_on_ctrl_c()?;
     let data = Dataset::from_table(&table)?;
     let x = if args.standardize { Standardizer::fit(&data.x)?.apply(&data.x)? } else { data.x };
@@ -197,7 +221,7 @@ pub(crate) fn cv(args: CvArgs) -> anyhow::Result<ExitCode> {
     let (seed, standardize, path) = (args.seed, args.standardize, args.grid.config()?);
     let config = CvConfig { folds, seed, standardize, path, jobs, batch_folds };
     config.validate()?;
-    let table = args.input.load()?;
+    let (table, recipe) = load_table(&args.input, &args.recipe)?;
     stop_on_ctrl_c()?;
     let data = Dataset::from_table(&table)?;
     let started = std::time::Instant::now();
@@ -213,7 +237,9 @@ pub(crate) fn cv(args: CvArgs) -> anyhow::Result<ExitCode> {
         warnln!("warning: {unconverged} of {} fits on all rows stopped at --max-iter without converging", r.full.len());
     }
     let alpha = args.grid.alpha;
-    let saved = r.model(chosen, &config, table.feature_names.clone(), table.label_name.clone().unwrap_or_default());
+    let mut saved = r.model(chosen, &config, table.feature_names.clone(), table.label_name.clone().unwrap_or_default());
+    // The refit reads raw files as this run read its --data: columns, levels, fills, classes.
+    saved.recipe = recipe;
     let table_csv = args.csv.as_ref().map(|path| {
         let mut out = String::from("lambda,nonzero,log_loss_mean,log_loss_std,log_loss_se,auc_mean,auc_std\n");
         for p in &r.points {

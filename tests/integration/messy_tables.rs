@@ -377,3 +377,35 @@ fn convert_applies_the_recipe_and_stream_refuses_its_flags() {
         "--id applies to a CSV --data; --stream reads a .npy file",
     );
 }
+
+/// `path` and `cv` read a raw file as `train` does (IDs, dropped columns, a category, imputation,
+/// text labels), and cv's model scores the raw new file: IDs first, classes by name.
+#[test]
+fn path_and_cv_read_the_messy_file_and_cvs_model_scores_raw_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("cv.safetensors");
+    let flags = ["--label", "diagnosis", "--id", "patient", "--drop", "comment", "--categorical", "clinic"];
+    let flags = [&flags[..], &["--missing", "mean", "--standardize", "--n-lambdas", "8"]].concat();
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&[&["path", "--data", PATIENTS, "--json"][..], &flags[..]].concat())).unwrap();
+    let features: Vec<&str> = json["features"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
+    assert!(features.iter().any(|f| f.starts_with("clinic=")), "{features:?}");
+    assert!(!features.contains(&"patient") && !features.contains(&"comment"), "{features:?}");
+    let cv: serde_json::Value =
+        serde_json::from_str(&ok(
+            &[&["cv", "--data", PATIENTS, "--json", "--out", path(&model)][..], &flags[..]].concat()
+        ))
+        .unwrap();
+    assert!(cv["best"]["auc_mean"].as_f64().unwrap() > 0.95, "{}", cv["best"]);
+    let predicted = ok(&["predict", "--model", path(&model), "--data", NEW_PATIENTS]);
+    let mut lines = predicted.lines();
+    assert_eq!(lines.next(), Some("patient,probability_M,class"));
+    assert_eq!(predicted.lines().count(), 120);
+    for line in lines {
+        let cells: Vec<&str> = line.split(',').collect();
+        assert!(cells[0].starts_with('P') && (cells[2] == "M" || cells[2] == "B"), "{line}");
+    }
+    let report = ok(&["evaluate", "--model", path(&model), "--data", NEW_PATIENTS, "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+    assert!(report["roc_auc"].as_f64().unwrap() > 0.95, "{report}");
+}
