@@ -15,7 +15,7 @@ use crate::data::dataset::Standardizer;
 use crate::error::{Error, Result};
 use crate::model::metrics::roc_auc;
 use crate::solvers::path::PathConfig;
-use crate::solvers::{lasso_step, Problem, HESSIAN_ROWS};
+use crate::solvers::{hessian_sample, lasso_step, newton_solve, Problem, HESSIAN_ROWS};
 
 /// The data of all folds on X's device.
 struct Folds {
@@ -166,12 +166,8 @@ pub(crate) fn held_out_scores(
     }
     let mu = Tensor::f_from_slice(&mu)?.f_view([d, k])?.f_to_device(device)?;
     let sd = Tensor::f_from_slice(&sd)?.f_view([d, k])?.f_to_device(device)?;
-    let stride = (n / HESSIAN_ROWS).max(1);
     let x64 = x.f_to_kind(Kind::Double)?;
-    let x_hessian = match stride > 1 || x.kind() == Kind::Float {
-        true => x.f_slice(0, 0, n, stride)?.f_contiguous()?,
-        false => x64.shallow_clone(),
-    };
+    let (x_hessian, stride) = hessian_sample(x, &x64, HESSIAN_ROWS)?;
     let y = y.f_to_kind(Kind::Double)?.f_reshape([n])?;
     let mut s = Folds {
         y_wide: y.f_unsqueeze(1)?.f_expand([n, k], false)?,
@@ -243,8 +239,8 @@ pub(crate) fn held_out_scores(
             .collect();
         let null = Tensor::f_from_slice(&nulls)?.f_view([k, d + 1])?.f_tr()?.f_to_device(device)?;
         theta = theta.f_where_self(&flags(&solving, device)?.f_gt(0.5)?, &null)?;
-        theta = solve(&s, theta, &grad_zero, &solving, tol, max_iter)?;
-        let z = s.scores(&theta)?;
+        let z;
+        (theta, z) = solve(&s, theta, &grad_zero, &solving, tol, max_iter)?;
         let loss =
             z.f_binary_cross_entropy_with_logits(&s.y_wide, None::<Tensor>, None::<Tensor>, tch::Reduction::None)?;
         let held_loss = host(&loss.f_mul(&held)?.f_sum_dim_intlist(0, false, Kind::Double)?)?;
@@ -259,6 +255,7 @@ pub(crate) fn held_out_scores(
 
 /// Proximal Newton on the folds marked in `solving` from `theta` ((d+1)×K), the others left as
 /// they are; each fold stops at `tol` relative to its optimality at θ = 0 (from `grad_zero`).
+/// Returns θ and its scores (which the held-out losses use: no pass to make them again).
 fn solve(
     s: &Folds,
     mut theta: Tensor,
@@ -266,7 +263,7 @@ fn solve(
     solving: &[bool],
     tol: f64,
     max_iter: usize,
-) -> Result<Tensor> {
+) -> Result<(Tensor, Tensor)> {
     let device = theta.device();
     let d = s.d as usize;
     let zero = Tensor::f_zeros([s.d + 1, s.k], (Kind::Double, device))?;
@@ -295,16 +292,7 @@ fn solve(
             let hessian = s.hessian(&z, f as i64)?;
             let g = &g_host[f * (d + 1)..(f + 1) * (d + 1)];
             let direction = if l1 == 0.0 {
-                let minus_g = Tensor::f_from_slice(g)?.f_to_device(device)?.f_neg()?;
-                match Tensor::f_linalg_solve(&hessian, &minus_g, true) {
-                    Ok(step) => step,
-                    Err(_) => {
-                        let size = hessian.size()[0];
-                        let scale = hessian.f_diagonal(0, 0, 1)?.f_max()?.f_double_value(&[])?.max(f64::MIN_POSITIVE);
-                        let eye = Tensor::f_eye(size, (Kind::Double, device))?;
-                        Tensor::f_linalg_solve(&hessian.f_add(&eye.f_mul_scalar(1e-10 * scale)?)?, &minus_g, true)?
-                    }
-                }
+                newton_solve(&hessian, &Tensor::f_from_slice(g)?.f_to_device(device)?.f_neg()?)?
             } else {
                 let h = host(&hessian)?;
                 let t = &t_host[f * (d + 1)..(f + 1) * (d + 1)];
@@ -353,5 +341,5 @@ fn solve(
             active[f] = improved[f] && optimality[f] / start[f] > tol;
         }
     }
-    Ok(theta)
+    Ok((theta, z))
 }

@@ -410,14 +410,38 @@ impl Design {
             return Ok(Self { x: x.shallow_clone(), x_hessian: empty, hessian_stride: 1, columns });
         }
         let x64 = x.f_to_kind(Kind::Double)?;
-        let hessian_stride = (n / HESSIAN_ROWS).max(1);
-        let x_hessian = match kind {
-            SolverKind::Newton if hessian_stride > 1 || x.kind() == Kind::Float => {
-                x.f_slice(0, 0, n, hessian_stride)?.f_contiguous()?
-            }
-            _ => x64.shallow_clone(),
+        let (x_hessian, hessian_stride) = match kind {
+            SolverKind::Newton => hessian_sample(x, &x64, HESSIAN_ROWS)?,
+            _ => (x64.shallow_clone(), (n / HESSIAN_ROWS).max(1)),
         };
         Ok(Self { x: x64, x_hessian, hessian_stride, columns: None })
+    }
+}
+
+/// Newton's Hessian rows of `x` (`x64` its f64 copy): every k-th row, k = ⌊N / `rows`⌋, in
+/// `x`'s precision when that is f32 or k > 1 (neither changes the optimum, judged on the f64
+/// gradient of all rows; they only make the direction slightly inexact), else `x64` itself.
+pub(crate) fn hessian_sample(x: &Tensor, x64: &Tensor, rows: i64) -> Result<(Tensor, i64)> {
+    let n = x.size()[0];
+    let stride = (n / rows).max(1);
+    let sample = match stride > 1 || x.kind() == Kind::Float {
+        true => x.f_slice(0, 0, n, stride)?.f_contiguous()?,
+        false => x64.shallow_clone(),
+    };
+    Ok((sample, stride))
+}
+
+/// The Newton direction H⁻¹·(−g). A singular H (a column repeating another, and no L2 penalty)
+/// has no unique optimum, and a little damping relative to the curvature still descends.
+pub(crate) fn newton_solve(hessian: &Tensor, minus_grad: &Tensor) -> Result<Tensor> {
+    match Tensor::f_linalg_solve(hessian, minus_grad, true) {
+        Ok(direction) => Ok(direction),
+        Err(_) => {
+            let size = hessian.size()[0];
+            let scale = hessian.f_diagonal(0, 0, 1)?.f_max()?.f_double_value(&[])?.max(f64::MIN_POSITIVE);
+            let eye = Tensor::f_eye(size, (Kind::Double, hessian.device()))?;
+            Ok(Tensor::f_linalg_solve(&hessian.f_add(&eye.f_mul_scalar(1e-10 * scale)?)?, minus_grad, true)?)
+        }
     }
 }
 
@@ -608,19 +632,7 @@ pub(crate) fn newton(
         crate::interrupt::check(iteration)?;
         let hessian = s.hessian_at(&z)?;
         let direction = if s.l1() == 0.0 {
-            let hessian = s.newton_system(hessian)?;
-            match Tensor::f_linalg_solve(&hessian, &grad.f_neg()?, true) {
-                Ok(direction) => direction,
-                // A singular Hessian (a column repeating another, and no L2 penalty): the optimum
-                // is not unique, and a little damping relative to the curvature still descends.
-                Err(_) => {
-                    let size = hessian.size()[0];
-                    let scale = hessian.f_diagonal(0, 0, 1)?.f_max()?.f_double_value(&[])?.max(f64::MIN_POSITIVE);
-                    let eye = Tensor::f_eye(size, (Kind::Double, device))?;
-                    let damped = hessian.f_add(&eye.f_mul_scalar(1e-10 * scale)?)?;
-                    Tensor::f_linalg_solve(&damped, &grad.f_neg()?, true)?
-                }
-            }
+            newton_solve(&s.newton_system(hessian)?, &grad.f_neg()?)?
         } else {
             let h = Vec::<f64>::try_from(hessian.f_to_device(Device::Cpu)?.f_reshape([-1])?)?;
             let g = Vec::<f64>::try_from(grad.f_to_device(Device::Cpu)?)?;

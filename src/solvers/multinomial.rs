@@ -30,7 +30,10 @@ use std::cell::Cell;
 
 use tch::{Device, Kind, Tensor};
 
-use super::{check_settings, fista, mean_one, newton, Objective, Observer, Outcome, Problem, SolverConfig, SolverKind};
+use super::{
+    check_settings, fista, hessian_sample, mean_one, newton, Objective, Observer, Outcome, Problem, SolverConfig,
+    SolverKind,
+};
 use crate::error::{ensure, Error, Result};
 
 /// Newton's Hessian uses every k-th row, k = ⌊N / HESSIAN_ROWS⌋, once N is at least twice this.
@@ -209,14 +212,10 @@ impl Softmax {
         }
         let device = x.device();
         let x64 = x.f_to_kind(Kind::Double)?;
-        let hessian_stride = (n / HESSIAN_ROWS).max(1);
-        // As the binary solver: the Hessian's rows in the input's precision (f32 rows make the
-        // Newton direction slightly inexact, never the optimum, judged on the f64 gradient).
-        let x_hessian = match kind {
-            SolverKind::Newton if hessian_stride > 1 || x.kind() == Kind::Float => {
-                x.f_slice(0, 0, n, hessian_stride)?.f_contiguous()?
-            }
-            _ => x64.shallow_clone(),
+        // As the binary solver: the Hessian's rows in the input's precision, sampled.
+        let (x_hessian, hessian_stride) = match kind {
+            SolverKind::Newton => hessian_sample(x, &x64, HESSIAN_ROWS)?,
+            _ => (x64.shallow_clone(), (n / HESSIAN_ROWS).max(1)),
         };
         let y_dev = Tensor::f_from_slice(&labels)?.f_to_device(device)?;
         let onehot = y_dev.f_one_hot(k)?.f_to_kind(Kind::Double)?;

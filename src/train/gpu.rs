@@ -98,6 +98,12 @@ impl Kernels {
         Ok(Arc::new(Kernels { driver, pass, reduce, tiled, features }))
     }
 
+    /// The tiled pass and its resident blocks, where it serves `x`: compiled for this width, and
+    /// `x` 16-byte aligned (it reads float4s; a view of rows past the first may not be).
+    fn tiled_for(&self, x: &Tensor) -> Option<(Function, u32)> {
+        self.tiled.filter(|_| ptr(x).is_multiple_of(16))
+    }
+
     /// Rows each warp takes at a time: as `R` in `pass.cu`.
     fn rows_in_flight(&self) -> u64 {
         match self.features.div_ceil(32) {
@@ -113,10 +119,9 @@ impl Kernels {
         let device = x.device();
         let d = self.features;
         let sms = self.driver.multiprocessors.max(1) as u64;
-        // The tiled pass reads X as float4s: its start must be 16-byte aligned (a view of rows
-        // past the first may not be). Its partials are per block, the other's per warp.
-        let (pass, blocks, warps) = match self.tiled {
-            Some((tiled, resident)) if ptr(x).is_multiple_of(16) => {
+        // The tiled pass's partials are per block, the other's per warp.
+        let (pass, blocks, warps) = match self.tiled_for(x) {
+            Some((tiled, resident)) => {
                 // Exactly the blocks that are resident at once: each takes every blocks-th tile,
                 // so a second wave would only idle the first's multiprocessors at the end.
                 let blocks = (n as u64).div_ceil(32).clamp(1, sms * u64::from(resident));
@@ -202,7 +207,7 @@ impl DeviceRows {
     /// Which of our kernels makes the passes: `tiled` (whole float4 rows up to 256 features, one
     /// lane per row), `per-warp` (a warp per row), or none (libtorch's operations).
     pub fn kernel(&self) -> Option<&'static str> {
-        self.kernels.as_ref().map(|k| match k.tiled.is_some() && ptr(&self.x).is_multiple_of(16) {
+        self.kernels.as_ref().map(|k| match k.tiled_for(&self.x).is_some() {
             true => "tiled",
             false => "per-warp",
         })
