@@ -1,4 +1,5 @@
-//! Test support shared by the parsers' property tests: edits of a valid file's bytes.
+//! Test support shared by the parsers' tests: edits of a valid file's bytes, and `.npy` files
+//! built in memory.
 
 use proptest::prelude::*;
 
@@ -25,4 +26,19 @@ pub(crate) fn edited(mut bytes: Vec<u8>, edits: &[ByteEdit]) -> Vec<u8> {
         }
     }
     bytes
+}
+
+/// An `.npy` file as `numpy.save` writes it (version 1, header padded to 64 bytes) of `data`
+/// with dtype `descr` and `shape` (Python's tuple text).
+pub(crate) fn npy_bytes(descr: &str, shape: &str, data: &[u8]) -> Vec<u8> {
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend((header.len() as u16).to_le_bytes());
+    out.extend(header.as_bytes());
+    out.extend(data);
+    out
 }

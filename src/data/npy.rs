@@ -291,19 +291,7 @@ pub(crate) fn header_bytes(shape: &[usize], min_len: usize) -> Vec<u8> {
 mod tests {
     use super::*;
 
-    /// An .npy file as numpy.save writes it (version 1, header padded to 64 bytes).
-    fn npy(descr: &str, shape: &str, data: &[u8]) -> Vec<u8> {
-        let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
-        while (10 + header.len() + 1) % 64 != 0 {
-            header.push(' ');
-        }
-        header.push('\n');
-        let mut out = b"\x93NUMPY\x01\x00".to_vec();
-        out.extend((header.len() as u16).to_le_bytes());
-        out.extend(header.as_bytes());
-        out.extend(data);
-        out
-    }
+    use crate::testing::npy_bytes as npy;
 
     fn f4(values: &[f32]) -> Vec<u8> {
         values.iter().flat_map(|v| v.to_le_bytes()).collect()

@@ -266,18 +266,9 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// An `.npy` file of `values` with dtype `descr` (each value written by `write`).
+    /// An `.npy` file of `data` with dtype `descr`.
     fn npy(descr: &str, shape: &str, data: Vec<u8>) -> Vec<u8> {
-        let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
-        while (10 + header.len() + 1) % 64 != 0 {
-            header.push(' ');
-        }
-        header.push('\n');
-        let mut out = b"\x93NUMPY\x01\x00".to_vec();
-        out.extend((header.len() as u16).to_le_bytes());
-        out.extend(header.as_bytes());
-        out.extend(data);
-        out
+        crate::testing::npy_bytes(descr, shape, &data)
     }
 
     fn i64s(v: &[i64]) -> Vec<u8> {
