@@ -45,10 +45,10 @@ import time
 
 import numpy as np
 
-# (samples, features) -> (E1, E2): enough epochs that the difference dominates the noise.
-EPOCHS = {100: (100, 10_100), 100_000: (10, 1010), 1_000_000: (3, 83)}
-# On a GPU an epoch is 10-100x shorter than on the CPU, and making the data is the noise.
-EPOCHS_CUDA = {100: (100, 2100), 100_000: (10, 1010), 1_000_000: (3, 3003), 10_000_000: (3, 1003)}
+# samples -> the tutorial table's epochs, enough that the timer's and the machine's noise averages out.
+EPOCHS = {100: 10_000, 100_000: 1000, 1_000_000: 80}
+# On a GPU an epoch is 10-100x shorter than on the CPU.
+EPOCHS_CUDA = {100: 2000, 100_000: 1000, 1_000_000: 3000, 10_000_000: 1000}
 
 
 # Runs argv[2:], then writes its peak RSS (KiB) to the file argv[1]. A child's peak RSS counts the
@@ -66,7 +66,8 @@ sys.exit(os.waitstatus_to_exitcode(status))
 
 def timed(cmd, repeat, inner=False):
     """Best time of `cmd` over `repeat` runs, and its peak RSS in bytes: wall time, or with
-    `inner` the `fit_seconds` that `train --json` reports (training only, the file already read)."""
+    `inner` the field of that name in its --json output (`True` for `fit_seconds`, which `train
+    --json` reports: training only, the file already read)."""
     best, rss = float("inf"), 0
     for _ in range(repeat):
         with tempfile.NamedTemporaryFile("r") as peak:
@@ -77,7 +78,7 @@ def timed(cmd, repeat, inner=False):
                 sys.exit(f"{' '.join(cmd)}: {out.stderr.strip()}")
             rss = max(rss, int(peak.read()) * 1024)
         if inner:
-            elapsed = json.loads(out.stdout)["fit_seconds"]
+            elapsed = json.loads(out.stdout)["fit_seconds" if inner is True else inner]
         best = min(best, elapsed)
     return best, rss
 
@@ -122,6 +123,16 @@ def bandwidth(device):
             dst.copy_(src)
             torch.cuda.synchronize()
             best = min(best, time.perf_counter() - start)
+        read = float("inf")
+        for _ in range(10):
+            torch.cuda.synchronize()
+            start = time.perf_counter()
+            src.sum()
+            torch.cuda.synchronize()
+            read = min(read, time.perf_counter() - start)
+        # A read-only pass (X is only read) can beat a copy's rate; the table states both.
+        print(f"bench: GPU read-only rate (1 GiB sum) {src.numel() * 4 / read / 1e12:.2f} TB/s, "
+              f"copy {2 * src.numel() * 4 / best / 1e12:.2f} TB/s read + written", file=sys.stderr)
         return 2 * src.numel() * 4 / best
     src = np.ones(1 << 27)  # 1 GiB of float64
     dst = np.empty_like(src)
@@ -141,6 +152,9 @@ def main():
     parser.add_argument("--optimizer", default="sgd", choices=["sgd", "adam"])
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--tutorial-repeat", type=int, default=None,
+                        help="repeats of the tutorial table (default --repeat): the other tables can be repeated "
+                             "more while the tutorial rows, which draw their data each run, are run once")
     parser.add_argument("--logreg", default="target/release/logreg")
     parser.add_argument("--json", default="bench.json")
     parser.add_argument("--fused-rows", type=int, default=1_000_000)
@@ -168,26 +182,23 @@ def main():
     rows = []
     for size in (args.sizes.split(",") if wanted("tutorial") else []):
         n, d = (int(v) for v in size.split("x"))
-        e1, e2 = (EPOCHS_CUDA if args.device == "cuda" else EPOCHS).get(n, (10, 110))
-        row = {"samples": n, "features": d, "epochs": [e1, e2]}
+        epochs = (EPOCHS_CUDA if args.device == "cuda" else EPOCHS).get(n, 100)
+        row = {"samples": n, "features": d, "epochs": epochs}
         common = [args.example, "--samples", str(n), "--input-dim", str(d), "--optimizer", args.optimizer,
-                  "--device", args.device, "--json"]
-        runs = {(side, e): base + common + ["--epochs", str(e)] for side, base in sides.items() for e in (e1, e2)}
+                  "--device", args.device, "--epochs", str(epochs), "--json"]
+        # Each side reports `epoch_seconds`, its epochs' own time (end of the first to end of the
+        # last): start-up and drawing the data (seconds at 10M rows) are out of it.
+        runs = {side: base + common for side, base in sides.items()}
         # Interleaved, so a slow spell of the machine hits every cell alike; the best of each cell.
         best = {key: (float("inf"), 0) for key in runs}
+        tutorial_repeat = args.repeat if args.tutorial_repeat is None else args.tutorial_repeat
         # 10M rows: drawing 4 GB of data dominates each run; once is enough, the epochs are many.
-        for _ in range(args.repeat if n < 10_000_000 else 1):
+        for _ in range(tutorial_repeat if n < 10_000_000 else 1):
             for key, cmd in runs.items():
-                t, rss = timed(cmd, 1)
+                t, rss = timed(cmd, 1, inner="epoch_seconds")
                 best[key] = (min(best[key][0], t), max(best[key][1], rss))
         for side in sides:
-            (t1, _), (t2, rss) = best[(side, e1)], best[(side, e2)]
-            if t2 <= t1:
-                # Start-up noise swamped the epochs: say so and go on with the other rows.
-                print(f"bench: {side} at {size}: {e2} epochs took no longer than {e1}; raise the epochs", file=sys.stderr)
-                row[side] = {"epoch_seconds": float("nan"), "peak_rss_bytes": rss, "x_read_fraction": float("nan")}
-                continue
-            per_epoch = (t2 - t1) / (e2 - e1)
+            per_epoch, rss = best[side]
             row[side] = {"epoch_seconds": per_epoch, "peak_rss_bytes": rss,
                          "x_read_fraction": (4 * n * d / per_epoch) / bw}
         row["ratio"] = row["rust"]["epoch_seconds"] / row["python"]["epoch_seconds"]
@@ -367,11 +378,12 @@ def fused_rows(args, bw, tutorial_rows):
         cases = {
             "fused@100": (tiny, gpu("fused"), (100, 20100)),
             "autograd@1M": (in_memory, gpu("autograd"), (3, 503)),
-            "fused@1M": (in_memory, gpu("fused"), (3, 5003)),
+            # Epochs enough that start-up noise (tens of ms) stays under a few percent of the difference.
+            "fused@1M": (in_memory, gpu("fused"), (3, 20003)),
             "autograd@10M": (big, gpu("autograd"), (3, 303)),
-            "fused@10M": (big, gpu("fused"), (3, 1003)),
-            "per-warp@1M": (in_memory, gpu("fused"), (3, 5003)),
-            "per-warp@10M": (big, gpu("fused"), (3, 1003)),
+            "fused@10M": (big, gpu("fused"), (3, 2003)),
+            "per-warp@1M": (in_memory, gpu("fused"), (3, 10003)),
+            "per-warp@10M": (big, gpu("fused"), (3, 2003)),
         }
         sizes = {"fused@100": (100, 10), "autograd@1M": (args.fused_rows, d), "fused@1M": (args.fused_rows, d),
                  "autograd@10M": (args.stream_rows, d), "fused@10M": (args.stream_rows, d),

@@ -61,6 +61,12 @@ fn tutorial_json_has_every_loss_and_the_final_parameters() {
     let deviation = logreg::reference::fixture::Deviation::between(&golden.expected(), &run);
     assert!(deviation.within(golden.tolerance.cpu), "{deviation:?}");
     assert_eq!(run.losses.len(), 100);
+    // Both sides time their own epochs, for the benchmark: positive, and well under a second here.
+    for (side, text) in [("logreg", stdout(&out)), ("reference.py", stdout(&python))] {
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let seconds = value["epoch_seconds"].as_f64().unwrap_or_else(|| panic!("{side}: no epoch_seconds"));
+        assert!(seconds > 0.0 && seconds < 1.0, "{side}: epoch_seconds {seconds}");
+    }
 }
 
 #[test]
