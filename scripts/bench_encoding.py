@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """What reading a table through the input recipe costs: rows per second of `train` (newton, one
-iteration) and `evaluate` on a 1M-row CSV file of 8 numeric features, plain (labels 0/1) and messy
-(an ID column, a 5-level categorical column, 2% NA cells imputed by the mean, labels M/B), this
-build against an optional other build (`--before`, e.g. one from before recipes) on the plain file.
-Best of --repeat runs; ratios are against this build's plain run, measured in the same run.
+iteration), `evaluate` and `convert` on a 1M-row CSV file of 8 numeric features, plain (labels 0/1)
+and messy (an ID column, a 5-level categorical column, 2% NA cells imputed by the mean, labels M/B),
+this build against an optional other build (`--before`, e.g. one from before recipes) on the plain
+file. `convert` of the messy file runs both ways: the file read twice (the recipe learned, then the
+rows written) and standard input read into memory. Best of --repeat runs, with each command's peak
+RSS; ratios are against this build's plain run of the same command, measured in the same run.
 
     bench_encoding.py [--bin target/release/logreg] [--before OTHER_BIN] [--rows 1000000] [--repeat 3]
 """
@@ -38,13 +40,22 @@ def write_tables(directory, rows):
     messy.close()
 
 
-def timed(command, repeat):
-    best = float("inf")
+def timed(command, repeat, stdin=None):
+    """Best wall time of `command` over `repeat` runs, and its largest peak RSS in bytes."""
+    best, rss = float("inf"), 0
     for _ in range(repeat):
+        source = open(stdin, "rb") if stdin else subprocess.DEVNULL
         start = time.perf_counter()
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-        best = min(best, time.perf_counter() - start)
-    return best
+        child = subprocess.Popen(command, stdin=source, stdout=subprocess.DEVNULL)
+        _, status, usage = os.wait4(child.pid, 0)
+        elapsed = time.perf_counter() - start
+        child.returncode = os.waitstatus_to_exitcode(status)
+        if stdin:
+            source.close()
+        if child.returncode != 0:
+            raise SystemExit(f"{' '.join(command)}: exit {child.returncode}")
+        best, rss = min(best, elapsed), max(rss, usage.ru_maxrss * 1024)
+    return best, rss
 
 
 def main():
@@ -73,12 +84,21 @@ def main():
                          timed([binary, "evaluate", "--model", plain_model, "--data", plain] + common, args.repeat)))
         runs.append(("evaluate, messy (this build)",
                      timed([args.bin, "evaluate", "--model", messy_model, "--data", messy] + common, args.repeat)))
-        base = {"train": runs[0][1], "evaluate": runs[len(builds) + 1][1]}
-        print(f"| {args.rows} rows × 8 features | seconds (best of {args.repeat}) | rows/s | time vs this build, plain |")
-        print("|---|---|---|---|")
-        for name, seconds in runs:
+        out = os.path.join(d, "out.npy")
+        convert = [args.bin, "convert", "--quiet"]
+        runs.append(("convert, plain (this build)", timed(convert + [plain, out], args.repeat)))
+        runs.append(("convert, messy, file read twice (this build)",
+                     timed(convert + [messy, out, "--label", "diagnosis"] + recipe, args.repeat)))
+        runs.append(("convert, messy, standard input in memory (this build)",
+                     timed(convert + ["-", out, "--label", "diagnosis"] + recipe, args.repeat, stdin=messy)))
+        base = {"train": runs[0][1][0], "evaluate": runs[len(builds) + 1][1][0],
+                "convert": runs[2 * len(builds) + 2][1][0]}
+        print(f"| {args.rows} rows × 8 features | seconds (best of {args.repeat}) | rows/s | time vs this build, plain "
+              f"| peak RSS |")
+        print("|---|---|---|---|---|")
+        for name, (seconds, rss) in runs:
             ratio = seconds / base[name.split(",")[0]]
-            print(f"| {name} | {seconds:.2f} | {args.rows / seconds:,.0f} | {ratio:.2f}× |")
+            print(f"| {name} | {seconds:.2f} | {args.rows / seconds:,.0f} | {ratio:.2f}× | {rss / 2**20:.0f} MiB |")
 
 
 if __name__ == "__main__":

@@ -24,10 +24,16 @@ pub(crate) struct ConvertArgs {
     /// Where the labels go [default: OUTPUT with `.labels.npy` in place of `.npy`].
     #[arg(long)]
     pub(crate) labels_out: Option<PathBuf>,
+    /// Where the recipe goes (the columns' names, encodings, imputations and classes; `train`
+    /// finds it beside the .npy file and records it in the model, which then scores the CSV file)
+    /// [default: OUTPUT with `.recipe.json` in place of `.npy`].
+    #[arg(long)]
+    pub(crate) recipe_out: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) format: FormatArgs,
     /// Text labels, IDs, chosen columns, categorical columns and missing values, as `train` reads
-    /// them (with any of these, the file is read into memory first).
+    /// them (with any of these, a file is read twice: once to learn the recipe, once to write the
+    /// rows; standard input and --missing median are read into memory first).
     #[command(flatten)]
     pub(crate) recipe: RecipeArgs,
 }
@@ -41,40 +47,47 @@ pub(crate) fn convert(args: ConvertArgs) -> anyhow::Result<ExitCode> {
         let name = args.output.file_stem().unwrap_or_default().to_string_lossy().into_owned();
         args.output.with_file_name(format!("{name}.labels.npy"))
     });
-    check_outputs(&[("OUTPUT", &args.output), ("--labels-out", &labels_out)], &[("INPUT", &args.input)])?;
+    let recipe_out = args.recipe_out.clone().unwrap_or_else(|| logreg::data::recipe_file::path_for(&args.output));
+    check_outputs(
+        &[("OUTPUT", &args.output), ("--labels-out", &labels_out), ("--recipe-out", &recipe_out)],
+        &[("INPUT", &args.input)],
+    )?;
     if args.recipe.first_given().is_some() {
-        return convert_recipe(&args, &format, &labels_out);
+        return convert_recipe(&args, &format, &labels_out, &recipe_out);
     }
     let label = args.label.clone().map_or(LabelColumn::Last, LabelColumn::Named);
-    let c = logreg::data::stream::convert_with(&args.input, &label, &format, &args.output, &labels_out)?;
+    let c =
+        logreg::data::stream::convert_with(&args.input, &label, &format, &args.output, &labels_out, Some(&recipe_out))?;
     if super::json() {
         jsonln!(serde_json::json!({
-            "features_file": args.output, "labels_file": labels_out, "rows": c.rows,
-            "features": c.columns.feature_names, "label": c.columns.label_name,
+            "features_file": args.output, "labels_file": labels_out, "recipe_file": recipe_out, "rows": c.rows,
+            "features": c.columns.feature_names, "label": c.columns.label_name, "streamed": true,
         }))?;
         return Ok(ExitCode::SUCCESS);
     }
     outln!(
-        "wrote {} ({} rows × {} features, f32) and {} (labels `{}`); features are x0 … x{} in the order {}",
+        "wrote {} ({} rows × {} features, f32), {} (labels `{}`) and {} (the columns' names, which `train` records); \
+         features in order: {}",
         args.output.display(),
         c.rows,
         c.columns.feature_names.len(),
         labels_out.display(),
         c.columns.label_name.unwrap_or_default(),
-        c.columns.feature_names.len() - 1,
+        recipe_out.display(),
         c.columns.feature_names.join(", ")
     )?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// `convert` with recipe flags: the table in memory, then both files.
+/// `convert` with recipe flags: the recipe learned, then the rows written through it.
 fn convert_recipe(
     args: &ConvertArgs,
     format: &logreg::data::table::Format,
     labels_out: &std::path::Path,
+    recipe_out: &std::path::Path,
 ) -> anyhow::Result<ExitCode> {
     let spec = args.recipe.spec(args.label.clone())?;
-    let c = logreg::data::stream::convert_recipe(&args.input, format, &spec, &args.output, labels_out)?;
+    let c = logreg::data::stream::convert_recipe(&args.input, format, &spec, &args.output, labels_out, recipe_out)?;
     if c.dropped > 0 {
         warnln!(
             "note: --missing drop-rows left out {} of {} rows (a missing cell in each)",
@@ -85,21 +98,22 @@ fn convert_recipe(
     let features = c.recipe.feature_names();
     if super::json() {
         jsonln!(serde_json::json!({
-            "features_file": args.output, "labels_file": labels_out, "rows": c.rows,
-            "features": features, "label": c.recipe.label, "classes": c.recipe.classes,
+            "features_file": args.output, "labels_file": labels_out, "recipe_file": recipe_out, "rows": c.rows,
+            "features": features, "label": c.recipe.label, "classes": c.recipe.classes, "streamed": c.streamed,
         }))?;
         return Ok(ExitCode::SUCCESS);
     }
     let classes =
         c.recipe.classes.as_ref().map_or(String::new(), |k| format!(", 1 = `{}`, 0 = `{}`", k.positive, k.negative));
     outln!(
-        "wrote {} ({} rows × {} features, f32) and {} (labels `{}`{classes}); features are x0 … x{} in the order {}",
+        "wrote {} ({} rows × {} features, f32), {} (labels `{}`{classes}) and {} (the recipe, which `train` records); \
+         features in order: {}",
         args.output.display(),
         c.rows,
         features.len(),
         labels_out.display(),
         c.recipe.label,
-        features.len() - 1,
+        recipe_out.display(),
         features.join(", ")
     )?;
     Ok(ExitCode::SUCCESS)

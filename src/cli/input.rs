@@ -11,6 +11,7 @@ use clap::{ArgMatches, Args, FromArgMatches};
 use logreg::data::missing::{parse_na_values, Missing};
 use logreg::data::npy;
 use logreg::data::recipe::{self, Categorical, Recipe, Spec, TrainingInput};
+use logreg::data::recipe_file::RecipeFile;
 use logreg::data::stream::NpyRows;
 use logreg::data::table::{self, Delimiter, Format, LabelColumn, Table};
 
@@ -151,6 +152,12 @@ impl InputArgs {
         Ok(NpyRows::open(&self.data, Some(labels), chunk_rows)?)
     }
 
+    /// The recipe `convert` wrote beside a .npy --data (`data.recipe.json`), checked against the
+    /// array's `rows` × `features`; `None` when there is none.
+    pub(crate) fn npy_recipe(&self, rows: usize, features: usize) -> anyhow::Result<Option<Recipe>> {
+        npy_recipe(&self.data, rows, features)
+    }
+
     /// The table with its labels; `--label` is for CSV files only.
     pub(crate) fn load(&self) -> anyhow::Result<Table> {
         if self.label.is_some() && is_npy(&self.data) {
@@ -159,6 +166,14 @@ impl InputArgs {
         let label = self.label.clone().map_or(LabelColumn::Last, LabelColumn::Named);
         load_table(&self.data, self.labels.as_deref(), label, true)
     }
+}
+
+/// The recipe `convert` wrote beside the .npy file `data` (`data.recipe.json`), checked against
+/// the array's `rows` × `features`; `None` when there is none.
+pub(crate) fn npy_recipe(data: &Path, rows: usize, features: usize) -> anyhow::Result<Option<Recipe>> {
+    let Some((path, file)) = RecipeFile::beside(data)? else { return Ok(None) };
+    file.check(&path, data, rows, features)?;
+    Ok(Some(file.recipe))
 }
 
 pub(crate) fn is_npy(path: &Path) -> bool {
@@ -192,7 +207,12 @@ pub(crate) fn load_table_with(
         if labelled && labels.is_none() {
             bail!("--labels: a .npy --data needs its labels as a second .npy file (--labels y.npy)");
         }
-        return Ok(npy::read_table(data, labels)?);
+        let mut table = npy::read_table(data, labels)?;
+        // Columns named as in the CSV file it was converted from.
+        if let Some(recipe) = npy_recipe(data, table.rows(), table.feature_names.len())? {
+            table.feature_names = recipe.feature_names();
+        }
+        return Ok(table);
     }
     if labels.is_some() {
         bail!("--labels applies to .npy data; a CSV file holds its label column (see --label)");
@@ -316,9 +336,18 @@ impl InputArgs {
     pub(crate) fn load_recipe(&self, recipe: &RecipeArgs) -> anyhow::Result<(Table, Option<Recipe>, usize)> {
         if is_npy(&self.data) {
             if let Some(flag) = recipe.first_given() {
-                bail!("{flag} applies to a CSV --data; {} is a .npy array", self.data.display());
+                bail!(
+                    "{flag} applies to a CSV --data; {} is a .npy array (give {flag} to `logreg convert`, whose recipe \
+                     file train finds beside the .npy)",
+                    self.data.display()
+                );
             }
-            return Ok((self.load()?, None, 0));
+            let mut table = self.load()?;
+            let recipe = self.npy_recipe(table.rows(), table.feature_names.len())?;
+            if let Some(r) = &recipe {
+                table.label_name = Some(r.label.clone());
+            }
+            return Ok((table, recipe, 0));
         }
         if self.labels.is_some() {
             bail!("--labels applies to .npy data; a CSV file holds its label column (see --label)");

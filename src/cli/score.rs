@@ -130,6 +130,9 @@ pub(crate) fn load_and_predict(
             LabelColumn::Skip(saved.label_name.clone())
         };
         let rows = load_table_with(data, labels, label, labelled, format.format()?)?;
+        if labelled {
+            same_classes(&saved, data, &rows)?;
+        }
         let probs = saved.predict_proba(&rows, device)?;
         return Ok(Scored { saved, probs, labels: rows.labels, ids: vec![] });
     }
@@ -238,12 +241,34 @@ pub(crate) fn print_report(r: &Report, nonzero: usize, total: usize, classes: Op
     Ok(())
 }
 
+/// Refuses labels of a .npy file converted with classes other than the model's (its 1s would be
+/// another class than the model's positive one).
+fn same_classes(saved: &SavedModel, data: &Path, rows: &logreg::data::table::Table) -> anyhow::Result<()> {
+    let theirs = super::input::npy_recipe(data, rows.rows(), rows.feature_names.len())?.map(|r| r.classes());
+    let ours = saved.recipe.as_ref().map_or_else(Classes::numeric, |r| r.classes());
+    match theirs {
+        Some(theirs) if theirs != ours => bail!(
+            "{}: its labels were converted with the classes {} (1) and {} (0), the model's are {} (1) and {} (0): \
+             convert with --positive-class {}, or evaluate the CSV file",
+            data.display(),
+            theirs.positive,
+            theirs.negative,
+            ours.positive,
+            ours.negative,
+            ours.positive
+        ),
+        _ => Ok(()),
+    }
+}
+
 /// `evaluate --stream`: the model's probabilities chunk by chunk.
 pub(crate) fn evaluate_stream(args: &EvaluateArgs) -> anyhow::Result<(SavedModel, Vec<f32>, Vec<f32>)> {
     let saved = SavedModel::load(&args.model)?;
     let input = InputArgs { data: args.data.clone(), label: None, labels: args.labels.clone() };
     let rows = input.open_stream(None)?;
-    saved.check_features(&npy::feature_names(rows.features())).map_err(|m| anyhow::anyhow!("{}: {m}", rows.name()))?;
+    let recipe = input.npy_recipe(rows.rows(), rows.features())?;
+    let names = recipe.as_ref().map_or_else(|| npy::feature_names(rows.features()), |r| r.feature_names());
+    saved.check_features(&names).map_err(|m| anyhow::anyhow!("{}: {m}", rows.name()))?;
     let standardizer = saved.standardizer.as_ref().map(|s| (&s.mean[..], &s.std[..]));
     let probs = rows.probabilities(saved.model.coef(), saved.model.intercept(), standardizer)?;
     let labels = rows.labels().to_vec();

@@ -273,14 +273,15 @@ pub(crate) fn progress(epochs: usize, quiet: bool) -> Option<indicatif::Progress
 pub(crate) enum TrainData {
     /// The table, and the recipe that read it from a CSV file.
     Table(Table, Option<Recipe>),
-    Stream(NpyRows),
+    /// The .npy file, and the recipe `convert` wrote beside it.
+    Stream(NpyRows, Option<Recipe>),
 }
 
 impl TrainData {
     pub(crate) fn features(&self) -> usize {
         match self {
             TrainData::Table(t, _) => t.feature_names.len(),
-            TrainData::Stream(s) => s.features(),
+            TrainData::Stream(s, _) => s.features(),
         }
     }
 }
@@ -341,9 +342,14 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
             bail!("--stream trains with --engine fused");
         }
         if let Some(flag) = args.recipe.first_given() {
-            bail!("{flag} applies to a CSV --data; --stream reads a .npy file (`logreg convert` makes one)");
+            bail!(
+                "{flag} applies to a CSV --data; --stream reads a .npy file: give {flag} to `logreg convert`, whose \
+                 recipe file --stream finds beside the .npy"
+            );
         }
-        TrainData::Stream(args.input.open_stream(args.chunk_rows)?)
+        let rows = args.input.open_stream(args.chunk_rows)?;
+        let recipe = args.input.npy_recipe(rows.rows(), rows.features())?;
+        TrainData::Stream(rows, recipe)
     } else {
         if args.chunk_rows.is_some() {
             bail!("--chunk-rows applies with --stream");
@@ -378,7 +384,7 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
     let fingerprint = match &data {
         _ if every.is_none() && args.resume.is_none() => String::new(),
         TrainData::Table(t, _) => checkpoint::fingerprint(&config, t),
-        TrainData::Stream(s) => checkpoint::stream_fingerprint(&config, s),
+        TrainData::Stream(s, _) => checkpoint::stream_fingerprint(&config, s),
     };
     let resume = match args.resume.as_deref() {
         Some(path) => Some(checkpoint::read(path, &fingerprint, features).context("--resume")?),
@@ -409,7 +415,9 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
     let fitted = match &data {
         TrainData::Table(t, None) => fit(t, &config, device, checkpoints, on_epoch),
         TrainData::Table(t, Some(recipe)) => fit_recipe(t, recipe.clone(), &config, device, checkpoints, on_epoch),
-        TrainData::Stream(s) => logreg::train::fit::fit_stream(s, &config, checkpoints, on_epoch),
+        TrainData::Stream(s, recipe) => {
+            logreg::train::fit::fit_stream(s, recipe.clone(), &config, checkpoints, on_epoch)
+        }
     };
     if let Some(bar) = bar {
         bar.finish_and_clear();

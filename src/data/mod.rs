@@ -13,6 +13,7 @@ pub mod missing;
 pub mod npy;
 pub mod npz;
 pub mod recipe;
+pub mod recipe_file;
 pub mod select;
 pub mod source;
 pub mod sparse;

@@ -231,18 +231,31 @@ const MISSING: u32 = u32::MAX;
 enum Store {
     /// Numbers (NaN for a missing cell).
     Numbers(Vec<f32>),
-    /// Level codes into `levels` (in the order first seen), [`MISSING`] for a missing cell.
-    Levels { codes: Vec<u32>, levels: Vec<String>, index: HashMap<String, u32> },
+    /// Level codes into `levels` (in the order first seen), [`MISSING`] for a missing cell; the
+    /// codes are kept only when the rows are (`keep`).
+    Levels { codes: Vec<u32>, levels: Vec<String>, index: HashMap<String, u32>, keep: bool },
+    /// A numeric column in a pass that keeps no rows: the sum (f64, in row order, as
+    /// [`imputed`] sums) and count of its values, and under `auto` its distinct values as levels
+    /// (at most one more than `--max-levels`: enough to refuse the column if it turns out to hold text).
+    Tally { sum: f64, count: usize, distinct: HashSet<String> },
 }
 
 impl Store {
-    fn levels() -> Self {
-        Store::Levels { codes: vec![], levels: vec![], index: HashMap::new() }
+    fn levels(keep: bool) -> Self {
+        Store::Levels { codes: vec![], levels: vec![], index: HashMap::new(), keep }
+    }
+
+    fn numbers(keep: bool) -> Self {
+        if keep {
+            Store::Numbers(vec![])
+        } else {
+            Store::Tally { sum: 0.0, count: 0, distinct: HashSet::new() }
+        }
     }
 
     /// A numeric column turned categorical (under `auto`): its numbers become levels.
     fn to_levels(values: &[f32]) -> Self {
-        let mut store = Store::levels();
+        let mut store = Store::levels(true);
         for &v in values {
             if v.is_nan() {
                 store.push_code(MISSING);
@@ -253,15 +266,26 @@ impl Store {
         store
     }
 
+    /// [`Store::to_levels`] of a tallied column: its distinct numbers become levels.
+    fn tally_to_levels(distinct: &HashSet<String>) -> Self {
+        let mut store = Store::levels(false);
+        let mut sorted: Vec<&String> = distinct.iter().collect();
+        sorted.sort();
+        for level in sorted {
+            store.push_level(level.clone());
+        }
+        store
+    }
+
     fn push_code(&mut self, code: u32) {
-        if let Store::Levels { codes, .. } = self {
+        if let Store::Levels { codes, keep: true, .. } = self {
             codes.push(code);
         }
     }
 
     /// Adds a cell of `level`; returns how many levels the column has.
     fn push_level(&mut self, level: String) -> usize {
-        let Store::Levels { codes, levels, index } = self else { return 0 };
+        let Store::Levels { codes, levels, index, keep } = self else { return 0 };
         let code = match index.get(&level) {
             Some(&c) => c,
             None => {
@@ -271,7 +295,9 @@ impl Store {
                 c
             }
         };
-        codes.push(code);
+        if *keep {
+            codes.push(code);
+        }
         levels.len()
     }
 }
@@ -297,7 +323,11 @@ struct TrainRead {
     auto: bool,
     label_seen: Vec<LabelKey>,
     label_codes: Vec<u8>,
+    /// Rows read (and not dropped).
+    rows: usize,
     dropped: usize,
+    /// Whether the rows are kept (training), or only what the recipe needs (a first pass).
+    keep: bool,
 }
 
 /// Reads the labelled CSV file `path` for training, in `format`, as `spec` asks: the columns
@@ -309,13 +339,56 @@ pub fn read_training(path: &Path, format: &Format, spec: &Spec) -> Result<Traini
         &file,
         input,
         format,
-        |names, line, one_column| plan_training(&file, names, line, one_column, spec),
+        |names, line, one_column| plan_training(&file, names, line, one_column, spec, true),
         |state, row| training_row(state, row, spec),
     )?;
     finish_training(state, spec)
 }
 
-fn plan_training(file: &str, names: &[String], line: u64, one_column: &str, spec: &Spec) -> Result<TrainRead> {
+/// What [`learn_recipe`] learned.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Learned {
+    /// The recipe, its mean imputations filled in (learned on every row).
+    pub recipe: Recipe,
+    /// Rows read and kept.
+    pub rows: usize,
+    /// Rows left out by `--missing drop-rows`.
+    pub dropped: usize,
+}
+
+/// The recipe [`read_training`] would learn from `path`, in one pass that keeps no rows (memory
+/// for the levels and one sum per column): the first pass of a streamed `convert`. The means
+/// are those [`Recipe::impute`] takes over every row; `--missing median` needs every value and
+/// is refused.
+pub fn learn_recipe(path: &Path, format: &Format, spec: &Spec) -> Result<Learned> {
+    if spec.missing == Missing::Median {
+        return Err(Error::InvalidSetting {
+            name: "missing",
+            value: "median".into(),
+            expected: "error, mean or drop-rows when the rows are not kept (a median needs every value)",
+        });
+    }
+    let (file, input) = open(path)?;
+    let state = table::read_raw(
+        &file,
+        input,
+        format,
+        |names, line, one_column| plan_training(&file, names, line, one_column, spec, false),
+        |state, row| training_row(state, row, spec),
+    )?;
+    let (rows, dropped) = (state.rows, state.dropped);
+    let (recipe, _, _) = finish_recipe(state, spec)?;
+    Ok(Learned { recipe, rows, dropped })
+}
+
+fn plan_training(
+    file: &str,
+    names: &[String],
+    line: u64,
+    one_column: &str,
+    spec: &Spec,
+    keep: bool,
+) -> Result<TrainRead> {
     let file = if file == "-" { "<stdin>" } else { file };
     let header_error = |message: String| Error::Input { location: format!("{file}:{line}"), message };
     let position = |name: &str| names.iter().position(|n| n == name);
@@ -384,7 +457,7 @@ fn plan_training(file: &str, names: &[String], line: u64, one_column: &str, spec
     };
     let inputs = features
         .iter()
-        .map(|&i| (i, if explicit.contains(&i) { Store::levels() } else { Store::Numbers(vec![]) }))
+        .map(|&i| (i, if explicit.contains(&i) { Store::levels(keep) } else { Store::numbers(keep) }))
         .collect();
     Ok(TrainRead {
         file: file.to_string(),
@@ -394,7 +467,9 @@ fn plan_training(file: &str, names: &[String], line: u64, one_column: &str, spec
         auto: spec.categorical == Categorical::Auto,
         label_seen: vec![],
         label_codes: vec![],
+        rows: 0,
         dropped: 0,
+        keep,
     })
 }
 
@@ -435,7 +510,10 @@ fn training_row(state: &mut TrainRead, row: &RawRow, spec: &Spec) -> Result<()> 
             state.label_seen.len() - 1
         }
     };
-    state.label_codes.push(code as u8);
+    if state.keep {
+        state.label_codes.push(code as u8);
+    }
+    state.rows += 1;
     for (i, store) in state.inputs.iter_mut() {
         let i = *i;
         let cell = row.cell(i);
@@ -449,6 +527,7 @@ fn training_row(state: &mut TrainRead, row: &RawRow, spec: &Spec) -> Result<()> 
             }
             match store {
                 Store::Numbers(v) => v.push(f32::NAN),
+                Store::Tally { .. } => {}
                 levels => levels.push_code(MISSING),
             }
             continue;
@@ -464,6 +543,21 @@ fn training_row(state: &mut TrainRead, row: &RawRow, spec: &Spec) -> Result<()> 
                     store.push_level(level_of(cell))
                 }
                 // The message `convert` gives too (a text column: see --categorical).
+                Err(m) => return Err(bad(i, m)),
+            },
+            Store::Tally { sum, count, distinct } => match row.number(cell) {
+                Ok(v) => {
+                    *sum += f64::from(v);
+                    *count += 1;
+                    if state.auto && distinct.len() <= spec.max_levels {
+                        distinct.insert(number_level(v));
+                    }
+                    continue;
+                }
+                Err(_) if state.auto => {
+                    *store = Store::tally_to_levels(distinct);
+                    store.push_level(level_of(cell))
+                }
                 Err(m) => return Err(bad(i, m)),
             },
             levels => levels.push_level(level_of(cell)),
@@ -482,9 +576,45 @@ fn training_row(state: &mut TrainRead, row: &RawRow, spec: &Spec) -> Result<()> 
     Ok(())
 }
 
-fn finish_training(state: TrainRead, spec: &Spec) -> Result<TrainingInput> {
-    let TrainRead { file, names, label_at, inputs, label_seen, label_codes, dropped, .. } = state;
-    let rows = label_codes.len();
+fn finish_training(mut state: TrainRead, spec: &Spec) -> Result<TrainingInput> {
+    let label_codes = std::mem::take(&mut state.label_codes);
+    let (file, dropped, rows) = (state.file.clone(), state.dropped, state.rows);
+    let (recipe, columns, code_class) = finish_recipe(state, spec)?;
+    let labels: Vec<f32> = label_codes.iter().map(|&c| code_class[c as usize]).collect();
+    let feature_names = recipe.feature_names();
+    let width = feature_names.len();
+    let total = rows.checked_mul(width).ok_or_else(|| Error::Input {
+        location: file.clone(),
+        message: format!("{rows} rows × {width} features do not fit in memory"),
+    })?;
+    let mut features = Vec::new();
+    features.try_reserve_exact(total).map_err(|_| Error::Input {
+        location: file.clone(),
+        message: format!("{rows} rows × {width} features do not fit in memory"),
+    })?;
+    for r in 0..rows {
+        for (input, store) in recipe.inputs.iter().zip(&columns) {
+            match store {
+                Store::Numbers(v) => features.push(v[r]),
+                Store::Levels { codes, .. } => {
+                    let n = input.levels.as_ref().map_or(0, Vec::len);
+                    let code = codes[r];
+                    features.extend((0..n as u32).map(|l| if l == code { 1.0 } else { 0.0 }));
+                }
+                Store::Tally { .. } => unreachable!("a pass that keeps its rows tallies nothing"),
+            }
+        }
+    }
+    let label = recipe.label.clone();
+    let table = Table { source: file, feature_names, label_name: Some(label), features, labels };
+    Ok(TrainingInput { table, recipe, dropped })
+}
+
+/// The recipe a training read learned: the classes, each categorical column's levels sorted (its
+/// codes renumbered to match), and, for a pass that kept no rows, the mean imputations. Returns
+/// the columns' stores in the order of `recipe.inputs` and each label code's 0/1 class.
+fn finish_recipe(state: TrainRead, spec: &Spec) -> Result<(Recipe, Vec<Store>, Vec<f32>)> {
+    let TrainRead { file, names, label_at, inputs, label_seen, rows, dropped, .. } = state;
     if rows == 0 {
         return Err(Error::Input {
             location: file,
@@ -497,14 +627,30 @@ fn finish_training(state: TrainRead, spec: &Spec) -> Result<TrainingInput> {
         message: format!("label column `{}`: {m}", shown(&label)),
     })?;
     let code_class: Vec<f32> = label_seen.iter().map(|k| classes.class_of(&k.name()).unwrap_or_default()).collect();
-    let labels: Vec<f32> = label_codes.iter().map(|&c| code_class[c as usize]).collect();
     // Levels sorted, codes renumbered to match.
     let mut columns: Vec<(InputColumn, Store)> = vec![];
     for (i, store) in inputs {
         let name = names[i].clone();
         match store {
             Store::Numbers(v) => columns.push((InputColumn { name, levels: None, impute: None }, Store::Numbers(v))),
-            Store::Levels { codes, levels, .. } => {
+            Store::Tally { sum, count, .. } => {
+                // The mean as `imputed` takes it: the f64 sum in row order over the count.
+                let impute = match spec.missing {
+                    Missing::Mean if count == 0 => {
+                        return Err(Error::Input {
+                            location: file,
+                            message: format!(
+                                "column `{}` has no value in the training rows to take the mean of (--missing mean)",
+                                shown(&name)
+                            ),
+                        })
+                    }
+                    Missing::Mean => Some((sum / count as f64) as f32),
+                    _ => None,
+                };
+                columns.push((InputColumn { name, levels: None, impute }, Store::numbers(false)));
+            }
+            Store::Levels { codes, levels, keep, .. } => {
                 let mut order: Vec<usize> = (0..levels.len()).collect();
                 order.sort_by(|&a, &b| levels[a].cmp(&levels[b]));
                 let mut renumber = vec![0u32; levels.len()];
@@ -513,7 +659,7 @@ fn finish_training(state: TrainRead, spec: &Spec) -> Result<TrainingInput> {
                 }
                 let codes = codes.iter().map(|&c| if c == MISSING { MISSING } else { renumber[c as usize] }).collect();
                 let sorted: Vec<String> = order.iter().map(|&o| levels[o].clone()).collect();
-                let store = Store::Levels { codes, levels: vec![], index: HashMap::new() };
+                let store = Store::Levels { codes, levels: vec![], index: HashMap::new(), keep };
                 columns.push((InputColumn { name, levels: Some(sorted), impute: None }, store));
             }
         }
@@ -532,7 +678,6 @@ fn finish_training(state: TrainRead, spec: &Spec) -> Result<TrainingInput> {
         na_values: spec.na_values.clone(),
         missing: spec.missing,
     };
-    let feature_names = recipe.feature_names();
     // A one-hot name may not be a column's name, or another one-hot name.
     let mut taken: HashSet<String> = names.iter().cloned().collect();
     for (input, _) in columns.iter().filter(|(c, _)| c.levels.is_some()) {
@@ -552,33 +697,10 @@ fn finish_training(state: TrainRead, spec: &Spec) -> Result<TrainingInput> {
             }
         }
     }
-    let width = feature_names.len();
-    if width == 0 {
+    if recipe.feature_names().is_empty() {
         return Err(Error::Input { location: file, message: "no features: every categorical column is empty".into() });
     }
-    let total = rows.checked_mul(width).ok_or_else(|| Error::Input {
-        location: file.clone(),
-        message: format!("{rows} rows × {width} features do not fit in memory"),
-    })?;
-    let mut features = Vec::new();
-    features.try_reserve_exact(total).map_err(|_| Error::Input {
-        location: file.clone(),
-        message: format!("{rows} rows × {width} features do not fit in memory"),
-    })?;
-    for r in 0..rows {
-        for (input, store) in &columns {
-            match store {
-                Store::Numbers(v) => features.push(v[r]),
-                Store::Levels { codes, .. } => {
-                    let n = input.levels.as_ref().map_or(0, Vec::len);
-                    let code = codes[r];
-                    features.extend((0..n as u32).map(|l| if l == code { 1.0 } else { 0.0 }));
-                }
-            }
-        }
-    }
-    let table = Table { source: file, feature_names, label_name: Some(label), features, labels };
-    Ok(TrainingInput { table, recipe, dropped })
+    Ok((recipe, columns.into_iter().map(|(_, s)| s).collect(), code_class))
 }
 
 /// What [`read_scoring`] read.
@@ -638,6 +760,44 @@ pub fn read_scoring(
         labels: state.labels,
     };
     Ok(Scoring { table, ids: state.id_cells, unknown: state.unknown })
+}
+
+/// Reads the labelled CSV file `path` row by row through `recipe`, as [`read_scoring`] reads it
+/// (columns by name, levels, imputations, the label through the recipe's classes), and hands each
+/// row's features and 0/1 label to `sink`, keeping none. Under `--missing drop-rows` a row with a
+/// missing cell is passed over, as training passed it over. Returns the rows handed on and the
+/// rows passed over: the second pass of a streamed `convert`.
+pub fn apply_rows(
+    path: &Path,
+    format: &Format,
+    recipe: &Recipe,
+    mut sink: impl FnMut(&[f32], f32) -> Result<()>,
+) -> Result<(usize, usize)> {
+    let (file, input) = open(path)?;
+    let (mut rows, mut dropped) = (0, 0);
+    let na = &recipe.na_values;
+    table::read_raw(
+        &file,
+        input,
+        format,
+        |names, line, one_column| plan_scoring(&file, names, line, one_column, recipe, Some(&recipe.label), false),
+        |state, row| {
+            let label_missing = state.label_at.is_some_and(|l| is_missing(row.cell(l), na));
+            if recipe.missing == Missing::DropRows
+                && (label_missing || state.inputs.iter().any(|(i, _)| is_missing(row.cell(*i), na)))
+            {
+                dropped += 1;
+                return Ok(());
+            }
+            scoring_row(state, row, recipe, Unknown::Error)?;
+            sink(&state.features, state.labels[0])?;
+            state.features.clear();
+            state.labels.clear();
+            rows += 1;
+            Ok(())
+        },
+    )?;
+    Ok((rows, dropped))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -858,5 +1018,49 @@ mod tests {
         let scored = read_scoring(f.path(), &Format::default(), &recipe, Some("y"), false, Unknown::Error).unwrap();
         assert_eq!(scored.table.features, train);
         assert_eq!(scored.table.labels, read.table.labels);
+    }
+
+    /// The first pass of a streamed `convert` learns the recipe the in-memory read learns (levels
+    /// of a column that turns categorical late, classes, means to the bit), and the second pass
+    /// hands on the rows the in-memory read holds, dropped rows included.
+    #[test]
+    fn two_passes_learn_and_write_what_the_in_memory_read_does() {
+        let mut text = String::from("c,x,y\n");
+        for i in 0..60 {
+            let c = if i == 50 { "z".to_string() } else { format!("{}", i % 4) };
+            let x = if i % 7 == 3 { "NA".to_string() } else { format!("{}", 0.1 * i as f32 + 1.0 / 3.0) };
+            text += &format!("{c},{x},{}\n", if i % 3 == 0 { "yes" } else { "no" });
+        }
+        let f = file(&text);
+        for missing in [Missing::Mean, Missing::DropRows] {
+            let spec = Spec { categorical: Categorical::Auto, missing, ..Spec::default() };
+            let mut read = read_training(f.path(), &Format::default(), &spec).unwrap();
+            read.recipe.impute("t", &mut [&mut read.table.features]).unwrap();
+            let learned = learn_recipe(f.path(), &Format::default(), &spec).unwrap();
+            assert_eq!(learned.recipe, read.recipe, "{missing:?}");
+            assert_eq!((learned.rows, learned.dropped), (read.table.rows(), read.dropped), "{missing:?}");
+            let (mut x, mut y) = (vec![], vec![]);
+            let counts = apply_rows(f.path(), &Format::default(), &learned.recipe, |row, label| {
+                x.extend_from_slice(row);
+                y.push(label);
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(counts, (read.table.rows(), read.dropped), "{missing:?}");
+            assert_eq!((x, y), (read.table.features.clone(), read.table.labels.clone()), "{missing:?}");
+        }
+        assert_eq!(
+            learn_recipe(f.path(), &Format::default(), &Spec { missing: Missing::Median, ..Spec::default() })
+                .unwrap_err()
+                .to_string()
+                .lines()
+                .count(),
+            1
+        );
+        // `auto` refuses a column of too many values at the same row either way.
+        let spec = Spec { categorical: Categorical::Auto, missing: Missing::Mean, max_levels: 3, ..Spec::default() };
+        let in_memory = read_training(f.path(), &Format::default(), &spec).unwrap_err().to_string();
+        assert_eq!(learn_recipe(f.path(), &Format::default(), &spec).unwrap_err().to_string(), in_memory);
+        assert!(in_memory.contains(":52:1: --categorical auto: more than 3 distinct values"), "{in_memory}");
     }
 }

@@ -7,8 +7,10 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::data::dataset::Standardizer;
+use crate::data::missing::Missing;
 use crate::data::npy::{self, bad};
-use crate::data::recipe::{read_training, Recipe, Spec, TrainingInput};
+use crate::data::recipe::{apply_rows, learn_recipe, read_training, Learned, Recipe, Spec, TrainingInput};
+use crate::data::recipe_file::RecipeFile;
 use crate::data::source::{ChunkFn, Source, CHUNK_BYTES};
 use crate::data::table::{read_rows_background, Columns, Format, LabelColumn};
 use crate::error::{Error, Result};
@@ -309,46 +311,94 @@ pub struct Converted {
 /// under temporary names and renamed at the end, so a failure leaves neither. The delimiter is
 /// detected, and gzip or zstd input is decoded as it is read.
 pub fn convert(csv: &Path, label: &LabelColumn, x_out: &Path, y_out: &Path) -> Result<Converted> {
-    convert_with(csv, label, &Format::default(), x_out, y_out)
+    convert_with(csv, label, &Format::default(), x_out, y_out, None)
 }
 
-/// [`convert`] of a CSV file written in `format`.
-pub fn convert_with(csv: &Path, label: &LabelColumn, format: &Format, x_out: &Path, y_out: &Path) -> Result<Converted> {
-    let name = csv.display().to_string();
-    let input: Box<dyn Read + Send> =
-        if csv == Path::new("-") { Box::new(std::io::stdin()) } else { Box::new(File::open(csv).map_err(io(csv))?) };
+/// The rows of a conversion on their way to the features file, the labels kept for theirs.
+struct RowWriter<'a> {
+    out: BufWriter<&'a File>,
+    path: &'a Path,
+    labels: Vec<f32>,
+    width: usize,
+}
+
+impl RowWriter<'_> {
+    fn push(&mut self, row: &[f32], label: Option<f32>) -> Result<()> {
+        self.width = row.len();
+        self.labels.extend(label);
+        for v in row {
+            self.out.write_all(&v.to_le_bytes()).map_err(io(self.path))?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes `x_out` and `y_out` from the rows `fill` pushes, then what `extra` writes (the recipe
+/// file) knowing the row count: the labels and `extra` first, the features renamed into place
+/// only once all are whole; a failure anywhere leaves the previous features file.
+fn write_pair<T>(
+    name: &str,
+    x_out: &Path,
+    y_out: &Path,
+    fill: impl FnOnce(&mut RowWriter) -> Result<T>,
+    extra: impl FnOnce(&T, usize) -> Result<()>,
+) -> Result<(T, usize)> {
     // Room for the final shape: the header is rewritten in place once the rows are counted.
     const HEADER: usize = 128;
-    let (mut labels, mut width) = (vec![], 0);
-    let columns = try_replace_with(x_out, ".npy", |temp| {
+    try_replace_with(x_out, ".npy", |temp| {
         let mut out = BufWriter::with_capacity(1 << 20, temp.as_file());
         out.write_all(&npy::header_bytes(&[0, 0], HEADER)).map_err(io(x_out))?;
-        let input = BufReader::with_capacity(1 << 20, input);
-        let read = read_rows_background(&name, input, label, format, |row, label| {
-            width = row.len();
-            labels.extend(label);
-            for v in row {
-                out.write_all(&v.to_le_bytes()).map_err(io(x_out))?;
-            }
-            Ok(())
-        })?;
-        if read.label_name.is_none() {
-            return Err(bad(&name, "no label column to convert"));
-        }
+        let mut writer = RowWriter { out, path: x_out, labels: vec![], width: 0 };
+        let read = fill(&mut writer)?;
+        let RowWriter { out, labels, width, .. } = writer;
         let rows = labels.len();
         let mut file = out.into_inner().map_err(|e| Error::Io { path: x_out.into(), error: e.into_error() })?;
         let header = npy::header_bytes(&[rows, width], HEADER);
         if header.len() != HEADER {
-            return Err(bad(&name, format!("{rows} rows × {width} columns do not fit a {HEADER}-byte .npy header")));
+            return Err(bad(name, format!("{rows} rows × {width} columns do not fit a {HEADER}-byte .npy header")));
         }
         file.seek(SeekFrom::Start(0)).map_err(io(x_out))?;
         file.write_all(&header).map_err(io(x_out))?;
         file.sync_all().map_err(io(x_out))?;
-        // The labels first: the features are renamed into place only once both are whole.
         npy::write_f32_vector(y_out, &labels)?;
-        Ok(read)
-    })?;
-    let rows = labels.len();
+        extra(&read, rows)?;
+        Ok((read, rows))
+    })
+}
+
+/// [`convert`] of a CSV file written in `format`; with `recipe_out`, the recipe file beside (its
+/// columns by name: every feature a number, the labels 0/1).
+pub fn convert_with(
+    csv: &Path,
+    label: &LabelColumn,
+    format: &Format,
+    x_out: &Path,
+    y_out: &Path,
+    recipe_out: Option<&Path>,
+) -> Result<Converted> {
+    let name = csv.display().to_string();
+    let input: Box<dyn Read + Send> =
+        if csv == Path::new("-") { Box::new(std::io::stdin()) } else { Box::new(File::open(csv).map_err(io(csv))?) };
+    let (columns, rows) = write_pair(
+        &name,
+        x_out,
+        y_out,
+        |writer| {
+            let input = BufReader::with_capacity(1 << 20, input);
+            let read = read_rows_background(&name, input, label, format, |row, label| writer.push(row, label))?;
+            if read.label_name.is_none() {
+                return Err(bad(&name, "no label column to convert"));
+            }
+            Ok(read)
+        },
+        |read: &Columns, rows| match recipe_out {
+            Some(path) => {
+                let recipe = Recipe::legacy(&read.feature_names, read.label_name.as_deref().unwrap_or_default());
+                RecipeFile::new(recipe, rows).write(path)
+            }
+            None => Ok(()),
+        },
+    )?;
     Ok(Converted { rows, columns })
 }
 
@@ -362,27 +412,68 @@ pub struct ConvertedRecipe {
     /// The recipe that read the CSV file: the features' names (`x0 …` in this order), the label's
     /// classes, the imputed values (learned on the whole file).
     pub recipe: Recipe,
+    /// Whether the rows were streamed in two passes (else the table was read into memory).
+    pub streamed: bool,
 }
 
 /// [`convert_with`] through an input recipe (`spec`: text labels, IDs, chosen columns, categorical
-/// levels, missing values). The table is read into memory first (the levels and imputed values
-/// need every row), then both files are written as [`convert_with`] writes them.
-pub fn convert_recipe(csv: &Path, format: &Format, spec: &Spec, x_out: &Path, y_out: &Path) -> Result<ConvertedRecipe> {
+/// levels, missing values), the recipe file written to `recipe_out`. A file is read twice, never
+/// held: a first pass learns the recipe (levels, classes, means), a second writes each row through
+/// it. Standard input, which cannot be read twice, and `--missing median`, which needs every value,
+/// are read into memory first. Both ways give the same bytes.
+pub fn convert_recipe(
+    csv: &Path,
+    format: &Format,
+    spec: &Spec,
+    x_out: &Path,
+    y_out: &Path,
+    recipe_out: &Path,
+) -> Result<ConvertedRecipe> {
+    if csv == Path::new("-") || spec.missing == Missing::Median {
+        return convert_in_memory(csv, format, spec, x_out, y_out, recipe_out);
+    }
+    let Learned { recipe, rows: learned, dropped } = learn_recipe(csv, format, spec)?;
+    let name = csv.display().to_string();
+    let ((written, dropped_again), rows) = write_pair(
+        &name,
+        x_out,
+        y_out,
+        |writer| apply_rows(csv, format, &recipe, |row, label| writer.push(row, Some(label))),
+        |_, rows| RecipeFile::new(recipe.clone(), rows).write(recipe_out),
+    )?;
+    // The file changed between the passes: the rows would not be what the recipe learned.
+    if (written, dropped_again) != (learned, dropped) || rows != written {
+        return Err(bad(&name, "the file changed while it was converted (its two passes read different rows)"));
+    }
+    Ok(ConvertedRecipe { rows, dropped, recipe, streamed: true })
+}
+
+/// [`convert_recipe`] of a table read into memory.
+fn convert_in_memory(
+    csv: &Path,
+    format: &Format,
+    spec: &Spec,
+    x_out: &Path,
+    y_out: &Path,
+    recipe_out: &Path,
+) -> Result<ConvertedRecipe> {
     let TrainingInput { mut table, mut recipe, dropped } = read_training(csv, format, spec)?;
     recipe.impute(&table.source, &mut [&mut table.features])?;
     let width = table.feature_names.len();
-    let rows = table.rows();
-    let mut bytes = npy::header_bytes(&[rows, width], 0);
-    bytes.try_reserve_exact(table.features.len() * 4).map_err(|_| bad(&table.source, "too large to convert"))?;
-    bytes.extend(table.features.iter().flat_map(|v| v.to_le_bytes()));
-    try_replace_with(x_out, ".npy", |temp| {
-        let mut file = temp.as_file();
-        file.write_all(&bytes).map_err(io(x_out))?;
-        file.sync_all().map_err(io(x_out))?;
-        // The labels first: the features are renamed into place only once both are whole.
-        npy::write_f32_vector(y_out, &table.labels)
-    })?;
-    Ok(ConvertedRecipe { rows, dropped, recipe })
+    let name = table.source.clone();
+    let (_, rows) = write_pair(
+        &name,
+        x_out,
+        y_out,
+        |writer| {
+            for (row, &label) in table.features.chunks_exact(width).zip(&table.labels) {
+                writer.push(row, Some(label))?;
+            }
+            Ok(())
+        },
+        |_, rows| RecipeFile::new(recipe.clone(), rows).write(recipe_out),
+    )?;
+    Ok(ConvertedRecipe { rows, dropped, recipe, streamed: false })
 }
 
 #[cfg(test)]

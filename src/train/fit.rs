@@ -171,7 +171,8 @@ pub fn fit_recipe(
 
 /// `x`'s values, its missing cells filled by `recipe` (learned from `parts[0]`).
 fn impute(recipe: &mut Recipe, source: &str, parts: &mut [&mut Dataset]) -> Result<()> {
-    if !matches!(recipe.missing, Missing::Mean | Missing::Median) {
+    // Values already learned (the recipe file of a converted .npy): its cells are filled.
+    if !matches!(recipe.missing, Missing::Mean | Missing::Median) || recipe.inputs.iter().any(|i| i.impute.is_some()) {
         return Ok(());
     }
     let width = recipe.feature_names().len() as i64;
@@ -264,16 +265,27 @@ fn fit_inner(
 }
 
 /// Fits the rows of an out-of-core `.npy` file with the fused engine (SGD or Adam), reading it
-/// chunk by chunk each epoch. Features are named `x0 … x{d−1}`. `standardize` takes one more pass
+/// chunk by chunk each epoch. Features are named `x0 … x{d−1}`, or by `recipe` (the file's recipe
+/// from `convert`, which the model then records). `standardize` takes one more pass
 /// for the statistics, then standardizes each chunk as it is read; a validation split and the exact
 /// solvers need the data in memory and are refused.
 pub fn fit_stream(
     rows: &NpyRows,
+    recipe: Option<Recipe>,
     config: &FitConfig,
     checkpoints: Checkpoints,
     on_epoch: impl FnMut(&Epoch) -> ControlFlow<()>,
 ) -> Result<Fit> {
     config.validate()?;
+    if let Some(r) = &recipe {
+        let names = r.feature_names().len();
+        if names != rows.features() {
+            return Err(Error::Input {
+                location: rows.name().to_string(),
+                message: format!("{} features, and its recipe names {names}", rows.features()),
+            });
+        }
+    }
     let refuse = |name: &'static str, what: &'static str| Error::InvalidSetting {
         name,
         value: "when streaming".into(),
@@ -304,11 +316,11 @@ pub fn fit_stream(
     let train_report = metrics::report(&probs, labels, 0.5);
     let saved = SavedModel {
         model: training.model.clone(),
-        feature_names: crate::data::npy::feature_names(d),
-        label_name: "y".into(),
+        feature_names: recipe.as_ref().map_or_else(|| crate::data::npy::feature_names(d), Recipe::feature_names),
+        label_name: recipe.as_ref().map_or_else(|| "y".into(), |r| r.label.clone()),
         standardizer,
         training: describe(config, &effective, &training, None),
-        recipe: None,
+        recipe: recipe.filter(|r| !r.is_plain()),
     };
     Ok(Fit { saved, training, train_report, validation_report: None, solution: None })
 }

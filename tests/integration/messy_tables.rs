@@ -343,10 +343,12 @@ fn version_1_model_files_still_load() {
     assert_eq!((report["rows"].as_u64(), report["accuracy"].as_f64()), (Some(2), Some(1.0)));
 }
 
-/// `convert` takes the recipe flags: the `.npy` files it writes train (in memory or `--stream`) to
-/// the coefficients of the raw file (imputation over the whole file both ways, no split).
+/// `convert` takes the recipe flags: a file is read in two passes (the recipe learned, then each
+/// row written through it) to the bytes standard input gives read into memory, and the recipe
+/// file it writes beside the `.npy` makes a model trained on the array (in memory or `--stream`)
+/// the model of the raw file: the same coefficients, and it scores the raw file, IDs first.
 #[test]
-fn convert_applies_the_recipe_and_stream_refuses_its_flags() {
+fn convert_streams_the_recipe_and_train_records_it_from_the_file_beside() {
     let dir = tempfile::tempdir().unwrap();
     let flags = [
         "--label",
@@ -364,18 +366,80 @@ fn convert_applies_the_recipe_and_stream_refuses_its_flags() {
     let converted: serde_json::Value =
         serde_json::from_str(&ok(&[&["convert", PATIENTS, path(&x), "--json"], &flags[..]].concat())).unwrap();
     assert_eq!(converted["rows"], 450);
+    assert_eq!(converted["streamed"], true);
     assert_eq!(converted["classes"], serde_json::json!({"negative": "B", "positive": "M"}));
     assert_eq!(converted["features"][0], "clinic=east");
-    let y = dir.path().join("x.labels.npy");
-    let (_, from_npy) = train(dir.path(), path(&x), &["--labels", path(&y), "--solver", "newton"]);
-    let (_, from_csv) = train(dir.path(), PATIENTS, &[&flags[..], &["--solver", "newton"]].concat());
+    let (y, recipe) = (dir.path().join("x.labels.npy"), dir.path().join("x.recipe.json"));
+    assert_eq!(converted["recipe_file"], path(&recipe));
+    // The same gzip bytes on standard input: read into memory, the same three files.
+    let z = dir.path().join("z.npy");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_logreg"))
+        .args([&["convert", "-", path(&z), "--json"], &flags[..]].concat())
+        .stdin(std::fs::File::open(PATIENTS).unwrap())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&stdout(&out)).unwrap()["streamed"], false);
+    for (a, b) in [("x.npy", "z.npy"), ("x.labels.npy", "z.labels.npy"), ("x.recipe.json", "z.recipe.json")] {
+        assert_eq!(std::fs::read(dir.path().join(a)).unwrap(), std::fs::read(dir.path().join(b)).unwrap(), "{a}");
+    }
+    let (trained, from_npy) = train(dir.path(), path(&x), &["--labels", path(&y), "--solver", "newton"]);
+    let npy_model = dir.path().join("npy.safetensors");
+    std::fs::rename(trained, &npy_model).unwrap();
+    let (csv_model, from_csv) = train(dir.path(), PATIENTS, &[&flags[..], &["--solver", "newton"]].concat());
     assert_eq!(from_npy["coef"], from_csv["coef"]);
     assert_eq!(from_npy["intercept"], from_csv["intercept"]);
+    assert_eq!(from_npy["features"], from_csv["features"]);
+    let predicted = ok(&["predict", "--model", path(&npy_model), "--data", NEW_PATIENTS]);
+    assert!(predicted.starts_with("patient,probability_M,class\n"), "{predicted}");
+    assert_eq!(predicted, ok(&["predict", "--model", &csv_model, "--data", NEW_PATIENTS]));
+    // The array scores under the names its recipe file gives, in memory and streamed alike.
+    let on_npy = ok(&["evaluate", "--model", path(&npy_model), "--data", path(&x), "--labels", path(&y)]);
+    let streamed = ok(&["evaluate", "--model", path(&npy_model), "--data", path(&x), "--labels", path(&y), "--stream"]);
+    assert_eq!(on_npy, streamed);
+    assert!(on_npy.starts_with("rows             450\n"), "{on_npy}");
+    // `--stream` records the recipe too: the model reads the raw new file, IDs and classes by name.
+    let stream_model = dir.path().join("stream.safetensors");
+    ok(&[
+        "train",
+        "--data",
+        path(&x),
+        "--labels",
+        path(&y),
+        "--stream",
+        "--standardize",
+        "--epochs",
+        "50",
+        "--out",
+        path(&stream_model),
+        "--quiet",
+    ]);
+    let scored = ok(&["predict", "--model", path(&stream_model), "--data", NEW_PATIENTS]);
+    assert!(scored.starts_with("patient,probability_M,class\nP0451,"), "{scored}");
+    assert_eq!(scored.lines().count(), predicted.lines().count());
     refused(
         dir.path(),
         &["train", "--data", path(&x), "--labels", path(&y), "--stream", "--id", "patient"],
-        "--id applies to a CSV --data; --stream reads a .npy file",
+        "--id applies to a CSV --data; --stream reads a .npy file: give --id to `logreg convert`",
     );
+    // Labels converted with the other positive class are refused, not scored upside down.
+    let flipped = dir.path().join("flipped");
+    std::fs::create_dir(&flipped).unwrap();
+    let f = flipped.join("f.npy");
+    ok(&[&["convert", PATIENTS, path(&f), "--quiet", "--positive-class", "B"], &flags[..]].concat());
+    refused(
+        &flipped,
+        &["evaluate", "--model", path(&npy_model), "--data", path(&f), "--labels", path(&flipped.join("f.labels.npy"))],
+        "its labels were converted with the classes B (1) and M (0), the model's are M (1) and B (0)",
+    );
+    // A recipe file that does not describe its array, or is not one: one line, nothing trained.
+    let text = std::fs::read_to_string(&recipe).unwrap();
+    std::fs::write(&recipe, text.replace("\"rows\": 450", "\"rows\": 449")).unwrap();
+    let never = dir.path().join("n.safetensors");
+    let args = ["train", "--data", path(&x), "--labels", path(&y), "--out", path(&never)];
+    refused(dir.path(), &args, "x.recipe.json: describes 449 rows × 9 features, and");
+    std::fs::write(&recipe, &text[..100]).unwrap();
+    refused(dir.path(), &args, &format!("{}:", path(&recipe)));
 }
 
 /// `path` and `cv` read a raw file as `train` does (IDs, dropped columns, a category, imputation,
