@@ -16,7 +16,9 @@ pub(crate) struct ConvertArgs {
     /// CSV file with a header row (`-` reads standard input; gzip or zstd is decompressed as it is
     /// read).
     pub(crate) input: PathBuf,
-    /// Where the features go: a (rows, features) little-endian f32 .npy array.
+    /// Where the features go: a (rows, features) little-endian f32 .npy array. Its recipe (the
+    /// columns' names, encodings, imputations and classes) goes beside it, `.recipe.json` in place
+    /// of `.npy`: `train` records it in the model, which then scores the CSV file.
     pub(crate) output: PathBuf,
     /// Name of the label column [default: the last column].
     #[arg(long)]
@@ -24,11 +26,6 @@ pub(crate) struct ConvertArgs {
     /// Where the labels go [default: OUTPUT with `.labels.npy` in place of `.npy`].
     #[arg(long)]
     pub(crate) labels_out: Option<PathBuf>,
-    /// Where the recipe goes (the columns' names, encodings, imputations and classes; `train`
-    /// finds it beside the .npy file and records it in the model, which then scores the CSV file)
-    /// [default: OUTPUT with `.recipe.json` in place of `.npy`].
-    #[arg(long)]
-    pub(crate) recipe_out: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) format: FormatArgs,
     /// Text labels, IDs, chosen columns, categorical columns and missing values, as `train` reads
@@ -47,9 +44,10 @@ pub(crate) fn convert(args: ConvertArgs) -> anyhow::Result<ExitCode> {
         let name = args.output.file_stem().unwrap_or_default().to_string_lossy().into_owned();
         args.output.with_file_name(format!("{name}.labels.npy"))
     });
-    let recipe_out = args.recipe_out.clone().unwrap_or_else(|| logreg::data::recipe_file::path_for(&args.output));
+    // Always beside OUTPUT, where `train`, `predict` and `evaluate` look for it.
+    let recipe_out = logreg::data::recipe_file::path_for(&args.output);
     check_outputs(
-        &[("OUTPUT", &args.output), ("--labels-out", &labels_out), ("--recipe-out", &recipe_out)],
+        &[("OUTPUT", &args.output), ("--labels-out", &labels_out), ("the recipe file beside OUTPUT", &recipe_out)],
         &[("INPUT", &args.input)],
     )?;
     if args.recipe.first_given().is_some() {

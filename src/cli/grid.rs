@@ -17,7 +17,7 @@ use logreg::data::recipe::Recipe;
 use logreg::data::table::Table;
 
 use super::input::{InputArgs, RecipeArgs};
-use super::{at_least_one, check_outputs, resolve_device, stop_on_ctrl_c};
+use super::{at_least_one, resolve_device, stop_on_ctrl_c};
 
 /// The λ grid and the solver, shared by `path` and `cv`.
 #[derive(Args)]
@@ -158,7 +158,7 @@ pub(crate) fn path(args: PathArgs) -> anyhow::Result<ExitCode> {
     let mut outputs = vec![];
     outputs.extend(args.csv.as_deref().map(|p| ("--csv", p)));
     outputs.extend(args.plot.as_deref().map(|p| ("--plot", p)));
-    check_outputs(&outputs, &args.input.paths())?;
+    args.input.check_outputs(&outputs)?;
     let device = resolve_device(args.device)?;
     let (table, _) = load_table(&args.input, &args.recipe)?;
     stop_on_ctrl_c()?;
@@ -205,7 +205,7 @@ pub(crate) fn cv(args: CvArgs) -> anyhow::Result<ExitCode> {
     let folds = at_least_one("folds", Some(args.folds))?.unwrap_or(5);
     let mut outputs = vec![("--out", args.out.as_path())];
     outputs.extend(args.csv.as_deref().map(|p| ("--csv", p)));
-    check_outputs(&outputs, &args.input.paths())?;
+    args.input.check_outputs(&outputs)?;
     let device = resolve_device(args.device)?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let jobs = match at_least_one("jobs", args.jobs)? {

@@ -131,9 +131,18 @@ impl Args for InputArgs {
 
 impl InputArgs {
     /// The files read, by flag: `--data`, and `--labels` when given.
-    pub(crate) fn paths(&self) -> Vec<(&'static str, &Path)> {
-        let mut paths = vec![("--data", self.data.as_path())];
-        paths.extend(self.labels.as_deref().map(|p| ("--labels", p)));
+    /// Refuses an output that is one of these inputs ([`super::check_outputs`]).
+    pub(crate) fn check_outputs(&self, outputs: &[(&str, &Path)]) -> anyhow::Result<()> {
+        let inputs = self.paths();
+        super::check_outputs(outputs, &inputs.iter().map(|(f, p)| (*f, p.as_path())).collect::<Vec<_>>())
+    }
+
+    pub(crate) fn paths(&self) -> Vec<(&'static str, PathBuf)> {
+        let mut paths = vec![("--data", self.data.clone())];
+        paths.extend(self.labels.clone().map(|p| ("--labels", p)));
+        if is_npy(&self.data) {
+            paths.push(("the recipe file beside --data", logreg::data::recipe_file::path_for(&self.data)));
+        }
         paths
     }
 
@@ -154,8 +163,13 @@ impl InputArgs {
 
     /// The recipe `convert` wrote beside a .npy --data (`data.recipe.json`), checked against the
     /// array's `rows` × `features`; `None` when there is none.
-    pub(crate) fn npy_recipe(&self, rows: usize, features: usize) -> anyhow::Result<Option<Recipe>> {
-        npy_recipe(&self.data, rows, features)
+    pub(crate) fn npy_recipe(
+        &self,
+        rows: usize,
+        features: usize,
+        labels: Option<&[f32]>,
+    ) -> anyhow::Result<Option<Recipe>> {
+        npy_recipe(&self.data, rows, features, labels)
     }
 
     /// The table with its labels; `--label` is for CSV files only.
@@ -169,10 +183,15 @@ impl InputArgs {
 }
 
 /// The recipe `convert` wrote beside the .npy file `data` (`data.recipe.json`), checked against
-/// the array's `rows` × `features`; `None` when there is none.
-pub(crate) fn npy_recipe(data: &Path, rows: usize, features: usize) -> anyhow::Result<Option<Recipe>> {
+/// the array's `rows` × `features` and, when given, its `labels`; `None` when there is none.
+pub(crate) fn npy_recipe(
+    data: &Path,
+    rows: usize,
+    features: usize,
+    labels: Option<&[f32]>,
+) -> anyhow::Result<Option<Recipe>> {
     let Some((path, file)) = RecipeFile::beside(data)? else { return Ok(None) };
-    file.check(&path, data, rows, features)?;
+    file.check(&path, data, rows, features, labels)?;
     Ok(Some(file.recipe))
 }
 
@@ -209,7 +228,8 @@ pub(crate) fn load_table_with(
         }
         let mut table = npy::read_table(data, labels)?;
         // Columns named as in the CSV file it was converted from.
-        if let Some(recipe) = npy_recipe(data, table.rows(), table.feature_names.len())? {
+        let given = labels.is_some().then_some(&table.labels[..]);
+        if let Some(recipe) = npy_recipe(data, table.rows(), table.feature_names.len(), given)? {
             table.feature_names = recipe.feature_names();
         }
         return Ok(table);
@@ -343,7 +363,7 @@ impl InputArgs {
                 );
             }
             let mut table = self.load()?;
-            let recipe = self.npy_recipe(table.rows(), table.feature_names.len())?;
+            let recipe = self.npy_recipe(table.rows(), table.feature_names.len(), Some(&table.labels))?;
             if let Some(r) = &recipe {
                 table.label_name = Some(r.label.clone());
             }

@@ -244,21 +244,26 @@ pub(crate) fn print_report(r: &Report, nonzero: usize, total: usize, classes: Op
 /// Refuses labels of a .npy file converted with classes other than the model's (its 1s would be
 /// another class than the model's positive one).
 fn same_classes(saved: &SavedModel, data: &Path, rows: &logreg::data::table::Table) -> anyhow::Result<()> {
-    let theirs = super::input::npy_recipe(data, rows.rows(), rows.feature_names.len())?.map(|r| r.classes());
-    let ours = saved.recipe.as_ref().map_or_else(Classes::numeric, |r| r.classes());
-    match theirs {
-        Some(theirs) if theirs != ours => bail!(
-            "{}: its labels were converted with the classes {} (1) and {} (0), the model's are {} (1) and {} (0): \
-             convert with --positive-class {}, or evaluate the CSV file",
-            data.display(),
-            theirs.positive,
-            theirs.negative,
-            ours.positive,
-            ours.negative,
-            ours.positive
-        ),
-        _ => Ok(()),
+    match super::input::npy_recipe(data, rows.rows(), rows.feature_names.len(), Some(&rows.labels))? {
+        Some(r) => refuse_other_classes(saved, data, &r.classes()),
+        None => Ok(()),
     }
+}
+
+fn refuse_other_classes(saved: &SavedModel, data: &Path, theirs: &Classes) -> anyhow::Result<()> {
+    let ours = saved.recipe.as_ref().map_or_else(Classes::numeric, |r| r.classes());
+    if *theirs == ours {
+        return Ok(());
+    }
+    bail!(
+        "{}: its labels were converted with the classes {} (1) and {} (0), the model's are {} (1) and {} (0): \
+         evaluate the CSV file, or convert it with the model's classes",
+        data.display(),
+        theirs.positive,
+        theirs.negative,
+        ours.positive,
+        ours.negative
+    )
 }
 
 /// `evaluate --stream`: the model's probabilities chunk by chunk.
@@ -266,7 +271,10 @@ pub(crate) fn evaluate_stream(args: &EvaluateArgs) -> anyhow::Result<(SavedModel
     let saved = SavedModel::load(&args.model)?;
     let input = InputArgs { data: args.data.clone(), label: None, labels: args.labels.clone() };
     let rows = input.open_stream(None)?;
-    let recipe = input.npy_recipe(rows.rows(), rows.features())?;
+    let recipe = input.npy_recipe(rows.rows(), rows.features(), Some(rows.labels()))?;
+    if let Some(r) = &recipe {
+        refuse_other_classes(&saved, &args.data, &r.classes())?;
+    }
     let names = recipe.as_ref().map_or_else(|| npy::feature_names(rows.features()), |r| r.feature_names());
     saved.check_features(&names).map_err(|m| anyhow::anyhow!("{}: {m}", rows.name()))?;
     let standardizer = saved.standardizer.as_ref().map(|s| (&s.mean[..], &s.std[..]));

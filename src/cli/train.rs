@@ -310,7 +310,7 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
     if every.is_some() {
         outputs.extend([("--checkpoint", checkpoint_path.as_path()), ("--checkpoint's loss file", &checkpoint_losses)]);
     }
-    check_outputs(&outputs, &args.input.paths())?;
+    args.input.check_outputs(&outputs)?;
     // The checkpoint may be the one resumed from (it is replaced only by a later one); the model
     // and plot may not.
     let resume_losses = args.resume.as_deref().map(checkpoint::losses_path);
@@ -347,8 +347,11 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
                  recipe file --stream finds beside the .npy"
             );
         }
+        if args.input.label.is_some() {
+            bail!("--label names a CSV column; a .npy --data takes its labels from --labels");
+        }
         let rows = args.input.open_stream(args.chunk_rows)?;
-        let recipe = args.input.npy_recipe(rows.rows(), rows.features())?;
+        let recipe = args.input.npy_recipe(rows.rows(), rows.features(), Some(rows.labels()))?;
         TrainData::Stream(rows, recipe)
     } else {
         if args.chunk_rows.is_some() {

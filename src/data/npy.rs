@@ -265,6 +265,7 @@ pub(crate) fn read_labels(y: &Path, n: usize, x_file: &str) -> Result<Vec<f32>> 
 }
 
 /// Writes `values` as a 1-D little-endian f32 `.npy` array (version 1, header padded to 64 bytes).
+#[cfg(test)]
 pub(crate) fn write_f32_vector(path: &Path, values: &[f32]) -> Result<()> {
     let mut bytes = header_bytes(&[values.len()], 0);
     bytes.extend(values.iter().flat_map(|v| v.to_le_bytes()));

@@ -146,6 +146,53 @@ impl Recipe {
         names
     }
 
+    /// Checks what `train` always makes: distinct feature columns, each with distinct levels; the
+    /// label, IDs, left-out and feature columns apart and (when the header is recorded) in it;
+    /// two distinct classes, neither read as missing. Says the first thing wrong.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        if self.inputs.is_empty() {
+            return Err("the recipe has no feature columns".into());
+        }
+        let mut seen = HashSet::new();
+        for name in self.inputs.iter().map(|i| &i.name).chain(&self.ids).chain(&self.ignored) {
+            if !seen.insert(name.as_str()) {
+                return Err(format!(
+                    "column `{}` is named twice among the features, IDs and left-out columns",
+                    shown(name)
+                ));
+            }
+        }
+        if seen.contains(self.label.as_str()) {
+            return Err(format!("the label `{}` is also a feature, ID or left-out column", shown(&self.label)));
+        }
+        if !self.columns.is_empty() {
+            let header: HashSet<&str> = self.columns.iter().map(String::as_str).collect();
+            if header.len() != self.columns.len() {
+                return Err("the recorded header names a column twice".into());
+            }
+            if let Some(n) = seen.iter().chain([&self.label.as_str()]).find(|n| !header.contains(**n)) {
+                return Err(format!("column `{}` is not in the recorded header", shown(n)));
+            }
+        }
+        for input in &self.inputs {
+            if let Some(levels) = &input.levels {
+                let distinct: HashSet<&String> = levels.iter().collect();
+                if distinct.len() != levels.len() {
+                    return Err(format!("column `{}` lists a level twice", shown(&input.name)));
+                }
+            }
+        }
+        if let Some(c) = &self.classes {
+            if LabelKey::of(&c.positive) == LabelKey::of(&c.negative) {
+                return Err(format!("the two classes are one value, `{}`", shown(&c.positive)));
+            }
+            if let Some(v) = [&c.positive, &c.negative].into_iter().find(|v| is_missing(v, &self.na_values)) {
+                return Err(format!("the class `{}` is read as a missing value (na_values)", shown(v)));
+            }
+        }
+        Ok(())
+    }
+
     /// The classes (`0`/`1` when none are recorded).
     pub fn classes(&self) -> Classes {
         self.classes.clone().unwrap_or_else(Classes::numeric)

@@ -333,15 +333,18 @@ impl RowWriter<'_> {
     }
 }
 
-/// Writes `x_out` and `y_out` from the rows `fill` pushes, then what `extra` writes (the recipe
-/// file) knowing the row count: the labels and `extra` first, the features renamed into place
-/// only once all are whole; a failure anywhere leaves the previous features file.
+/// Writes `x_out` and `y_out` from the rows `fill` pushes, and with `recipe` the recipe file
+/// (made from what `fill` returned and the labels). All three are staged whole, and `check`ed,
+/// before any is renamed into place (the labels, the recipe, then the features), so a failure
+/// leaves the previous three; a kill between the renames leaves a set whose recipe file refuses
+/// the other two (rows, labels checksum).
 fn write_pair<T>(
     name: &str,
     x_out: &Path,
     y_out: &Path,
+    recipe: Option<(&Path, &dyn Fn(&T) -> Recipe)>,
     fill: impl FnOnce(&mut RowWriter) -> Result<T>,
-    extra: impl FnOnce(&T, usize) -> Result<()>,
+    check: impl FnOnce(&T) -> Result<()>,
 ) -> Result<(T, usize)> {
     // Room for the final shape: the header is rewritten in place once the rows are counted.
     const HEADER: usize = 128;
@@ -360,10 +363,37 @@ fn write_pair<T>(
         file.seek(SeekFrom::Start(0)).map_err(io(x_out))?;
         file.write_all(&header).map_err(io(x_out))?;
         file.sync_all().map_err(io(x_out))?;
-        npy::write_f32_vector(y_out, &labels)?;
-        extra(&read, rows)?;
+        check(&read)?;
+        let mut label_bytes = npy::header_bytes(&[rows], 0);
+        label_bytes.extend(labels.iter().flat_map(|v| v.to_le_bytes()));
+        let stage_labels = || {
+            try_replace_with(y_out, ".npy", |staged| {
+                staged.write_all(&label_bytes).map_err(io(y_out))?;
+                staged.as_file().sync_all().map_err(io(y_out))
+            })
+        };
+        match recipe {
+            Some((path, make)) => {
+                let bytes = RecipeFile::new(make(&read), &labels).to_bytes(path)?;
+                // Staged inside the recipe's staging: renamed first, the recipe second.
+                try_replace_with(path, ".tmp", |staged| {
+                    staged.write_all(&bytes).map_err(io(path))?;
+                    staged.as_file().sync_all().map_err(io(path))?;
+                    stage_labels()
+                })?;
+            }
+            None => stage_labels()?,
+        }
         Ok((read, rows))
     })
+}
+
+/// The identity of a file (device, inode, size, modification time), to notice one changed or
+/// replaced between two passes.
+fn identity(path: &Path) -> Result<(u64, u64, u64, Option<std::time::SystemTime>)> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).map_err(io(path))?;
+    Ok((meta.dev(), meta.ino(), meta.len(), meta.modified().ok()))
 }
 
 /// [`convert`] of a CSV file written in `format`; with `recipe_out`, the recipe file beside (its
@@ -379,10 +409,12 @@ pub fn convert_with(
     let name = csv.display().to_string();
     let input: Box<dyn Read + Send> =
         if csv == Path::new("-") { Box::new(std::io::stdin()) } else { Box::new(File::open(csv).map_err(io(csv))?) };
+    let make = |read: &Columns| Recipe::legacy(&read.feature_names, read.label_name.as_deref().unwrap_or_default());
     let (columns, rows) = write_pair(
         &name,
         x_out,
         y_out,
+        recipe_out.map(|p| (p, &make as &dyn Fn(&Columns) -> Recipe)),
         |writer| {
             let input = BufReader::with_capacity(1 << 20, input);
             let read = read_rows_background(&name, input, label, format, |row, label| writer.push(row, label))?;
@@ -391,13 +423,7 @@ pub fn convert_with(
             }
             Ok(read)
         },
-        |read: &Columns, rows| match recipe_out {
-            Some(path) => {
-                let recipe = Recipe::legacy(&read.feature_names, read.label_name.as_deref().unwrap_or_default());
-                RecipeFile::new(recipe, rows).write(path)
-            }
-            None => Ok(()),
-        },
+        |_| Ok(()),
     )?;
     Ok(Converted { rows, columns })
 }
@@ -417,10 +443,11 @@ pub struct ConvertedRecipe {
 }
 
 /// [`convert_with`] through an input recipe (`spec`: text labels, IDs, chosen columns, categorical
-/// levels, missing values), the recipe file written to `recipe_out`. A file is read twice, never
-/// held: a first pass learns the recipe (levels, classes, means), a second writes each row through
-/// it. Standard input, which cannot be read twice, and `--missing median`, which needs every value,
-/// are read into memory first. Both ways give the same bytes.
+/// levels, missing values), the recipe file written to `recipe_out`. A regular file is read twice,
+/// never held: a first pass learns the recipe (levels, classes, means), a second writes each row
+/// through it; a file changed between the passes is an error. Standard input, pipes and devices,
+/// which cannot be read twice, and `--missing median`, which needs every value, are read into
+/// memory first. Both ways give the same bytes.
 pub fn convert_recipe(
     csv: &Path,
     format: &Format,
@@ -429,22 +456,28 @@ pub fn convert_recipe(
     y_out: &Path,
     recipe_out: &Path,
 ) -> Result<ConvertedRecipe> {
-    if csv == Path::new("-") || spec.missing == Missing::Median {
+    let regular = csv != Path::new("-") && std::fs::metadata(csv).is_ok_and(|m| m.is_file());
+    if !regular || spec.missing == Missing::Median {
         return convert_in_memory(csv, format, spec, x_out, y_out, recipe_out);
     }
+    let before = identity(csv)?;
     let Learned { recipe, rows: learned, dropped } = learn_recipe(csv, format, spec)?;
     let name = csv.display().to_string();
-    let ((written, dropped_again), rows) = write_pair(
+    let make = |_: &(usize, usize)| recipe.clone();
+    let ((_, _), rows) = write_pair(
         &name,
         x_out,
         y_out,
+        Some((recipe_out, &make)),
         |writer| apply_rows(csv, format, &recipe, |row, label| writer.push(row, Some(label))),
-        |_, rows| RecipeFile::new(recipe.clone(), rows).write(recipe_out),
+        // Checked before anything is renamed: the rows must be those the recipe learned from.
+        |&(written, dropped_again)| {
+            if (written, dropped_again) != (learned, dropped) || identity(csv)? != before {
+                return Err(bad(&name, "the file changed while it was converted: convert it again once it is still"));
+            }
+            Ok(())
+        },
     )?;
-    // The file changed between the passes: the rows would not be what the recipe learned.
-    if (written, dropped_again) != (learned, dropped) || rows != written {
-        return Err(bad(&name, "the file changed while it was converted (its two passes read different rows)"));
-    }
     Ok(ConvertedRecipe { rows, dropped, recipe, streamed: true })
 }
 
@@ -461,17 +494,19 @@ fn convert_in_memory(
     recipe.impute(&table.source, &mut [&mut table.features])?;
     let width = table.feature_names.len();
     let name = table.source.clone();
+    let make = |_: &()| recipe.clone();
     let (_, rows) = write_pair(
         &name,
         x_out,
         y_out,
+        Some((recipe_out, &make)),
         |writer| {
             for (row, &label) in table.features.chunks_exact(width).zip(&table.labels) {
                 writer.push(row, Some(label))?;
             }
             Ok(())
         },
-        |_, rows| RecipeFile::new(recipe.clone(), rows).write(recipe_out),
+        |_| Ok(()),
     )?;
     Ok(ConvertedRecipe { rows, dropped, recipe, streamed: false })
 }

@@ -432,14 +432,55 @@ fn convert_streams_the_recipe_and_train_records_it_from_the_file_beside() {
         &["evaluate", "--model", path(&npy_model), "--data", path(&f), "--labels", path(&flipped.join("f.labels.npy"))],
         "its labels were converted with the classes B (1) and M (0), the model's are M (1) and B (0)",
     );
+    // Labels of another conversion are refused by the recipe file's checksum, in memory and
+    // streamed; so is `--out` onto the recipe file, and `--label` with a streamed array.
+    let other_labels = flipped.join("f.labels.npy");
+    let other = "the labels given are not the ones converted with";
+    let never = dir.path().join("n.safetensors");
+    refused(dir.path(), &["train", "--data", path(&x), "--labels", path(&other_labels), "--out", path(&never)], other);
+    refused(dir.path(), &["train", "--data", path(&x), "--labels", path(&other_labels), "--stream"], other);
+    refused(
+        dir.path(),
+        &["evaluate", "--model", path(&npy_model), "--data", path(&x), "--labels", path(&other_labels), "--stream"],
+        other,
+    );
+    refused(
+        &flipped,
+        &["evaluate", "--model", path(&npy_model), "--data", path(&f), "--labels", path(&other_labels), "--stream"],
+        "its labels were converted with the classes B (1) and M (0)",
+    );
+    refused(
+        dir.path(),
+        &["train", "--data", path(&x), "--labels", path(&y), "--out", path(&recipe)],
+        "the same file as the recipe file beside --data",
+    );
+    refused(dir.path(), &["train", "--data", path(&x), "--labels", path(&y), "--stream", "--label", "y"], "--label");
+    // A path that is not a regular file (a pipe) is read once, into memory, to the same bytes.
+    let w = dir.path().join("w.npy");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_logreg"))
+        .args([&["convert", "/dev/stdin", path(&w), "--json"], &flags[..]].concat())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pipe = child.stdin.take().unwrap();
+    std::io::Write::write_all(&mut pipe, &std::fs::read(PATIENTS).unwrap()).unwrap();
+    drop(pipe);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&stdout(&out)).unwrap()["streamed"], false);
+    assert_eq!(std::fs::read(&w).unwrap(), std::fs::read(&x).unwrap());
     // A recipe file that does not describe its array, or is not one: one line, nothing trained.
     let text = std::fs::read_to_string(&recipe).unwrap();
     std::fs::write(&recipe, text.replace("\"rows\": 450", "\"rows\": 449")).unwrap();
-    let never = dir.path().join("n.safetensors");
     let args = ["train", "--data", path(&x), "--labels", path(&y), "--out", path(&never)];
     refused(dir.path(), &args, "x.recipe.json: describes 449 rows × 9 features, and");
     std::fs::write(&recipe, &text[..100]).unwrap();
     refused(dir.path(), &args, &format!("{}:", path(&recipe)));
+    std::fs::remove_file(&recipe).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &recipe).unwrap();
+    refused(dir.path(), &args, "x.recipe.json: not a regular file");
 }
 
 /// `path` and `cv` read a raw file as `train` does (IDs, dropped columns, a category, imputation,
