@@ -333,6 +333,9 @@ impl RowWriter<'_> {
     }
 }
 
+/// Makes a conversion's recipe from what its rows' reader returned.
+type MakeRecipe<'a, T> = dyn Fn(&T) -> Recipe + 'a;
+
 /// Writes `x_out` and `y_out` from the rows `fill` pushes, and with `recipe` the recipe file
 /// (made from what `fill` returned and the labels). All three are staged whole, and `check`ed,
 /// before any is renamed into place (the labels, the recipe, then the features), so a failure
@@ -342,7 +345,7 @@ fn write_pair<T>(
     name: &str,
     x_out: &Path,
     y_out: &Path,
-    recipe: Option<(&Path, &dyn Fn(&T) -> Recipe)>,
+    recipe: Option<(&Path, &MakeRecipe<'_, T>)>,
     fill: impl FnOnce(&mut RowWriter) -> Result<T>,
     check: impl FnOnce(&T) -> Result<()>,
 ) -> Result<(T, usize)> {
@@ -414,7 +417,7 @@ pub fn convert_with(
         &name,
         x_out,
         y_out,
-        recipe_out.map(|p| (p, &make as &dyn Fn(&Columns) -> Recipe)),
+        recipe_out.map(|p| (p, &make as &MakeRecipe<'_, Columns>)),
         |writer| {
             let input = BufReader::with_capacity(1 << 20, input);
             let read = read_rows_background(&name, input, label, format, |row, label| writer.push(row, label))?;
