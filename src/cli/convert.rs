@@ -37,8 +37,9 @@ pub(crate) struct ConvertArgs {
 
 pub(crate) fn convert(args: ConvertArgs) -> anyhow::Result<ExitCode> {
     let format = args.format.format()?;
+    // `.npy` alone is a hidden file without an extension, refused here too.
     if !is_npy(&args.output) {
-        bail!("convert: OUTPUT {} must end in .npy", args.output.display());
+        bail!("convert: OUTPUT {} must be a file name ending in .npy, such as data.npy", args.output.display());
     }
     let labels_out = args.labels_out.clone().unwrap_or_else(|| {
         let name = args.output.file_stem().unwrap_or_default().to_string_lossy().into_owned();

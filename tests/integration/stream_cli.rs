@@ -173,7 +173,7 @@ fn streaming_refusals_are_one_line_errors_that_write_nothing() {
             format!("{y}: features must be a 2-D array (rows, columns), found shape [569]"),
         ),
         (vec!["convert", bad_csv, c_npy], format!("{bad_csv}:3:2: `x` is not a number (column `b`)")),
-        (vec!["convert", BREAST_CANCER, c_csv], "must end in .npy".into()),
+        (vec!["convert", BREAST_CANCER, c_csv], "must be a file name ending in .npy".into()),
         (
             vec!["convert", BREAST_CANCER, c_npy, "--label", "nope"],
             format!("{BREAST_CANCER}:1: no label column `nope`"),
