@@ -39,7 +39,8 @@ fn convert(dir: &Path) -> (String, String) {
     let out = logreg(&["convert", source.to_str().unwrap(), &x]);
     assert!(out.status.success(), "{}", stderr(&out));
     let y = dir.join("bc.labels.npy").to_str().unwrap().to_string();
-    assert!(stdout(&out).starts_with(&format!("wrote {x} (569 rows × 30 features, f32) and {y} (labels `benign`)")));
+    let text = stdout(&out);
+    assert!(text.starts_with(&format!("wrote {x} (569 rows × 30 features, f32), {y} (labels `benign`) and ")), "{text}");
     (x, y)
 }
 
@@ -448,6 +449,8 @@ fn messages_name_the_flag_and_file_at_fault() {
         .unwrap();
     assert!(status.success());
     let ones = ones.to_str().unwrap();
+    // Labels of one's own making: without the recipe file, whose checksum would refuse them first.
+    std::fs::remove_file(dir.path().join("bc.recipe.json")).unwrap();
     let model = dir.path().join("m.safetensors");
     let m = model.to_str().unwrap();
     let cases: [(Vec<&str>, String); 2] = [
