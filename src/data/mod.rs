@@ -14,6 +14,7 @@ pub mod npy;
 pub mod npz;
 pub mod recipe;
 pub mod select;
+pub mod shard;
 pub mod source;
 pub mod sparse;
 pub mod stream;
