@@ -19,7 +19,7 @@ pub(crate) fn single_process(command: &str) -> anyhow::Result<()> {
     if let Some(l) = launch()? {
         anyhow::bail!(
             "launched as rank {} of {} (WORLD_SIZE): {command} does not share work across processes yet; \
-             run one process (train does, with --solver newton)",
+             run one process (train does, with --solver newton or fista)",
             l.rank,
             l.size
         );
@@ -74,7 +74,7 @@ pub(crate) fn train(args: TrainArgs, launch: Launch) -> anyhow::Result<ExitCode>
             (args.device == logreg::device::DeviceChoice::Cuda, "--device cuda"),
         ];
         if let Some((_, flag)) = refused.iter().find(|(given, _)| *given) {
-            bail!("{flag} does not apply to a distributed run yet (newton on .npy shards, on the CPU)");
+            bail!("{flag} does not apply to a distributed run yet (newton or fista on .npy shards, on the CPU)");
         }
         if let Some(flag) = args.recipe.first_given() {
             bail!("{flag} applies to a CSV --data; a distributed run reads .npy shards (`logreg convert` makes them)");

@@ -1,13 +1,16 @@
-//! Proximal Newton over rows spread across processes (`dist`): each rank holds its shard, and
-//! every sum over rows (the loss, the gradient Xᵀr, the Hessian XᵀWX and the line search's
-//! values) is its shard's share summed over the ranks with [`World::sum`]. Every rank then holds
-//! the same bits, so each takes the same steps.
+//! Proximal Newton and FISTA over rows spread across processes (`dist`): each rank holds its
+//! shard, and every sum over rows (the loss, the gradient Xᵀr, Newton's Hessian XᵀWX, the line
+//! search's and FISTA's backtracking values) is its shard's share summed over the ranks with
+//! [`World::sum`]. Every rank then holds the same bits, so each takes the same steps.
 
 use std::cell::RefCell;
 
 use tch::{Device, Kind, Tensor};
 
-use super::{check_settings, newton, Objective, Observer, Outcome, Problem, Solution, SolverConfig, HESSIAN_ROWS};
+use super::{
+    check_settings, fista, newton, Objective, Observer, Outcome, Problem, Solution, SolverConfig, SolverKind,
+    HESSIAN_ROWS,
+};
 use crate::dist::World;
 use crate::error::{ensure, Result};
 
@@ -99,14 +102,15 @@ fn first_multiple(first: usize, stride: usize) -> usize {
     (stride - first % stride) % stride
 }
 
-/// Proximal Newton from zero on this rank's rows `x` (`[n_r, d]`, f32 or f64, on the CPU) and
+/// `kind` (newton or fista) from zero on this rank's rows `x` (`[n_r, d]`, f32 or f64, on the CPU) and
 /// 0/1 labels `y`, rows `first_row …` of `rows` over all ranks: the objective and the iterates
 /// of the single-process solve on all rows (to rounding: sums are taken in another order), the
 /// Hessian on the same every-k-th rows of the whole. Every rank must call it with the same
 /// settings; every rank returns the same solution.
 #[allow(clippy::too_many_arguments)]
-pub fn newton_distributed(
+pub fn solve_distributed(
     world: &mut World,
+    kind: SolverKind,
     x: &Tensor,
     y: &Tensor,
     first_row: usize,
@@ -116,16 +120,24 @@ pub fn newton_distributed(
     observer: Observer,
 ) -> Result<Solution> {
     check_settings(problem, config)?;
+    ensure(
+        matches!(kind, SolverKind::Newton | SolverKind::Fista),
+        "solver",
+        format!("{kind:?}").to_lowercase(),
+        "newton or fista: the solvers distributed so far",
+    )?;
     let started = std::time::Instant::now();
     let (n, d) = x.size2()?;
     ensure(rows > 0 && first_row + n as usize <= rows, "rows", rows, "must count every rank's rows")?;
     let stride = (rows as i64 / HESSIAN_ROWS).max(1);
     let start = first_multiple(first_row, stride as usize) as i64;
     let x64 = x.f_to_kind(Kind::Double)?;
-    // As `hessian_sample`: X's precision when that is f32 or the rows are sub-sampled.
-    let x_hessian = match stride > 1 || x.kind() == Kind::Float {
-        true => x.f_slice(0, start, n, stride)?.f_contiguous()?,
-        false => x64.shallow_clone(),
+    // As `hessian_sample`: X's precision when that is f32 or the rows are sub-sampled (FISTA
+    // needs none).
+    let x_hessian = match (kind, stride > 1 || x.kind() == Kind::Float) {
+        (SolverKind::Fista, _) => Tensor::f_zeros([0, d], (Kind::Double, Device::Cpu))?,
+        (_, true) => x.f_slice(0, start, n, stride)?.f_contiguous()?,
+        (_, false) => x64.shallow_clone(),
     };
     let mut mask = vec![1.0f64; d as usize];
     mask.push(if problem.penalize_bias { 1.0 } else { 0.0 });
@@ -144,8 +156,10 @@ pub fn newton_distributed(
     };
     let zero = Tensor::f_zeros([d + 1], (Kind::Double, Device::Cpu))?;
     let reference = s.optimality(&zero, &s.value_and_grad(&zero)?.1)?.max(f64::MIN_POSITIVE);
-    let Outcome { theta, iterations, converged, objectives, optimality } =
-        newton(&s, zero, reference, config.tol, config.max_iter.unwrap_or(100), observer)?;
+    let Outcome { theta, iterations, converged, objectives, optimality } = match kind {
+        SolverKind::Fista => fista(&s, zero, reference, config.tol, config.max_iter.unwrap_or(20_000), observer)?,
+        _ => newton(&s, zero, reference, config.tol, config.max_iter.unwrap_or(100), observer)?,
+    };
     let objective = s.value(&theta)? + s.nonsmooth(&theta)?;
     let all = Vec::<f64>::try_from(&theta)?;
     let (coef, intercept) = all.split_at(all.len() - 1);

@@ -1,6 +1,6 @@
 //! Fitting across processes (`dist`): each rank's shard checked against the others', the class
 //! set, row count and standardization statistics reduced exactly over the ranks, proximal Newton
-//! on all rows ([`crate::solvers::distributed`]), and the training metrics summed over the ranks.
+//! or FISTA on all rows ([`crate::solvers::distributed`]), and the training metrics summed over the ranks.
 
 use std::ops::ControlFlow;
 
@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::model::file::SavedModel;
 use crate::model::linear::FittedLogisticRegression;
 use crate::model::metrics::{self, Confusion};
-use crate::solvers::distributed::newton_distributed;
+use crate::solvers::distributed::solve_distributed;
 use crate::solvers::{Problem, SolverKind};
 use crate::train::fit::{describe, effective, strengths, Fit, FitConfig};
 use crate::train::{Epoch, Training};
@@ -25,14 +25,14 @@ pub fn check_config(config: &FitConfig) -> Result<()> {
         Err(Error::InvalidSetting { name, value, expected })
     };
     match config.solver {
-        Some((SolverKind::Newton, _)) => {}
+        Some((SolverKind::Newton | SolverKind::Fista, _)) => {}
         Some((kind, _)) => {
             let name = serde_json::json!(kind).as_str().unwrap_or_default().to_string();
-            return refuse("solver", name, "newton: the one solver distributed so far");
+            return refuse("solver", name, "newton or fista: the solvers distributed so far");
         }
         None => {
             let name = serde_json::json!(config.train.optimizer).as_str().unwrap_or_default().to_string();
-            return refuse("solver", name, "newton: the one solver distributed so far");
+            return refuse("solver", name, "newton or fista: the solvers distributed so far");
         }
     }
     if let Some(f) = config.validation_split {
@@ -87,10 +87,10 @@ pub fn fit_distributed(
     let effective = effective(config, rows)?;
     let (l1, l2) = strengths(effective.penalty);
     let problem = Problem { l1, l2, penalize_bias: effective.penalize_bias };
-    let Some((_, solver_config)) = config.solver else { unreachable!("check_config requires a solver") };
+    let Some((kind, solver_config)) = config.solver else { unreachable!("check_config requires a solver") };
     let mut observer =
         |iteration, objective| on_iteration(&Epoch { epoch: iteration, loss: objective, validation_loss: None });
-    let s = newton_distributed(world, &x, &data.y, first_row, rows, problem, solver_config, &mut observer)?;
+    let s = solve_distributed(world, kind, &x, &data.y, first_row, rows, problem, solver_config, &mut observer)?;
     let model = FittedLogisticRegression::new(s.coef.iter().map(|&w| w as f32).collect(), s.intercept as f32);
     let training = Training { losses: s.objectives.clone(), validation_losses: vec![], model };
     // The training metrics: confusion counts and summed log-loss over all ranks (no ROC AUC: it

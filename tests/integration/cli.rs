@@ -159,7 +159,7 @@ fn a_launchers_environment_is_refused_whole_or_partial() {
         (&[("RANK", "1")][..], "error: invalid RANK: 1 (set without WORLD_SIZE: set both, as torchrun does)"),
         (
             &[("WORLD_SIZE", "2"), ("RANK", "1"), ("MASTER_ADDR", "127.0.0.1"), ("MASTER_PORT", "29500")][..],
-            "error: launched as rank 1 of 2 (WORLD_SIZE): {command} does not share work across processes yet; run one process (train does, with --solver newton)",
+            "error: launched as rank 1 of 2 (WORLD_SIZE): {command} does not share work across processes yet; run one process (train does, with --solver newton or fista)",
         ),
     ] {
         let full = vars.len() == 4;

@@ -102,7 +102,8 @@ fn each_fails_with_one_line(children: Vec<Child>, expected: &str) {
 
 /// 2 and 4 ranks, one shared file (4 ranks start at rows 0, 17 500, 35 001 and 52 502: the
 /// Hessian's every-other-row sample crosses odd offsets) and one file per rank, reach the
-/// single-process objective within 1e-10 relative, with the same zeros, for L1, L2 and Elastic Net.
+/// single-process objective within 1e-10 relative, with the same zeros, for L1, L2 and Elastic Net;
+/// so does FISTA on 2 ranks.
 #[test]
 fn two_and_four_ranks_reach_the_single_process_optimum() {
     let dir = tempfile::tempdir().unwrap();
@@ -130,8 +131,8 @@ fn two_and_four_ranks_reach_the_single_process_optimum() {
         &["--penalty", "l2", "--lambda", "0.001"][..],
         &["--penalty", "elastic-net", "--lambda-l1", "0.01", "--lambda-l2", "0.002"][..],
     ] {
-        let train = |data: &str, labels: &str| -> Vec<String> {
-            let mut a: Vec<String> = ["train", "--data", data, "--labels", labels, "--solver", "newton", "--json"]
+        let train = |data: &str, labels: &str, solver: &str| -> Vec<String> {
+            let mut a: Vec<String> = ["train", "--data", data, "--labels", labels, "--solver", solver, "--json"]
                 .iter()
                 .map(|s| s.to_string())
                 .collect();
@@ -139,7 +140,7 @@ fn two_and_four_ranks_reach_the_single_process_optimum() {
             a.extend(["--out".into(), out.into()]);
             a
         };
-        let single = json(&Command::new(bin()).args(train(xs, ys)).output().unwrap());
+        let single = json(&Command::new(bin()).args(train(xs, ys, "newton")).output().unwrap());
         let objective = single["solver"]["objective"].as_f64().unwrap();
         let zeros = |j: &serde_json::Value| -> Vec<bool> {
             j["coef"].as_array().unwrap().iter().map(|w| w.as_f64().unwrap() == 0.0).collect()
@@ -148,20 +149,22 @@ fn two_and_four_ranks_reach_the_single_process_optimum() {
             assert!(zeros(&single).iter().any(|&z| z), "{penalty:?}: no zero to compare: {}", single["coef"]);
         }
         assert_eq!(single["world_size"], 1);
-        let runs =
-            [(2, xs.to_string(), ys.to_string()), (4, xs.to_string(), ys.to_string()), (2, path(&xr), path(&yr))];
-        for (ranks, data, labels) in runs {
-            let args = train(&data, &labels);
+        let runs = [
+            (2, xs.to_string(), ys.to_string(), "newton"),
+            (4, xs.to_string(), ys.to_string(), "newton"),
+            (2, path(&xr), path(&yr), "newton"),
+            (2, xs.to_string(), ys.to_string(), "fista"),
+        ];
+        for (ranks, data, labels, solver) in runs {
+            let args = train(&data, &labels, solver);
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             let spread = json(&torchrun(ranks, &args));
             assert_eq!(spread["world_size"], ranks, "{penalty:?}");
             assert_eq!(spread["train"]["rows"], n, "{penalty:?}");
             let o = spread["solver"]["objective"].as_f64().unwrap();
-            assert!(
-                (o - objective).abs() <= 1e-10 * objective,
-                "{penalty:?} {ranks} ranks of {data}: {o} vs {objective}"
-            );
-            assert_eq!(zeros(&spread), zeros(&single), "{penalty:?} {ranks} ranks of {data}");
+            let run = format!("{penalty:?} {solver}, {ranks} ranks of {data}");
+            assert!((o - objective).abs() <= 1e-10 * objective, "{run}: {o} vs {objective}");
+            assert_eq!(zeros(&spread), zeros(&single), "{run}");
             assert!(spread["solver"]["converged"].as_bool().unwrap());
         }
     }
