@@ -74,7 +74,7 @@ pub(crate) fn train(args: TrainArgs, launch: Launch) -> anyhow::Result<ExitCode>
             (args.device == logreg::device::DeviceChoice::Cuda, "--device cuda"),
         ];
         if let Some((_, flag)) = refused.iter().find(|(given, _)| *given) {
-            bail!("{flag} does not apply to a distributed run yet (newton or fista on .npy shards, on the CPU)");
+            bail!("{flag} does not apply to a distributed run yet (newton, fista or full-batch sgd/adam on .npy shards, on the CPU)");
         }
         if let Some(flag) = args.recipe.first_given() {
             bail!("{flag} applies to a CSV --data; a distributed run reads .npy shards (`logreg convert` makes them)");

@@ -1,6 +1,7 @@
 //! Fitting across processes (`dist`): each rank's shard checked against the others', the class
 //! set, row count and standardization statistics reduced exactly over the ranks, proximal Newton
-//! or FISTA on all rows ([`crate::solvers::distributed`]), and the training metrics summed over the ranks.
+//! or FISTA on all rows ([`crate::solvers::distributed`]) or full-batch SGD/Adam with the gradient
+//! averaged as DistributedDataParallel does, and the training metrics summed over the ranks.
 
 use std::ops::ControlFlow;
 
@@ -11,12 +12,14 @@ use crate::data::shard::Shard;
 use crate::dist::World;
 use crate::error::{Error, Result};
 use crate::model::file::SavedModel;
-use crate::model::linear::FittedLogisticRegression;
+use crate::model::linear::{FittedLogisticRegression, LogisticRegression};
 use crate::model::metrics::{self, Confusion};
+use crate::seed::with_seed;
 use crate::solvers::distributed::solve_distributed;
 use crate::solvers::{Problem, SolverKind};
 use crate::train::fit::{describe, effective, strengths, Fit, FitConfig};
-use crate::train::{Epoch, Training};
+use crate::train::optim::Optimizer;
+use crate::train::{objective_and_grads, Engine, Epoch, TrainConfig, Training};
 
 /// What a distributed run refuses (an error naming the setting) before any collective.
 pub fn check_config(config: &FitConfig) -> Result<()> {
@@ -28,11 +31,15 @@ pub fn check_config(config: &FitConfig) -> Result<()> {
         Some((SolverKind::Newton | SolverKind::Fista, _)) => {}
         Some((kind, _)) => {
             let name = serde_json::json!(kind).as_str().unwrap_or_default().to_string();
-            return refuse("solver", name, "newton or fista: the solvers distributed so far");
+            return refuse("solver", name, "newton, fista, or full-batch sgd/adam: the solvers distributed so far");
         }
         None => {
-            let name = serde_json::json!(config.train.optimizer).as_str().unwrap_or_default().to_string();
-            return refuse("solver", name, "newton or fista: the solvers distributed so far");
+            if let Some(b) = config.train.batch_size {
+                return refuse("batch_size", b.to_string(), "none when distributed: sgd and adam run full batch");
+            }
+            if config.train.engine != Engine::Autograd {
+                return refuse("engine", "fused".into(), "autograd when distributed");
+            }
         }
     }
     if let Some(f) = config.validation_split {
@@ -87,12 +94,18 @@ pub fn fit_distributed(
     let effective = effective(config, rows)?;
     let (l1, l2) = strengths(effective.penalty);
     let problem = Problem { l1, l2, penalize_bias: effective.penalize_bias };
-    let Some((kind, solver_config)) = config.solver else { unreachable!("check_config requires a solver") };
-    let mut observer =
-        |iteration, objective| on_iteration(&Epoch { epoch: iteration, loss: objective, validation_loss: None });
-    let s = solve_distributed(world, kind, &x, &data.y, first_row, rows, problem, solver_config, &mut observer)?;
-    let model = FittedLogisticRegression::new(s.coef.iter().map(|&w| w as f32).collect(), s.intercept as f32);
-    let training = Training { losses: s.objectives.clone(), validation_losses: vec![], model };
+    let (training, solution) = match config.solver {
+        Some((kind, solver_config)) => {
+            let mut observer = |iteration, objective| {
+                on_iteration(&Epoch { epoch: iteration, loss: objective, validation_loss: None })
+            };
+            let s =
+                solve_distributed(world, kind, &x, &data.y, first_row, rows, problem, solver_config, &mut observer)?;
+            let model = FittedLogisticRegression::new(s.coef.iter().map(|&w| w as f32).collect(), s.intercept as f32);
+            (Training { losses: s.objectives.clone(), validation_losses: vec![], model }, Some(s))
+        }
+        None => (full_batch(world, &x, &data.y, config, &effective, on_iteration)?, None),
+    };
     // The training metrics: confusion counts and summed log-loss over all ranks (no ROC AUC: it
     // needs every row's rank among all rows).
     let probs = Vec::<f32>::try_from(training.model.predict_proba(&x)?.f_to_device(Device::Cpu)?)?;
@@ -118,10 +131,50 @@ pub fn fit_distributed(
         feature_names: table.feature_names.clone(),
         label_name: table.label_name.clone().unwrap_or_else(|| "y".into()),
         standardizer,
-        training: describe(config, &effective, &training, Some(&s)),
+        training: describe(config, &effective, &training, solution.as_ref()),
         recipe: None,
     };
-    Ok(Fit { saved, training, train_report, validation_report: None, solution: Some(s) })
+    Ok(Fit { saved, training, train_report, validation_report: None, solution })
+}
+
+/// Full-batch SGD or Adam as PyTorch's DistributedDataParallel runs it: every rank starts from
+/// the same seeded `nn.Linear` draw, computes its shard's objective (mean loss plus penalty) and
+/// gradient, and steps with the gradient averaged over the ranks; the loss reported is the
+/// ranks' average. With shards of equal size that average is the whole's mean, so the losses are
+/// one process's (to float rounding); with unequal shards each rank's mean weighs alike, as DDP's.
+fn full_batch(
+    world: &mut World,
+    x: &Tensor,
+    y: &Tensor,
+    config: &FitConfig,
+    effective: &TrainConfig,
+    mut on_epoch: impl FnMut(&Epoch) -> ControlFlow<()>,
+) -> Result<Training> {
+    let d = x.size()[1];
+    let mut model = with_seed(config.seed, || LogisticRegression::torch_init(d, Device::Cpu))?;
+    let mut optimizer = Optimizer::new(effective.optimizer, effective.lr, &model.parameters())?;
+    let y = y.f_view([-1, 1])?;
+    let ranks = world.size() as f64;
+    let mut losses = Vec::with_capacity(effective.epochs);
+    for epoch in 1..=effective.epochs {
+        crate::interrupt::check(epoch)?;
+        let (loss, grads) = objective_and_grads(&model, x, &y, effective)?;
+        // [∇w; ∇b; loss] summed in one allreduce, then averaged.
+        let mut flat = Vec::<f64>::try_from(grads[0].f_reshape([-1])?.f_to_kind(Kind::Double)?)?;
+        flat.push(grads[1].f_double_value(&[0])?);
+        flat.push(loss.f_double_value(&[])?);
+        world.sum(&mut flat)?;
+        let mean: Vec<f32> = flat.iter().map(|v| (v / ranks) as f32).collect();
+        let g_w = Tensor::f_from_slice(&mean[..d as usize])?.f_view([1, d])?;
+        let g_b = Tensor::f_from_slice(&mean[d as usize..=d as usize])?;
+        optimizer.step(&mut model.parameters_mut(), &[g_w, g_b])?;
+        let loss = flat[d as usize + 1] / ranks;
+        losses.push(loss);
+        if on_epoch(&Epoch { epoch, loss, validation_loss: None }).is_break() {
+            return Err(Error::Interrupted { step: "epoch", at: epoch });
+        }
+    }
+    Ok(Training { losses, validation_losses: vec![], model: model.fitted()? })
 }
 
 /// Each column's mean and population standard deviation over every rank's rows (1 for a

@@ -1,6 +1,6 @@
 //! Training across processes (`dist` feature): torchrun (`python3 -m torch.distributed.run
 //! --no-python`, as the README's command) with 2 and 4 ranks reaches the single-process optimum
-//! for L1, L2 and Elastic Net; ranks launched by hand (the variables torchrun sets) that disagree,
+//! for L1, L2 and Elastic Net, and full-batch SGD/Adam has one process's losses; ranks launched by hand (the variables torchrun sets) that disagree,
 //! fail or die end every rank with one line naming the rank.
 
 use std::path::{Path, PathBuf};
@@ -167,6 +167,34 @@ fn two_and_four_ranks_reach_the_single_process_optimum() {
             assert_eq!(zeros(&spread), zeros(&single), "{run}");
             assert!(spread["solver"]["converged"].as_bool().unwrap());
         }
+    }
+}
+
+/// Full-batch SGD and Adam on 2 equal shards average the gradient as DistributedDataParallel
+/// does: the losses of every epoch are one process's within 1e-6.
+#[test]
+fn full_batch_sgd_on_two_equal_shards_has_the_single_process_losses() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = make_data(dir.path(), 2_000, 5);
+    let out = dir.path().join("m.safetensors");
+    for solver in ["sgd", "adam"] {
+        let args = ["train", "--data", x.to_str().unwrap(), "--labels", y.to_str().unwrap(), "--solver", solver];
+        let rest =
+            ["--epochs", "40", "--lr", "0.05", "--penalty", "elastic-net", "--json", "--out", out.to_str().unwrap()];
+        let args = [&args[..], &rest[..]].concat();
+        let single = json(&Command::new(bin()).args(&args).output().unwrap());
+        let spread = json(&torchrun(2, &args));
+        let losses = |j: &serde_json::Value| -> Vec<f64> {
+            j["losses"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect()
+        };
+        let (a, b) = (losses(&single), losses(&spread));
+        assert_eq!(a.len(), 40);
+        assert_eq!(a.len(), b.len());
+        assert!(a.first() > a.last(), "{solver}: {a:?}");
+        for (e, (u, v)) in a.iter().zip(&b).enumerate() {
+            assert!((u - v).abs() <= 1e-6, "{solver} epoch {}: {u} vs {v}", e + 1);
+        }
+        assert_eq!(spread["world_size"], 2);
     }
 }
 
