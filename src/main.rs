@@ -107,9 +107,13 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Tutorial(args) => cli::tutorial::tutorial(args),
         Command::Parity(args) => cli::tutorial::parity(args),
-        Command::Train(args) => cli::single_process().and_then(|()| cli::train::train(args)),
-        Command::Path(args) => cli::single_process().and_then(|()| cli::grid::path(args)),
-        Command::Cv(args) => cli::single_process().and_then(|()| cli::grid::cv(args)),
+        Command::Train(args) => match cli::distributed::launch() {
+            Ok(None) => cli::train::train(args),
+            Ok(Some(launch)) => cli::distributed::train(args, launch),
+            Err(e) => Err(e),
+        },
+        Command::Path(args) => cli::distributed::single_process("path").and_then(|()| cli::grid::path(args)),
+        Command::Cv(args) => cli::distributed::single_process("cv").and_then(|()| cli::grid::cv(args)),
         Command::Predict(args) => cli::score::predict(args),
         Command::Evaluate(args) => cli::score::evaluate(args),
         Command::Convert(args) => cli::convert::convert(args),

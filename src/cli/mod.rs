@@ -69,6 +69,7 @@ macro_rules! warnln {
 }
 
 pub(crate) mod convert;
+pub(crate) mod distributed;
 pub(crate) mod grid;
 pub(crate) mod input;
 pub(crate) mod score;
@@ -220,20 +221,6 @@ pub(crate) fn flag_for(name: &str) -> Option<String> {
         other => other,
     };
     Some(format!("--{}", flag.replace('_', "-")))
-}
-
-/// For `train`, `path` and `cv`: under a launcher (torchrun's WORLD_SIZE, RANK, MASTER_ADDR,
-/// MASTER_PORT) a partial environment is an error naming the variable, and a world of more than
-/// one process is refused, not run N times over the same outputs.
-pub(crate) fn single_process() -> anyhow::Result<()> {
-    if let Some(l) = logreg::dist::Launch::from_env()? {
-        anyhow::bail!(
-            "launched as rank {} of {} (WORLD_SIZE): train, path and cv do not share work across processes yet; run one process",
-            l.rank,
-            l.size
-        );
-    }
-    Ok(())
 }
 
 /// `err` as one line, `{:#}` style (each cause after ": "), with the library's setting names

@@ -450,7 +450,27 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
         }
         (fitted, _) => fitted?,
     };
+    finish(&args, fitted, started, auto.as_ref(), None)
+}
+
+/// How a distributed run went, for `--json`: the number of processes, and the collectives run
+/// with the seconds spent in them (on rank 0).
+pub(crate) struct Spread {
+    pub(crate) world_size: usize,
+    pub(crate) collectives: usize,
+    pub(crate) communication_seconds: f64,
+}
+
+/// Writes the model (and plot) of a finished fit and reports it: text, or JSON with `--json`.
+pub(crate) fn finish(
+    args: &TrainArgs,
+    fitted: logreg::train::fit::Fit,
+    started: std::time::Instant,
+    auto: Option<&logreg::solvers::auto::AutoChoice>,
+    spread: Option<Spread>,
+) -> anyhow::Result<ExitCode> {
     let fit_seconds = started.elapsed().as_secs_f64();
+    let features = fitted.saved.feature_names.len();
     // Every output is made first (the model checked finite, the plot drawn), then written.
     let model = fitted.saved.to_bytes().with_context(|| format!("--out {}", args.out.display()))?;
     let plot = match &args.plot {
@@ -499,7 +519,7 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
                 "seconds": s.seconds,
                 "passes": s.passes,
                 "pass_seconds": s.pass_seconds,
-                "auto": auto.as_ref().map(|a| serde_json::json!({"reason": a.reason, "estimates": a.estimates})),
+                "auto": auto.map(|a| serde_json::json!({"reason": a.reason, "estimates": a.estimates})),
             })),
             "features": fitted.saved.feature_names,
             "classes": fitted.saved.recipe.as_ref().and_then(|r| r.classes.clone()),
@@ -507,6 +527,11 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
             "intercept": intercept,
             "fit_seconds": fit_seconds,
             "model": args.out,
+            "world_size": spread.as_ref().map_or(1, |s| s.world_size),
+            "communication": spread.as_ref().map(|s| serde_json::json!({
+                "collectives": s.collectives,
+                "seconds": s.communication_seconds,
+            })),
         });
         jsonln!(json)?;
     } else {

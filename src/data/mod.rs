@@ -15,6 +15,7 @@ pub mod npz;
 pub mod recipe;
 pub mod recipe_file;
 pub mod select;
+pub mod shard;
 pub mod source;
 pub mod sparse;
 pub mod stream;

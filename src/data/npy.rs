@@ -93,21 +93,17 @@ pub(crate) fn parse(file: &str, bytes: &[u8]) -> Result<Array> {
     Ok(Array { shape, values })
 }
 
-/// Decodes an `.npy` file's bytes, handing each value (as f64, with its index in C order) to
-/// `each` rather than collecting them; returns the shape.
-pub(crate) fn parse_each(
-    file: &str,
-    bytes: &[u8],
-    mut each: impl FnMut(usize, f64) -> Result<()>,
-) -> Result<Vec<usize>> {
-    let Header { shape, descr, data_offset, data_bytes } = parse_header(file, bytes)?;
-    let descr = descr.as_str();
+/// One value's bytes to f64.
+pub(crate) type Decode = fn(&[u8]) -> f64;
+
+/// One value's byte size and its decoding to f64, for a dtype [`parse_header`] accepted.
+pub(crate) fn decoder(file: &str, descr: &str) -> Result<(usize, Decode)> {
     // parse_header checked the form: an ASCII order, kind and size.
     let (order, kind, size) = (&descr[..1], &descr[1..2], item_size(descr).unwrap_or(0));
     if order == ">" && size > 1 {
         return Err(bad(file, format!("big-endian dtype `{descr}` is not supported")));
     }
-    let decode: fn(&[u8]) -> f64 = match (kind, size) {
+    let decode: Decode = match (kind, size) {
         ("f", 4) => |b| f64::from(f32::from_le_bytes(b.try_into().unwrap())),
         ("f", 8) => |b| f64::from_le_bytes(b.try_into().unwrap()),
         ("i", 1) => |b| f64::from(b[0] as i8),
@@ -120,6 +116,18 @@ pub(crate) fn parse_each(
         ("u", 8) => |b| u64::from_le_bytes(b.try_into().unwrap()) as f64,
         _ => return Err(bad(file, format!("dtype `{descr}` is not supported (floats, integers or booleans)"))),
     };
+    Ok((size, decode))
+}
+
+/// Decodes an `.npy` file's bytes, handing each value (as f64, with its index in C order) to
+/// `each` rather than collecting them; returns the shape.
+pub(crate) fn parse_each(
+    file: &str,
+    bytes: &[u8],
+    mut each: impl FnMut(usize, f64) -> Result<()>,
+) -> Result<Vec<usize>> {
+    let Header { shape, descr, data_offset, data_bytes } = parse_header(file, bytes)?;
+    let (size, decode) = decoder(file, &descr)?;
     let data = bytes.get(data_offset..).unwrap_or_default();
     if data.len() != data_bytes {
         return Err(bad(
@@ -213,14 +221,7 @@ pub fn read_table(x: &Path, y: Option<&Path>) -> Result<Table> {
     // Straight to f32, value by value: no f64 copy of the whole array.
     let mut features = Vec::with_capacity(n * d);
     parse_each(&x_file, &x_bytes, |i, v| {
-        let place = || format!("row {}, column {}", i / d + 1, i % d + 1);
-        if !v.is_finite() {
-            return Err(bad(&x_file, format!("{}: {v} is not a finite number", place())));
-        }
-        if v.abs() > f64::from(f32::MAX) {
-            return Err(bad(&x_file, format!("{}: {v} overflows a 32-bit float", place())));
-        }
-        features.push(v as f32);
+        features.push(feature(&x_file, i, d, v)?);
         Ok(())
     })?;
     drop(x_bytes);
@@ -234,6 +235,27 @@ pub fn read_table(x: &Path, y: Option<&Path>) -> Result<Table> {
         table.label_name = Some("y".into());
     }
     Ok(table)
+}
+
+/// The `i`-th value (C order) of `file`'s `d` columns as f32, refused when not finite or beyond
+/// f32's range.
+pub(crate) fn feature(file: &str, i: usize, d: usize, v: f64) -> Result<f32> {
+    let place = || format!("row {}, column {}", i / d + 1, i % d + 1);
+    if !v.is_finite() {
+        return Err(bad(file, format!("{}: {v} is not a finite number", place())));
+    }
+    if v.abs() > f64::from(f32::MAX) {
+        return Err(bad(file, format!("{}: {v} overflows a 32-bit float", place())));
+    }
+    Ok(v as f32)
+}
+
+/// Row `i`'s label in `file`: 0 or 1.
+pub(crate) fn label(file: &str, i: usize, v: f64) -> Result<f32> {
+    if v != 0.0 && v != 1.0 {
+        return Err(bad(file, format!("row {}: label {v} is not one of the two classes (0/1)", i + 1)));
+    }
+    Ok(v as f32)
 }
 
 /// The names of a `.npy` array's `d` feature columns: `x0 … x{d−1}`.
@@ -251,17 +273,7 @@ pub(crate) fn read_labels(y: &Path, n: usize, x_file: &str) -> Result<Vec<f32>> 
             format!("labels must have shape ({n},) or ({n}, 1) to match {x_file}, found {:?}", labels.shape),
         ));
     }
-    labels
-        .values
-        .iter()
-        .enumerate()
-        .map(|(i, &v)| {
-            if v != 0.0 && v != 1.0 {
-                return Err(bad(&y_file, format!("row {}: label {v} is not one of the two classes (0/1)", i + 1)));
-            }
-            Ok(v as f32)
-        })
-        .collect()
+    labels.values.iter().enumerate().map(|(i, &v)| label(&y_file, i, v)).collect()
 }
 
 /// Writes `values` as a 1-D little-endian f32 `.npy` array (version 1, header padded to 64 bytes).

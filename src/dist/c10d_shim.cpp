@@ -2,6 +2,7 @@
 // both; Gloo's own headers come from Debian's libgloo-dev), and sum-allreduce of f64 buffers.
 // Every function returns 0 on success, or 1 with the message in logreg_dist_last_error().
 
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
@@ -40,18 +41,23 @@ extern "C" {
 
 const char* logreg_dist_last_error() { return last_error.c_str(); }
 
-// Joins the group of `world` processes whose rank 0 serves the store at host:port; waits for all
-// of them at most `timeout_ms` (also every collective's limit).
-int logreg_dist_init(const char* host, int port, int rank, int world, long long timeout_ms, void** out) {
+// Joins the group of `world` processes whose store is at host:port: served by rank 0, or, with
+// `agent_store` (torchrun's TORCHELASTIC_USE_AGENT_STORE), by the launcher's agent, every rank a
+// client. Keys go under `prefix` (one per launch attempt). Waits for all of them at most
+// `timeout_ms` (also every collective's limit).
+int logreg_dist_init(const char* host, int port, int rank, int world, int agent_store, const char* prefix,
+                     long long timeout_ms, void** out) {
     return guarded([&] {
         const auto timeout = std::chrono::milliseconds(timeout_ms);
         c10d::TCPStoreOptions opts;
         opts.port = static_cast<std::uint16_t>(port);
-        opts.isServer = rank == 0;
+        opts.isServer = rank == 0 && !agent_store;
+        // Each process counts itself in (clients too, as torch.distributed's); the server waits.
         opts.numWorkers = static_cast<std::size_t>(world);
         opts.waitWorkers = true;
         opts.timeout = timeout;
-        auto store = c10::make_intrusive<c10d::TCPStore>(std::string(host), opts);
+        auto tcp = c10::make_intrusive<c10d::TCPStore>(std::string(host), opts);
+        c10::intrusive_ptr<c10d::Store> store = c10::make_intrusive<c10d::PrefixStore>(std::string(prefix), tcp);
         auto options = c10d::ProcessGroupGloo::Options::create(timeout);
         // As torch.distributed: GLOO_SOCKET_IFNAME names the interface, else this machine's
         // hostname's address (the loopback where it does not resolve).

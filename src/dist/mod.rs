@@ -19,6 +19,12 @@ pub struct Launch {
     pub addr: String,
     /// The store's port.
     pub port: u16,
+    /// The launcher's agent serves the store (torchrun's `TORCHELASTIC_USE_AGENT_STORE=True`):
+    /// rank 0 joins it as a client instead of serving one.
+    pub agent_store: bool,
+    /// The launch attempt (torchrun's `TORCHELASTIC_RESTART_COUNT`, else 0): the store's keys go
+    /// under it, so a restarted group does not meet the last attempt's keys.
+    pub attempt: u32,
 }
 
 impl Launch {
@@ -64,7 +70,9 @@ impl Launch {
             Ok(p) if p > 0 => p,
             _ => return Err(bad("MASTER_PORT", &port, "must be a port number from 1 to 65535")),
         };
-        Ok(Some(Launch { rank, size, addr: addr.trim().to_string(), port }))
+        let agent_store = get("TORCHELASTIC_USE_AGENT_STORE").is_some_and(|v| v == "True");
+        let attempt = get("TORCHELASTIC_RESTART_COUNT").and_then(|v| v.trim().parse().ok()).unwrap_or(0);
+        Ok(Some(Launch { rank, size, addr: addr.trim().to_string(), port, agent_store, attempt }))
     }
 }
 
@@ -86,7 +94,11 @@ mod tests {
         assert_eq!(launch(&[]).unwrap(), None);
         assert_eq!(launch(&[("WORLD_SIZE", "1"), ("RANK", "0")]).unwrap(), None);
         let full = [("WORLD_SIZE", "4"), ("RANK", "3"), ("MASTER_ADDR", "node1"), ("MASTER_PORT", "29500")];
-        assert_eq!(launch(&full).unwrap(), Some(Launch { rank: 3, size: 4, addr: "node1".into(), port: 29500 }));
+        let expected = Launch { rank: 3, size: 4, addr: "node1".into(), port: 29500, agent_store: false, attempt: 0 };
+        assert_eq!(launch(&full).unwrap(), Some(expected.clone()));
+        let agent =
+            [&full[..], &[("TORCHELASTIC_USE_AGENT_STORE", "True"), ("TORCHELASTIC_RESTART_COUNT", "2")]].concat();
+        assert_eq!(launch(&agent).unwrap(), Some(Launch { agent_store: true, attempt: 2, ..expected }));
         for (vars, expected) in [
             (&[("RANK", "0")][..], "invalid RANK: 0 (set without WORLD_SIZE"),
             (&[("WORLD_SIZE", "2"), ("RANK", "0")][..], "invalid MASTER_ADDR: unset"),

@@ -14,6 +14,8 @@ extern "C" {
         port: c_int,
         rank: c_int,
         world: c_int,
+        agent_store: c_int,
+        prefix: *const c_char,
         timeout_ms: i64,
         out: *mut *mut c_void,
     ) -> c_int;
@@ -26,6 +28,10 @@ pub struct World {
     handle: *mut c_void,
     /// Where this process stands.
     pub launch: Launch,
+    /// Collectives run so far, and the seconds spent in them (waiting for the slowest rank
+    /// included): the share of a run spent communicating.
+    calls: usize,
+    seconds: f64,
 }
 
 // SAFETY: the process group is used from one thread at a time (`&mut self` for collectives).
@@ -47,14 +53,17 @@ impl World {
             expected: "a host name without NUL",
         })?;
         let ms = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
+        let prefix = CString::new(format!("logreg/{}", launch.attempt)).expect("digits hold no NUL");
         let mut handle = std::ptr::null_mut();
-        // SAFETY: a NUL-terminated host and an out-pointer to a local; rank < world ≤ 2^20 fit c_int.
+        // SAFETY: NUL-terminated strings and an out-pointer to a local; rank < world ≤ 2^20 fit c_int.
         let rc = unsafe {
             logreg_dist_init(
                 host.as_ptr(),
                 c_int::from(launch.port),
                 launch.rank as c_int,
                 launch.size as c_int,
+                c_int::from(launch.agent_store),
+                prefix.as_ptr(),
                 ms,
                 &mut handle,
             )
@@ -62,15 +71,61 @@ impl World {
         if rc != 0 {
             return Err(failed("joining the process group", launch.rank));
         }
-        Ok(Self { handle, launch })
+        Ok(Self { handle, launch, calls: 0, seconds: 0.0 })
+    }
+
+    /// This process's rank.
+    pub fn rank(&self) -> usize {
+        self.launch.rank
+    }
+
+    /// The number of processes.
+    pub fn size(&self) -> usize {
+        self.launch.size
+    }
+
+    /// Collectives run so far and the seconds spent in them.
+    pub fn communication(&self) -> (usize, f64) {
+        (self.calls, self.seconds)
+    }
+
+    /// Every rank's `values` (each rank the same length), in rank order: a sum in which each rank
+    /// fills only its own slot (exact: the other terms are zeros).
+    pub fn gather(&mut self, values: &[f64]) -> Result<Vec<Vec<f64>>> {
+        let k = values.len();
+        let mut all = vec![0.0; k * self.size()];
+        all[k * self.rank()..k * (self.rank() + 1)].copy_from_slice(values);
+        self.sum(&mut all)?;
+        Ok(all.chunks(k.max(1)).map(<[f64]>::to_vec).collect())
+    }
+
+    /// Whether every rank got here without failing: `local` (this rank's outcome) when all did;
+    /// else an error on every rank naming the first rank that failed (its own message on that
+    /// rank, which prints it), so that no rank waits on a peer that has stopped.
+    pub fn agree<T>(&mut self, step: &'static str, local: std::result::Result<T, String>) -> Result<T> {
+        let failed = self.gather(&[f64::from(u8::from(local.is_err()))])?;
+        let first = failed.iter().position(|f| f[0] != 0.0);
+        match (local, first) {
+            (Ok(value), None) => Ok(value),
+            (Err(message), _) => Err(Error::Distributed { step, rank: self.rank(), message }),
+            (Ok(_), Some(other)) => Err(Error::Distributed {
+                step,
+                rank: self.rank(),
+                message: format!("rank {other} failed (its own line says why); stopping"),
+            }),
+        }
     }
 
     /// `values` summed element-wise over every process, in place (the same order of additions
     /// on every rank, so every rank ends with the same bits).
     pub fn sum(&mut self, values: &mut [f64]) -> Result<()> {
         let len = i64::try_from(values.len()).expect("a slice length fits i64");
+        let started = std::time::Instant::now();
         // SAFETY: `values` is a live, exclusive buffer of `len` f64s for the call's duration.
-        match unsafe { logreg_dist_allreduce_sum_f64(self.handle, values.as_mut_ptr(), len) } {
+        let rc = unsafe { logreg_dist_allreduce_sum_f64(self.handle, values.as_mut_ptr(), len) };
+        self.calls += 1;
+        self.seconds += started.elapsed().as_secs_f64();
+        match rc {
             0 => Ok(()),
             _ => Err(failed("summing over the processes", self.launch.rank)),
         }
@@ -96,7 +151,7 @@ mod tests {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap().port()
         };
-        let launch = |rank| Launch { rank, size: 2, addr: "127.0.0.1".into(), port };
+        let launch = |rank| Launch { rank, size: 2, addr: "127.0.0.1".into(), port, agent_store: false, attempt: 0 };
         let sums: Vec<Vec<f64>> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..2)
                 .map(|rank| {
@@ -104,6 +159,15 @@ mod tests {
                         let mut world = World::join(launch(rank), Duration::from_secs(30)).unwrap();
                         let mut v = vec![rank as f64 + 0.5, 1e300 * rank as f64, -1.0];
                         world.sum(&mut v).unwrap();
+                        let gathered = world.gather(&[rank as f64, 7.0]).unwrap();
+                        assert_eq!(gathered, vec![vec![0.0, 7.0], vec![1.0, 7.0]]);
+                        let e = world.agree("checking", if rank == 1 { Err("bad shard".into()) } else { Ok(()) });
+                        let expected = match rank {
+                            0 => "rank 0: checking: rank 1 failed (its own line says why); stopping",
+                            _ => "rank 1: checking: bad shard",
+                        };
+                        assert_eq!(e.unwrap_err().to_string(), expected);
+                        assert_eq!(world.communication().0, 3);
                         v
                     })
                 })
@@ -113,7 +177,7 @@ mod tests {
         assert_eq!(sums[0], vec![2.0, 1e300, -2.0]);
         assert_eq!(sums[0], sums[1]);
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let alone = Launch { rank: 0, size: 2, addr: "127.0.0.1".into(), port };
+        let alone = Launch { rank: 0, size: 2, addr: "127.0.0.1".into(), port, agent_store: false, attempt: 0 };
         let started = std::time::Instant::now();
         let e = World::join(alone, Duration::from_secs(2)).err().expect("no peer").to_string();
         assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());

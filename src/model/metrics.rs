@@ -90,15 +90,22 @@ pub fn report(probs: &[f32], labels: &[f32], threshold: f64) -> Report {
             (false, true) => c.false_negatives += 1,
         }
     }
+    from_counts(c, log_loss, threshold, roc_auc(probs, labels))
+}
+
+/// The report of rows whose confusion counts `c` and summed log-loss are known (summed over
+/// processes, say), with the ROC AUC when it could be computed.
+pub fn from_counts(c: Confusion, log_loss_sum: f64, threshold: f64, roc_auc: Option<f64>) -> Report {
+    let rows = c.true_positives + c.false_positives + c.true_negatives + c.false_negatives;
     let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
     let precision = ratio(c.true_positives, c.true_positives + c.false_positives);
     let recall = ratio(c.true_positives, c.true_positives + c.false_negatives);
     let f1 = if precision + recall == 0.0 { 0.0 } else { 2.0 * precision * recall / (precision + recall) };
     Report {
-        rows: probs.len(),
-        log_loss: log_loss / probs.len() as f64,
-        accuracy: ratio(c.true_positives + c.true_negatives, probs.len()),
-        roc_auc: roc_auc(probs, labels),
+        rows,
+        log_loss: log_loss_sum / rows as f64,
+        accuracy: ratio(c.true_positives + c.true_negatives, rows),
+        roc_auc,
         precision,
         recall,
         f1,

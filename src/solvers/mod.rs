@@ -20,6 +20,8 @@
 pub mod auto;
 mod columns;
 pub mod cv;
+#[cfg(feature = "dist")]
+pub mod distributed;
 mod folds;
 pub mod multinomial;
 pub mod newton_cd;

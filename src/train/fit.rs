@@ -90,7 +90,12 @@ pub struct Fit {
 
 /// The model file's record of what applied: the penalty as used (after a scikit-learn mapping),
 /// then the epochs' settings or the solver's outcome.
-fn describe(config: &FitConfig, t: &TrainConfig, training: &Training, solution: Option<&Solution>) -> TrainingInfo {
+pub(crate) fn describe(
+    config: &FitConfig,
+    t: &TrainConfig,
+    training: &Training,
+    solution: Option<&Solution>,
+) -> TrainingInfo {
     let name = |v: serde_json::Value| v.as_str().unwrap_or_default().to_string();
     match (config.solver, solution) {
         (Some((kind, solver)), Some(s)) => TrainingInfo::new(

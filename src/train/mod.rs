@@ -6,6 +6,8 @@
 
 pub mod checkpoint;
 mod config;
+#[cfg(feature = "dist")]
+pub mod distributed;
 pub mod fit;
 pub mod fused;
 pub mod gpu;

@@ -8,6 +8,8 @@ mod cli;
 mod csv_hardening;
 mod cuda;
 mod data_cli;
+#[cfg(feature = "dist")]
+mod dist;
 mod freshness;
 mod golden;
 mod golden_data;

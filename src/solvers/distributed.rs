@@ -1,0 +1,192 @@
+//! Proximal Newton and FISTA over rows spread across processes (`dist`): each rank holds its
+//! shard, and every sum over rows (the loss, the gradient Xᵀr, Newton's Hessian XᵀWX, the line
+//! search's and FISTA's backtracking values) is its shard's share summed over the ranks with
+//! [`World::sum`]. Every rank then holds the same bits, so each takes the same steps.
+
+use std::cell::RefCell;
+
+use tch::{Device, Kind, Tensor};
+
+use super::{
+    check_settings, fista, newton, Objective, Observer, Outcome, Problem, Solution, SolverConfig, SolverKind,
+    HESSIAN_ROWS,
+};
+use crate::dist::World;
+use crate::error::{ensure, Result};
+
+/// This rank's rows and the world that sums over all of them.
+struct Shared<'w> {
+    /// This rank's rows, f64.
+    x: Tensor,
+    /// This rank's rows of the global Hessian sample, in X's precision.
+    x_hessian: Tensor,
+    /// The sample's rows of this shard: from `hessian_start`, every `hessian_stride`-th.
+    hessian_start: i64,
+    hessian_stride: i64,
+    /// Rows of the Hessian sample over all ranks.
+    hessian_rows: f64,
+    y: Tensor,
+    mask: Tensor,
+    problem: Problem,
+    /// Rows over all ranks.
+    n: f64,
+    d: i64,
+    world: RefCell<&'w mut World>,
+}
+
+impl Shared<'_> {
+    /// `values` summed over the ranks.
+    fn sum(&self, mut values: Vec<f64>) -> Result<Vec<f64>> {
+        self.world.borrow_mut().sum(&mut values)?;
+        Ok(values)
+    }
+
+    fn sum_tensor(&self, t: &Tensor) -> Result<Tensor> {
+        let shape = t.size();
+        let values = Vec::<f64>::try_from(t.f_to_device(Device::Cpu)?.f_to_kind(Kind::Double)?.f_reshape([-1])?)?;
+        Ok(Tensor::f_from_slice(&self.sum(values)?)?.f_reshape(shape)?.f_to_device(t.device())?)
+    }
+}
+
+impl Objective for Shared<'_> {
+    fn scores(&self, theta: &Tensor) -> Result<Tensor> {
+        let w = theta.f_narrow(0, 0, self.d)?;
+        Ok(self.x.f_mv(&w)?.f_add(&theta.f_narrow(0, self.d, 1)?)?)
+    }
+
+    /// The summed loss over every rank's rows, divided by their number, plus λ₂‖m⊙θ‖².
+    fn value_at(&self, z: &Tensor, theta: &Tensor) -> Result<(f64, Tensor)> {
+        let local = z
+            .f_binary_cross_entropy_with_logits(&self.y, None::<&Tensor>, None::<&Tensor>, tch::Reduction::Sum)?
+            .f_double_value(&[])?;
+        let loss = self.sum(vec![local])?[0] / self.n;
+        let masked = theta.f_mul(&self.mask)?;
+        Ok((loss + self.problem.l2 * masked.f_dot(&masked)?.f_double_value(&[])?, masked))
+    }
+
+    fn grad_at(&self, z: &Tensor, masked: &Tensor) -> Result<Tensor> {
+        let residual = z.f_sigmoid()?.f_sub(&self.y)?;
+        let xr = self.x.f_tr()?.f_mv(&residual)?;
+        let local = Tensor::f_cat(&[xr, residual.f_sum(Kind::Double)?.f_reshape([1])?], 0)?;
+        let grad = self.sum_tensor(&local)?;
+        Ok(grad.f_div_scalar(self.n)?.f_add(&masked.f_mul_scalar(2.0 * self.problem.l2)?)?)
+    }
+
+    /// As the single-process Hessian, on the same rows of the whole (every k-th row overall):
+    /// each rank's share of [[XᵀWX, XᵀW1], [1ᵀWX, ΣW]] summed, then divided by the sample's size.
+    fn hessian_at(&self, z: &Tensor) -> Result<Tensor> {
+        let n = self.x.size()[0];
+        let p = z.f_slice(0, self.hessian_start, n, self.hessian_stride)?.f_sigmoid()?;
+        let w = p.f_mul(&p.f_neg()?.f_add_scalar(1.0)?)?.f_to_kind(self.x_hessian.kind())?;
+        let weighted = self.x_hessian.f_mul(&w.f_unsqueeze(1)?)?;
+        let xwx = self.x_hessian.f_tr()?.f_mm(&weighted)?;
+        let xw = self.x_hessian.f_tr()?.f_mv(&w)?;
+        let top = Tensor::f_cat(&[xwx, xw.f_unsqueeze(1)?], 1)?;
+        let bottom = Tensor::f_cat(&[xw, w.f_sum(w.kind())?.f_reshape([1])?], 0)?.f_unsqueeze(0)?;
+        let local = Tensor::f_cat(&[top, bottom], 0)?.f_to_kind(Kind::Double)?;
+        let h = self.sum_tensor(&local)?.f_div_scalar(self.hessian_rows)?;
+        Ok(h.f_add(&self.mask.f_mul_scalar(2.0 * self.problem.l2)?.f_diag(0)?)?)
+    }
+
+    fn mask(&self) -> &Tensor {
+        &self.mask
+    }
+
+    fn l1(&self) -> f64 {
+        self.problem.l1
+    }
+}
+
+/// The first row of a shard starting at global row `first` that is a multiple of `stride`.
+fn first_multiple(first: usize, stride: usize) -> usize {
+    (stride - first % stride) % stride
+}
+
+/// `kind` (newton or fista) from zero on this rank's rows `x` (`[n_r, d]`, f32 or f64, on the CPU) and
+/// 0/1 labels `y`, rows `first_row …` of `rows` over all ranks: the objective and the iterates
+/// of the single-process solve on all rows (to rounding: sums are taken in another order), the
+/// Hessian on the same every-k-th rows of the whole. Every rank must call it with the same
+/// settings; every rank returns the same solution.
+#[allow(clippy::too_many_arguments)]
+pub fn solve_distributed(
+    world: &mut World,
+    kind: SolverKind,
+    x: &Tensor,
+    y: &Tensor,
+    first_row: usize,
+    rows: usize,
+    problem: Problem,
+    config: SolverConfig,
+    observer: Observer,
+) -> Result<Solution> {
+    check_settings(problem, config)?;
+    ensure(
+        matches!(kind, SolverKind::Newton | SolverKind::Fista),
+        "solver",
+        format!("{kind:?}").to_lowercase(),
+        "newton or fista: the solvers distributed so far",
+    )?;
+    let started = std::time::Instant::now();
+    let (n, d) = x.size2()?;
+    ensure(rows > 0 && first_row + n as usize <= rows, "rows", rows, "must count every rank's rows")?;
+    let stride = (rows as i64 / HESSIAN_ROWS).max(1);
+    let start = first_multiple(first_row, stride as usize) as i64;
+    let x64 = x.f_to_kind(Kind::Double)?;
+    // As `hessian_sample`: X's precision when that is f32 or the rows are sub-sampled (FISTA
+    // needs none).
+    let x_hessian = match (kind, stride > 1 || x.kind() == Kind::Float) {
+        (SolverKind::Fista, _) => Tensor::f_zeros([0, d], (Kind::Double, Device::Cpu))?,
+        (_, true) => x.f_slice(0, start, n, stride)?.f_contiguous()?,
+        (_, false) => x64.shallow_clone(),
+    };
+    let mut mask = vec![1.0f64; d as usize];
+    mask.push(if problem.penalize_bias { 1.0 } else { 0.0 });
+    let s = Shared {
+        x: x64,
+        x_hessian,
+        hessian_start: start,
+        hessian_stride: stride,
+        hessian_rows: rows.div_ceil(stride as usize) as f64,
+        y: y.f_to_kind(Kind::Double)?.f_reshape([n])?,
+        mask: Tensor::f_from_slice(&mask)?,
+        problem,
+        n: rows as f64,
+        d,
+        world: RefCell::new(world),
+    };
+    let zero = Tensor::f_zeros([d + 1], (Kind::Double, Device::Cpu))?;
+    let reference = s.optimality(&zero, &s.value_and_grad(&zero)?.1)?.max(f64::MIN_POSITIVE);
+    let Outcome { theta, iterations, converged, objectives, optimality } = match kind {
+        SolverKind::Fista => fista(&s, zero, reference, config.tol, config.max_iter.unwrap_or(20_000), observer)?,
+        _ => newton(&s, zero, reference, config.tol, config.max_iter.unwrap_or(100), observer)?,
+    };
+    let objective = s.value(&theta)? + s.nonsmooth(&theta)?;
+    let all = Vec::<f64>::try_from(&theta)?;
+    let (coef, intercept) = all.split_at(all.len() - 1);
+    Ok(Solution {
+        coef: coef.to_vec(),
+        intercept: intercept[0],
+        iterations,
+        converged,
+        objective,
+        objectives,
+        optimality,
+        seconds: started.elapsed().as_secs_f64(),
+        passes: 0,
+        pass_seconds: 0.0,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_shard_starts_at_its_first_multiple_of_the_stride() {
+        // Stride 3 over rows 0..10 split at 4 and 7: rows 0, 3, 6, 9 overall.
+        assert_eq!(first_multiple(0, 3), 0);
+        assert_eq!(first_multiple(4, 3), 2); // row 6
+        assert_eq!(first_multiple(7, 3), 2); // row 9
+        assert_eq!(first_multiple(5, 1), 0);
+    }
+}

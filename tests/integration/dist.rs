@@ -1,0 +1,280 @@
+//! Training across processes (`dist` feature): torchrun (`python3 -m torch.distributed.run
+//! --no-python`, as the README's command) with 2 and 4 ranks reaches the single-process optimum
+//! for L1, L2 and Elastic Net, and full-batch SGD/Adam has one process's losses; ranks launched by hand (the variables torchrun sets) that disagree,
+//! fail or die end every rank with one line naming the rank.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::cli::{bin, stderr, stdout};
+
+/// A port nobody listens on now (bound to 0, then released), so parallel tests do not collide.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// An f32 `.npy` array of `shape` holding `values`.
+fn write_npy(path: &Path, shape: &[usize], values: &[f32]) {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let shape = if dims.len() == 1 { format!("({},)", dims[0]) } else { format!("({})", dims.join(", ")) };
+    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((header.len() as u16).to_le_bytes());
+    bytes.extend(header.as_bytes());
+    bytes.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// `n` rows × `d` features, uniform in [−2, 2) from a fixed linear congruential generator, with
+/// labels drawn from a logistic model on the first three features (the others are noise, for
+/// L1 to zero); written as `x.npy` and `y.npy` in `dir`.
+fn make_data(dir: &Path, n: usize, d: usize) -> (PathBuf, PathBuf) {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut uniform = move || {
+        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut x = Vec::with_capacity(n * d);
+    let mut y = Vec::with_capacity(n);
+    for _ in 0..n {
+        let row: Vec<f64> = (0..d).map(|_| 4.0 * uniform() - 2.0).collect();
+        let z = 1.5 * row[0] - row[1] + 0.5 * row[2] + 0.3;
+        y.push(if uniform() < 1.0 / (1.0 + (-z).exp()) { 1.0 } else { 0.0 });
+        x.extend(row.iter().map(|&v| v as f32));
+    }
+    let (xp, yp) = (dir.join("x.npy"), dir.join("y.npy"));
+    write_npy(&xp, &[n, d], &x);
+    write_npy(&yp, &[n], &y);
+    (xp, yp)
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    assert!(out.status.success(), "{}", stderr(out));
+    let line = stdout(out).lines().find(|l| l.starts_with('{')).map(str::to_string);
+    serde_json::from_str(&line.unwrap_or_else(|| panic!("no JSON in {}", stdout(out)))).unwrap()
+}
+
+/// `logreg train args…` under torchrun with `ranks` processes on this machine.
+fn torchrun(ranks: usize, args: &[&str]) -> Output {
+    let port = free_port().to_string();
+    let nproc = ranks.to_string();
+    Command::new(crate::python())
+        .args(["-m", "torch.distributed.run", "--no-python", "--nnodes", "1", "--nproc-per-node", &nproc])
+        .args(["--master-addr", "127.0.0.1", "--master-port", &port])
+        .arg(bin())
+        .args(args)
+        .env("LOGREG_DIST_TIMEOUT", "30")
+        .output()
+        .unwrap()
+}
+
+/// Rank `rank` of `size` started by hand, as torchrun would (rank 0 serving the store).
+fn rank(rank: usize, size: usize, port: u16, args: &[&str]) -> Child {
+    Command::new(bin())
+        .args(args)
+        .env("WORLD_SIZE", size.to_string())
+        .env("RANK", rank.to_string())
+        .env("MASTER_ADDR", "127.0.0.1")
+        .env("MASTER_PORT", port.to_string())
+        .env("LOGREG_DIST_TIMEOUT", "20")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits for every child; each must fail with exit code 2 and one line on stderr holding
+/// `expected`.
+fn each_fails_with_one_line(children: Vec<Child>, expected: &str) {
+    for (r, child) in children.into_iter().enumerate() {
+        let out = child.wait_with_output().unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "rank {r}: {err}");
+        assert_eq!(err.lines().count(), 1, "rank {r}: {err}");
+        assert!(err.starts_with(&format!("error: rank {r}: ")) && err.contains(expected), "rank {r}: {err}");
+    }
+}
+
+/// 2 and 4 ranks, one shared file (4 ranks start at rows 0, 17 500, 35 001 and 52 502: the
+/// Hessian's every-other-row sample crosses odd offsets) and one file per rank, reach the
+/// single-process objective within 1e-10 relative, with the same zeros, for L1, L2 and Elastic Net;
+/// so does FISTA on 2 ranks.
+#[test]
+fn two_and_four_ranks_reach_the_single_process_optimum() {
+    let dir = tempfile::tempdir().unwrap();
+    let (n, d) = (70_003, 6);
+    let (x, y) = make_data(dir.path(), n, d);
+    let (xs, ys) = (x.to_str().unwrap(), y.to_str().unwrap());
+    // The same rows cut in two files, for `{rank}`.
+    let bytes = std::fs::read(&x).unwrap();
+    let header = bytes.len() - n * d * 4;
+    let values: Vec<f32> = bytes[header..].chunks(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+    let labels: Vec<f32> = {
+        let b = std::fs::read(&y).unwrap();
+        b[b.len() - n * 4..].chunks(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect()
+    };
+    let cut = 30_000; // unequal parts: the ranks' row counts place them
+    write_npy(&dir.path().join("x-0.npy"), &[cut, d], &values[..cut * d]);
+    write_npy(&dir.path().join("x-1.npy"), &[n - cut, d], &values[cut * d..]);
+    write_npy(&dir.path().join("y-0.npy"), &[cut], &labels[..cut]);
+    write_npy(&dir.path().join("y-1.npy"), &[n - cut], &labels[cut..]);
+    let (xr, yr) = (dir.path().join("x-{rank}.npy"), dir.path().join("y-{rank}.npy"));
+    let out = dir.path().join("m.safetensors");
+    let out = out.to_str().unwrap();
+    for penalty in [
+        &["--penalty", "l1", "--lambda", "0.01"][..],
+        &["--penalty", "l2", "--lambda", "0.001"][..],
+        &["--penalty", "elastic-net", "--lambda-l1", "0.01", "--lambda-l2", "0.002"][..],
+    ] {
+        let train = |data: &str, labels: &str, solver: &str| -> Vec<String> {
+            let mut a: Vec<String> = ["train", "--data", data, "--labels", labels, "--solver", solver, "--json"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            a.extend(penalty.iter().map(|s| s.to_string()));
+            a.extend(["--out".into(), out.into()]);
+            a
+        };
+        let single = json(&Command::new(bin()).args(train(xs, ys, "newton")).output().unwrap());
+        let objective = single["solver"]["objective"].as_f64().unwrap();
+        let zeros = |j: &serde_json::Value| -> Vec<bool> {
+            j["coef"].as_array().unwrap().iter().map(|w| w.as_f64().unwrap() == 0.0).collect()
+        };
+        if penalty[1] != "l2" {
+            assert!(zeros(&single).iter().any(|&z| z), "{penalty:?}: no zero to compare: {}", single["coef"]);
+        }
+        assert_eq!(single["world_size"], 1);
+        let runs = [
+            (2, xs.to_string(), ys.to_string(), "newton"),
+            (4, xs.to_string(), ys.to_string(), "newton"),
+            (2, path(&xr), path(&yr), "newton"),
+            (2, xs.to_string(), ys.to_string(), "fista"),
+        ];
+        for (ranks, data, labels, solver) in runs {
+            let args = train(&data, &labels, solver);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let spread = json(&torchrun(ranks, &args));
+            assert_eq!(spread["world_size"], ranks, "{penalty:?}");
+            assert_eq!(spread["train"]["rows"], n, "{penalty:?}");
+            let o = spread["solver"]["objective"].as_f64().unwrap();
+            let run = format!("{penalty:?} {solver}, {ranks} ranks of {data}");
+            assert!((o - objective).abs() <= 1e-10 * objective, "{run}: {o} vs {objective}");
+            assert_eq!(zeros(&spread), zeros(&single), "{run}");
+            assert!(spread["solver"]["converged"].as_bool().unwrap());
+        }
+    }
+}
+
+/// Full-batch SGD and Adam on 2 equal shards average the gradient as DistributedDataParallel
+/// does: the losses of every epoch are one process's within 1e-6.
+#[test]
+fn full_batch_sgd_on_two_equal_shards_has_the_single_process_losses() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = make_data(dir.path(), 2_000, 5);
+    let out = dir.path().join("m.safetensors");
+    for solver in ["sgd", "adam"] {
+        let args = ["train", "--data", x.to_str().unwrap(), "--labels", y.to_str().unwrap(), "--solver", solver];
+        let rest =
+            ["--epochs", "40", "--lr", "0.05", "--penalty", "elastic-net", "--json", "--out", out.to_str().unwrap()];
+        let args = [&args[..], &rest[..]].concat();
+        let single = json(&Command::new(bin()).args(&args).output().unwrap());
+        let spread = json(&torchrun(2, &args));
+        let losses = |j: &serde_json::Value| -> Vec<f64> {
+            j["losses"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect()
+        };
+        let (a, b) = (losses(&single), losses(&spread));
+        assert_eq!(a.len(), 40);
+        assert_eq!(a.len(), b.len());
+        assert!(a.first() > a.last(), "{solver}: {a:?}");
+        for (e, (u, v)) in a.iter().zip(&b).enumerate() {
+            assert!((u - v).abs() <= 1e-6, "{solver} epoch {}: {u} vs {v}", e + 1);
+        }
+        assert_eq!(spread["world_size"], 2);
+    }
+}
+
+fn path(p: &Path) -> String {
+    p.to_str().unwrap().to_string()
+}
+
+/// Shards of different widths, and ranks launched with different flags: every rank ends with one
+/// line naming the rank at fault, and no model is written.
+#[test]
+fn ranks_that_disagree_all_stop_naming_the_rank() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = make_data(dir.path(), 200, 4);
+    let values: Vec<f32> = (0..100 * 3).map(|i| (i % 7) as f32).collect();
+    let labels: Vec<f32> = (0..100).map(|i| (i % 2) as f32).collect();
+    std::fs::rename(&x, dir.path().join("x-0.npy")).unwrap();
+    std::fs::rename(&y, dir.path().join("y-0.npy")).unwrap();
+    write_npy(&dir.path().join("x-1.npy"), &[100, 3], &values);
+    write_npy(&dir.path().join("y-1.npy"), &[100], &labels);
+    let out = dir.path().join("m.safetensors");
+    let (xr, yr) = (path(&dir.path().join("x-{rank}.npy")), path(&dir.path().join("y-{rank}.npy")));
+    let args = ["train", "--data", &xr, "--labels", &yr, "--solver", "newton", "--out", out.to_str().unwrap()];
+    let port = free_port();
+    let children = (0..2).map(|r| rank(r, 2, port, &args)).collect();
+    each_fails_with_one_line(children, "checking the shards: rank 1's shard has 3 columns, rank 0's has 4");
+    assert!(!out.exists());
+    // The same shards, rank 1 with another λ.
+    write_npy(&dir.path().join("x-1.npy"), &[75, 4], &values[..300]);
+    write_npy(&dir.path().join("y-1.npy"), &[75], &labels[..75]);
+    let port = free_port();
+    let other = [&args[..], &["--lambda", "0.5"]].concat();
+    let children = vec![rank(0, 2, port, &args), rank(1, 2, port, &other)];
+    each_fails_with_one_line(children, "comparing settings: rank 1's flags differ from rank 0's");
+    // A shard that cannot be read: its rank says why, the others that it failed.
+    std::fs::write(dir.path().join("y-1.npy"), b"not an array").unwrap();
+    let port = free_port();
+    let children: Vec<Child> = (0..2).map(|r| rank(r, 2, port, &args)).collect();
+    let outs: Vec<Output> = children.into_iter().map(|c| c.wait_with_output().unwrap()).collect();
+    let errs: Vec<String> = outs.iter().map(stderr).collect();
+    assert!(errs.iter().all(|e| e.lines().count() == 1), "{errs:?}");
+    assert!(errs[0].starts_with("error: rank 0: setting up: rank 1 failed"), "{}", errs[0]);
+    assert!(errs[1].starts_with("error: rank 1: setting up: --data: ") && errs[1].contains("y-1.npy"), "{}", errs[1]);
+    assert!(!out.exists());
+    // A port already in use: rank 0 cannot serve the store there.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let out0 = rank(0, 2, port, &args).wait_with_output().unwrap();
+    let err = stderr(&out0);
+    assert_eq!(out0.status.code(), Some(2), "{err}");
+    assert!(err.starts_with("error: rank 0: joining the process group: ") && err.lines().count() == 1, "{err}");
+}
+
+/// A rank killed mid-run (after the group formed, while the other waits on it in a collective:
+/// its shard is a FIFO it blocks on) ends the other with one line within 60 s.
+#[test]
+fn a_killed_rank_ends_the_others_within_a_minute() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = make_data(dir.path(), 200, 4);
+    std::fs::rename(&x, dir.path().join("x-0.npy")).unwrap();
+    std::fs::rename(&y, dir.path().join("y-0.npy")).unwrap();
+    std::fs::copy(dir.path().join("y-0.npy"), dir.path().join("y-1.npy")).unwrap();
+    let fifo = dir.path().join("x-1.npy");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let out = dir.path().join("m.safetensors");
+    let (xr, yr) = (path(&dir.path().join("x-{rank}.npy")), path(&dir.path().join("y-{rank}.npy")));
+    let args = ["train", "--data", &xr, "--labels", &yr, "--solver", "newton", "--out", out.to_str().unwrap()];
+    let port = free_port();
+    let zero = rank(0, 2, port, &args);
+    let mut one = rank(1, 2, port, &args);
+    // Opening the FIFO for writing waits until rank 1 opens it, after the group has formed.
+    let writer = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    one.kill().unwrap();
+    let killed = Instant::now();
+    let _ = one.wait();
+    drop(writer);
+    let out0 = zero.wait_with_output().unwrap();
+    assert!(killed.elapsed() < Duration::from_secs(60), "{:?}", killed.elapsed());
+    let err = stderr(&out0);
+    assert_eq!(out0.status.code(), Some(2), "{err}");
+    assert!(err.starts_with("error: rank 0: ") && err.lines().count() == 1, "{err}");
+    assert!(!out.exists());
+}
