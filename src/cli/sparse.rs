@@ -11,6 +11,9 @@ use logreg::data::npz;
 use logreg::device::DeviceChoice;
 use logreg::train::sparse::fit_sparse;
 
+use logreg::solvers::SolverKind;
+
+use super::input::InputArgs;
 use super::train::{SolverChoice, TrainArgs};
 
 /// A `--format` for `--data` other than the one its name implies.
@@ -44,26 +47,58 @@ pub(crate) fn is_npz(path: &Path) -> bool {
     path.extension().is_some_and(|e| e.eq_ignore_ascii_case("npz"))
 }
 
-/// Whether `train` reads `--data` as sparse.
-pub(crate) fn is_sparse(args: &TrainArgs) -> bool {
-    args.sparse.format == Some(DataFormat::Libsvm) || is_libsvm(&args.input.data) || is_npz(&args.input.data)
+/// Whether `train`, `path` and `cv` read `--data` as sparse.
+pub(crate) fn is_sparse_input(input: &InputArgs, flags: &SparseFlags) -> bool {
+    flags.format == Some(DataFormat::Libsvm) || is_libsvm(&input.data) || is_npz(&input.data)
 }
 
-/// Reads the sparse `--data` (with `--labels` for `.npz`), `n_features` wide when given.
-pub(crate) fn read(args: &TrainArgs) -> anyhow::Result<SparseData> {
-    if args.input.label.is_some() {
+/// Whether `train` reads `--data` as sparse.
+pub(crate) fn is_sparse(args: &TrainArgs) -> bool {
+    is_sparse_input(&args.input, &args.sparse)
+}
+
+/// Reads the sparse `--data` (with `--labels` for `.npz`), `--n-features` wide when given.
+pub(crate) fn read_input(input: &InputArgs, flags: &SparseFlags) -> anyhow::Result<SparseData> {
+    if input.label.is_some() {
         bail!("--label names a CSV column; libsvm rows start with their label, a .npz takes --labels");
     }
-    if is_npz(&args.input.data) && args.sparse.format.is_none() {
-        let Some(labels) = &args.input.labels else {
+    if is_npz(&input.data) && flags.format.is_none() {
+        let Some(labels) = &input.labels else {
             bail!("--labels: a .npz --data needs its labels as a .npy file (--labels y.npy)");
         };
-        return Ok(npz::read_labelled(&args.input.data, labels, args.sparse.n_features)?);
+        return Ok(npz::read_labelled(&input.data, labels, flags.n_features)?);
     }
-    if args.input.labels.is_some() {
+    if input.labels.is_some() {
         bail!("--labels applies to .npy and .npz data; libsvm rows start with their label");
     }
-    Ok(libsvm::read_file(&args.input.data, args.sparse.n_features)?)
+    Ok(libsvm::read_file(&input.data, flags.n_features)?)
+}
+
+/// Reads `train`'s sparse `--data`.
+pub(crate) fn read(args: &TrainArgs) -> anyhow::Result<SparseData> {
+    read_input(&args.input, &args.sparse)
+}
+
+/// The checks `path` and `cv` make on sparse `--data` before reading it: the CPU, no
+/// standardization, and the solver that works on X's columns (newton-cd, the default there).
+pub(crate) fn grid_solver(
+    solver: Option<SolverKind>,
+    standardize: bool,
+    device: DeviceChoice,
+) -> anyhow::Result<SolverKind> {
+    if standardize {
+        bail!("--standardize: centring would make sparse --data dense; scale the columns beforehand");
+    }
+    if device == DeviceChoice::Cuda {
+        bail!("sparse --data fits its path on the CPU; drop --device cuda");
+    }
+    match solver.unwrap_or(SolverKind::NewtonCd) {
+        SolverKind::NewtonCd => Ok(SolverKind::NewtonCd),
+        other => bail!(
+            "--solver {}: a path on sparse --data solves with newton-cd (every path has an L1 part, so tron does not apply)",
+            format!("{other:?}").to_lowercase()
+        ),
+    }
 }
 
 /// `train` on sparse data: the exact solvers only, no split or standardization.

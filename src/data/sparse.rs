@@ -133,6 +133,22 @@ impl CsrMatrix {
         Ok(self)
     }
 
+    /// The rows `keep` (each below `rows`, any order, repeats allowed), as a new matrix.
+    pub fn select_rows(&self, keep: &[usize]) -> Result<Self> {
+        let (mut indptr, mut indices, mut values) = (Vec::with_capacity(keep.len() + 1), vec![], vec![]);
+        indptr.push(0);
+        for &r in keep {
+            if r >= self.rows {
+                return Err(invalid(format!("row {r} is not below the {} rows", self.rows)));
+            }
+            let (a, b) = (self.indptr[r], self.indptr[r + 1]);
+            indices.extend_from_slice(&self.indices[a..b]);
+            values.extend_from_slice(&self.values[a..b]);
+            indptr.push(indices.len());
+        }
+        Ok(Self { rows: keep.len(), cols: self.cols, indptr, indices, values, csc: None })
+    }
+
     /// Builds the CSC copy (once): for solvers that walk columns.
     pub fn ensure_columns(&mut self) {
         if self.csc.is_some() {
@@ -258,6 +274,10 @@ mod tests {
             let e = result.unwrap_err().to_string();
             assert!(e.contains(expected), "{e} lacks {expected}");
         }
+        let picked = small().select_rows(&[2, 0, 2]).unwrap();
+        let dense = Vec::<f32>::try_from(picked.to_dense().unwrap().reshape([-1])).unwrap();
+        assert_eq!(dense, [0.0, 3.0, 0.0, 1.0, 0.0, 2.0, 0.0, 3.0, 0.0]);
+        assert!(small().select_rows(&[3]).unwrap_err().to_string().contains("row 3 is not below the 3 rows"));
         let e = small().with_cols(2).unwrap_err().to_string();
         assert!(e.contains("feature index 2 is not below the model's 2 features"), "{e}");
         assert_eq!(small().with_cols(5).unwrap().cols(), 5);

@@ -194,3 +194,63 @@ fn bad_sparse_input_is_one_line_with_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("wide.svm:1:4: index 9 is beyond the 8 features expected"), "{}", stderr(&out));
 }
+
+/// `path` and `cv` on libsvm text (by extension or `--format libsvm`) give the dense CSV path that
+/// proximal Newton fits without screening: each λ, its objective and its zeros; the strong rule's
+/// discards and the KKT check's catches are in `--json`.
+#[test]
+fn path_and_cv_on_libsvm_match_the_dense_csv_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let (svm, csv) = write_files(dir.path());
+    let text = dir.path().join("d.txt").display().to_string();
+    std::fs::copy(&svm, &text).unwrap();
+    let grid = ["--n-lambdas", "12", "--lambda-ratio", "0.01", "--alpha", "0.8", "--json"];
+    let run = |args: &[&str]| train_json(&[args, &grid[..]].concat());
+    let dense = run(&["path", "--data", &csv, "--device", "cpu"]);
+    for sparse in [run(&["path", "--data", &svm]), run(&["path", "--data", &text, "--format", "libsvm"])] {
+        assert_eq!(sparse["sparse"]["solver"], "newton-cd");
+        let (a, b) = (sparse["path"].as_array().unwrap(), dense["path"].as_array().unwrap());
+        assert_eq!(a.len(), 12);
+        for (s, d) in a.iter().zip(b) {
+            assert_eq!(s["lambda"], d["lambda"]);
+            let (fs, fd) = (s["objective"].as_f64().unwrap(), d["objective"].as_f64().unwrap());
+            assert!((fs - fd).abs() <= 1e-9 * fd, "λ {}: {fs} vs {fd}", s["lambda"]);
+            let zeros = |v: &serde_json::Value| {
+                v["coef"].as_array().unwrap().iter().map(|w| w.as_f64() == Some(0.0)).collect::<Vec<_>>()
+            };
+            assert_eq!(zeros(s), zeros(d), "λ {}", s["lambda"]);
+            let out = s["screened_out"].as_u64().unwrap();
+            assert!(out as usize + s["nonzero"].as_u64().unwrap() as usize <= 8);
+            assert!(s["kkt_violations"].is_u64() && d.get("screened_out").is_none());
+        }
+        // Just below λ_max few features are in: the rule keeps most of the 8 out of the solve.
+        assert!(a[1]["screened_out"].as_u64().unwrap() >= 4, "{}", a[1]);
+    }
+    let model = dir.path().join("m.safetensors").display().to_string();
+    let cv = |data: &str| run(&["cv", "--data", data, "--folds", "4", "--out", &model, "--device", "cpu"]);
+    let (sparse, dense) = (cv(&svm), cv(&csv));
+    for (s, d) in sparse["points"].as_array().unwrap().iter().zip(dense["points"].as_array().unwrap()) {
+        let (ls, ld) = (s["log_loss_mean"].as_f64().unwrap(), d["log_loss_mean"].as_f64().unwrap());
+        assert!((ls - ld).abs() <= 1e-6, "λ {}: {ls} vs {ld}", s["lambda"]);
+        assert_eq!(s["nonzero"], d["nonzero"]);
+    }
+    assert_eq!(sparse["best"]["lambda"], dense["best"]["lambda"]);
+    // The refit model scores the libsvm file.
+    let out = logreg(&["evaluate", "--model", &model, "--data", &svm, "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for (args, expected) in [
+        (vec!["path", "--data", &svm, "--standardize"], "--standardize: centring would make sparse --data dense"),
+        (
+            vec!["path", "--data", &svm, "--solver", "newton"],
+            "--solver newton: a path on sparse --data solves with newton-cd",
+        ),
+        (vec!["cv", "--data", &svm, "--solver", "tron", "--out", &model], "--solver tron: a path on sparse"),
+        (vec!["cv", "--data", &svm, "--batch-folds", "on", "--out", &model], "--batch-folds on: sparse --data"),
+        (vec!["path", "--data", &csv, "--n-features", "9"], "--n-features applies to sparse --data"),
+        (vec!["path", "--data", &svm, "--n-features", "3"], "beyond the 3 features"),
+    ] {
+        let out = logreg(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&out).contains(expected) && stderr(&out).lines().count() == 1, "{args:?}: {}", stderr(&out));
+    }
+}
