@@ -202,12 +202,13 @@ pub(crate) fn score(
     data: &Path,
     labels: Option<&Path>,
     labelled: bool,
+    libsvm: bool,
 ) -> anyhow::Result<(Vec<f32>, Vec<f32>)> {
     if saved.standardizer.is_some() {
         bail!("--model standardizes its features (centring would make sparse --data dense): score a CSV or .npy file");
     }
     let width = saved.model.coef().len();
-    let data = if is_npz(data) {
+    let data = if is_npz(data) && !libsvm {
         match labels {
             Some(y) => npz::read_labelled(data, y, Some(width))?,
             None if labelled => bail!("--labels: a .npz --data needs its labels as a .npy file (--labels y.npy)"),
@@ -229,7 +230,7 @@ pub(crate) fn score(
     data.x.mv(&w, &mut z);
     let b = f64::from(saved.model.intercept());
     let probs = z.iter().map(|&z| logreg::solvers::sigmoid(z + b) as f32).collect();
-    Ok((probs, if labelled || is_libsvm_source(&data) { data.labels } else { vec![] }))
+    Ok((probs, if labelled || libsvm || is_libsvm_source(&data) { data.labels } else { vec![] }))
 }
 
 fn is_libsvm_source(data: &SparseData) -> bool {

@@ -254,3 +254,51 @@ fn path_and_cv_on_libsvm_match_the_dense_csv_path() {
         assert!(stderr(&out).contains(expected) && stderr(&out).lines().count() == 1, "{args:?}: {}", stderr(&out));
     }
 }
+
+/// `predict` and `evaluate` read libsvm text under any name with `--format libsvm`; a model of 8
+/// features scores a file whose largest index is below 8 (the missing columns are zeros) as the
+/// same rows padded with explicit zeros, and refuses an index at or beyond 8 by line and column.
+#[test]
+fn predict_and_evaluate_take_format_libsvm_and_narrower_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let (svm, _) = write_files(dir.path());
+    let model = dir.path().join("m.safetensors").display().to_string();
+    assert!(logreg(&["train", "--data", &svm, "--out", &model, "--quiet", "--C", "2"]).status.success());
+    let file = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+    // Rows using features 1–3 only, and the same rows with features 4–8 written as explicit zeros.
+    let narrow = file("narrow.txt", "+1 1:0.5 3:-1\n-1 2:2\n+1 1:-0.25 2:0.75 3:0.5\n");
+    let padded = file(
+        "padded.svm",
+        "+1 1:0.5 3:-1 4:0 8:0\n-1 2:2 5:0 6:0 7:0 8:0\n+1 1:-0.25 2:0.75 3:0.5 4:0 5:0 6:0 7:0 8:0\n",
+    );
+    let predict = |args: &[&str]| {
+        let out = logreg(&[&["predict", "--model", &model][..], args].concat());
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        stdout(&out)
+    };
+    let (a, b) = (predict(&["--data", &narrow, "--format", "libsvm"]), predict(&["--data", &padded]));
+    assert_eq!(a.lines().count(), 4);
+    assert_eq!(a, b);
+    let eval = |data: &str, extra: &[&str]| {
+        let out = logreg(&[&["evaluate", "--model", &model, "--data", data, "--json"][..], extra].concat());
+        assert!(out.status.success(), "{}", stderr(&out));
+        serde_json::from_str::<serde_json::Value>(&stdout(&out)).unwrap()
+    };
+    let (a, b) = (eval(&narrow, &["--format", "libsvm"]), eval(&padded, &[]));
+    assert_eq!(a["rows"], 3);
+    assert_eq!(a["log_loss"], b["log_loss"]);
+    // Without --format, a .txt file is read as CSV, and fails as one.
+    assert_eq!(logreg(&["predict", "--model", &model, "--data", &narrow]).status.code(), Some(2));
+    let wide = file("wide.txt", "+1 1:1\n-1 2:1 8:1 9:0.5\n");
+    for command in ["predict", "evaluate"] {
+        let out = logreg(&[command, "--model", &model, "--data", &wide, "--format", "libsvm"]);
+        assert_eq!(out.status.code(), Some(2));
+        let err = stderr(&out);
+        assert!(err.contains("wide.txt:2:12: index 9 is beyond the 8 features expected"), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+}
