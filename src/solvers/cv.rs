@@ -454,6 +454,26 @@ mod tests {
     }
 
     #[test]
+    fn sparse_cross_validation_is_the_dense_one_and_refuses_standardizing() {
+        let (x, y) = data();
+        let csr = CsrMatrix::from_dense(&x).unwrap();
+        let labels = Vec::<f32>::try_from(&y).unwrap();
+        let path = PathConfig { n_lambdas: 10, kind: SolverKind::NewtonCd, ..Default::default() };
+        let sparse = cross_validate_sparse(&csr, &labels, &CvConfig { path, jobs: 2, ..Default::default() }).unwrap();
+        let newton = PathConfig { kind: SolverKind::Newton, ..path };
+        let dense = cross_validate(&x, &y, &CvConfig { path: newton, ..Default::default() }).unwrap();
+        assert_eq!(sparse.fold_sizes, dense.fold_sizes);
+        for (a, b) in sparse.points.iter().zip(&dense.points) {
+            assert_eq!((a.lambda, a.nonzero), (b.lambda, b.nonzero));
+            assert!((a.log_loss_mean - b.log_loss_mean).abs() <= 1e-7, "{a:?} vs {b:?}");
+            assert!((a.auc_mean - b.auc_mean).abs() <= 1e-6, "{a:?} vs {b:?}");
+        }
+        let standardize = CvConfig { path, standardize: true, ..Default::default() };
+        let e = cross_validate_sparse(&csr, &labels, &standardize).unwrap_err().to_string();
+        assert!(e.starts_with("invalid standardize: true (centring would make sparse data dense"), "{e}");
+    }
+
+    #[test]
     fn bad_settings_are_named() {
         let (x, y) = data();
         for (config, expected) in [

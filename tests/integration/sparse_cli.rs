@@ -240,6 +240,7 @@ fn path_and_cv_on_libsvm_match_the_dense_csv_path() {
     assert!(out.status.success(), "{}", stderr(&out));
     for (args, expected) in [
         (vec!["path", "--data", &svm, "--standardize"], "--standardize: centring would make sparse --data dense"),
+        (vec!["cv", "--data", &svm, "--standardize", "--out", &model], "--standardize: centring would make sparse"),
         (
             vec!["path", "--data", &svm, "--solver", "newton"],
             "--solver newton: a path on sparse --data solves with newton-cd",
