@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
+use logreg::data::csr_file::{self, is_csr_file};
 use logreg::data::libsvm::{self, SparseData};
 use logreg::data::npz;
 use logreg::device::DeviceChoice;
@@ -49,7 +50,7 @@ pub(crate) fn is_npz(path: &Path) -> bool {
 
 /// Whether `train`, `path` and `cv` read `--data` as sparse.
 pub(crate) fn is_sparse_input(input: &InputArgs, flags: &SparseFlags) -> bool {
-    flags.format == Some(DataFormat::Libsvm) || is_libsvm(&input.data) || is_npz(&input.data)
+    flags.format == Some(DataFormat::Libsvm) || is_sparse_path(&input.data)
 }
 
 /// Whether `train` reads `--data` as sparse.
@@ -69,7 +70,10 @@ pub(crate) fn read_input(input: &InputArgs, flags: &SparseFlags) -> anyhow::Resu
         return Ok(npz::read_labelled(&input.data, labels, flags.n_features)?);
     }
     if input.labels.is_some() {
-        bail!("--labels applies to .npy and .npz data; libsvm rows start with their label");
+        bail!("--labels applies to .npy and .npz data; libsvm and .lrcsr files hold their labels");
+    }
+    if is_csr_file(&input.data) && flags.format.is_none() {
+        return Ok(csr_file::read_file(&input.data, flags.n_features)?);
     }
     Ok(libsvm::read_file(&input.data, flags.n_features)?)
 }
@@ -191,7 +195,7 @@ pub(crate) fn train(args: &TrainArgs, config: logreg::train::fit::FitConfig) -> 
 
 /// Whether `predict`/`evaluate` read `data` as sparse (by its name).
 pub(crate) fn is_sparse_path(data: &Path) -> bool {
-    is_libsvm(data) || is_npz(data)
+    is_libsvm(data) || is_npz(data) || is_csr_file(data)
 }
 
 /// The model's probabilities for the sparse `data` (libsvm, or `.npz` with `labels` when
@@ -221,9 +225,13 @@ pub(crate) fn score(
         }
     } else {
         if labels.is_some() {
-            bail!("--labels applies to .npy and .npz data; libsvm rows start with their label");
+            bail!("--labels applies to .npy and .npz data; libsvm and .lrcsr files hold their labels");
         }
-        libsvm::read_file(data, Some(width))?
+        if is_csr_file(data) && !libsvm {
+            csr_file::read_file(data, Some(width))?
+        } else {
+            libsvm::read_file(data, Some(width))?
+        }
     };
     let w: Vec<f64> = saved.model.coef().iter().map(|&w| f64::from(w)).collect();
     let mut z = vec![0.0; data.x.rows()];

@@ -52,11 +52,12 @@ impl CsrMatrix {
         if u32::try_from(cols).is_err() {
             return Err(invalid(format!("{cols} columns (at most {} are held)", u32::MAX)));
         }
+        // Monotone first: then every offset lies within the arrays and the rows can be sliced.
+        if let Some(r) = indptr.windows(2).position(|w| w[0] > w[1]) {
+            return Err(invalid(format!("indptr decreases at row {r} ({} then {})", indptr[r], indptr[r + 1])));
+        }
         for r in 0..rows {
             let (a, b) = (indptr[r], indptr[r + 1]);
-            if a > b {
-                return Err(invalid(format!("indptr decreases at row {r} ({a} then {b})")));
-            }
             let row = &indices[a..b];
             if let Some(&j) = row.iter().find(|&&j| j as usize >= cols) {
                 return Err(invalid(format!("row {r}: column index {j} is not below the {cols} columns")));
@@ -265,6 +266,11 @@ mod tests {
             (CsrMatrix::new(2, 3, vec![0, 2, 1, 2], vec![0, 1], vec![1.0, 1.0]), "indptr has 4 entries"),
             (CsrMatrix::new(2, 3, vec![0, 2, 1], vec![0, 1, 2], vec![1.0; 3]), "not from 0 to the 3"),
             (CsrMatrix::new(3, 3, vec![0, 3, 2, 3], vec![0, 1, 2], vec![1.0; 3]), "indptr decreases at row 1"),
+            // An offset past the arrays before a decrease: refused, not sliced.
+            (
+                CsrMatrix::new(3, 3, vec![0, 5, 2, 3], vec![0, 1, 2], vec![1.0; 3]),
+                "indptr decreases at row 1 (5 then 2)",
+            ),
             (CsrMatrix::new(1, 3, vec![0, 2], vec![1, 1], vec![1.0; 2]), "repeated (1 then 1)"),
             (CsrMatrix::new(1, 3, vec![0, 2], vec![2, 1], vec![1.0; 2]), "not increasing (2 then 1)"),
             (CsrMatrix::new(1, 3, vec![0, 1], vec![3], vec![1.0]), "column index 3 is not below the 3"),

@@ -303,3 +303,54 @@ fn predict_and_evaluate_take_format_libsvm_and_narrower_files() {
         assert_eq!(err.lines().count(), 1, "{err}");
     }
 }
+
+/// `convert` writes libsvm text or a `.npz` as a binary CSR file that `train`, `path` and `predict`
+/// read as the text itself; a damaged one is one line with exit 2, and a failed convert leaves the
+/// previous output as it was.
+#[test]
+fn convert_to_binary_csr_reads_back_as_the_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let (svm, _) = write_files(dir.path());
+    let bin = dir.path().join("d.lrcsr").display().to_string();
+    let out = logreg(&["convert", &svm, &bin, "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let j: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let nnz = rows().iter().map(|(_, x)| x.iter().filter(|v| **v != 0.0).count()).sum::<usize>();
+    assert_eq!((j["rows"].as_u64(), j["features"].as_u64(), j["nnz"].as_u64()), (Some(120), Some(8), Some(nnz as u64)));
+    // The documented size: 32 + 4·rows + 8·(rows + 1) + 8·nnz.
+    assert_eq!(std::fs::metadata(&bin).unwrap().len() as usize, 32 + 4 * 120 + 8 * 121 + 8 * nnz);
+    let model = dir.path().join("m.safetensors").display().to_string();
+    let fit = |data: &str| {
+        train_json(&["train", "--data", data, "--C", "0.5", "--l1-ratio", "1", "--json", "--quiet", "--out", &model])
+    };
+    let (a, b) = (fit(&svm), fit(&bin));
+    assert_eq!(a["coef"], b["coef"]);
+    assert_eq!(objective(&a), objective(&b));
+    let path = |data: &str| train_json(&["path", "--data", data, "--n-lambdas", "6", "--json"]);
+    assert_eq!(path(&svm)["path"], path(&bin)["path"]);
+    let predict = |data: &str| stdout(&logreg(&["predict", "--model", &model, "--data", data]));
+    assert_eq!(predict(&svm), predict(&bin));
+
+    let bytes = std::fs::read(&bin).unwrap();
+    let damaged = dir.path().join("cut.lrcsr");
+    std::fs::write(&damaged, &bytes[..bytes.len() - 3]).unwrap();
+    let damaged = damaged.display().to_string();
+    for args in
+        [vec!["train", "--data", &damaged, "--out", &model], vec!["predict", "--model", &model, "--data", &damaged]]
+    {
+        let out = logreg(&args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("cut.lrcsr: header: 120 rows and") && err.contains("(truncated or damaged)"), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+    // A bad INPUT: one line, and the previous OUTPUT is left whole.
+    let bad = dir.path().join("bad.svm");
+    std::fs::write(&bad, "+1 1:1\n-1 0:2\n").unwrap();
+    let out = logreg(&["convert", &bad.display().to_string(), &bin]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("bad.svm:2:4: index 0"), "{}", stderr(&out));
+    assert_eq!(std::fs::read(&bin).unwrap(), bytes);
+    let out = logreg(&["convert", &svm, &dir.path().join("d.npy").display().to_string()]);
+    assert!(stderr(&out).contains("must end in .lrcsr for a sparse INPUT"), "{}", stderr(&out));
+}
