@@ -1,4 +1,5 @@
-//! `logreg convert`: a labelled CSV file to `.npy` features and labels, one row at a time.
+//! `logreg convert`: a labelled CSV file to `.npy` features and labels, one row at a time; libsvm
+//! text or a scipy `.npz` (with `--labels`) to logreg's binary CSR file (`.lrcsr`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -6,19 +7,24 @@ use std::process::ExitCode;
 use anyhow::bail;
 use clap::Args;
 
+use logreg::data::csr_file::{self, is_csr_file};
 use logreg::data::table::LabelColumn;
+use logreg::data::{libsvm, npz};
 
 use super::check_outputs;
 use super::input::{is_npy, FormatArgs, RecipeArgs};
+use super::sparse::{is_libsvm, is_npz};
 
 #[derive(Args)]
 pub(crate) struct ConvertArgs {
     /// CSV file with a header row (`-` reads standard input; gzip or zstd is decompressed as it is
-    /// read).
+    /// read); or libsvm text (.svm, .libsvm, .svmlight) or a scipy .npz, for a .lrcsr OUTPUT.
     pub(crate) input: PathBuf,
     /// Where the features go: a (rows, features) little-endian f32 .npy array. Its recipe (the
     /// columns' names, encodings, imputations and classes) goes beside it, `.recipe.json` in place
-    /// of `.npy`: `train` records it in the model, which then scores the CSV file.
+    /// of `.npy`: `train` records it in the model, which then scores the CSV file. For a sparse
+    /// INPUT, a binary CSR file (.lrcsr: the labels and CSR arrays; train, path, cv, predict and
+    /// evaluate read it).
     pub(crate) output: PathBuf,
     /// Name of the label column [default: the last column].
     #[arg(long)]
@@ -26,6 +32,12 @@ pub(crate) struct ConvertArgs {
     /// Where the labels go [default: OUTPUT with `.labels.npy` in place of `.npy`].
     #[arg(long)]
     pub(crate) labels_out: Option<PathBuf>,
+    /// The 0/1 labels (.npy) of a .npz INPUT, which `convert` writes into the .lrcsr OUTPUT.
+    #[arg(long)]
+    pub(crate) labels: Option<PathBuf>,
+    /// Sparse INPUT: the number of features [default: the largest index in the file].
+    #[arg(long)]
+    pub(crate) n_features: Option<usize>,
     #[command(flatten)]
     pub(crate) format: FormatArgs,
     /// Text labels, IDs, chosen columns, categorical columns and missing values, as `train` reads
@@ -36,6 +48,12 @@ pub(crate) struct ConvertArgs {
 }
 
 pub(crate) fn convert(args: ConvertArgs) -> anyhow::Result<ExitCode> {
+    if is_libsvm(&args.input) || is_npz(&args.input) {
+        return convert_sparse(&args);
+    }
+    if args.labels.is_some() || args.n_features.is_some() {
+        bail!("--labels and --n-features apply to a sparse INPUT (libsvm, .npz)");
+    }
     let format = args.format.format()?;
     // `.npy` alone is a hidden file without an extension, refused here too.
     if !is_npy(&args.output) {
@@ -75,6 +93,43 @@ pub(crate) fn convert(args: ConvertArgs) -> anyhow::Result<ExitCode> {
         recipe_out.display(),
         c.columns.feature_names.join(", ")
     )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// libsvm text or a `.npz` (with `--labels`) to a binary CSR file, written whole or not at all.
+fn convert_sparse(args: &ConvertArgs) -> anyhow::Result<ExitCode> {
+    if !is_csr_file(&args.output) {
+        bail!("convert: OUTPUT {} must end in .lrcsr for a sparse INPUT (libsvm, .npz)", args.output.display());
+    }
+    if args.recipe.first_given().is_some() || args.label.is_some() || args.labels_out.is_some() {
+        bail!("convert: the table flags (--label, --labels-out, recipe flags) do not apply to a sparse INPUT");
+    }
+    check_outputs(&[("OUTPUT", &args.output)], &[("INPUT", &args.input)])?;
+    let data = if is_npz(&args.input) {
+        let Some(labels) = &args.labels else {
+            bail!("--labels: a .npz INPUT needs its labels as a .npy file (--labels y.npy)");
+        };
+        npz::read_labelled(&args.input, labels, args.n_features)?
+    } else {
+        if args.labels.is_some() {
+            bail!("--labels applies to a .npz INPUT; libsvm rows start with their label");
+        }
+        libsvm::read_file(&args.input, args.n_features)?
+    };
+    let bytes = csr_file::to_bytes(&data);
+    super::write_outputs(&[("OUTPUT", args.output.as_path(), &bytes[..])])?;
+    let (rows, cols, nnz) = (data.x.rows(), data.x.cols(), data.x.nnz());
+    if super::json() {
+        jsonln!(serde_json::json!({
+            "csr_file": args.output, "rows": rows, "features": cols, "nnz": nnz, "bytes": bytes.len(),
+        }))?;
+    } else {
+        outln!(
+            "wrote {} ({rows} rows × {cols} features, {nnz} non-zeros, {} bytes)",
+            args.output.display(),
+            bytes.len()
+        )?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 

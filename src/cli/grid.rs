@@ -8,15 +8,17 @@ use anyhow::{bail, Context};
 use clap::Args;
 
 use logreg::data::dataset::{Dataset, Standardizer};
+use logreg::data::npy::feature_names;
 use logreg::device::DeviceChoice;
-use logreg::solvers::cv::{cross_validate, CvConfig};
-use logreg::solvers::path::PathConfig;
+use logreg::solvers::cv::{cross_validate, cross_validate_sparse, CvConfig};
+use logreg::solvers::path::{sparse_path, PathConfig};
 use logreg::solvers::{SolverConfig, SolverKind};
 
 use logreg::data::recipe::Recipe;
 use logreg::data::table::Table;
 
 use super::input::{InputArgs, RecipeArgs};
+use super::sparse::{grid_solver, is_sparse_input, read_input, SparseFlags};
 use super::{at_least_one, resolve_device, stop_on_ctrl_c};
 
 /// The λ grid and the solver, shared by `path` and `cv`.
@@ -38,13 +40,15 @@ pub(crate) struct GridArgs {
     #[arg(long)]
     pub(crate) max_iter: Option<i64>,
     /// newton = proximal Newton (d×d Hessian; best for up to a few thousand features), fista =
-    /// accelerated proximal gradient (matrix-vector products only).
-    #[arg(long, value_enum, default_value_t = SolverKind::Newton)]
-    pub(crate) solver: SolverKind,
+    /// accelerated proximal gradient (matrix-vector products only), newton-cd = coordinate
+    /// descent on X's columns with the strong rule [default: newton; newton-cd for sparse --data].
+    #[arg(long, value_enum)]
+    pub(crate) solver: Option<SolverKind>,
 }
 
 impl GridArgs {
-    pub(crate) fn config(&self) -> anyhow::Result<PathConfig> {
+    /// The path's settings, fitted by `kind`.
+    pub(crate) fn config(&self, kind: SolverKind) -> anyhow::Result<PathConfig> {
         if self.n_lambdas < 2 {
             bail!("invalid --n-lambdas: {} (must be at least 2)", self.n_lambdas);
         }
@@ -52,7 +56,7 @@ impl GridArgs {
             n_lambdas: self.n_lambdas as usize,
             ratio: self.lambda_ratio,
             alpha: self.alpha,
-            kind: self.solver,
+            kind,
             solver: SolverConfig { tol: self.tol, max_iter: at_least_one("max-iter", self.max_iter)? },
         })
     }
@@ -78,6 +82,9 @@ pub(crate) struct PathArgs {
     /// Draw the coefficients against log10 λ to this PNG file.
     #[arg(long)]
     pub(crate) plot: Option<PathBuf>,
+    /// --format and --n-features for sparse --data.
+    #[command(flatten)]
+    pub(crate) sparse: Box<SparseFlags>,
 }
 
 #[derive(Args)]
@@ -119,6 +126,9 @@ pub(crate) struct CvArgs {
     /// Also write the table as CSV: lambda, nonzero, log-loss mean/std/se, AUC mean/std.
     #[arg(long)]
     pub(crate) csv: Option<PathBuf>,
+    /// --format and --n-features for sparse --data.
+    #[command(flatten)]
+    pub(crate) sparse: Box<SparseFlags>,
 }
 
 /// `--batch-folds`.
@@ -153,25 +163,52 @@ fn load_table(input: &InputArgs, flags: &RecipeArgs) -> anyhow::Result<(Table, O
     Ok((table, recipe.filter(|r| !r.is_plain())))
 }
 
+/// The solver `path` and `cv` use: newton-cd for sparse `--data` (after its checks), else `--solver`
+/// or newton; `--n-features` is refused for dense data.
+fn grid_kind(
+    sparse: bool,
+    flags: &SparseFlags,
+    grid: &GridArgs,
+    standardize: bool,
+    device: DeviceChoice,
+) -> anyhow::Result<SolverKind> {
+    if sparse {
+        return grid_solver(grid.solver, standardize, device);
+    }
+    if flags.n_features.is_some() {
+        bail!("--n-features applies to sparse --data (libsvm, .npz)");
+    }
+    Ok(grid.solver.unwrap_or(SolverKind::Newton))
+}
+
 pub(crate) fn path(args: PathArgs) -> anyhow::Result<ExitCode> {
-    let config = args.grid.config()?;
+    let sparse = is_sparse_input(&args.input, &args.sparse);
+    let config = args.grid.config(grid_kind(sparse, &args.sparse, &args.grid, args.standardize, args.device)?)?;
     let mut outputs = vec![];
     outputs.extend(args.csv.as_deref().map(|p| ("--csv", p)));
     outputs.extend(args.plot.as_deref().map(|p| ("--plot", p)));
     args.input.check_outputs(&outputs)?;
-    let device = resolve_device(args.device)?;
-    let (table, _) = load_table(&args.input, &args.recipe)?;
-    stop_on_ctrl_c()?;
-    let data = Dataset::from_table(&table)?;
-    let x = if args.standardize { Standardizer::fit(&data.x)?.apply(&data.x)? } else { data.x };
-    let points = logreg::solvers::path::path(&x.to_device(device), &data.y.to_device(device), &config)?;
+    let mut shape = None;
+    let (points, names) = if sparse {
+        let data = read_input(&args.input, &args.sparse)?;
+        stop_on_ctrl_c()?;
+        shape = Some((data.x.rows(), data.x.cols(), data.x.nnz()));
+        (sparse_path(&data.x, &data.labels, &config)?, feature_names(data.x.cols()))
+    } else {
+        let device = resolve_device(args.device)?;
+        let (table, _) = load_table(&args.input, &args.recipe)?;
+        stop_on_ctrl_c()?;
+        let data = Dataset::from_table(&table)?;
+        let x = if args.standardize { Standardizer::fit(&data.x)?.apply(&data.x)? } else { data.x };
+        (logreg::solvers::path::path(&x.to_device(device), &data.y.to_device(device), &config)?, table.feature_names)
+    };
     let unconverged = points.iter().filter(|p| !p.converged).count();
     if unconverged > 0 {
         warnln!("warning: {unconverged} of {} fits stopped at --max-iter without converging", points.len());
     }
     // Every output is made first, and written only once all of them are.
     let csv = args.csv.as_ref().map(|path| {
-        let mut out = format!("lambda,nonzero,objective,intercept,{}\n", table.feature_names.join(","));
+        let mut out = format!("lambda,nonzero,objective,intercept,{}\n", names.join(","));
         for p in &points {
             let coefs: Vec<String> = p.coef.iter().map(f64::to_string).collect();
             out += &format!("{},{},{},{},{}\n", p.lambda, p.nonzero, p.objective, p.intercept, coefs.join(","));
@@ -182,7 +219,7 @@ pub(crate) fn path(args: PathArgs) -> anyhow::Result<ExitCode> {
         Some(path) => {
             let lambdas: Vec<f64> = points.iter().map(|p| p.lambda).collect();
             let coefs: Vec<Vec<f64>> = points.iter().map(|p| p.coef.clone()).collect();
-            Some((path, logreg::plot::coefficient_paths(&lambdas, &coefs, &table.feature_names)?))
+            Some((path, logreg::plot::coefficient_paths(&lambdas, &coefs, &names)?))
         }
         None => None,
     };
@@ -191,7 +228,11 @@ pub(crate) fn path(args: PathArgs) -> anyhow::Result<ExitCode> {
     outputs.extend(plot.as_ref().map(|(path, png)| ("--plot", path.as_path(), &png[..])));
     super::write_outputs(&outputs)?;
     if super::json() {
-        jsonln!(serde_json::json!({ "features": table.feature_names, "alpha": args.grid.alpha, "path": points }))?;
+        let mut json = serde_json::json!({ "features": names, "alpha": args.grid.alpha, "path": points });
+        if let Some((rows, cols, nnz)) = shape {
+            json["sparse"] = serde_json::json!({ "rows": rows, "features": cols, "nnz": nnz, "solver": "newton-cd" });
+        }
+        jsonln!(json)?;
     } else {
         outln!("{:>12}  {:>7}  {:>12}  {:>10}", "lambda", "nonzero", "objective", "iterations")?;
         for p in &points {
@@ -206,7 +247,9 @@ pub(crate) fn cv(args: CvArgs) -> anyhow::Result<ExitCode> {
     let mut outputs = vec![("--out", args.out.as_path())];
     outputs.extend(args.csv.as_deref().map(|p| ("--csv", p)));
     args.input.check_outputs(&outputs)?;
-    let device = resolve_device(args.device)?;
+    let sparse = is_sparse_input(&args.input, &args.sparse);
+    let kind = grid_kind(sparse, &args.sparse, &args.grid, args.standardize, args.device)?;
+    let device = if sparse { tch::Device::Cpu } else { resolve_device(args.device)? };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let jobs = match at_least_one("jobs", args.jobs)? {
         Some(j) => j,
@@ -218,15 +261,30 @@ pub(crate) fn cv(args: CvArgs) -> anyhow::Result<ExitCode> {
         BatchFolds::On => Some(true),
         BatchFolds::Off => Some(false),
     };
-    let (seed, standardize, path) = (args.seed, args.standardize, args.grid.config()?);
+    if sparse && batch_folds == Some(true) {
+        bail!("--batch-folds on: sparse --data solves its folds apart (with newton-cd)");
+    }
+    let (seed, standardize, path) = (args.seed, args.standardize, args.grid.config(kind)?);
     let config = CvConfig { folds, seed, standardize, path, jobs, batch_folds };
     config.validate()?;
-    let (table, recipe) = load_table(&args.input, &args.recipe)?;
-    stop_on_ctrl_c()?;
-    let data = Dataset::from_table(&table)?;
-    let started = std::time::Instant::now();
-    let r = cross_validate(&data.x.to_device(device), &data.y.to_device(device), &config)?;
-    let fit_seconds = started.elapsed().as_secs_f64();
+    let (r, rows, names, label_name, recipe, fit_seconds);
+    if sparse {
+        let data = read_input(&args.input, &args.sparse)?;
+        stop_on_ctrl_c()?;
+        let started = std::time::Instant::now();
+        r = cross_validate_sparse(&data.x, &data.labels, &config)?;
+        fit_seconds = started.elapsed().as_secs_f64();
+        (rows, names, label_name, recipe) = (data.x.rows(), feature_names(data.x.cols()), "y".to_string(), None);
+    } else {
+        let (table, table_recipe) = load_table(&args.input, &args.recipe)?;
+        stop_on_ctrl_c()?;
+        let data = Dataset::from_table(&table)?;
+        let started = std::time::Instant::now();
+        r = cross_validate(&data.x.to_device(device), &data.y.to_device(device), &config)?;
+        fit_seconds = started.elapsed().as_secs_f64();
+        (rows, names, recipe) = (table.labels.len(), table.feature_names, table_recipe);
+        label_name = table.label_name.unwrap_or_default();
+    }
     let chosen = match args.select {
         Select::Best => r.best,
         Select::OneSe => r.one_se,
@@ -237,7 +295,7 @@ pub(crate) fn cv(args: CvArgs) -> anyhow::Result<ExitCode> {
         warnln!("warning: {unconverged} of {} fits on all rows stopped at --max-iter without converging", r.full.len());
     }
     let alpha = args.grid.alpha;
-    let mut saved = r.model(chosen, &config, table.feature_names.clone(), table.label_name.clone().unwrap_or_default());
+    let mut saved = r.model(chosen, &config, names.clone(), label_name);
     // The refit reads raw files as this run read its --data: columns, levels, fills, classes.
     saved.recipe = recipe;
     let table_csv = args.csv.as_ref().map(|path| {
@@ -261,7 +319,7 @@ pub(crate) fn cv(args: CvArgs) -> anyhow::Result<ExitCode> {
             "folds": folds, "fold_sizes": r.fold_sizes, "batched_folds": r.batched, "fit_seconds": fit_seconds,
             "alpha": alpha, "points": r.points,
             "best": best, "one_se": one_se, "chosen": r.points[chosen],
-            "coef": fit.coef, "intercept": fit.intercept, "features": table.feature_names, "model": args.out,
+            "coef": fit.coef, "intercept": fit.intercept, "features": names, "model": args.out,
         }))?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -285,7 +343,7 @@ pub(crate) fn cv(args: CvArgs) -> anyhow::Result<ExitCode> {
     }
     outln!(
         "{folds}-fold CV on {} rows: best λ {:.6e} (log-loss {:.5}, {} non-zero); 1-SE λ {:.6e} (log-loss {:.5}, {} non-zero)",
-        table.labels.len(),
+        rows,
         best.lambda,
         best.log_loss_mean,
         best.nonzero,

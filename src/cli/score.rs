@@ -43,6 +43,9 @@ pub(crate) struct PredictArgs {
     /// (all zeros, counted in a note).
     #[arg(long, value_enum, default_value_t = UnknownChoice::Error)]
     pub(crate) unknown: UnknownChoice,
+    /// Read --data as libsvm text whatever its name (.svm, .libsvm, .svmlight are libsvm already).
+    #[arg(long = "format", value_enum)]
+    pub(crate) data_format: Option<super::sparse::DataFormat>,
     #[command(flatten)]
     pub(crate) format: FormatArgs,
 }
@@ -91,6 +94,9 @@ pub(crate) struct EvaluateArgs {
     /// (all zeros, counted in a note).
     #[arg(long, value_enum, default_value_t = UnknownChoice::Error)]
     pub(crate) unknown: UnknownChoice,
+    /// Read --data as libsvm text whatever its name (.svm, .libsvm, .svmlight are libsvm already).
+    #[arg(long = "format", value_enum)]
+    pub(crate) data_format: Option<super::sparse::DataFormat>,
     #[command(flatten)]
     pub(crate) format: FormatArgs,
 }
@@ -116,11 +122,13 @@ pub(crate) fn load_and_predict(
     format: &FormatArgs,
     label_name: Option<&str>,
     unknown: UnknownChoice,
+    data_format: Option<super::sparse::DataFormat>,
 ) -> anyhow::Result<Scored> {
     let device = resolve_device(device)?;
     let saved = SavedModel::load(model)?;
-    if super::sparse::is_sparse_path(data) {
-        let (probs, labels) = super::sparse::score(&saved, data, labels, labelled)?;
+    let libsvm = data_format == Some(super::sparse::DataFormat::Libsvm);
+    if libsvm || super::sparse::is_sparse_path(data) {
+        let (probs, labels) = super::sparse::score(&saved, data, labels, labelled, libsvm)?;
         return Ok(Scored { saved, probs, labels, ids: vec![] });
     }
     if is_npy(data) {
@@ -165,8 +173,17 @@ pub(crate) fn predict(args: PredictArgs) -> anyhow::Result<ExitCode> {
     check_threshold(args.threshold)?;
     let outputs: Vec<(&str, &std::path::Path)> = args.output.as_deref().map(|p| ("--out", p)).into_iter().collect();
     check_outputs(&outputs, &[("--model", &args.model), ("--data", &args.data)])?;
-    let Scored { saved, probs, ids, .. } =
-        load_and_predict(&args.model, &args.data, None, false, args.device, &args.format, None, args.unknown)?;
+    let Scored { saved, probs, ids, .. } = load_and_predict(
+        &args.model,
+        &args.data,
+        None,
+        false,
+        args.device,
+        &args.format,
+        None,
+        args.unknown,
+        args.data_format,
+    )?;
     let recipe = saved.recipe.as_ref();
     let id_names: &[String] = match recipe {
         Some(r) if !ids.is_empty() => &r.ids,
@@ -303,6 +320,7 @@ pub(crate) fn evaluate(args: EvaluateArgs) -> anyhow::Result<ExitCode> {
             &args.format,
             args.label.as_deref(),
             args.unknown,
+            args.data_format,
         )?;
         (s.saved, s.probs, s.labels)
     };

@@ -6,11 +6,15 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
+use logreg::data::csr_file::{self, is_csr_file};
 use logreg::data::libsvm::{self, SparseData};
 use logreg::data::npz;
 use logreg::device::DeviceChoice;
 use logreg::train::sparse::fit_sparse;
 
+use logreg::solvers::SolverKind;
+
+use super::input::InputArgs;
 use super::train::{SolverChoice, TrainArgs};
 
 /// A `--format` for `--data` other than the one its name implies.
@@ -44,26 +48,61 @@ pub(crate) fn is_npz(path: &Path) -> bool {
     path.extension().is_some_and(|e| e.eq_ignore_ascii_case("npz"))
 }
 
-/// Whether `train` reads `--data` as sparse.
-pub(crate) fn is_sparse(args: &TrainArgs) -> bool {
-    args.sparse.format == Some(DataFormat::Libsvm) || is_libsvm(&args.input.data) || is_npz(&args.input.data)
+/// Whether `train`, `path` and `cv` read `--data` as sparse.
+pub(crate) fn is_sparse_input(input: &InputArgs, flags: &SparseFlags) -> bool {
+    flags.format == Some(DataFormat::Libsvm) || is_sparse_path(&input.data)
 }
 
-/// Reads the sparse `--data` (with `--labels` for `.npz`), `n_features` wide when given.
-pub(crate) fn read(args: &TrainArgs) -> anyhow::Result<SparseData> {
-    if args.input.label.is_some() {
+/// Whether `train` reads `--data` as sparse.
+pub(crate) fn is_sparse(args: &TrainArgs) -> bool {
+    is_sparse_input(&args.input, &args.sparse)
+}
+
+/// Reads the sparse `--data` (with `--labels` for `.npz`), `--n-features` wide when given.
+pub(crate) fn read_input(input: &InputArgs, flags: &SparseFlags) -> anyhow::Result<SparseData> {
+    if input.label.is_some() {
         bail!("--label names a CSV column; libsvm rows start with their label, a .npz takes --labels");
     }
-    if is_npz(&args.input.data) && args.sparse.format.is_none() {
-        let Some(labels) = &args.input.labels else {
+    if is_npz(&input.data) && flags.format.is_none() {
+        let Some(labels) = &input.labels else {
             bail!("--labels: a .npz --data needs its labels as a .npy file (--labels y.npy)");
         };
-        return Ok(npz::read_labelled(&args.input.data, labels, args.sparse.n_features)?);
+        return Ok(npz::read_labelled(&input.data, labels, flags.n_features)?);
     }
-    if args.input.labels.is_some() {
-        bail!("--labels applies to .npy and .npz data; libsvm rows start with their label");
+    if input.labels.is_some() {
+        bail!("--labels applies to .npy and .npz data; libsvm and .lrcsr files hold their labels");
     }
-    Ok(libsvm::read_file(&args.input.data, args.sparse.n_features)?)
+    if is_csr_file(&input.data) && flags.format.is_none() {
+        return Ok(csr_file::read_file(&input.data, flags.n_features)?);
+    }
+    Ok(libsvm::read_file(&input.data, flags.n_features)?)
+}
+
+/// Reads `train`'s sparse `--data`.
+pub(crate) fn read(args: &TrainArgs) -> anyhow::Result<SparseData> {
+    read_input(&args.input, &args.sparse)
+}
+
+/// The checks `path` and `cv` make on sparse `--data` before reading it: the CPU, no
+/// standardization, and the solver that works on X's columns (newton-cd, the default there).
+pub(crate) fn grid_solver(
+    solver: Option<SolverKind>,
+    standardize: bool,
+    device: DeviceChoice,
+) -> anyhow::Result<SolverKind> {
+    if standardize {
+        bail!("--standardize: centring would make sparse --data dense; scale the columns beforehand");
+    }
+    if device == DeviceChoice::Cuda {
+        bail!("sparse --data fits its path on the CPU; drop --device cuda");
+    }
+    match solver.unwrap_or(SolverKind::NewtonCd) {
+        SolverKind::NewtonCd => Ok(SolverKind::NewtonCd),
+        other => bail!(
+            "--solver {}: a path on sparse --data solves with newton-cd (every path has an L1 part, so tron does not apply)",
+            format!("{other:?}").to_lowercase()
+        ),
+    }
 }
 
 /// `train` on sparse data: the exact solvers only, no split or standardization.
@@ -156,7 +195,7 @@ pub(crate) fn train(args: &TrainArgs, config: logreg::train::fit::FitConfig) -> 
 
 /// Whether `predict`/`evaluate` read `data` as sparse (by its name).
 pub(crate) fn is_sparse_path(data: &Path) -> bool {
-    is_libsvm(data) || is_npz(data)
+    is_libsvm(data) || is_npz(data) || is_csr_file(data)
 }
 
 /// The model's probabilities for the sparse `data` (libsvm, or `.npz` with `labels` when
@@ -167,12 +206,13 @@ pub(crate) fn score(
     data: &Path,
     labels: Option<&Path>,
     labelled: bool,
+    libsvm: bool,
 ) -> anyhow::Result<(Vec<f32>, Vec<f32>)> {
     if saved.standardizer.is_some() {
         bail!("--model standardizes its features (centring would make sparse --data dense): score a CSV or .npy file");
     }
     let width = saved.model.coef().len();
-    let data = if is_npz(data) {
+    let data = if is_npz(data) && !libsvm {
         match labels {
             Some(y) => npz::read_labelled(data, y, Some(width))?,
             None if labelled => bail!("--labels: a .npz --data needs its labels as a .npy file (--labels y.npy)"),
@@ -185,16 +225,20 @@ pub(crate) fn score(
         }
     } else {
         if labels.is_some() {
-            bail!("--labels applies to .npy and .npz data; libsvm rows start with their label");
+            bail!("--labels applies to .npy and .npz data; libsvm and .lrcsr files hold their labels");
         }
-        libsvm::read_file(data, Some(width))?
+        if is_csr_file(data) && !libsvm {
+            csr_file::read_file(data, Some(width))?
+        } else {
+            libsvm::read_file(data, Some(width))?
+        }
     };
     let w: Vec<f64> = saved.model.coef().iter().map(|&w| f64::from(w)).collect();
     let mut z = vec![0.0; data.x.rows()];
     data.x.mv(&w, &mut z);
     let b = f64::from(saved.model.intercept());
     let probs = z.iter().map(|&z| logreg::solvers::sigmoid(z + b) as f32).collect();
-    Ok((probs, if labelled || is_libsvm_source(&data) { data.labels } else { vec![] }))
+    Ok((probs, if labelled || libsvm || is_libsvm_source(&data) { data.labels } else { vec![] }))
 }
 
 fn is_libsvm_source(data: &SparseData) -> bool {

@@ -3,8 +3,10 @@
 //! tensors training works on, with their split and standardization ([`dataset`]). What a raw file
 //! becomes (label classes, IDs, chosen columns, categorical levels, missing values) is the
 //! [`recipe`], built from [`labels`], [`select`], [`encode`] and [`missing`]; sparse rows
-//! ([`sparse`]) come from libsvm text ([`libsvm`]) and scipy's CSR `.npz` ([`npz`]).
+//! ([`sparse`]) come from libsvm text ([`libsvm`]), scipy's CSR `.npz` ([`npz`]) and logreg's binary
+//! CSR file ([`csr_file`]).
 
+pub mod csr_file;
 pub mod dataset;
 pub mod encode;
 pub mod labels;

@@ -52,11 +52,12 @@ impl CsrMatrix {
         if u32::try_from(cols).is_err() {
             return Err(invalid(format!("{cols} columns (at most {} are held)", u32::MAX)));
         }
+        // Monotone first: then every offset lies within the arrays and the rows can be sliced.
+        if let Some(r) = indptr.windows(2).position(|w| w[0] > w[1]) {
+            return Err(invalid(format!("indptr decreases at row {r} ({} then {})", indptr[r], indptr[r + 1])));
+        }
         for r in 0..rows {
             let (a, b) = (indptr[r], indptr[r + 1]);
-            if a > b {
-                return Err(invalid(format!("indptr decreases at row {r} ({a} then {b})")));
-            }
             let row = &indices[a..b];
             if let Some(&j) = row.iter().find(|&&j| j as usize >= cols) {
                 return Err(invalid(format!("row {r}: column index {j} is not below the {cols} columns")));
@@ -131,6 +132,22 @@ impl CsrMatrix {
         self.cols = cols;
         self.csc = None;
         Ok(self)
+    }
+
+    /// The rows `keep` (each below `rows`, any order, repeats allowed), as a new matrix.
+    pub fn select_rows(&self, keep: &[usize]) -> Result<Self> {
+        let (mut indptr, mut indices, mut values) = (Vec::with_capacity(keep.len() + 1), vec![], vec![]);
+        indptr.push(0);
+        for &r in keep {
+            if r >= self.rows {
+                return Err(invalid(format!("row {r} is not below the {} rows", self.rows)));
+            }
+            let (a, b) = (self.indptr[r], self.indptr[r + 1]);
+            indices.extend_from_slice(&self.indices[a..b]);
+            values.extend_from_slice(&self.values[a..b]);
+            indptr.push(indices.len());
+        }
+        Ok(Self { rows: keep.len(), cols: self.cols, indptr, indices, values, csc: None })
     }
 
     /// Builds the CSC copy (once): for solvers that walk columns.
@@ -249,6 +266,11 @@ mod tests {
             (CsrMatrix::new(2, 3, vec![0, 2, 1, 2], vec![0, 1], vec![1.0, 1.0]), "indptr has 4 entries"),
             (CsrMatrix::new(2, 3, vec![0, 2, 1], vec![0, 1, 2], vec![1.0; 3]), "not from 0 to the 3"),
             (CsrMatrix::new(3, 3, vec![0, 3, 2, 3], vec![0, 1, 2], vec![1.0; 3]), "indptr decreases at row 1"),
+            // An offset past the arrays before a decrease: refused, not sliced.
+            (
+                CsrMatrix::new(3, 3, vec![0, 5, 2, 3], vec![0, 1, 2], vec![1.0; 3]),
+                "indptr decreases at row 1 (5 then 2)",
+            ),
             (CsrMatrix::new(1, 3, vec![0, 2], vec![1, 1], vec![1.0; 2]), "repeated (1 then 1)"),
             (CsrMatrix::new(1, 3, vec![0, 2], vec![2, 1], vec![1.0; 2]), "not increasing (2 then 1)"),
             (CsrMatrix::new(1, 3, vec![0, 1], vec![3], vec![1.0]), "column index 3 is not below the 3"),
@@ -258,6 +280,10 @@ mod tests {
             let e = result.unwrap_err().to_string();
             assert!(e.contains(expected), "{e} lacks {expected}");
         }
+        let picked = small().select_rows(&[2, 0, 2]).unwrap();
+        let dense = Vec::<f32>::try_from(picked.to_dense().unwrap().reshape([-1])).unwrap();
+        assert_eq!(dense, [0.0, 3.0, 0.0, 1.0, 0.0, 2.0, 0.0, 3.0, 0.0]);
+        assert!(small().select_rows(&[3]).unwrap_err().to_string().contains("row 3 is not below the 3 rows"));
         let e = small().with_cols(2).unwrap_err().to_string();
         assert!(e.contains("feature index 2 is not below the model's 2 features"), "{e}");
         assert_eq!(small().with_cols(5).unwrap().cols(), 5);

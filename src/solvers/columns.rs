@@ -15,6 +15,8 @@ pub(crate) enum Columns<'a> {
     Dense { n: usize, d: usize, data: Vec<f32> },
     /// A CSR matrix whose CSC copy exists.
     Sparse(&'a CsrMatrix),
+    /// Some of another's columns, in the order of `keep` (a path's screened set).
+    Subset { x: &'a Columns<'a>, keep: &'a [usize] },
 }
 
 /// One column: every row, or the rows of its non-zeros.
@@ -83,6 +85,7 @@ impl<'a> Columns<'a> {
         match self {
             Columns::Dense { n, .. } => *n,
             Columns::Sparse(x) => x.rows(),
+            Columns::Subset { x, .. } => x.rows(),
         }
     }
 
@@ -90,6 +93,7 @@ impl<'a> Columns<'a> {
         match self {
             Columns::Dense { d, .. } => *d,
             Columns::Sparse(x) => x.cols(),
+            Columns::Subset { keep, .. } => keep.len(),
         }
     }
 
@@ -103,11 +107,18 @@ impl<'a> Columns<'a> {
                 let (a, b) = (c.ptr[j], c.ptr[j + 1]);
                 Column::Sparse(&c.rows[a..b], &c.values[a..b])
             }
+            Columns::Subset { x, keep } => x.column(keep[j]),
         }
     }
 
     /// X·w + b (columns whose weight is 0 skipped), on [`workers`] threads by blocks of rows.
     pub(crate) fn scores(&self, w: &[f64], b: f64) -> Vec<f64> {
+        if let Columns::Subset { x, keep } = self {
+            // The other columns' weights are 0, which the full product skips.
+            let mut full = vec![0.0; x.cols()];
+            keep.iter().zip(w).for_each(|(&j, &v)| full[j] = v);
+            return x.scores(&full, b);
+        }
         let mut z = vec![b; self.rows()];
         let nonzero: Vec<usize> = (0..w.len()).filter(|&j| w[j] != 0.0).collect();
         let block = self.rows().div_ceil(workers(self.work()));
@@ -121,6 +132,7 @@ impl<'a> Columns<'a> {
                             part.iter_mut().zip(column).for_each(|(o, &a)| *o += w[j] * a as f64);
                         }
                     }
+                    Columns::Subset { .. } => unreachable!("a subset scores through its whole"),
                     Columns::Sparse(x) => {
                         let (indptr, indices, values) = (x.indptr(), x.indices(), x.values());
                         for (r, o) in part.iter_mut().enumerate() {
@@ -157,6 +169,7 @@ impl<'a> Columns<'a> {
         match self {
             Columns::Dense { n, d, .. } => n * d,
             Columns::Sparse(x) => x.nnz(),
+            Columns::Subset { x, keep } => x.work() / x.cols().max(1) * keep.len(),
         }
     }
 }

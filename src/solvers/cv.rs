@@ -11,13 +11,15 @@
 use tch::{Device, Kind, Tensor};
 
 use crate::data::dataset::Standardizer;
+use crate::data::sparse::CsrMatrix;
 use crate::error::{ensure, Result};
 use crate::model::file::{SavedModel, TrainingInfo};
 use crate::model::linear::FittedLogisticRegression;
 use crate::model::metrics::roc_auc;
 use crate::model::penalty::Penalty;
 use crate::seed::with_seed;
-use crate::solvers::path::{path_on, PathConfig, PathPoint};
+use crate::solvers::columns::logloss;
+use crate::solvers::path::{path_on, sparse_lambda_max, sparse_path_at, with_columns, PathConfig, PathPoint};
 use crate::solvers::{folds, Problem, SolverKind};
 
 /// Settings. Defaults: 5 folds, seed 0, no standardization, the default path, one fold at a time.
@@ -215,6 +217,61 @@ pub fn cross_validate(x: &Tensor, y: &Tensor, config: &CvConfig) -> Result<CvRes
     summarize(scores, &lambdas, fold_sizes, full, standardizer, batched, config)
 }
 
+/// Cross-validates the path on the sparse `x` and 0/1 labels `y` with the screened path on X's
+/// columns ([`crate::solvers::path::sparse_path`]), the folds on `config.jobs` threads. Sparse
+/// data is not standardized (centring would make it dense) and its folds are not batched.
+pub fn cross_validate_sparse(x: &CsrMatrix, y: &[f32], config: &CvConfig) -> Result<CvResult> {
+    config.validate()?;
+    ensure(!config.standardize, "standardize", true, "centring would make sparse data dense; scale it beforehand")?;
+    ensure(config.batch_folds != Some(true), "batch_folds", true, "needs dense data and the newton solver")?;
+    ensure(y.len() == x.rows(), "y", y.len(), "must have one label per row")?;
+    let fold = stratified_folds(y, config.folds, config.seed)?;
+    let all = with_columns(x);
+    let lambdas = config.path.grid_below(sparse_lambda_max(&all, y, config.path.alpha)?);
+    let full = sparse_path_at(&all, y, &lambdas, &config.path)?;
+    let fold_sizes: Vec<usize> = (0..config.folds).map(|f| fold.iter().filter(|&&g| g == f).count()).collect();
+    let score = |f: usize| -> Result<Vec<(f64, f64)>> {
+        let rows = |keep: bool| -> Vec<usize> { (0..fold.len()).filter(|&i| (fold[i] == f) != keep).collect() };
+        let (train, held) = (rows(true), rows(false));
+        let mut xt = x.select_rows(&train)?;
+        xt.ensure_columns();
+        let yt: Vec<f32> = train.iter().map(|&i| y[i]).collect();
+        let points = sparse_path_at(&xt, &yt, &lambdas, &config.path)?;
+        let xh = x.select_rows(&held)?;
+        let labels: Vec<f32> = held.iter().map(|&i| y[i]).collect();
+        let mut z = vec![0.0; held.len()];
+        Ok(points
+            .iter()
+            .map(|p| {
+                xh.mv(&p.coef, &mut z);
+                z.iter_mut().for_each(|v| *v += p.intercept);
+                let loss = z.iter().zip(&labels).map(|(&z, &y)| logloss(z, y as f64)).sum::<f64>() / held.len() as f64;
+                let scores: Vec<f32> = z.iter().map(|&v| v as f32).collect();
+                (loss, roc_auc(&scores, &labels).unwrap_or(f64::NAN))
+            })
+            .collect())
+    };
+    // Job k takes folds k, k + jobs, …; each thread holds its own fold's copy of X.
+    let jobs = config.jobs.min(config.folds);
+    let results: Vec<Result<Vec<FoldScores>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..jobs)
+            .map(|k| {
+                let score = &score;
+                scope.spawn(move || (k..config.folds).step_by(jobs).map(|f| Ok((f, score(f)?))).collect())
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("a fold thread panicked")).collect()
+    });
+    let mut scores: Vec<Option<Vec<(f64, f64)>>> = vec![None; config.folds];
+    for r in results {
+        for (f, s) in r? {
+            scores[f] = Some(s);
+        }
+    }
+    let scores = scores.into_iter().map(|s| s.expect("every fold scored")).collect();
+    summarize(scores, &lambdas, fold_sizes, full, None, false, config)
+}
+
 /// Each fold's held-out (log-loss, AUC) per λ, the folds one after another on `config.jobs`
 /// threads.
 fn folds_apart(
@@ -394,6 +451,26 @@ mod tests {
         };
         let e = cross_validate(&x, &y, &fista).unwrap_err().to_string();
         assert!(e.starts_with("invalid batch_folds: true (needs the newton solver"), "{e}");
+    }
+
+    #[test]
+    fn sparse_cross_validation_is_the_dense_one_and_refuses_standardizing() {
+        let (x, y) = data();
+        let csr = CsrMatrix::from_dense(&x).unwrap();
+        let labels = Vec::<f32>::try_from(&y).unwrap();
+        let path = PathConfig { n_lambdas: 10, kind: SolverKind::NewtonCd, ..Default::default() };
+        let sparse = cross_validate_sparse(&csr, &labels, &CvConfig { path, jobs: 2, ..Default::default() }).unwrap();
+        let newton = PathConfig { kind: SolverKind::Newton, ..path };
+        let dense = cross_validate(&x, &y, &CvConfig { path: newton, ..Default::default() }).unwrap();
+        assert_eq!(sparse.fold_sizes, dense.fold_sizes);
+        for (a, b) in sparse.points.iter().zip(&dense.points) {
+            assert_eq!((a.lambda, a.nonzero), (b.lambda, b.nonzero));
+            assert!((a.log_loss_mean - b.log_loss_mean).abs() <= 1e-7, "{a:?} vs {b:?}");
+            assert!((a.auc_mean - b.auc_mean).abs() <= 1e-6, "{a:?} vs {b:?}");
+        }
+        let standardize = CvConfig { path, standardize: true, ..Default::default() };
+        let e = cross_validate_sparse(&csr, &labels, &standardize).unwrap_err().to_string();
+        assert!(e.starts_with("invalid standardize: true (centring would make sparse data dense"), "{e}");
     }
 
     #[test]

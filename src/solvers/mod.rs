@@ -26,6 +26,7 @@ mod folds;
 pub mod multinomial;
 pub mod newton_cd;
 pub mod path;
+mod screen;
 pub mod tron;
 pub mod weights;
 
@@ -491,7 +492,7 @@ pub(crate) fn solve_design_weighted(
             });
         }
         let y = Vec::<f64>::try_from(y.f_to_device(Device::Cpu)?.f_to_kind(Kind::Double)?.f_reshape([-1])?)?;
-        let mut solution = solve_columns(columns, &y, problem, kind, config, start, observer)?;
+        let mut solution = solve_columns(columns, &y, problem, kind, config, start, None, observer)?;
         solution.seconds = started.elapsed().as_secs_f64();
         return Ok(solution);
     }
@@ -531,14 +532,18 @@ pub(crate) fn solve_design_weighted(
     Ok(solution)
 }
 
-/// `tron` or `newton-cd` on X by columns, from zero or `start`.
-fn solve_columns(
+/// `tron` or `newton-cd` on X by columns, from zero or `start`; `reference` replaces the optimality
+/// measure at θ = 0 that `config.tol` is relative to (a screened path's subproblem is held to the
+/// whole problem's standard).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn solve_columns(
     x: &columns::Columns,
     y: &[f64],
     problem: Problem,
     kind: SolverKind,
     config: SolverConfig,
     start: Option<(&[f64], f64)>,
+    reference: Option<f64>,
     observer: Observer,
 ) -> Result<Solution> {
     let d = x.cols();
@@ -547,7 +552,7 @@ fn solve_columns(
     let zero = vec![0.0; d + 1];
     let z = vec![0.0; y.len()];
     let grad_zero = o.gradient(&z, &zero, None).0;
-    let reference = o.optimality(&zero, &grad_zero).max(f64::MIN_POSITIVE);
+    let reference = reference.unwrap_or_else(|| o.optimality(&zero, &grad_zero)).max(f64::MIN_POSITIVE);
     o.passes = 0;
     let theta = match start {
         Some((coef, intercept)) => {
@@ -589,7 +594,7 @@ pub fn solve_sparse(
                 &copy
             };
             let y: Vec<f64> = y.iter().map(|&v| v as f64).collect();
-            solve_columns(&columns::Columns::sparse(x), &y, problem, kind, config, None, observer)?
+            solve_columns(&columns::Columns::sparse(x), &y, problem, kind, config, None, None, observer)?
         }
         _ => {
             let y = Tensor::f_from_slice(y)?;

@@ -5,7 +5,10 @@ use std::ops::ControlFlow;
 
 use tch::{Kind, Tensor};
 
+use crate::data::sparse::CsrMatrix;
 use crate::error::{ensure, Result};
+use crate::solvers::columns::Columns;
+use crate::solvers::screen::{self, screened_path};
 use crate::solvers::{solve_design, Design, Problem, SolverConfig, SolverKind};
 
 /// The most λ values a path takes.
@@ -50,6 +53,13 @@ pub struct PathPoint {
     pub iterations: usize,
     /// Whether the solver reached its tolerance.
     pub converged: bool,
+    /// Features the strong rule kept out of the solve at this λ (screened paths: tron, newton-cd).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub screened_out: Option<usize>,
+    /// Left-out features the KKT check found violating the optimality condition, added back
+    /// before solving again (screened paths).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kkt_violations: Option<usize>,
 }
 
 /// The smallest glmnet λ at which every weight is zero: max_j |(1/N)·Σᵢ xᵢⱼ(yᵢ − ȳ)| / α, the
@@ -80,8 +90,12 @@ impl PathConfig {
     /// The log grid of λ for `x`, `y`: λ_max·ratio^(k/(n−1)), k = 0 … n−1.
     pub(crate) fn grid(&self, x: &Tensor, y: &Tensor) -> Result<Vec<f64>> {
         self.validate()?;
-        let top = lambda_max(x, y, self.alpha)?;
-        Ok((0..self.n_lambdas).map(|k| top * self.ratio.powf(k as f64 / (self.n_lambdas - 1) as f64)).collect())
+        Ok(self.grid_below(lambda_max(x, y, self.alpha)?))
+    }
+
+    /// The log grid from `top`: top·ratio^(k/(n−1)), k = 0 … n−1.
+    pub(crate) fn grid_below(&self, top: f64) -> Vec<f64> {
+        (0..self.n_lambdas).map(|k| top * self.ratio.powf(k as f64 / (self.n_lambdas - 1) as f64)).collect()
     }
 }
 
@@ -110,7 +124,13 @@ pub(crate) fn path_on(x: &Tensor, y: &Tensor, lambdas: &[f64], config: &PathConf
         objective: -(mean * mean.ln() + (1.0 - mean) * (1.0 - mean).ln()),
         iterations: 0,
         converged: true,
+        screened_out: None,
+        kkt_violations: None,
     };
+    if matches!(config.kind, SolverKind::Tron | SolverKind::NewtonCd) {
+        let columns = Columns::dense(x)?;
+        return screened_path(&columns, &labels, lambdas, config);
+    }
     let design = Design::new(x, config.kind)?;
     let mut points: Vec<PathPoint> = Vec::with_capacity(lambdas.len());
     for &lambda in lambdas {
@@ -140,9 +160,53 @@ pub(crate) fn path_on(x: &Tensor, y: &Tensor, lambdas: &[f64], config: &PathConf
             objective: s.objective,
             iterations: s.iterations,
             converged: s.converged,
+            screened_out: None,
+            kkt_violations: None,
         });
     }
     Ok(points)
+}
+
+/// The path of the sparse `x` and 0/1 labels `y` on `config`'s grid, solved on X's columns with the
+/// strong rule ([`screen`]); `config.kind` must be `newton-cd` (or `tron`, which refuses the L1
+/// part every path has).
+pub fn sparse_path(x: &CsrMatrix, y: &[f32], config: &PathConfig) -> Result<Vec<PathPoint>> {
+    config.validate()?;
+    let top = sparse_lambda_max(x, y, config.alpha)?;
+    sparse_path_at(x, y, &config.grid_below(top), config)
+}
+
+/// As [`sparse_path`], at each of `lambdas` (decreasing).
+pub fn sparse_path_at(x: &CsrMatrix, y: &[f32], lambdas: &[f64], config: &PathConfig) -> Result<Vec<PathPoint>> {
+    config.validate()?;
+    ensure(
+        matches!(config.kind, SolverKind::Tron | SolverKind::NewtonCd),
+        "solver",
+        format!("{:?}", config.kind).to_lowercase(),
+        "a sparse path solves on X's columns: newton-cd",
+    )?;
+    ensure(y.len() == x.rows(), "y", y.len(), "must have one label per row")?;
+    let labels: Vec<f64> = y.iter().map(|&v| v as f64).collect();
+    ensure(labels.contains(&0.0) && labels.contains(&1.0), "labels", "one class", "must hold both 0 and 1")?;
+    let x = with_columns(x);
+    screened_path(&Columns::sparse(&x), &labels, lambdas, config)
+}
+
+/// glmnet's λ_max for the sparse `x` and 0/1 labels `y`.
+pub fn sparse_lambda_max(x: &CsrMatrix, y: &[f32], alpha: f64) -> Result<f64> {
+    ensure(y.len() == x.rows(), "y", y.len(), "must have one label per row")?;
+    let labels: Vec<f64> = y.iter().map(|&v| v as f64).collect();
+    screen::lambda_max(&Columns::sparse(&with_columns(x)), &labels, alpha)
+}
+
+/// `x` with its CSC copy: itself when it has one, else a copy that does.
+pub(crate) fn with_columns(x: &CsrMatrix) -> std::borrow::Cow<'_, CsrMatrix> {
+    if x.columns().is_some() {
+        return std::borrow::Cow::Borrowed(x);
+    }
+    let mut copy = x.clone();
+    copy.ensure_columns();
+    std::borrow::Cow::Owned(copy)
 }
 
 #[cfg(test)]

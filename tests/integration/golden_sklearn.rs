@@ -5,6 +5,7 @@ use std::path::Path;
 
 use logreg::data::sparse::CsrMatrix;
 use logreg::data::table::{self, LabelColumn};
+use logreg::solvers::path::{sparse_path_at, PathConfig};
 use logreg::solvers::{solve, solve_sparse, Problem, SolverConfig, SolverKind};
 use serde::Deserialize;
 use tch::{Device, Kind, Tensor};
@@ -88,6 +89,39 @@ fn solvers_reach_sklearns_optimum_with_its_zeros() {
                 s.iterations,
                 (ours - f.objective) / f.objective
             ));
+        }
+    }
+}
+
+/// The screened sparse path (newton-cd on the CSR columns, the strong rule and KKT checks) through
+/// scikit-learn's values of C for the L1 and Elastic Net fixtures: glmnet's λ = 1/(C·n), α = l1_ratio.
+#[test]
+fn the_sparse_path_passes_through_sklearns_optima() {
+    let fixtures = sklearn_fixtures(&crate::fixtures_dir().join("sklearn"));
+    let (x, y) = standardized(&fixtures[0].data);
+    let n = x.size()[0] as usize;
+    let csr = CsrMatrix::from_dense(&x).unwrap();
+    let labels = Vec::<f32>::try_from(y.to_kind(Kind::Float)).unwrap();
+    for l1_ratio in [1.0, 0.5] {
+        let mut chosen: Vec<&SklearnFixture> = fixtures.iter().filter(|f| f.l1_ratio == l1_ratio).collect();
+        chosen.sort_by(|a, b| a.c.total_cmp(&b.c));
+        assert_eq!(chosen.len(), 3);
+        let lambdas: Vec<f64> = chosen.iter().map(|f| 1.0 / (f.c * n as f64)).collect();
+        let config = PathConfig {
+            alpha: l1_ratio,
+            kind: SolverKind::NewtonCd,
+            solver: SolverConfig { tol: 1e-9, max_iter: None },
+            ..Default::default()
+        };
+        let points = sparse_path_at(&csr, &labels, &lambdas, &config).unwrap();
+        for (f, p) in chosen.iter().zip(&points) {
+            assert!(p.converged, "{}", f.name);
+            let ours = f.c * n as f64 * p.objective;
+            assert!(ours <= f.objective * (1.0 + f.tolerance.objective_rel), "{}: {ours} vs {}", f.name, f.objective);
+            let worst = p.coef.iter().zip(&f.coef).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+            assert!(worst <= f.tolerance.coef_abs, "{}: coefficients differ by {worst}", f.name);
+            let zeros = |c: &[f64]| c.iter().map(|&v| v == 0.0).collect::<Vec<_>>();
+            assert_eq!(zeros(&p.coef), zeros(&f.coef), "{}: zero sets differ", f.name);
         }
     }
 }

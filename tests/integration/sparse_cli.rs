@@ -194,3 +194,163 @@ fn bad_sparse_input_is_one_line_with_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("wide.svm:1:4: index 9 is beyond the 8 features expected"), "{}", stderr(&out));
 }
+
+/// `path` and `cv` on libsvm text (by extension or `--format libsvm`) give the dense CSV path that
+/// proximal Newton fits without screening: each λ, its objective and its zeros; the strong rule's
+/// discards and the KKT check's catches are in `--json`.
+#[test]
+fn path_and_cv_on_libsvm_match_the_dense_csv_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let (svm, csv) = write_files(dir.path());
+    let text = dir.path().join("d.txt").display().to_string();
+    std::fs::copy(&svm, &text).unwrap();
+    let grid = ["--n-lambdas", "12", "--lambda-ratio", "0.01", "--alpha", "0.8", "--json"];
+    let run = |args: &[&str]| train_json(&[args, &grid[..]].concat());
+    let dense = run(&["path", "--data", &csv, "--device", "cpu"]);
+    for sparse in [run(&["path", "--data", &svm]), run(&["path", "--data", &text, "--format", "libsvm"])] {
+        assert_eq!(sparse["sparse"]["solver"], "newton-cd");
+        let (a, b) = (sparse["path"].as_array().unwrap(), dense["path"].as_array().unwrap());
+        assert_eq!(a.len(), 12);
+        for (s, d) in a.iter().zip(b) {
+            assert_eq!(s["lambda"], d["lambda"]);
+            let (fs, fd) = (s["objective"].as_f64().unwrap(), d["objective"].as_f64().unwrap());
+            assert!((fs - fd).abs() <= 1e-9 * fd, "λ {}: {fs} vs {fd}", s["lambda"]);
+            let zeros = |v: &serde_json::Value| {
+                v["coef"].as_array().unwrap().iter().map(|w| w.as_f64() == Some(0.0)).collect::<Vec<_>>()
+            };
+            assert_eq!(zeros(s), zeros(d), "λ {}", s["lambda"]);
+            let out = s["screened_out"].as_u64().unwrap();
+            assert!(out as usize + s["nonzero"].as_u64().unwrap() as usize <= 8);
+            assert!(s["kkt_violations"].is_u64() && d.get("screened_out").is_none());
+        }
+        // Just below λ_max few features are in: the rule keeps most of the 8 out of the solve.
+        assert!(a[1]["screened_out"].as_u64().unwrap() >= 4, "{}", a[1]);
+    }
+    let model = dir.path().join("m.safetensors").display().to_string();
+    let cv = |data: &str| run(&["cv", "--data", data, "--folds", "4", "--out", &model, "--device", "cpu"]);
+    let (sparse, dense) = (cv(&svm), cv(&csv));
+    for (s, d) in sparse["points"].as_array().unwrap().iter().zip(dense["points"].as_array().unwrap()) {
+        let (ls, ld) = (s["log_loss_mean"].as_f64().unwrap(), d["log_loss_mean"].as_f64().unwrap());
+        assert!((ls - ld).abs() <= 1e-6, "λ {}: {ls} vs {ld}", s["lambda"]);
+        assert_eq!(s["nonzero"], d["nonzero"]);
+    }
+    assert_eq!(sparse["best"]["lambda"], dense["best"]["lambda"]);
+    // The refit model scores the libsvm file.
+    let out = logreg(&["evaluate", "--model", &model, "--data", &svm, "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for (args, expected) in [
+        (vec!["path", "--data", &svm, "--standardize"], "--standardize: centring would make sparse --data dense"),
+        (vec!["cv", "--data", &svm, "--standardize", "--out", &model], "--standardize: centring would make sparse"),
+        (
+            vec!["path", "--data", &svm, "--solver", "newton"],
+            "--solver newton: a path on sparse --data solves with newton-cd",
+        ),
+        (vec!["cv", "--data", &svm, "--solver", "tron", "--out", &model], "--solver tron: a path on sparse"),
+        (vec!["cv", "--data", &svm, "--batch-folds", "on", "--out", &model], "--batch-folds on: sparse --data"),
+        (vec!["path", "--data", &csv, "--n-features", "9"], "--n-features applies to sparse --data"),
+        (vec!["path", "--data", &svm, "--n-features", "3"], "beyond the 3 features"),
+    ] {
+        let out = logreg(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&out).contains(expected) && stderr(&out).lines().count() == 1, "{args:?}: {}", stderr(&out));
+    }
+}
+
+/// `predict` and `evaluate` read libsvm text under any name with `--format libsvm`; a model of 8
+/// features scores a file whose largest index is below 8 (the missing columns are zeros) as the
+/// same rows padded with explicit zeros, and refuses an index at or beyond 8 by line and column.
+#[test]
+fn predict_and_evaluate_take_format_libsvm_and_narrower_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let (svm, _) = write_files(dir.path());
+    let model = dir.path().join("m.safetensors").display().to_string();
+    assert!(logreg(&["train", "--data", &svm, "--out", &model, "--quiet", "--C", "2"]).status.success());
+    let file = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+    // Rows using features 1–3 only, and the same rows with features 4–8 written as explicit zeros.
+    let narrow = file("narrow.txt", "+1 1:0.5 3:-1\n-1 2:2\n+1 1:-0.25 2:0.75 3:0.5\n");
+    let padded = file(
+        "padded.svm",
+        "+1 1:0.5 3:-1 4:0 8:0\n-1 2:2 5:0 6:0 7:0 8:0\n+1 1:-0.25 2:0.75 3:0.5 4:0 5:0 6:0 7:0 8:0\n",
+    );
+    let predict = |args: &[&str]| {
+        let out = logreg(&[&["predict", "--model", &model][..], args].concat());
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        stdout(&out)
+    };
+    let (a, b) = (predict(&["--data", &narrow, "--format", "libsvm"]), predict(&["--data", &padded]));
+    assert_eq!(a.lines().count(), 4);
+    assert_eq!(a, b);
+    let eval = |data: &str, extra: &[&str]| {
+        let out = logreg(&[&["evaluate", "--model", &model, "--data", data, "--json"][..], extra].concat());
+        assert!(out.status.success(), "{}", stderr(&out));
+        serde_json::from_str::<serde_json::Value>(&stdout(&out)).unwrap()
+    };
+    let (a, b) = (eval(&narrow, &["--format", "libsvm"]), eval(&padded, &[]));
+    assert_eq!(a["rows"], 3);
+    assert_eq!(a["log_loss"], b["log_loss"]);
+    // Without --format, a .txt file is read as CSV, and fails as one.
+    assert_eq!(logreg(&["predict", "--model", &model, "--data", &narrow]).status.code(), Some(2));
+    let wide = file("wide.txt", "+1 1:1\n-1 2:1 8:1 9:0.5\n");
+    for command in ["predict", "evaluate"] {
+        let out = logreg(&[command, "--model", &model, "--data", &wide, "--format", "libsvm"]);
+        assert_eq!(out.status.code(), Some(2));
+        let err = stderr(&out);
+        assert!(err.contains("wide.txt:2:12: index 9 is beyond the 8 features expected"), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+}
+
+/// `convert` writes libsvm text or a `.npz` as a binary CSR file that `train`, `path` and `predict`
+/// read as the text itself; a damaged one is one line with exit 2, and a failed convert leaves the
+/// previous output as it was.
+#[test]
+fn convert_to_binary_csr_reads_back_as_the_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let (svm, _) = write_files(dir.path());
+    let bin = dir.path().join("d.lrcsr").display().to_string();
+    let out = logreg(&["convert", &svm, &bin, "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let j: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let nnz = rows().iter().map(|(_, x)| x.iter().filter(|v| **v != 0.0).count()).sum::<usize>();
+    assert_eq!((j["rows"].as_u64(), j["features"].as_u64(), j["nnz"].as_u64()), (Some(120), Some(8), Some(nnz as u64)));
+    // The documented size: 32 + 4·rows + 8·(rows + 1) + 8·nnz.
+    assert_eq!(std::fs::metadata(&bin).unwrap().len() as usize, 32 + 4 * 120 + 8 * 121 + 8 * nnz);
+    let model = dir.path().join("m.safetensors").display().to_string();
+    let fit = |data: &str| {
+        train_json(&["train", "--data", data, "--C", "0.5", "--l1-ratio", "1", "--json", "--quiet", "--out", &model])
+    };
+    let (a, b) = (fit(&svm), fit(&bin));
+    assert_eq!(a["coef"], b["coef"]);
+    assert_eq!(objective(&a), objective(&b));
+    let path = |data: &str| train_json(&["path", "--data", data, "--n-lambdas", "6", "--json"]);
+    assert_eq!(path(&svm)["path"], path(&bin)["path"]);
+    let predict = |data: &str| stdout(&logreg(&["predict", "--model", &model, "--data", data]));
+    assert_eq!(predict(&svm), predict(&bin));
+
+    let bytes = std::fs::read(&bin).unwrap();
+    let damaged = dir.path().join("cut.lrcsr");
+    std::fs::write(&damaged, &bytes[..bytes.len() - 3]).unwrap();
+    let damaged = damaged.display().to_string();
+    for args in
+        [vec!["train", "--data", &damaged, "--out", &model], vec!["predict", "--model", &model, "--data", &damaged]]
+    {
+        let out = logreg(&args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("cut.lrcsr: header: 120 rows and") && err.contains("(truncated or damaged)"), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+    // A bad INPUT: one line, and the previous OUTPUT is left whole.
+    let bad = dir.path().join("bad.svm");
+    std::fs::write(&bad, "+1 1:1\n-1 0:2\n").unwrap();
+    let out = logreg(&["convert", &bad.display().to_string(), &bin]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("bad.svm:2:4: index 0"), "{}", stderr(&out));
+    assert_eq!(std::fs::read(&bin).unwrap(), bytes);
+    let out = logreg(&["convert", &svm, &dir.path().join("d.npy").display().to_string()]);
+    assert!(stderr(&out).contains("must end in .lrcsr for a sparse INPUT"), "{}", stderr(&out));
+}
