@@ -264,6 +264,23 @@ pub(crate) fn read_labels(y: &Path, n: usize, x_file: &str) -> Result<Vec<f32>> 
         .collect()
 }
 
+/// One sample weight per row of the `rows` rows of the data from the `.npy` file `path`, of
+/// shape `(rows,)` or `(rows, 1)` (the values are checked where they are used).
+pub fn read_weights(path: &Path, rows: usize) -> Result<Vec<f64>> {
+    let (file, bytes) = read_file(path)?;
+    let weights = parse(&file, &bytes)?;
+    if !(weights.shape == [rows] || weights.shape == [rows, 1]) {
+        return Err(bad(
+            &file,
+            format!(
+                "sample weights must have shape ({rows},) or ({rows}, 1) for the data's {rows} rows, found {:?}",
+                weights.shape
+            ),
+        ));
+    }
+    Ok(weights.values)
+}
+
 /// Writes `values` as a 1-D little-endian f32 `.npy` array (version 1, header padded to 64 bytes).
 pub(crate) fn write_f32_vector(path: &Path, values: &[f32]) -> Result<()> {
     let mut bytes = header_bytes(&[values.len()], 0);

@@ -368,7 +368,7 @@ pub struct ConvertedRecipe {
 /// levels, missing values). The table is read into memory first (the levels and imputed values
 /// need every row), then both files are written as [`convert_with`] writes them.
 pub fn convert_recipe(csv: &Path, format: &Format, spec: &Spec, x_out: &Path, y_out: &Path) -> Result<ConvertedRecipe> {
-    let TrainingInput { mut table, mut recipe, dropped } = read_training(csv, format, spec)?;
+    let TrainingInput { mut table, mut recipe, dropped, .. } = read_training(csv, format, spec)?;
     recipe.impute(&table.source, &mut [&mut table.features])?;
     let width = table.feature_names.len();
     let rows = table.rows();
