@@ -335,11 +335,7 @@ impl InputArgs {
 
     /// As [`Self::load_recipe`], reading the CSV column `weight` as sample weights (one per row
     /// kept), never as a feature.
-    pub(crate) fn load_weighted(
-        &self,
-        recipe: &RecipeArgs,
-        weight: Option<&str>,
-    ) -> anyhow::Result<WeightedTable> {
+    pub(crate) fn load_weighted(&self, recipe: &RecipeArgs, weight: Option<&str>) -> anyhow::Result<WeightedTable> {
         if is_npy(&self.data) {
             if let Some(flag) = recipe.first_given() {
                 bail!("{flag} applies to a CSV --data; {} is a .npy array", self.data.display());
