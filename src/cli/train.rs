@@ -370,6 +370,24 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
         if args.chunk_rows.is_some() {
             bail!("--chunk-rows applies with --stream");
         }
+        // A .npy file of labels with three or more values: a multiclass problem.
+        if let (true, Some(y)) = (super::input::is_npy(&args.input.data), args.input.labels.as_deref()) {
+            let max = args.recipe.max_classes.map_or(logreg::data::labels::MAX_CLASSES, |m| m.max(2) as usize);
+            let (labels, classes) = logreg::data::npy::read_class_labels(y, max)?;
+            if classes.len() >= 3 {
+                if let Some(flag) = args.recipe.first_given().filter(|f| *f != "--max-classes") {
+                    bail!("{flag} applies to a CSV --data; {} is a .npy array", args.input.data.display());
+                }
+                let mut table = logreg::data::npy::read_table(&args.input.data, None)?;
+                if labels.len() != table.rows() {
+                    bail!("--labels {}: {} labels for the {} rows of --data", y.display(), labels.len(), table.rows());
+                }
+                table.labels = labels;
+                table.label_name = Some("y".into());
+                stop_on_ctrl_c()?;
+                return super::multiclass::train(&args, config, &table, None, classes, None, device);
+            }
+        }
         let weight_column = super::multiclass::weight_column(args.sample_weight.as_deref());
         let (table, recipe, dropped, weights) = args.input.load_weighted(&args.recipe, weight_column)?;
         column_weights = weights;

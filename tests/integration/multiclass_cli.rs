@@ -394,3 +394,50 @@ fn bad_weights_and_flags_are_one_line_errors() {
         assert_eq!(files_in(d), before);
     }
 }
+
+/// `x` (rows × d, f64) and `y` as `.npy` files, as numpy.save writes them.
+fn write_npy(path: &Path, values: &[f64], shape: &str) {
+    let header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape}, }}");
+    let padded = format!("{header:<117}\n");
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((padded.len() as u16).to_le_bytes());
+    bytes.extend(padded.as_bytes());
+    bytes.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn npy_labels_of_three_values_train_as_the_same_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(WINE).unwrap();
+    let rows: Vec<Vec<f64>> =
+        text.lines().skip(1).map(|l| l.split(',').map(|v| v.parse().unwrap()).collect()).collect();
+    let x: Vec<f64> = rows.iter().flat_map(|r| r[..13].to_vec()).collect();
+    // Labels 1, 2, 3 (not indices): the classes keep their values.
+    let y: Vec<f64> = rows.iter().map(|r| r[13] + 1.0).collect();
+    let (xp, yp) = (dir.path().join("x.npy"), dir.path().join("y.npy"));
+    write_npy(&xp, &x, "(178, 13)");
+    write_npy(&yp, &y, "(178,)");
+    let m = dir.path().join("m.st");
+    let npy = json(&[
+        "train",
+        "--data",
+        xp.to_str().unwrap(),
+        "--labels",
+        yp.to_str().unwrap(),
+        "--standardize",
+        "--out",
+        m.to_str().unwrap(),
+    ]);
+    let csv = json(&["train", "--data", WINE, "--standardize", "--out", m.to_str().unwrap()]);
+    assert_eq!(npy["classes"], serde_json::json!([1, 2, 3]));
+    assert!((f(&npy["objective"]) - f(&csv["objective"])).abs() < 1e-6 * f(&csv["objective"]));
+    let short = dir.path().join("short.npy");
+    let three: Vec<f64> = (0..10).map(|i| (i % 3 + 1) as f64).collect();
+    write_npy(&short, &three, "(10,)");
+    refused(
+        dir.path(),
+        &["train", "--data", xp.to_str().unwrap(), "--labels", short.to_str().unwrap(), "--out", "never.st"],
+        "10 labels for the 178 rows of --data",
+    );
+}
