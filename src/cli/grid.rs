@@ -151,6 +151,13 @@ pub(crate) enum Select {
 /// share the fills, as they share the λ grid). A plain recipe is none (a version 1 model).
 fn load_table(input: &InputArgs, flags: &RecipeArgs) -> anyhow::Result<(Table, Option<Recipe>)> {
     let (mut table, mut recipe, dropped) = input.load_recipe(flags)?;
+    if let Some(classes) = recipe.as_ref().and_then(|r| r.class_names.as_ref()) {
+        bail!(
+            "label column `{}` holds {} classes: `path` and `cv` fit two (train a multiclass model with `logreg train`)",
+            table.label_name.as_deref().unwrap_or_default(),
+            classes.len()
+        );
+    }
     if dropped > 0 {
         warnln!(
             "note: --missing drop-rows left out {dropped} of {} rows (a missing cell in each)",

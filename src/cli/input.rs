@@ -129,6 +129,10 @@ impl Args for InputArgs {
     }
 }
 
+/// A training table, its recipe, the rows `--missing drop-rows` left out, and the sample
+/// weights read from its column.
+pub(crate) type WeightedTable = (Table, Option<Recipe>, usize, Option<Vec<f64>>);
+
 impl InputArgs {
     /// The files read, by flag: `--data`, and `--labels` when given.
     /// Refuses an output that is one of these inputs ([`super::check_outputs`]).
@@ -277,6 +281,10 @@ pub(crate) struct RecipeArgs {
     /// `--categorical auto` refuses a column with more distinct values than this.
     #[arg(long, value_name = "N")]
     pub(crate) max_levels: Option<i64>,
+    /// The label column may hold at most this many values [default: 100]; more are most likely a
+    /// continuous column, refused.
+    #[arg(long, value_name = "N")]
+    pub(crate) max_classes: Option<i64>,
     /// Cell texts read as missing besides an empty cell, comma-separated (`''`: only empty cells)
     /// [default: NA,NaN,null].
     #[arg(long, value_name = "LIST")]
@@ -298,6 +306,7 @@ impl RecipeArgs {
             (!self.drop.is_empty(), "--drop"),
             (self.categorical.is_some(), "--categorical"),
             (self.max_levels.is_some(), "--max-levels"),
+            (self.max_classes.is_some(), "--max-classes"),
             (self.na_values.is_some(), "--na-values"),
             (self.missing.is_some(), "--missing"),
         ]
@@ -336,6 +345,12 @@ impl RecipeArgs {
             }
             spec.max_levels = n as usize;
         }
+        if let Some(n) = self.max_classes {
+            if !(2..=i64::from(u16::MAX)).contains(&n) {
+                bail!("invalid --max-classes: {n} (must be between 2 and {})", u16::MAX);
+            }
+            spec.max_classes = n as usize;
+        }
         if let Some(na) = &self.na_values {
             spec.na_values = parse_na_values(na).map_err(|m| anyhow::anyhow!("--na-values: {m}"))?;
         }
@@ -354,6 +369,13 @@ impl InputArgs {
     /// [`InputArgs::load`]: then no recipe).
     /// Returns the table, its recipe and the rows `--missing drop-rows` left out.
     pub(crate) fn load_recipe(&self, recipe: &RecipeArgs) -> anyhow::Result<(Table, Option<Recipe>, usize)> {
+        let (table, recipe, dropped, _) = self.load_weighted(recipe, None)?;
+        Ok((table, recipe, dropped))
+    }
+
+    /// As [`Self::load_recipe`], reading the CSV column `weight` as sample weights (one per row
+    /// kept), never as a feature.
+    pub(crate) fn load_weighted(&self, recipe: &RecipeArgs, weight: Option<&str>) -> anyhow::Result<WeightedTable> {
         if is_npy(&self.data) {
             if let Some(flag) = recipe.first_given() {
                 bail!(
@@ -362,18 +384,23 @@ impl InputArgs {
                     self.data.display()
                 );
             }
+            if let Some(column) = weight {
+                bail!("--sample-weight `{column}`: a .npy --data has no named columns; give a .npy file of weights");
+            }
             let mut table = self.load()?;
             let recipe = self.npy_recipe(table.rows(), table.feature_names.len(), Some(&table.labels))?;
             if let Some(r) = &recipe {
                 table.label_name = Some(r.label.clone());
             }
-            return Ok((table, recipe, 0));
+            return Ok((table, recipe, 0, None));
         }
         if self.labels.is_some() {
             bail!("--labels applies to .npy data; a CSV file holds its label column (see --label)");
         }
-        let spec = recipe.spec(self.label.clone())?;
-        let TrainingInput { table, recipe, dropped } = recipe::read_training(&self.data, &format()?, &spec)?;
-        Ok((table, Some(recipe), dropped))
+        let mut spec = recipe.spec(self.label.clone())?;
+        spec.weight = weight.map(str::to_string);
+        let TrainingInput { table, recipe, dropped, sample_weight } =
+            recipe::read_training(&self.data, &format()?, &spec)?;
+        Ok((table, Some(recipe), dropped, sample_weight))
     }
 }

@@ -72,6 +72,7 @@ pub(crate) mod convert;
 pub(crate) mod distributed;
 pub(crate) mod grid;
 pub(crate) mod input;
+pub(crate) mod multiclass;
 pub(crate) mod score;
 pub(crate) mod sparse;
 pub(crate) mod train;

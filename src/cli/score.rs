@@ -16,6 +16,7 @@ use logreg::data::table::LabelColumn;
 use logreg::device::DeviceChoice;
 use logreg::model::file::SavedModel;
 use logreg::model::metrics::{self, Report};
+use logreg::model::multiclass::AnyModel;
 use logreg::output::write_atomically;
 
 use super::input::{is_npy, load_table_with, FormatArgs, InputArgs};
@@ -33,9 +34,9 @@ pub(crate) struct PredictArgs {
     /// standard output] (`--output` also works).
     #[arg(long = "out", alias = "output")]
     pub(crate) output: Option<PathBuf>,
-    /// Class 1 when the probability is above this.
-    #[arg(long, default_value_t = 0.5)]
-    pub(crate) threshold: f64,
+    /// Two classes: class 1 when the probability is above this [default: 0.5].
+    #[arg(long)]
+    pub(crate) threshold: Option<f64>,
     /// Where to compute: auto = CUDA when there is a usable GPU, else the CPU.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     pub(crate) device: DeviceChoice,
@@ -81,15 +82,19 @@ pub(crate) struct EvaluateArgs {
     /// The label column of a CSV --data [default: the model's label column's name].
     #[arg(long)]
     pub(crate) label: Option<String>,
-    /// Class 1 when the probability is above this.
-    #[arg(long, default_value_t = 0.5)]
-    pub(crate) threshold: f64,
+    /// Two classes: class 1 when the probability is above this [default: 0.5].
+    #[arg(long)]
+    pub(crate) threshold: Option<f64>,
     /// Where to compute: auto = CUDA when there is a usable GPU, else the CPU.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     pub(crate) device: DeviceChoice,
     /// Read a .npy --data in chunks instead of loading it (data larger than memory).
     #[arg(long)]
     pub(crate) stream: bool,
+    /// Weighted metrics: a CSV column of --data (one the model passes over) or a .npy file with
+    /// one weight per row.
+    #[arg(long, value_name = "COLUMN|FILE.npy")]
+    pub(crate) sample_weight: Option<String>,
     /// A categorical level not seen in training: error (naming row, column and value), or ignore
     /// (all zeros, counted in a note).
     #[arg(long, value_enum, default_value_t = UnknownChoice::Error)]
@@ -123,6 +128,7 @@ pub(crate) fn load_and_predict(
     label_name: Option<&str>,
     unknown: UnknownChoice,
     data_format: Option<super::sparse::DataFormat>,
+    weight_column: Option<&str>,
 ) -> anyhow::Result<Scored> {
     let device = resolve_device(device)?;
     let saved = SavedModel::load(model)?;
@@ -147,7 +153,9 @@ pub(crate) fn load_and_predict(
     if labels.is_some() {
         bail!("--labels applies to .npy data; a CSV file holds its label column (see --label)");
     }
-    let recipe = saved.recipe();
+    let mut recipe = saved.recipe();
+    // A weight column (`evaluate --sample-weight`) is passed over as training's left-out columns are.
+    recipe.ignored.extend(weight_column.map(str::to_string).filter(|c| !recipe.ignored.contains(c)));
     let label = labelled.then(|| label_name.unwrap_or(&recipe.label).to_string());
     let read = read_scoring(data, &format.format()?, &recipe, label.as_deref(), !labelled, unknown.into())?;
     if read.unknown > 0 {
@@ -170,9 +178,13 @@ fn csv_cell(text: &str) -> String {
 }
 
 pub(crate) fn predict(args: PredictArgs) -> anyhow::Result<ExitCode> {
-    check_threshold(args.threshold)?;
+    let threshold = args.threshold.unwrap_or(0.5);
+    check_threshold(threshold)?;
     let outputs: Vec<(&str, &std::path::Path)> = args.output.as_deref().map(|p| ("--out", p)).into_iter().collect();
     check_outputs(&outputs, &[("--model", &args.model), ("--data", &args.data)])?;
+    if let AnyModel::Multiclass(m) = AnyModel::load(&args.model)? {
+        return super::multiclass::predict(&args, m);
+    }
     let Scored { saved, probs, ids, .. } = load_and_predict(
         &args.model,
         &args.data,
@@ -183,6 +195,7 @@ pub(crate) fn predict(args: PredictArgs) -> anyhow::Result<ExitCode> {
         None,
         args.unknown,
         args.data_format,
+        None,
     )?;
     let recipe = saved.recipe.as_ref();
     let id_names: &[String] = match recipe {
@@ -194,7 +207,7 @@ pub(crate) fn predict(args: PredictArgs) -> anyhow::Result<ExitCode> {
     let id_row = |i: usize| &ids[i * id_names.len()..(i + 1) * id_names.len()];
     if super::json() {
         for (i, p) in probs.iter().enumerate() {
-            let positive = f64::from(*p) > args.threshold;
+            let positive = f64::from(*p) > threshold;
             let mut row = serde_json::Map::new();
             for (name, value) in id_names.iter().zip(id_row(i)) {
                 row.insert(name.clone(), value.clone().into());
@@ -221,7 +234,7 @@ pub(crate) fn predict(args: PredictArgs) -> anyhow::Result<ExitCode> {
                 out += &csv_cell(value);
                 out.push(',');
             }
-            let positive = f64::from(*p) > args.threshold;
+            let positive = f64::from(*p) > threshold;
             match &classes {
                 Some(c) => out += &format!("{p},{}\n", csv_cell(if positive { &c.positive } else { &c.negative })),
                 None => out += &format!("{p},{}\n", u8::from(positive)),
@@ -301,7 +314,21 @@ pub(crate) fn evaluate_stream(args: &EvaluateArgs) -> anyhow::Result<(SavedModel
 }
 
 pub(crate) fn evaluate(args: EvaluateArgs) -> anyhow::Result<ExitCode> {
-    check_threshold(args.threshold)?;
+    let threshold = args.threshold.unwrap_or(0.5);
+    check_threshold(threshold)?;
+    if args.sample_weight.is_some() && args.data == Path::new("-") {
+        bail!("--sample-weight reads --data a second time: give a file, not standard input");
+    }
+    match AnyModel::load(&args.model)? {
+        AnyModel::Multiclass(m) => return super::multiclass::evaluate(&args, m),
+        AnyModel::Binary(_) if args.sample_weight.is_some() => {
+            if args.threshold.is_some() || args.stream {
+                bail!("--sample-weight's weighted report predicts at 0.5 from data in memory: drop --threshold and --stream");
+            }
+            return super::multiclass::evaluate_binary_weighted(&args);
+        }
+        AnyModel::Binary(_) => {}
+    }
     if args.label.is_some() && (args.stream || super::input::is_npy(&args.data)) {
         bail!("--label names a CSV --data's label column; a .npy --data takes --labels");
     }
@@ -321,10 +348,11 @@ pub(crate) fn evaluate(args: EvaluateArgs) -> anyhow::Result<ExitCode> {
             args.label.as_deref(),
             args.unknown,
             args.data_format,
+            None,
         )?;
         (s.saved, s.probs, s.labels)
     };
-    let report = metrics::report(&probs, &labels, args.threshold);
+    let report = metrics::report(&probs, &labels, threshold);
     let classes = saved.recipe.as_ref().and_then(|r| r.classes.clone());
     let total = saved.model.coef().len();
     let nonzero = saved.model.coef().iter().filter(|&&w| w != 0.0).count();

@@ -121,6 +121,18 @@ pub(crate) struct TrainArgs {
     /// With --stream: rows per chunk [default: 32 MiB of rows]; mini-batches stay within a chunk.
     #[arg(long)]
     pub(crate) chunk_rows: Option<i64>,
+    /// Three or more classes: multinomial = one softmax model over the classes (scikit-learn's
+    /// default); ovr = one binary model per class, probabilities normalised [default: multinomial].
+    #[arg(long, value_enum)]
+    pub(crate) multi_class: Option<super::multiclass::MultiClassChoice>,
+    /// Sample weights: a CSV column of --data (never a feature; `predict` passes over it), or a
+    /// .npy file with one weight per row. The objective is the weighted mean loss + the penalty.
+    #[arg(long, value_name = "COLUMN|FILE.npy")]
+    pub(crate) sample_weight: Option<String>,
+    /// Class weights: `balanced` (S / (K·S_k), as scikit-learn) or LABEL=W,… (others weigh 1);
+    /// they multiply the sample weights.
+    #[arg(long, value_name = "balanced|LABEL=W,…")]
+    pub(crate) class_weight: Option<String>,
     /// --format and --n-features (boxed: they keep `Command`'s variants of like size).
     #[command(flatten)]
     pub(crate) sparse: Box<super::sparse::SparseFlags>,
@@ -270,6 +282,8 @@ pub(crate) fn progress(epochs: usize, quiet: bool) -> Option<indicatif::Progress
 }
 
 /// What `train` reads: a table in memory, or a .npy file chunk by chunk (`--stream`).
+// One per run: the size of its variants does not matter.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum TrainData {
     /// The table, and the recipe that read it from a CSV file.
     Table(Table, Option<Recipe>),
@@ -317,8 +331,15 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
     if let (Some(resume), Some(resume_losses)) = (args.resume.as_deref(), resume_losses.as_deref()) {
         check_outputs(&outputs[..models], &[("--resume", resume), ("--resume's loss file", resume_losses)])?;
     }
+    let weighted = args.sample_weight.is_some() || args.class_weight.is_some();
     if super::sparse::is_sparse(&args) {
+        if weighted {
+            bail!("--sample-weight and --class-weight apply to CSV and .npy --data");
+        }
         return super::sparse::train(&args, config);
+    }
+    if weighted && args.stream {
+        bail!("--sample-weight and --class-weight need the data in memory: drop --stream");
     }
     if args.sparse.n_features.is_some() {
         bail!("--n-features applies to sparse --data (libsvm, .npz)");
@@ -337,6 +358,7 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
         }
         _ => resolve_device(args.device)?,
     };
+    let mut column_weights = None;
     let data = if args.stream {
         if args.engine == Some(Engine::Autograd) {
             bail!("--stream trains with --engine fused");
@@ -357,7 +379,27 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
         if args.chunk_rows.is_some() {
             bail!("--chunk-rows applies with --stream");
         }
-        let (table, recipe, dropped) = args.input.load_recipe(&args.recipe)?;
+        // A .npy file of labels with three or more values: a multiclass problem.
+        if let (true, Some(y)) = (super::input::is_npy(&args.input.data), args.input.labels.as_deref()) {
+            let max = args.recipe.max_classes.map_or(logreg::data::labels::MAX_CLASSES, |m| m.max(2) as usize);
+            let (labels, classes) = logreg::data::npy::read_class_labels(y, max)?;
+            if classes.len() >= 3 {
+                if let Some(flag) = args.recipe.first_given().filter(|f| *f != "--max-classes") {
+                    bail!("{flag} applies to a CSV --data; {} is a .npy array", args.input.data.display());
+                }
+                let mut table = logreg::data::npy::read_table(&args.input.data, None)?;
+                if labels.len() != table.rows() {
+                    bail!("--labels {}: {} labels for the {} rows of --data", y.display(), labels.len(), table.rows());
+                }
+                table.labels = labels;
+                table.label_name = Some("y".into());
+                stop_on_ctrl_c()?;
+                return super::multiclass::train(&args, config, &table, None, classes, None, device);
+            }
+        }
+        let weight_column = super::multiclass::weight_column(args.sample_weight.as_deref());
+        let (table, recipe, dropped, weights) = args.input.load_weighted(&args.recipe, weight_column)?;
+        column_weights = weights;
         if dropped > 0 {
             warnln!(
                 "note: --missing drop-rows left out {dropped} of {} rows (a missing cell in each)",
@@ -366,6 +408,21 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
         }
         TrainData::Table(table, recipe)
     };
+    if let TrainData::Table(t, recipe) = &data {
+        if let Some(classes) = recipe.as_ref().and_then(|r| r.class_names.clone()) {
+            stop_on_ctrl_c()?;
+            return super::multiclass::train(&args, config, t, recipe.clone(), classes, column_weights, device);
+        }
+        if args.multi_class.is_some() {
+            bail!("--multi-class applies to three or more classes; the labels hold two");
+        }
+        if weighted {
+            return super::multiclass::train_binary_weighted(&args, config, t, recipe.clone(), column_weights, device);
+        }
+    }
+    if args.multi_class.is_some() {
+        bail!("--multi-class applies to three or more classes; the labels hold two");
+    }
     let features = data.features();
     let auto = match (&data, args.solver == SolverChoice::Auto && config.solver.is_some()) {
         (TrainData::Table(t, _), true) => {

@@ -2,7 +2,8 @@
 //! `-1/1`, `true/false`, `yes/no`, `M/B` …). Values that parse as numbers compare as numbers
 //! (`1` = `1.0`; `true` and `false`, in any case, are 1 and 0), others as trimmed text,
 //! case-sensitively. Which class is positive: the one
-//! `--positive-class` names, else the rule of [`Classes::learn`].
+//! `--positive-class` names, else the rule of [`Classes::learn`]. Three or more values make a
+//! multiclass problem, its classes in the order of [`ordered`] (scikit-learn's sorted order).
 
 use serde::{Deserialize, Serialize};
 
@@ -51,6 +52,22 @@ impl LabelKey {
             LabelKey::Text(t) => t.eq_ignore_ascii_case("true") || t.eq_ignore_ascii_case("yes"),
         }
     }
+}
+
+/// The most label values `train` takes by default (`--max-classes`): more, most likely, are a
+/// continuous column.
+pub const MAX_CLASSES: usize = 100;
+
+/// The classes of a multiclass problem in their model order: numbers first, ascending, then
+/// text in byte order (as `numpy.unique` sorts a column of one kind).
+pub fn ordered(seen: &[LabelKey]) -> Vec<LabelKey> {
+    let mut numbers: Vec<f64> =
+        seen.iter().filter_map(|k| if let LabelKey::Number(v) = k { Some(*v) } else { None }).collect();
+    numbers.sort_by(f64::total_cmp);
+    let mut texts: Vec<String> =
+        seen.iter().filter_map(|k| if let LabelKey::Text(t) = k { Some(t.clone()) } else { None }).collect();
+    texts.sort();
+    numbers.into_iter().map(LabelKey::Number).chain(texts.into_iter().map(LabelKey::Text)).collect()
 }
 
 /// The two classes by name: label values equal to `negative` are 0, to `positive` 1.
@@ -178,6 +195,13 @@ mod tests {
         let t = Classes::learn(&[LabelKey::of("yes"), LabelKey::of("no")], None).unwrap();
         assert_eq!((t.class_of("yes"), t.class_of(" no"), t.class_of("Yes")), (Some(1.0), Some(0.0), None));
         assert!(Classes::numeric().is_numeric() && !t.is_numeric());
+    }
+
+    #[test]
+    fn multiclass_order_is_numbers_ascending_then_text() {
+        let keys: Vec<LabelKey> = ["10", "b", "2", "-1.5", "A", "true"].iter().map(|v| LabelKey::of(v)).collect();
+        let names: Vec<String> = ordered(&keys).iter().map(LabelKey::name).collect();
+        assert_eq!(names, ["-1.5", "1", "2", "10", "A", "b"]);
     }
 
     proptest::proptest! {

@@ -276,6 +276,63 @@ pub(crate) fn read_labels(y: &Path, n: usize, x_file: &str) -> Result<Vec<f32>> 
     labels.values.iter().enumerate().map(|(i, &v)| label(&y_file, i, v)).collect()
 }
 
+/// The labels from the `.npy` file `y` (shape `(n,)` or `(n, 1)`) as classes: each finite; the distinct
+/// values (at most `max_classes`) are the classes in [`crate::data::labels::ordered`] order, and
+/// each row's label is its class's index. For a file of three or more classes.
+pub fn read_class_labels(y: &Path, max_classes: usize) -> Result<(Vec<f32>, Vec<String>)> {
+    use crate::data::labels::{ordered, LabelKey};
+    let (y_file, y_bytes) = read_file(y)?;
+    let labels = parse(&y_file, &y_bytes)?;
+    if !matches!(labels.shape[..], [_] | [_, 1]) {
+        return Err(bad(&y_file, format!("labels must have shape (n,) or (n, 1), found {:?}", labels.shape)));
+    }
+    let mut seen: Vec<f64> = vec![];
+    for (i, &v) in labels.values.iter().enumerate() {
+        if !v.is_finite() {
+            return Err(bad(&y_file, format!("row {}: label {v} is not a finite number", i + 1)));
+        }
+        let v = if v == 0.0 { 0.0 } else { v };
+        if !seen.contains(&v) {
+            if seen.len() >= max_classes {
+                return Err(bad(
+                    &y_file,
+                    format!(
+                        "row {}: label {v} is value {} of the labels, more than --max-classes {max_classes}",
+                        i + 1,
+                        seen.len() + 1
+                    ),
+                ));
+            }
+            seen.push(v);
+        }
+    }
+    let keys: Vec<LabelKey> = ordered(&seen.iter().map(|&v| LabelKey::Number(v)).collect::<Vec<_>>());
+    let classes: Vec<f64> = keys.iter().map(|k| if let LabelKey::Number(v) = k { *v } else { 0.0 }).collect();
+    let index = labels
+        .values
+        .iter()
+        .map(|&v| classes.iter().position(|&c| c == if v == 0.0 { 0.0 } else { v }).unwrap_or_default() as f32)
+        .collect();
+    Ok((index, keys.iter().map(LabelKey::name).collect()))
+}
+
+/// One sample weight per row of the `rows` rows of the data from the `.npy` file `path`, of
+/// shape `(rows,)` or `(rows, 1)` (the values are checked where they are used).
+pub fn read_weights(path: &Path, rows: usize) -> Result<Vec<f64>> {
+    let (file, bytes) = read_file(path)?;
+    let weights = parse(&file, &bytes)?;
+    if !(weights.shape == [rows] || weights.shape == [rows, 1]) {
+        return Err(bad(
+            &file,
+            format!(
+                "sample weights must have shape ({rows},) or ({rows}, 1) for the data's {rows} rows, found {:?}",
+                weights.shape
+            ),
+        ));
+    }
+    Ok(weights.values)
+}
+
 /// Writes `values` as a 1-D little-endian f32 `.npy` array (version 1, header padded to 64 bytes).
 #[cfg(test)]
 pub(crate) fn write_f32_vector(path: &Path, values: &[f32]) -> Result<()> {

@@ -41,6 +41,10 @@ pub struct Recipe {
     /// The label's two classes by name; `None` for `0`/`1` (also read as `false`/`true`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub classes: Option<Classes>,
+    /// Three or more classes by name, in the model's order ([`crate::data::labels::ordered`]);
+    /// `None` for two classes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class_names: Option<Vec<String>>,
     /// ID columns (`--id`): copied to the front of `predict`'s output, never features.
     #[serde(default)]
     pub ids: Vec<String>,
@@ -86,6 +90,11 @@ pub struct Spec {
     pub categorical: Categorical,
     /// `auto` refuses a column with more distinct values than this.
     pub max_levels: usize,
+    /// The label column may hold at most this many values (more: a continuous column, likely).
+    pub max_classes: usize,
+    /// A column of sample weights (`--sample-weight COL`): read as numbers, never a feature, and
+    /// recorded as left out so `predict` passes over it.
+    pub weight: Option<String>,
     /// Cell texts read as missing, besides an empty cell.
     pub na_values: Vec<String>,
     /// What to do with missing cells.
@@ -102,6 +111,8 @@ impl Default for Spec {
             drop: vec![],
             categorical: Categorical::None,
             max_levels: 100,
+            max_classes: crate::data::labels::MAX_CLASSES,
+            weight: None,
             na_values: default_na_values(),
             missing: Missing::Error,
         }
@@ -125,6 +136,7 @@ impl Recipe {
             columns: vec![],
             label: label.to_string(),
             classes: None,
+            class_names: None,
             ids: vec![],
             ignored: vec![],
             inputs: feature_names.iter().map(|n| InputColumn { name: n.clone(), levels: None, impute: None }).collect(),
@@ -202,6 +214,7 @@ impl Recipe {
     /// missing values.
     pub fn is_plain(&self) -> bool {
         self.classes.is_none()
+            && self.class_names.is_none()
             && self.ids.is_empty()
             && self.ignored.is_empty()
             && self.missing == Missing::Error
@@ -359,6 +372,8 @@ pub struct TrainingInput {
     pub recipe: Recipe,
     /// Rows left out by `--missing drop-rows`.
     pub dropped: usize,
+    /// The sample weight column's values, one per row kept, when [`Spec::weight`] names one.
+    pub sample_weight: Option<Vec<f64>>,
 }
 
 /// The state of a training read once the header is known.
@@ -369,12 +384,15 @@ struct TrainRead {
     inputs: Vec<(usize, Store)>,
     auto: bool,
     label_seen: Vec<LabelKey>,
-    label_codes: Vec<u8>,
+    label_codes: Vec<u16>,
     /// Rows read (and not dropped).
     rows: usize,
     dropped: usize,
     /// Whether the rows are kept (training), or only what the recipe needs (a first pass).
     keep: bool,
+    /// The sample weight column and its values.
+    weight_at: Option<usize>,
+    weights: Vec<f64>,
 }
 
 /// Reads the labelled CSV file `path` for training, in `format`, as `spec` asks: the columns
@@ -459,8 +477,25 @@ fn plan_training(
         }
         ids.push(i);
     }
-    // The candidates: every column but the label and the IDs.
-    let candidates: Vec<usize> = (0..names.len()).filter(|i| *i != label_at && !ids.contains(i)).collect();
+    let weight_at = match &spec.weight {
+        Some(name) => {
+            let i = position(name).ok_or_else(|| {
+                header_error(format!(
+                    "no --sample-weight column `{}` in the header (columns: {})",
+                    shown(name),
+                    listed(names)
+                ))
+            })?;
+            if i == label_at || ids.contains(&i) {
+                return Err(header_error(format!("--sample-weight `{}` is the label or an --id column", shown(name))));
+            }
+            Some(i)
+        }
+        None => None,
+    };
+    // The candidates: every column but the label, the IDs and the weights.
+    let candidates: Vec<usize> =
+        (0..names.len()).filter(|i| *i != label_at && !ids.contains(i) && Some(*i) != weight_at).collect();
     let candidate_names: Vec<String> = candidates.iter().map(|&i| names[i].clone()).collect();
     let mut chosen = if spec.features.is_empty() {
         vec![true; candidates.len()]
@@ -517,6 +552,8 @@ fn plan_training(
         rows: 0,
         dropped: 0,
         keep,
+        weight_at,
+        weights: vec![],
     })
 }
 
@@ -540,15 +577,15 @@ fn training_row(state: &mut TrainRead, row: &RawRow, spec: &Spec) -> Result<()> 
     let key = LabelKey::of(cell);
     let code = match state.label_seen.iter().position(|k| *k == key) {
         Some(c) => c,
-        None if state.label_seen.len() == 2 => {
-            let seen: Vec<String> = state.label_seen.iter().map(|k| format!("`{}`", shown(&k.name()))).collect();
+        None if state.label_seen.len() >= spec.max_classes.min(u16::MAX as usize) => {
             return Err(bad(
                 state.label_at,
                 format!(
-                    "label `{}` is not one of the two classes ({}) seen before it: more than two label values make a \
-                     multiclass problem, not supported yet (issue 13)",
+                    "label `{}` is value {} of the label column, more than --max-classes {}: a continuous column? \
+                     name the label with --label, or raise --max-classes",
                     shown(cell),
-                    seen.join(", ")
+                    state.label_seen.len() + 1,
+                    spec.max_classes
                 ),
             ));
         }
@@ -558,9 +595,22 @@ fn training_row(state: &mut TrainRead, row: &RawRow, spec: &Spec) -> Result<()> 
         }
     };
     if state.keep {
-        state.label_codes.push(code as u8);
+        state.label_codes.push(code as u16);
     }
     state.rows += 1;
+    if let Some(i) = state.weight_at {
+        let cell = row.cell(i);
+        if is_missing(cell, na) {
+            return Err(bad(i, format!("sample weight: {}", missing_text(cell))));
+        }
+        let w = row.number(cell).map_err(|m| bad(i, format!("sample weight: {m}")))?;
+        if !w.is_finite() || w < 0.0 {
+            return Err(bad(i, format!("sample weight {w} is not a finite number ≥ 0")));
+        }
+        if state.keep {
+            state.weights.push(f64::from(w));
+        }
+    }
     for (i, store) in state.inputs.iter_mut() {
         let i = *i;
         let cell = row.cell(i);
@@ -625,6 +675,8 @@ fn training_row(state: &mut TrainRead, row: &RawRow, spec: &Spec) -> Result<()> 
 
 fn finish_training(mut state: TrainRead, spec: &Spec) -> Result<TrainingInput> {
     let label_codes = std::mem::take(&mut state.label_codes);
+    let weights = std::mem::take(&mut state.weights);
+    let weight_at = state.weight_at;
     let (file, dropped, rows) = (state.file.clone(), state.dropped, state.rows);
     let (recipe, columns, code_class) = finish_recipe(state, spec)?;
     let labels: Vec<f32> = label_codes.iter().map(|&c| code_class[c as usize]).collect();
@@ -654,12 +706,14 @@ fn finish_training(mut state: TrainRead, spec: &Spec) -> Result<TrainingInput> {
     }
     let label = recipe.label.clone();
     let table = Table { source: file, feature_names, label_name: Some(label), features, labels };
-    Ok(TrainingInput { table, recipe, dropped })
+    let sample_weight = weight_at.map(|_| weights);
+    Ok(TrainingInput { table, recipe, dropped, sample_weight })
 }
 
 /// The recipe a training read learned: the classes, each categorical column's levels sorted (its
 /// codes renumbered to match), and, for a pass that kept no rows, the mean imputations. Returns
-/// the columns' stores in the order of `recipe.inputs` and each label code's 0/1 class.
+/// the columns' stores in the order of `recipe.inputs` and each label code's class (0/1, or the
+/// class's index for three or more).
 fn finish_recipe(state: TrainRead, spec: &Spec) -> Result<(Recipe, Vec<Store>, Vec<f32>)> {
     let TrainRead { file, names, label_at, inputs, label_seen, rows, dropped, .. } = state;
     if rows == 0 {
@@ -669,11 +723,30 @@ fn finish_recipe(state: TrainRead, spec: &Spec) -> Result<(Recipe, Vec<Store>, V
         });
     }
     let label = names[label_at].clone();
-    let classes = Classes::learn(&label_seen, spec.positive_class.as_deref()).map_err(|m| Error::Input {
-        location: file.clone(),
-        message: format!("label column `{}`: {m}", shown(&label)),
-    })?;
-    let code_class: Vec<f32> = label_seen.iter().map(|k| classes.class_of(&k.name()).unwrap_or_default()).collect();
+    let (classes, class_names, code_class) = if label_seen.len() >= 3 {
+        if spec.positive_class.is_some() {
+            return Err(Error::Input {
+                location: file,
+                message: format!(
+                    "--positive-class applies to two classes; label column `{}` holds {}",
+                    shown(&label),
+                    label_seen.len()
+                ),
+            });
+        }
+        // Each class's index in the model's order, as the label's value.
+        let order = crate::data::labels::ordered(&label_seen);
+        let code_class: Vec<f32> =
+            label_seen.iter().map(|k| order.iter().position(|o| o == k).unwrap_or_default() as f32).collect();
+        (None, Some(order.iter().map(LabelKey::name).collect::<Vec<_>>()), code_class)
+    } else {
+        let classes = Classes::learn(&label_seen, spec.positive_class.as_deref()).map_err(|m| Error::Input {
+            location: file.clone(),
+            message: format!("label column `{}`: {m}", shown(&label)),
+        })?;
+        let code_class: Vec<f32> = label_seen.iter().map(|k| classes.class_of(&k.name()).unwrap_or_default()).collect();
+        (Some(classes).filter(|c| !c.is_numeric()), None, code_class)
+    };
     // Levels sorted, codes renumbered to match.
     let mut columns: Vec<(InputColumn, Store)> = vec![];
     for (i, store) in inputs {
@@ -715,7 +788,8 @@ fn finish_recipe(state: TrainRead, spec: &Spec) -> Result<(Recipe, Vec<Store>, V
     let recipe = Recipe {
         columns: names.clone(),
         label: label.clone(),
-        classes: Some(classes).filter(|c| !c.is_numeric()),
+        classes,
+        class_names,
         ids: spec.ids.clone(),
         ignored: (0..names.len())
             .filter(|&i| i != label_at && !feature_columns.contains(names[i].as_str()) && !spec.ids.contains(&names[i]))
@@ -750,6 +824,37 @@ fn finish_recipe(state: TrainRead, spec: &Spec) -> Result<(Recipe, Vec<Store>, V
     Ok((recipe, columns.into_iter().map(|(_, s)| s).collect(), code_class))
 }
 
+/// The numbers of the column `name` of the CSV file `path` (sample weights for `evaluate`): each
+/// a finite number ≥ 0, else an error at `file:line:column`.
+pub fn read_weight_column(path: &Path, format: &Format, name: &str) -> Result<Vec<f64>> {
+    let (file, input) = open(path)?;
+    let (_, weights) = table::read_raw(
+        &file,
+        input,
+        format,
+        |names, line, _| match names.iter().position(|n| n == name) {
+            Some(i) => Ok((i, vec![])),
+            None => Err(table::at(
+                &file,
+                line,
+                1,
+                format!("no --sample-weight column `{}` in the header (columns: {})", shown(name), listed(names)),
+            )),
+        },
+        |(i, weights): &mut (usize, Vec<f64>), row| {
+            let cell = row.cell(*i);
+            let bad = |m: String| at(&file, row.line(), *i + 1, format!("{m}{}", row.spans()));
+            let w = row.number(cell).map_err(|m| bad(format!("sample weight: {m}")))?;
+            if !w.is_finite() || w < 0.0 {
+                return Err(bad(format!("sample weight {w} is not a finite number ≥ 0")));
+            }
+            weights.push(f64::from(w));
+            Ok(())
+        },
+    )?;
+    Ok(weights)
+}
+
 /// What [`read_scoring`] read.
 #[derive(Debug)]
 pub struct Scoring {
@@ -771,6 +876,8 @@ struct ScoreRead {
     label_at: Option<usize>,
     ids: Vec<usize>,
     classes: Option<(LabelKey, LabelKey)>,
+    /// A multiclass model's classes, in its order.
+    class_keys: Option<Vec<LabelKey>>,
     features: Vec<f32>,
     labels: Vec<f32>,
     id_cells: Vec<String>,
@@ -931,6 +1038,7 @@ fn plan_scoring(
         label_at,
         ids,
         classes: recipe.classes.as_ref().map(Classes::keys),
+        class_keys: recipe.class_names.as_ref().map(|n| n.iter().map(|c| LabelKey::of(c)).collect()),
         features: vec![],
         labels: vec![],
         id_cells: vec![],
@@ -993,6 +1101,24 @@ fn scoring_row(state: &mut ScoreRead, row: &RawRow, recipe: &Recipe, unknown: Un
         let cell = row.cell(l);
         let class = match &state.classes {
             _ if is_missing(cell, na) => return Err(bad(l, format!("label: {}", missing_text(cell)))),
+            _ if state.class_keys.is_some() => {
+                let keys = state.class_keys.as_deref().unwrap_or_default();
+                let key = LabelKey::of(cell);
+                match keys.iter().position(|k| *k == key) {
+                    Some(k) => k as f32,
+                    None => {
+                        let listed: Vec<String> = keys.iter().map(|k| format!("`{}`", shown(&k.name()))).collect();
+                        return Err(bad(
+                            l,
+                            format!(
+                                "label `{}` is not one of the model's classes ({})",
+                                shown(cell),
+                                listed.join(", ")
+                            ),
+                        ));
+                    }
+                }
+            }
             Some((negative, positive)) => {
                 let key = LabelKey::of(cell);
                 if key == *positive {

@@ -493,7 +493,7 @@ fn convert_in_memory(
     y_out: &Path,
     recipe_out: &Path,
 ) -> Result<ConvertedRecipe> {
-    let TrainingInput { mut table, mut recipe, dropped } = read_training(csv, format, spec)?;
+    let TrainingInput { mut table, mut recipe, dropped, .. } = read_training(csv, format, spec)?;
     recipe.impute(&table.source, &mut [&mut table.features])?;
     let width = table.feature_names.len();
     let name = table.source.clone();

@@ -7,7 +7,7 @@
 //! penalty, λ, loss and the other settings). A model trained on a CSV file also records its input
 //! recipe (`recipe`, JSON: columns, IDs, classes, encodings, imputations; see
 //! [`crate::data::recipe`]) and is format version 2; version 1 files (no recipe: numeric columns,
-//! labels 0/1) still load.
+//! labels 0/1) still load. Version 3 is a multiclass model ([`crate::model::multiclass`]).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -22,10 +22,12 @@ use crate::model::linear::FittedLogisticRegression;
 use crate::model::penalty::Penalty;
 use crate::output::write_atomically;
 
-const FORMAT: &str = "logreg-model";
+pub(crate) const FORMAT: &str = "logreg-model";
 const FORMAT_VERSION: &str = "1";
 /// The version of a file with a recipe.
 const FORMAT_VERSION_RECIPE: &str = "2";
+/// The version of a multiclass model's file.
+pub(crate) const FORMAT_VERSION_MULTICLASS: &str = "3";
 
 /// How the model was trained, for the record: only the settings that applied (no learning rate
 /// for Newton, no λ that the penalty does not use). Files written before a field existed read it
@@ -76,6 +78,9 @@ pub struct TrainingInfo {
     /// newton/fista: whether `optimality` reached `tol`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub converged: Option<bool>,
+    /// Three or more classes: `multinomial` (one softmax) or `ovr` (one binary fit per class).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multi_class: Option<String>,
 }
 
 impl TrainingInfo {
@@ -130,7 +135,7 @@ pub struct SavedModel {
     pub recipe: Option<Recipe>,
 }
 
-fn le_bytes(values: &[f32]) -> Vec<u8> {
+pub(crate) fn le_bytes(values: &[f32]) -> Vec<u8> {
     values.iter().flat_map(|v| v.to_le_bytes()).collect()
 }
 
@@ -214,6 +219,9 @@ impl SavedModel {
             return Err(format!("not a logreg model file (format `{}`)", get("format")?));
         }
         let version = get("format_version")?;
+        if version == FORMAT_VERSION_MULTICLASS {
+            return Err("a multiclass model: this reads two-class models (`predict` and `evaluate` read both)".into());
+        }
         if version != FORMAT_VERSION && version != FORMAT_VERSION_RECIPE {
             return Err(format!(
                 "model format version {} is not supported by logreg {} (it reads versions 1 and 2)",
@@ -275,8 +283,8 @@ const MAX_HEADER: u64 = 256 << 20;
 /// that never ends (`/dev/zero`, `/dev/urandom`) is not read without bound: the 8-byte header
 /// length (at most [`MAX_HEADER`]), the header, then at most 4 bytes of tensor data per header
 /// byte plus a little (each feature name costs the header at least 3 bytes, `"",`, and the
-/// tensors 12: weight, mean and std).
-fn read_bounded(path: &Path) -> Result<Vec<u8>> {
+/// tensors 12: weight, mean and std), or up to the end of the last tensor the header declares.
+pub(crate) fn read_bounded(path: &Path) -> Result<Vec<u8>> {
     use std::io::Read;
     let io = |error| Error::Io { path: path.into(), error };
     let not_a_model = |why: String| Error::Input {
@@ -293,16 +301,32 @@ fn read_bounded(path: &Path) -> Result<Vec<u8>> {
     if header > MAX_HEADER {
         return Err(not_a_model(format!("a header of {header} bytes")));
     }
-    let limit = 8 + header + 4 * header + 64;
+    // A multiclass model holds classes × features weights, more than 4 bytes per header byte:
+    // its header's own tensor offsets bound it (an unreadable header reads no data).
+    let mut head = Vec::new();
+    (&mut file).take(header).read_to_end(&mut head).map_err(io)?;
+    let declared = data_end(&head).min(1 << 36);
+    let limit = 8 + header + (4 * header + 64).max(declared);
     let mut bytes = len.to_vec();
-    file.take(limit - 8 + 1).read_to_end(&mut bytes).map_err(io)?;
+    bytes.extend_from_slice(&head);
+    file.take(limit - bytes.len() as u64 + 1).read_to_end(&mut bytes).map_err(io)?;
     if bytes.len() as u64 > limit {
         return Err(not_a_model(format!("more tensor data than a header of {header} bytes can describe")));
     }
     Ok(bytes)
 }
 
-fn encode_error(e: safetensors::SafeTensorError) -> Error {
+/// The end of the last tensor a safetensors header declares (0 for a header that is not one).
+fn data_end(header: &[u8]) -> u64 {
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_slice::<serde_json::Value>(header) else { return 0 };
+    map.iter()
+        .filter(|(k, _)| *k != "__metadata__")
+        .filter_map(|(_, v)| v.get("data_offsets")?.get(1)?.as_u64())
+        .max()
+        .unwrap_or(0)
+}
+
+pub(crate) fn encode_error(e: safetensors::SafeTensorError) -> Error {
     Error::Input { location: "model".into(), message: format!("could not encode the model: {e}") }
 }
 

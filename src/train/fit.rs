@@ -18,7 +18,8 @@ use crate::model::linear::{FittedLogisticRegression, LogisticRegression};
 use crate::model::metrics::{self, Report};
 use crate::model::penalty::Penalty;
 use crate::seed::with_seed;
-use crate::solvers::{solve_observed, Problem, Solution, SolverConfig, SolverKind};
+use crate::solvers::weights::Weights;
+use crate::solvers::{solve_weighted, Problem, Solution, SolverConfig, SolverKind};
 use crate::train::{train, Checkpoints, Engine, Epoch, TrainConfig, Training};
 
 /// How to fit a table. Random draws, all from `seed`, in this order: the validation split (one
@@ -128,12 +129,12 @@ fn two_classes(labels: &[f32], location: &str, what: &str) -> Result<()> {
     }
 }
 
-/// The training settings as they apply to `rows` training rows: scikit-learn's `C` and
-/// `l1_ratio`, when given, become the penalty (the bias not penalized).
-pub(crate) fn effective(config: &FitConfig, rows: usize) -> Result<TrainConfig> {
+/// The training settings as they apply to training rows of total weight `rows` (their count
+/// without weights): scikit-learn's `C` and `l1_ratio`, when given, become the penalty (the bias not penalized).
+pub(crate) fn effective(config: &FitConfig, rows: f64) -> Result<TrainConfig> {
     let mut effective = config.train.clone();
     if let Some((c, l1_ratio)) = config.sklearn {
-        let p = Problem::from_sklearn(c, l1_ratio, rows);
+        let p = Problem::from_sklearn_weighted(c, l1_ratio, rows);
         let finite = p.l1.is_finite() && p.l2.is_finite();
         ensure(finite, "c", c, "so small that the penalty 1/(C·rows) is not a finite number")?;
         effective.penalty = Penalty::ElasticNet { lambda_l1: p.l1, lambda_l2: p.l2 };
@@ -157,7 +158,7 @@ pub fn fit(
     checkpoints: Checkpoints,
     on_epoch: impl FnMut(&Epoch) -> ControlFlow<()>,
 ) -> Result<Fit> {
-    fit_inner(table, None, config, device, checkpoints, on_epoch)
+    fit_inner(table, None, config, &Weights::none(), device, checkpoints, on_epoch)
 }
 
 /// [`fit`] of a table read by [`crate::data::recipe::read_training`]: missing cells (NaN) are
@@ -171,11 +172,32 @@ pub fn fit_recipe(
     checkpoints: Checkpoints,
     on_epoch: impl FnMut(&Epoch) -> ControlFlow<()>,
 ) -> Result<Fit> {
-    fit_inner(table, Some(recipe), config, device, checkpoints, on_epoch)
+    fit_inner(table, Some(recipe), config, &Weights::none(), device, checkpoints, on_epoch)
+}
+
+/// [`fit`] (or [`fit_recipe`] with a recipe) with sample weights, one per row of `table`, and
+/// class weights (class 0, then 1): the weighted mean loss plus the penalty, scikit-learn's `C`
+/// mapped through the training part's total weight. Exact solvers only.
+pub fn fit_weighted(
+    table: &Table,
+    recipe: Option<Recipe>,
+    config: &FitConfig,
+    weights: &Weights,
+    device: Device,
+) -> Result<Fit> {
+    if config.solver.is_none() {
+        return Err(Error::InvalidSetting {
+            name: "solver",
+            value: "sgd or adam".into(),
+            expected: "two-class weights fit with the exact solvers (auto, newton, fista, tron, newton-cd)",
+        });
+    }
+    let none = Checkpoints { resume: None, every: None, save: None };
+    fit_inner(table, recipe, config, weights, device, none, |_| ControlFlow::Continue(()))
 }
 
 /// `x`'s values, its missing cells filled by `recipe` (learned from `parts[0]`).
-fn impute(recipe: &mut Recipe, source: &str, parts: &mut [&mut Dataset]) -> Result<()> {
+pub(crate) fn impute(recipe: &mut Recipe, source: &str, parts: &mut [&mut Dataset]) -> Result<()> {
     // Values already learned (the recipe file of a converted .npy): its cells are filled.
     if !matches!(recipe.missing, Missing::Mean | Missing::Median) || recipe.inputs.iter().any(|i| i.impute.is_some()) {
         return Ok(());
@@ -195,6 +217,7 @@ fn fit_inner(
     table: &Table,
     mut recipe: Option<Recipe>,
     config: &FitConfig,
+    weights: &Weights,
     device: Device,
     checkpoints: Checkpoints,
     mut on_epoch: impl FnMut(&Epoch) -> ControlFlow<()>,
@@ -207,14 +230,33 @@ fn fit_inner(
     })?;
     two_classes(&table.labels, &table.source, &format!("label column `{label_name}` holds"))?;
     let all = Dataset::from_table(table)?;
+    let weighted = weights.sample.is_some() || weights.class.is_some();
+    if let Some(s) = weights.sample.as_ref().filter(|s| s.len() != table.rows()) {
+        let problem = crate::error::WeightProblem::WrongLength { got: s.len(), rows: table.rows() };
+        return Err(Error::InvalidWeights { name: "sample_weight", problem });
+    }
+    let mut train_weights = None;
     let (training, solution, effective, train_part, valid_part, standardizer) =
         with_seed(config.seed, || -> Result<_> {
             let (mut train_part, mut valid_part) = match config.validation_split {
+                // With weights the split is of row numbers (the same draws), to split them too.
+                Some(f) if weighted => {
+                    let rows = Tensor::f_arange(table.rows() as i64, (tch::Kind::Int64, Device::Cpu))?;
+                    let index = Dataset { x: rows.f_view([-1, 1])?, y: all.y.shallow_clone() };
+                    let (t, v) = index.stratified_split(f)?;
+                    let (t, v) = (t.x.f_view([-1])?, v.x.f_view([-1])?);
+                    let kept = Vec::<i64>::try_from(&t)?;
+                    train_weights = weights.sample.as_ref().map(|s| kept.iter().map(|&i| s[i as usize]).collect());
+                    (all.select(&t)?, Some(all.select(&v)?))
+                }
                 Some(f) => {
                     let (t, v) = all.stratified_split(f)?;
                     (t, Some(v))
                 }
-                None => (all, None),
+                None => {
+                    train_weights = weights.sample.clone();
+                    (all, None)
+                }
             };
             if let Some(recipe) = recipe.as_mut() {
                 let mut parts: Vec<&mut Dataset> = vec![&mut train_part];
@@ -230,7 +272,10 @@ fn fit_inner(
                 Dataset { x, y: d.y }.to_device(device)
             };
             let (train_part, valid_part) = (prepare(train_part)?, valid_part.map(prepare).transpose()?);
-            let effective = effective(config, train_part.len() as usize)?;
+            let labels: Vec<i64> = labels_of(&train_part)?.iter().map(|&l| l as i64).collect();
+            let rows = Weights { sample: train_weights.take(), class: weights.class.clone() }.per_row(&labels, 2)?;
+            let total = rows.as_ref().map_or(labels.len() as f64, |w| w.iter().sum());
+            let effective = effective(config, total)?;
             let (training, solution) = match config.solver {
                 None => {
                     let model = LogisticRegression::torch_init(table.feature_names.len() as i64, device)?;
@@ -242,7 +287,15 @@ fn fit_inner(
                     let mut observer = |iteration, objective| {
                         on_epoch(&Epoch { epoch: iteration, loss: objective, validation_loss: None })
                     };
-                    let s = solve_observed(&train_part.x, &train_part.y, problem, kind, solver_config, &mut observer)?;
+                    let s = solve_weighted(
+                        &train_part.x,
+                        &train_part.y,
+                        rows.as_deref(),
+                        problem,
+                        kind,
+                        solver_config,
+                        &mut observer,
+                    )?;
                     let model =
                         FittedLogisticRegression::new(s.coef.iter().map(|&w| w as f32).collect(), s.intercept as f32);
                     (Training { losses: s.objectives.clone(), validation_losses: vec![], model }, Some(s))
@@ -304,7 +357,7 @@ pub fn fit_stream(
     }
     let labels = rows.labels();
     two_classes(labels, rows.labels_name(), "the labels hold")?;
-    let effective = TrainConfig { engine: Engine::Fused, ..effective(config, rows.rows())? };
+    let effective = TrainConfig { engine: Engine::Fused, ..effective(config, rows.rows() as f64)? };
     let d = rows.features();
     let standardizer = if config.standardize { Some(rows.standardizer()?) } else { None };
     let standardized = standardizer.as_ref().map(|s| Standardized { inner: rows, standardizer: s });
@@ -333,76 +386,88 @@ pub fn fit_stream(
 impl SavedModel {
     /// Checks that `names` are the model's features in the model's order; says what differs.
     pub fn check_features(&self, names: &[String]) -> std::result::Result<(), String> {
-        if names == self.feature_names {
-            return Ok(());
-        }
-        // Sets, so that 100,000 columns compare in linear time; names escaped, lists cut.
-        let (ours, theirs): (HashSet<&String>, HashSet<&String>) =
-            (self.feature_names.iter().collect(), names.iter().collect());
-        let quote = |v: Vec<&String>| {
-            let mut list = String::new();
-            for (i, n) in v.iter().enumerate() {
-                if list.len() > 120 {
-                    list += &format!(", … ({} in all)", v.len());
-                    break;
-                }
-                list += &format!("{}`{}`", if i > 0 { ", " } else { "" }, shown(n));
-            }
-            list
-        };
-        let missing = quote(self.feature_names.iter().filter(|n| !theirs.contains(n)).collect());
-        let unexpected = quote(names.iter().filter(|n| !ours.contains(n)).collect());
-        let mut parts = vec![];
-        if !missing.is_empty() {
-            parts.push(format!("missing {missing}"));
-        }
-        if !unexpected.is_empty() {
-            parts.push(format!("unexpected {unexpected}"));
-        }
-        if parts.is_empty() {
-            let order: Vec<&String> = self.feature_names.iter().collect();
-            parts.push(format!("same columns in another order (the model's: {})", quote(order)));
-        }
-        Err(format!("columns do not match the model's {} features: {}", self.feature_names.len(), parts.join("; ")))
+        check_feature_names(&self.feature_names, names)
     }
 
     /// P(y = 1) for every row of `table`, in order, computed on `device`. The table's columns are
     /// matched to the model's features by name, in any order; a missing or unexpected one is an
     /// error naming it.
     pub fn predict_proba(&self, table: &Table, device: Device) -> Result<Vec<f32>> {
-        let d = self.feature_names.len();
-        let reordered;
-        let features = if table.feature_names == self.feature_names {
-            &table.features
-        } else {
-            let at: HashMap<&String, usize> = table.feature_names.iter().enumerate().map(|(i, n)| (n, i)).collect();
-            let order: Option<Vec<usize>> = self.feature_names.iter().map(|n| at.get(n).copied()).collect();
-            match order.filter(|_| table.feature_names.len() == d) {
-                // The same names in another order: the columns are taken in the model's.
-                Some(order) => {
-                    reordered = table
-                        .features
-                        .chunks_exact(d)
-                        .flat_map(|row| order.iter().map(|&j| row[j]))
-                        .collect::<Vec<f32>>();
-                    &reordered
-                }
-                None => {
-                    let message = self.check_features(&table.feature_names).err().unwrap_or_default();
-                    return Err(Error::Input { location: format!("{}:1", table.source), message });
-                }
-            }
-        };
-        let x = Tensor::f_from_slice(features)?.f_view([-1, d as i64])?;
-        let x = x.f_to_device(device)?;
-        let x = match &self.standardizer {
-            Some(s) => s.apply(&x)?,
-            None => x,
-        };
+        let x = model_features(&self.feature_names, self.standardizer.as_ref(), table, device)?;
         let probs = Vec::<f32>::try_from(self.model.predict_proba(&x)?.f_to_device(Device::Cpu)?)?;
         finite_probabilities(&probs, &table.source)?;
         Ok(probs)
     }
+}
+
+/// Checks that `names` are the model's `features` in the model's order; says what differs.
+pub(crate) fn check_feature_names(features: &[String], names: &[String]) -> std::result::Result<(), String> {
+    if names == features {
+        return Ok(());
+    }
+    // Sets, so that 100,000 columns compare in linear time; names escaped, lists cut.
+    let (ours, theirs): (HashSet<&String>, HashSet<&String>) = (features.iter().collect(), names.iter().collect());
+    let quote = |v: Vec<&String>| {
+        let mut list = String::new();
+        for (i, n) in v.iter().enumerate() {
+            if list.len() > 120 {
+                list += &format!(", … ({} in all)", v.len());
+                break;
+            }
+            list += &format!("{}`{}`", if i > 0 { ", " } else { "" }, shown(n));
+        }
+        list
+    };
+    let missing = quote(features.iter().filter(|n| !theirs.contains(n)).collect());
+    let unexpected = quote(names.iter().filter(|n| !ours.contains(n)).collect());
+    let mut parts = vec![];
+    if !missing.is_empty() {
+        parts.push(format!("missing {missing}"));
+    }
+    if !unexpected.is_empty() {
+        parts.push(format!("unexpected {unexpected}"));
+    }
+    if parts.is_empty() {
+        let order: Vec<&String> = features.iter().collect();
+        parts.push(format!("same columns in another order (the model's: {})", quote(order)));
+    }
+    Err(format!("columns do not match the model's {} features: {}", features.len(), parts.join("; ")))
+}
+
+/// `table`'s rows as the model's features `[n, d]` on `device`: columns matched by name in any
+/// order (a missing or unexpected one is an error naming it), standardized as in training.
+pub(crate) fn model_features(
+    names: &[String],
+    standardizer: Option<&Standardizer>,
+    table: &Table,
+    device: Device,
+) -> Result<Tensor> {
+    let d = names.len();
+    let reordered;
+    let features = if table.feature_names == names {
+        &table.features
+    } else {
+        let at: HashMap<&String, usize> = table.feature_names.iter().enumerate().map(|(i, n)| (n, i)).collect();
+        let order: Option<Vec<usize>> = names.iter().map(|n| at.get(n).copied()).collect();
+        match order.filter(|_| table.feature_names.len() == d) {
+            // The same names in another order: the columns are taken in the model's.
+            Some(order) => {
+                reordered =
+                    table.features.chunks_exact(d).flat_map(|row| order.iter().map(|&j| row[j])).collect::<Vec<f32>>();
+                &reordered
+            }
+            None => {
+                let message = check_feature_names(names, &table.feature_names).err().unwrap_or_default();
+                return Err(Error::Input { location: format!("{}:1", table.source), message });
+            }
+        }
+    };
+    let x = Tensor::f_from_slice(features)?.f_view([-1, d as i64])?;
+    let x = x.f_to_device(device)?;
+    Ok(match standardizer {
+        Some(s) => s.apply(&x)?,
+        None => x,
+    })
 }
 
 /// Refuses probabilities of which one is NaN: a row whose score overflowed (values near the f32

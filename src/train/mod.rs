@@ -2,7 +2,7 @@
 //! autograd engine (forward, mean BCE + penalty, backward, step) here; the fused engine
 //! ([`fused`]), the optimizers ([`optim`]), checkpoint files ([`checkpoint`]) and fitting a table
 //! end to end, with the exact solvers too ([`fit`]), beside it; softmax regression for K classes
-//! by autograd ([`softmax`]).
+//! by autograd ([`softmax`]), and fitting K classes end to end ([`multiclass`]).
 
 pub mod checkpoint;
 mod config;
@@ -11,6 +11,7 @@ pub mod distributed;
 pub mod fit;
 pub mod fused;
 pub mod gpu;
+pub mod multiclass;
 pub mod optim;
 mod progress;
 pub mod softmax;

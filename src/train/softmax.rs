@@ -63,6 +63,19 @@ pub fn train(
     bias: Tensor,
     settings: &SoftmaxSettings,
 ) -> Result<SoftmaxTrained> {
+    train_weighted(x, y, None, weight, bias, settings)
+}
+
+/// As [`train`], the cross-entropy a weighted mean Σᵢ sᵢℓᵢ / Σᵢ sᵢ with row weights `rows`
+/// (checked: one per row, finite, ≥ 0, not all zero); `None` is [`train`] exactly.
+pub fn train_weighted(
+    x: &Tensor,
+    y: &Tensor,
+    rows: Option<&[f64]>,
+    weight: Tensor,
+    bias: Tensor,
+    settings: &SoftmaxSettings,
+) -> Result<SoftmaxTrained> {
     ensure(settings.epochs >= 1, "epochs", settings.epochs, "must be at least 1")?;
     settings.penalty.validate()?;
     let (n, d) = x.size2()?;
@@ -81,6 +94,14 @@ pub fn train(
         });
     }
     let device = x.device();
+    let row_weights = match rows {
+        Some(r) => {
+            crate::solvers::weights::check_rows(r, n as usize)?;
+            let total: f64 = r.iter().sum();
+            Some(Tensor::f_from_slice(r)?.f_div_scalar(total)?.f_to_kind(x.kind())?.f_to_device(device)?)
+        }
+        None => None,
+    };
     let mut w = weight.f_to_device(device)?.f_detach()?.f_set_requires_grad(true)?;
     let mut b = bias.f_to_device(device)?.f_detach()?.f_set_requires_grad(true)?;
     let mut optimizer = Optimizer::new(settings.optimizer, settings.lr, &[&w, &b])?;
@@ -88,7 +109,13 @@ pub fn train(
     for epoch in 1..=settings.epochs {
         crate::interrupt::check(epoch)?;
         let scores = x.f_linear(&w, Some(&b))?;
-        let mut loss = scores.f_cross_entropy_loss(&y, None::<Tensor>, Reduction::Mean, -100, 0.0)?;
+        let mut loss = match &row_weights {
+            None => scores.f_cross_entropy_loss(&y, None::<Tensor>, Reduction::Mean, -100, 0.0)?,
+            Some(s) => scores
+                .f_cross_entropy_loss(&y, None::<Tensor>, Reduction::None, -100, 0.0)?
+                .f_mul(s)?
+                .f_sum(x.kind())?,
+        };
         let penalized: Vec<&Tensor> = if settings.penalize_bias { vec![&w, &b] } else { vec![&w] };
         if let Some(term) = settings.penalty.term(&penalized)? {
             loss = loss.f_add(&term)?;
@@ -146,6 +173,23 @@ mod tests {
         let size = |v: &[f32]| v.iter().map(|b| b.abs()).sum::<f32>();
         assert!(size(&on.bias) < size(&off.bias), "{:?} vs {:?}", on.bias, off.bias);
         assert_ne!(on.losses, off.losses);
+    }
+
+    #[test]
+    fn integer_row_weights_train_as_repeated_rows() {
+        let (x, y, w, b) = sample();
+        let counts: Vec<i64> = (0..200).map(|i| 1 + i % 2).collect();
+        let rows: Vec<f64> = counts.iter().map(|&c| c as f64).collect();
+        let repeated: Vec<i64> = (0..200).flat_map(|i| std::iter::repeat_n(i, counts[i as usize] as usize)).collect();
+        let index = Tensor::from_slice(&repeated);
+        let s = settings(OptimizerKind::Sgd, Penalty::L2 { lambda: 1e-3 }, false);
+        let a = train_weighted(&x, &y, Some(&rows), w.copy(), b.copy(), &s).unwrap();
+        let r = train(&x.index_select(0, &index), &y.index_select(0, &index), w.copy(), b.copy(), &s).unwrap();
+        for (u, v) in a.losses.iter().zip(&r.losses) {
+            assert!((u - v).abs() < 1e-5 * v.abs(), "{u} vs {v}");
+        }
+        let e = train_weighted(&x, &y, Some(&[1.0; 3]), w.copy(), b.copy(), &s).unwrap_err().to_string();
+        assert!(e.starts_with("invalid sample_weight"), "{e}");
     }
 
     #[test]

@@ -41,7 +41,7 @@ pub fn fit_sparse(
             message: format!("only class {first}: training needs both 0 and 1"),
         });
     }
-    let train = effective(config, rows)?;
+    let train = effective(config, rows as f64)?;
     let (l1, l2) = strengths(train.penalty);
     let problem = Problem { l1, l2, penalize_bias: train.penalize_bias };
     let auto = kind.is_none().then(|| choose(rows, cols, data.x.nnz(), has_l1(train.penalty, None)));

@@ -144,8 +144,13 @@ fn every_malformed_csv_is_a_one_line_error_at_its_place() {
         "{f}:1: no label column `target` in the header (columns: a, b, y)",
     );
     rejected(b"a,y,y\n1,0,0\n3,1,1\n", &["--label", "y"], "{f}:1:3: duplicate column name `y` (also column 2)");
-    // Any two values are two classes (issue 12); a third is refused.
-    rejected(b"a,b,y\n1,2,0\n3,4,2\n5,6,1\n", &[], "{f}:4:3: label `1` is not one of the two classes");
+    // Any two values are two classes (issue 12), three or more a multiclass problem (issue 13), up
+    // to --max-classes.
+    rejected(
+        b"a,b,y\n1,2,0\n3,4,2\n5,6,1\n",
+        &["--max-classes", "2"],
+        "{f}:4:3: label `1` is value 3 of the label column, more than --max-classes 2",
+    );
     rejected(b"a,b,y\n1,2,1\n3,4,1\n", &[], "{f}: label column `y` holds only class 1");
     rejected(b"", &[], "{f}: empty file");
     rejected(b"a,b,y\n", &[], "{f}: no data rows after the header");

@@ -17,6 +17,7 @@ mod golden_multiclass;
 mod golden_sklearn;
 mod golden_softmax;
 mod messy_tables;
+mod multiclass_cli;
 mod sparse_cli;
 mod stream_cli;
 mod table_formats;

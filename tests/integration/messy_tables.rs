@@ -108,10 +108,10 @@ fn label_rejections_are_one_line() {
     let one = write(dir.path(), "one.csv", "a,y\n1,M\n2,M\n");
     refused(
         dir.path(),
-        &["train", "--data", &three, "--out", ms],
+        &["train", "--data", &three, "--out", ms, "--max-classes", "2"],
         &format!(
-            "{three}:4:2: label `X` is not one of the two classes (`B`, `M`) seen before it: more than two label \
-                  values make a multiclass problem, not supported yet (issue 13) (column `y`)"
+            "{three}:4:2: label `X` is value 3 of the label column, more than --max-classes 2: a continuous \
+             column? name the label with --label, or raise --max-classes (column `y`)"
         ),
     );
     refused(

@@ -40,7 +40,10 @@ fn convert(dir: &Path) -> (String, String) {
     assert!(out.status.success(), "{}", stderr(&out));
     let y = dir.join("bc.labels.npy").to_str().unwrap().to_string();
     let text = stdout(&out);
-    assert!(text.starts_with(&format!("wrote {x} (569 rows × 30 features, f32), {y} (labels `benign`) and ")), "{text}");
+    assert!(
+        text.starts_with(&format!("wrote {x} (569 rows × 30 features, f32), {y} (labels `benign`) and ")),
+        "{text}"
+    );
     (x, y)
 }
 

@@ -1,0 +1,149 @@
+//! Metrics of K-class probabilities against class indices, optionally weighted per row, as
+//! scikit-learn computes them: log-loss, accuracy, per-class precision/recall/F1 averaged over the
+//! model's K classes (macro) and by support (weighted), the K×K confusion matrix, and the macro
+//! one-vs-rest ROC AUC.
+
+use serde::Serialize;
+
+/// What `logreg evaluate` reports for a multiclass model.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MulticlassReport {
+    /// Rows scored.
+    pub rows: usize,
+    /// The classes, in the order of the confusion matrix.
+    pub classes: Vec<String>,
+    /// Weighted mean of −log p(true class), probabilities clipped to [1e-15, 1 − 1e-15].
+    pub log_loss: f64,
+    /// Weighted share of rows whose most probable class is theirs.
+    pub accuracy: f64,
+    /// Unweighted mean over the classes of each one's precision (0 for a class never predicted).
+    pub precision_macro: f64,
+    /// Mean over the classes of each one's recall (0 for a class with no rows).
+    pub recall_macro: f64,
+    /// Mean over the classes of each one's F1.
+    pub f1_macro: f64,
+    /// Precision averaged with each class's (weighted) row count.
+    pub precision_weighted: f64,
+    /// Recall averaged with each class's row count.
+    pub recall_weighted: f64,
+    /// F1 averaged with each class's row count.
+    pub f1_weighted: f64,
+    /// Mean over the classes of the ROC AUC of its probability against the rest (ties count
+    /// half); `None` when a class has no rows, or every row is of it.
+    pub roc_auc_ovr_macro: Option<f64>,
+    /// `confusion[i][j]`: the (weighted) rows of class i predicted as class j.
+    pub confusion: Vec<Vec<f64>>,
+}
+
+/// The report of `probs` (`rows × K` row-major) against `labels` (class indices) with optional
+/// row `weights`. The predicted class is the most probable one, the first on a tie (as `argmax`).
+pub fn report(probs: &[f32], labels: &[f32], classes: &[String], weights: Option<&[f64]>) -> MulticlassReport {
+    let k = classes.len();
+    let rows = labels.len();
+    let weight = |i: usize| weights.map_or(1.0, |w| w[i]);
+    let mut confusion = vec![vec![0.0f64; k]; k];
+    let (mut total, mut loss) = (0.0f64, 0.0f64);
+    for (i, &label) in labels.iter().enumerate() {
+        let row = &probs[i * k..(i + 1) * k];
+        let truth = label as usize;
+        let predicted = (0..k).fold(0, |best, j| if row[j] > row[best] { j } else { best });
+        let w = weight(i);
+        confusion[truth][predicted] += w;
+        total += w;
+        loss -= w * f64::from(row[truth]).clamp(1e-15, 1.0 - 1e-15).ln();
+    }
+    let correct: f64 = (0..k).map(|j| confusion[j][j]).sum();
+    let support: Vec<f64> = confusion.iter().map(|r| r.iter().sum()).collect();
+    let predicted: Vec<f64> = (0..k).map(|j| confusion.iter().map(|r| r[j]).sum()).collect();
+    let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
+    let precision: Vec<f64> = (0..k).map(|j| ratio(confusion[j][j], predicted[j])).collect();
+    let recall: Vec<f64> = (0..k).map(|j| ratio(confusion[j][j], support[j])).collect();
+    let f1: Vec<f64> = (0..k).map(|j| ratio(2.0 * precision[j] * recall[j], precision[j] + recall[j])).collect();
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / k as f64;
+    let by_support = |v: &[f64]| ratio(v.iter().zip(&support).map(|(a, s)| a * s).sum(), total);
+    let aucs: Option<Vec<f64>> = (0..k)
+        .map(|j| {
+            let scores: Vec<f32> = (0..rows).map(|i| probs[i * k + j]).collect();
+            let truth: Vec<bool> = labels.iter().map(|&l| l as usize == j).collect();
+            binary_auc(&scores, &truth, weights)
+        })
+        .collect();
+    MulticlassReport {
+        rows,
+        classes: classes.to_vec(),
+        log_loss: ratio(loss, total),
+        accuracy: ratio(correct, total),
+        precision_macro: mean(&precision),
+        recall_macro: mean(&recall),
+        f1_macro: mean(&f1),
+        precision_weighted: by_support(&precision),
+        recall_weighted: by_support(&recall),
+        f1_weighted: by_support(&f1),
+        roc_auc_ovr_macro: aucs.map(|a| mean(&a)),
+        confusion,
+    }
+}
+
+/// The weighted ROC AUC of `scores` for the rows where `truth` holds: the trapezoid area under the
+/// curve of weighted true- against false-positive rates, tied scores moving together (they count
+/// half); `None` when either side has no weight.
+pub fn binary_auc(scores: &[f32], truth: &[bool], weights: Option<&[f64]>) -> Option<f64> {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let weight = |i: usize| weights.map_or(1.0, |w| w[i]);
+    let (mut tp, mut fp, mut area) = (0.0f64, 0.0f64, 0.0f64);
+    let mut at = 0;
+    while at < order.len() {
+        let (tp0, fp0) = (tp, fp);
+        let score = scores[order[at]];
+        while at < order.len() && scores[order[at]] == score {
+            let i = order[at];
+            if truth[i] {
+                tp += weight(i);
+            } else {
+                fp += weight(i);
+            }
+            at += 1;
+        }
+        area += (fp - fp0) * (tp + tp0) / 2.0;
+    }
+    (tp > 0.0 && fp > 0.0).then(|| area / (tp * fp))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_match_a_hand_worked_example() {
+        // 4 rows, 3 classes: truths 0, 1, 2, 2; predictions 0, 2, 2, 2.
+        let probs = [0.7, 0.2, 0.1, 0.2, 0.3, 0.5, 0.1, 0.1, 0.8, 0.3, 0.3, 0.4];
+        let classes: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+        let r = report(&probs, &[0.0, 1.0, 2.0, 2.0], &classes, None);
+        assert_eq!(r.confusion, vec![vec![1.0, 0.0, 0.0], vec![0.0, 0.0, 1.0], vec![0.0, 0.0, 2.0]]);
+        assert_eq!(r.accuracy, 0.75);
+        // precision 1, 0, 2/3; recall 1, 0, 1.
+        assert!((r.precision_macro - (1.0 + 2.0 / 3.0) / 3.0).abs() < 1e-12);
+        assert!((r.recall_macro - 2.0 / 3.0).abs() < 1e-12);
+        assert!((r.recall_weighted - 0.75).abs() < 1e-12);
+        let ll = -((0.7f32.ln() + 0.3f32.ln() + 0.8f32.ln() + 0.4f32.ln()) as f64) / 4.0;
+        assert!((r.log_loss - ll).abs() < 1e-6);
+        // Weight 2 on row 2 is row 2 twice.
+        let w = report(&probs, &[0.0, 1.0, 2.0, 2.0], &classes, Some(&[1.0, 2.0, 1.0, 1.0]));
+        assert_eq!(w.accuracy, 0.6);
+    }
+
+    #[test]
+    fn auc_counts_ties_half_and_weights_as_repeats() {
+        assert_eq!(binary_auc(&[0.9, 0.1], &[true, false], None), Some(1.0));
+        assert_eq!(binary_auc(&[0.5, 0.5], &[true, false], None), Some(0.5));
+        assert_eq!(binary_auc(&[0.5, 0.5], &[true, true], None), None);
+        // Pairs: (0.8 vs 0.6) won, (0.8 vs 0.9) lost, (0.3 vs both) lost: 1 of 4 → with row 0
+        // counted twice, 2 of 6.
+        let s = [0.8, 0.6, 0.9, 0.3];
+        let t = [true, false, false, true];
+        assert_eq!(binary_auc(&s, &t, None), Some(0.25));
+        let w = binary_auc(&s, &t, Some(&[2.0, 1.0, 1.0, 1.0])).unwrap();
+        assert!((w - 2.0 / 6.0).abs() < 1e-12, "{w}");
+    }
+}
