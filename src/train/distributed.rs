@@ -91,7 +91,7 @@ pub fn fit_distributed(
         Some(s) => s.apply(&data.x)?,
         None => data.x.shallow_clone(),
     };
-    let effective = effective(config, rows)?;
+    let effective = effective(config, rows as f64)?;
     let (l1, l2) = strengths(effective.penalty);
     let problem = Problem { l1, l2, penalize_bias: effective.penalize_bias };
     let (training, solution) = match config.solver {
