@@ -268,12 +268,7 @@ fn read_rows(
     recipe.ignored.extend(weight_column.map(str::to_string).filter(|c| !recipe.ignored.contains(c)));
     let label = labelled.then(|| label_name.unwrap_or(&recipe.label).to_string());
     let read = read_scoring(data, &format.format()?, &recipe, label.as_deref(), !labelled, unknown.into())?;
-    if read.unknown > 0 {
-        warnln!(
-            "note: {} cells held a level not seen in training, encoded as all zeros (--unknown ignore)",
-            read.unknown
-        );
-    }
+    super::score::note_unknown(read.unknown);
     Ok((read.table, read.ids))
 }
 

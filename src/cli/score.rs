@@ -158,14 +158,17 @@ pub(crate) fn load_and_predict(
     recipe.ignored.extend(weight_column.map(str::to_string).filter(|c| !recipe.ignored.contains(c)));
     let label = labelled.then(|| label_name.unwrap_or(&recipe.label).to_string());
     let read = read_scoring(data, &format.format()?, &recipe, label.as_deref(), !labelled, unknown.into())?;
-    if read.unknown > 0 {
-        warnln!(
-            "note: {} cells held a level not seen in training, encoded as all zeros (--unknown ignore)",
-            read.unknown
-        );
-    }
+    note_unknown(read.unknown);
     let probs = saved.predict_proba(&read.table, device)?;
     Ok(Scored { saved, probs, labels: read.table.labels, ids: read.ids })
+}
+
+/// The one-line note of `--unknown ignore`: how many cells held a level not seen in training.
+pub(crate) fn note_unknown(cells: usize) {
+    if cells > 0 {
+        let s = if cells == 1 { "" } else { "s" };
+        warnln!("note: {cells} cell{s} held a level not seen in training, encoded as all zeros (--unknown ignore)");
+    }
 }
 
 /// `text` as a CSV cell: quoted when it holds a comma, a quote or a line break.

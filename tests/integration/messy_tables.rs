@@ -262,7 +262,7 @@ fn categorical_columns_are_one_hot_with_the_training_levels() {
     assert_eq!(stdout(&out).lines().count(), 4);
     assert_eq!(
         stderr(&out).trim(),
-        "note: 1 cells held a level not seen in training, encoded as all zeros (--unknown ignore)"
+        "note: 1 cell held a level not seen in training, encoded as all zeros (--unknown ignore)"
     );
     refused(
         dir.path(),
