@@ -37,6 +37,7 @@ pub mod device;
 pub mod dist;
 pub mod error;
 pub mod estimator;
+mod hash;
 pub mod interrupt;
 pub mod model;
 pub mod output;

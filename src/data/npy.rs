@@ -336,9 +336,14 @@ pub fn read_weights(path: &Path, rows: usize) -> Result<Vec<f64>> {
 /// Writes `values` as a 1-D little-endian f32 `.npy` array (version 1, header padded to 64 bytes).
 #[cfg(test)]
 pub(crate) fn write_f32_vector(path: &Path, values: &[f32]) -> Result<()> {
+    crate::output::write_atomically(path, &f32_vector_bytes(values))
+}
+
+/// The bytes of a 1-D `<f4` `.npy` file of `values`.
+pub(crate) fn f32_vector_bytes(values: &[f32]) -> Vec<u8> {
     let mut bytes = header_bytes(&[values.len()], 0);
     bytes.extend(values.iter().flat_map(|v| v.to_le_bytes()));
-    crate::output::write_atomically(path, &bytes)
+    bytes
 }
 
 /// A version-1 header for a C-order `<f4` array of `shape`, padded with spaces to at least

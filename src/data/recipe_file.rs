@@ -46,11 +46,7 @@ pub fn path_for(npy: &Path) -> PathBuf {
 /// 64-bit FNV-1a of the labels' little-endian f32 bytes, as hex: not a defence against forgery,
 /// a check that a labels file is the one converted with the features.
 pub fn labels_checksum(labels: &[f32]) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in labels.iter().flat_map(|v| v.to_le_bytes()) {
-        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("fnv1a64:{hash:016x}")
+    format!("fnv1a64:{:016x}", crate::hash::values_hash(labels))
 }
 
 impl RecipeFile {

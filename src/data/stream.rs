@@ -367,8 +367,7 @@ fn write_pair<T>(
         file.write_all(&header).map_err(io(x_out))?;
         file.sync_all().map_err(io(x_out))?;
         check(&read)?;
-        let mut label_bytes = npy::header_bytes(&[rows], 0);
-        label_bytes.extend(labels.iter().flat_map(|v| v.to_le_bytes()));
+        let label_bytes = npy::f32_vector_bytes(&labels);
         let stage_labels = || {
             try_replace_with(y_out, ".npy", |staged| {
                 staged.write_all(&label_bytes).map_err(io(y_out))?;

@@ -31,24 +31,11 @@ use crate::data::source::Source;
 use crate::data::stream::NpyRows;
 use crate::data::table::Table;
 use crate::error::{Error, Result};
+use crate::hash::{fnv1a, values_hash, FNV_START};
 use crate::output::{replace_with, write_atomically};
 use crate::train::fit::FitConfig;
 use crate::train::optim::OptimizerState;
 use crate::train::{Snapshot, TrainState};
-
-/// FNV-1a (64 bits) over `bytes`, continuing from `hash`: a fixed algorithm, so a checkpoint's
-/// fingerprint means the same to every build.
-fn fnv1a(hash: u64, bytes: impl IntoIterator<Item = u8>) -> u64 {
-    bytes.into_iter().fold(hash, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3))
-}
-
-const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
-
-/// The values' bits in order: any change of value or order (two labels swapped, two cells
-/// exchanged between columns) changes it.
-fn values_hash(values: &[f32]) -> u64 {
-    fnv1a(FNV_START, values.iter().flat_map(|v| v.to_bits().to_le_bytes()))
-}
 
 /// What a checkpoint must match to be resumed: every setting but the number of epochs, and the
 /// data (its shape, column names and a hash of every value in order).

@@ -195,7 +195,7 @@ fn standardizer(world: &mut World, x: &Tensor, rows: usize) -> Result<Standardiz
 /// A hash of the settings (FNV-1a over their debug form): ranks compare it before working, so
 /// that ranks launched with different flags stop instead of solving different problems.
 pub fn settings_hash(settings: &str) -> u64 {
-    settings.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+    crate::hash::fnv1a(crate::hash::FNV_START, settings.bytes())
 }
 
 /// Checks that every rank's `hash` is rank 0's, naming the first rank whose differs.
