@@ -298,7 +298,9 @@ fn ctrl_c_stops_training_and_writes_nothing() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(1500));
+        // A loaded machine can take seconds to reach training: wait for the handler, not a clock.
+        wait_for_sigint_handler(&mut child, &args);
+        std::thread::sleep(std::time::Duration::from_millis(300));
         let sent = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
         assert!(sent.success());
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
@@ -319,6 +321,30 @@ fn ctrl_c_stops_training_and_writes_nothing() {
         assert!(files_in(dir.path()).is_empty(), "{args:?}: {:?}", files_in(dir.path()));
     }
 }
+
+/// Waits until `child` catches SIGINT (its Ctrl-C handler is installed, as /proc says), so that
+/// the signal stops training rather than killing the process before it reads its data.
+pub fn wait_for_sigint_handler(child: &mut std::process::Child, args: &[&str]) {
+    let status = format!("/proc/{}/status", child.id());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let caught = std::fs::read_to_string(&status).ok().and_then(|text| {
+            let mask = text.lines().find_map(|l| l.strip_prefix("SigCgt:"))?;
+            u64::from_str_radix(mask.trim(), 16).ok()
+        });
+        if caught.is_some_and(|mask| mask & (1 << (SIGINT - 1)) != 0) {
+            return;
+        }
+        if std::time::Instant::now() > deadline || child.try_wait().unwrap().is_some() {
+            let _ = child.kill();
+            panic!("{args:?} never installed its Ctrl-C handler");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// SIGINT's number on Linux: bit `SIGINT - 1` of /proc's signal masks.
+const SIGINT: u32 = 2;
 
 /// Runs `common` (a `train --json` command) to the end, then again with checkpoints every
 /// `every` epochs, killed with SIGKILL right after the first checkpoint and resumed from it; both

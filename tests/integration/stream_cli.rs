@@ -421,7 +421,7 @@ fn a_streamed_file_cut_short_while_training_is_a_one_line_error() {
     let dir = tempfile::tempdir().unwrap();
     let (x, y) = convert(dir.path());
     let model = dir.path().join("m.safetensors");
-    let child = std::process::Command::new(crate::cli::bin())
+    let mut child = std::process::Command::new(crate::cli::bin())
         .args(["train", "--data", &x, "--labels", &y, "--stream", "--chunk-rows", "50", "--epochs", "100000000"])
         .args(["--device", "cpu", "--out"])
         .arg(&model)
@@ -429,7 +429,9 @@ fn a_streamed_file_cut_short_while_training_is_a_one_line_error() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // The handler is installed once the file is open and training is about to start.
+    crate::data_cli::wait_for_sigint_handler(&mut child, &["train", "--stream"]);
+    std::thread::sleep(std::time::Duration::from_millis(300));
     let size = std::fs::metadata(&x).unwrap().len();
     std::fs::OpenOptions::new().write(true).open(&x).unwrap().set_len(size / 2).unwrap();
     let out = child.wait_with_output().unwrap();
