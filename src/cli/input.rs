@@ -86,7 +86,7 @@ struct InputFlags {
     /// read), or a 2-D .npy array with --labels.
     #[arg(long)]
     data: PathBuf,
-    /// Name of the label column [default: the last column].
+    /// Name of the label column [default: the last column that no --id or --sample-weight names].
     #[arg(long)]
     label: Option<String>,
     /// 0/1 labels for a .npy --data: a .npy array of shape (n,) or (n, 1).

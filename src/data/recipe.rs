@@ -76,7 +76,7 @@ pub enum Categorical {
 /// What `train`'s flags ask of the input.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Spec {
-    /// The label column (`None`: the last column).
+    /// The label column (`None`: the last column that no ID or weight names).
     pub label: Option<String>,
     /// The label value that is the positive class (`None`: the rule of [`Classes::learn`]).
     pub positive_class: Option<String>,
@@ -462,7 +462,12 @@ fn plan_training(
             let message = format!("need at least one feature column and a label column: {one_column}");
             return Err(table::at(file, line, 1, message));
         }
-        None => names.len() - 1,
+        // The last column that no --id or --sample-weight names: a weight column kept last
+        // (as exports often put it) does not become the label.
+        None => {
+            let named = |i: &usize| spec.ids.iter().chain(&spec.weight).any(|n| names[*i] == *n);
+            (0..names.len()).rev().find(|i| !named(i)).unwrap_or(names.len() - 1)
+        }
         Some(name) => position(name).ok_or_else(|| {
             header_error(format!("no label column `{}` in the header (columns: {})", shown(name), listed(names)))
         })?,

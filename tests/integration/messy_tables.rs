@@ -185,6 +185,34 @@ fn ids_and_chosen_columns_are_recorded_and_passed_over() {
     ok(&["evaluate", "--model", &model, "--data", &labelled, "--device", "cpu"]);
 }
 
+/// An export with the ID and the weight after the label: the label is the last column that
+/// neither names, so these train exactly as with `--label y` given.
+#[test]
+fn id_and_weight_columns_kept_last_do_not_become_the_label() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("a,b,y,key,w\n");
+    for i in 0..40 {
+        let class = i % 2;
+        let a = if class == 1 { 0.5 + (i % 7) as f32 * 0.3 } else { 0.8 - (i % 5) as f32 * 0.3 };
+        text += &format!("{a},{},{class},k{i},{}\n", (i * 3 % 11) as f32, 1 + i % 3);
+    }
+    let data = write(dir.path(), "d.csv", &text);
+    let flags = ["--id", "key", "--sample-weight", "w", "--solver", "newton"];
+    let (_, report) = train(dir.path(), &data, &flags);
+    let (_, named) = train(dir.path(), &data, &[&flags[..], &["--label", "y"]].concat());
+    assert_eq!(report["features"], serde_json::json!(["a", "b"]));
+    assert_eq!(report["coef"], named["coef"]);
+    assert_eq!(report["intercept"], named["intercept"]);
+    assert!(report["coef"].as_array().is_some_and(|c| c.len() == 2), "{report}");
+    // Named outright, a weight that is the label is still refused.
+    let m = dir.path().join("m2.safetensors");
+    refused(
+        dir.path(),
+        &["train", "--data", &data, "--out", path(&m), "--label", "w", "--sample-weight", "w"],
+        "--sample-weight `w` is the label or an --id column",
+    );
+}
+
 #[test]
 fn missing_values_are_refused_imputed_or_dropped_as_asked() {
     let dir = tempfile::tempdir().unwrap();
