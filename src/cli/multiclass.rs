@@ -10,6 +10,7 @@ use anyhow::{bail, Context};
 
 use logreg::data::labels::LabelKey;
 use logreg::data::recipe::{read_scoring, Recipe};
+use logreg::data::recipe_file::RecipeFile;
 use logreg::data::table::{shown, LabelColumn, Table};
 use logreg::model::multiclass::{MultiClass, MulticlassModel};
 use logreg::model::multiclass_metrics::{self, MulticlassReport};
@@ -258,10 +259,13 @@ fn read_rows(
         bail!("{}: a multiclass model reads CSV or .npy data", data.display());
     }
     if is_npy(data) {
+        let mut rows = load_table_with(data, None, LabelColumn::Skip(m.label_name.clone()), false, format.format()?)?;
         if labelled {
-            bail!("evaluating a multiclass model reads a CSV file with its label column (class names)");
+            let Some(y) = labels else {
+                bail!("--labels: a .npy --data needs its labels as a second .npy file (--labels y.npy)");
+            };
+            rows.labels = npy_class_labels(m, data, y, &rows)?;
         }
-        let rows = load_table_with(data, labels, LabelColumn::Skip(m.label_name.clone()), false, format.format()?)?;
         return Ok((rows, vec![]));
     }
     let mut recipe = m.recipe();
@@ -270,6 +274,32 @@ fn read_rows(
     let read = read_scoring(data, &format.format()?, &recipe, label.as_deref(), !labelled, unknown.into())?;
     super::score::note_unknown(read.unknown);
     Ok((read.table, read.ids))
+}
+
+/// The labels `y` of the .npy `data` as indices into the model's classes. Converted from a CSV
+/// file (a recipe file beside `data`), they are indices into the recipe's classes, which must be
+/// the model's; else they are the class values themselves.
+fn npy_class_labels(m: &MulticlassModel, data: &Path, y: &Path, table: &Table) -> anyhow::Result<Vec<f32>> {
+    let rows = table.rows();
+    let Some((path, file)) = RecipeFile::beside(data)? else {
+        return logreg::data::npy::read_class_values(y, rows, &m.classes).context("--labels");
+    };
+    let Some(names) = file.recipe.class_names.as_ref() else {
+        bail!("--labels {}: converted with two classes, and the model has {}", y.display(), m.classes.len());
+    };
+    let codes: Vec<String> = (0..names.len()).map(|i| i.to_string()).collect();
+    let index = logreg::data::npy::read_class_values(y, rows, &codes).context("--labels")?;
+    file.check(&path, data, rows, table.feature_names.len(), Some(&index))?;
+    if names != &m.classes {
+        let list = |c: &[String]| c.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ");
+        bail!(
+            "--labels {}: converted with the classes {}, and the model's are {}",
+            y.display(),
+            list(names),
+            list(&m.classes)
+        );
+    }
+    Ok(index)
 }
 
 /// `predict` with a multiclass model: the ID columns, one probability column per class

@@ -393,8 +393,20 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
                 }
                 table.labels = labels;
                 table.label_name = Some("y".into());
+                // Converted from a CSV file: its columns, classes and recipe, which the model records.
+                let recipe = args.input.npy_recipe(table.rows(), table.feature_names.len(), Some(&table.labels))?;
+                let classes = match &recipe {
+                    Some(r) => {
+                        table.feature_names = r.feature_names();
+                        table.label_name = Some(r.label.clone());
+                        r.class_names.clone().filter(|names| names.len() == classes.len()).ok_or_else(|| {
+                            anyhow::anyhow!("--labels {}: the recipe beside --data names other classes", y.display())
+                        })?
+                    }
+                    None => classes,
+                };
                 stop_on_ctrl_c()?;
-                return super::multiclass::train(&args, config, &table, None, classes, None, device);
+                return super::multiclass::train(&args, config, &table, recipe, classes, None, device);
             }
         }
         let weight_column = super::multiclass::weight_column(args.sample_weight.as_deref());

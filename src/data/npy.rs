@@ -316,6 +316,39 @@ pub fn read_class_labels(y: &Path, max_classes: usize) -> Result<(Vec<f32>, Vec<
     Ok((index, keys.iter().map(LabelKey::name).collect()))
 }
 
+/// The labels from the `.npy` file `y` (shape `(rows,)` or `(rows, 1)`) as indices into `classes`,
+/// a model's class names: each value must be one of them read as a number, else it is refused
+/// with its row.
+pub fn read_class_values(y: &Path, rows: usize, classes: &[String]) -> Result<Vec<f32>> {
+    use crate::data::labels::LabelKey;
+    let (file, bytes) = read_file(y)?;
+    let labels = parse(&file, &bytes)?;
+    if !(labels.shape == [rows] || labels.shape == [rows, 1]) {
+        return Err(bad(
+            &file,
+            format!(
+                "labels must have shape ({rows},) or ({rows}, 1) for the data's {rows} rows, found {:?}",
+                labels.shape
+            ),
+        ));
+    }
+    let numbers: Vec<Option<f64>> = classes
+        .iter()
+        .map(|c| match LabelKey::of(c) {
+            LabelKey::Number(v) => Some(v),
+            LabelKey::Text(_) => None,
+        })
+        .collect();
+    let listed = || classes.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ");
+    let index = |(i, &v): (usize, &f64)| {
+        let found = numbers.iter().position(|&c| c == Some(v)).map(|j| j as f32);
+        found.ok_or_else(|| {
+            bad(&file, format!("row {}: label {v} is not one of the model's classes ({})", i + 1, listed()))
+        })
+    };
+    labels.values.iter().enumerate().map(index).collect()
+}
+
 /// One sample weight per row of the `rows` rows of the data from the `.npy` file `path`, of
 /// shape `(rows,)` or `(rows, 1)` (the values are checked where they are used).
 pub fn read_weights(path: &Path, rows: usize) -> Result<Vec<f64>> {

@@ -18,6 +18,7 @@ mod golden_sklearn;
 mod golden_softmax;
 mod messy_tables;
 mod multiclass_cli;
+mod multiclass_convert;
 mod sparse_cli;
 mod stream_cli;
 mod table_formats;

@@ -396,7 +396,7 @@ fn bad_weights_and_flags_are_one_line_errors() {
 }
 
 /// `x` (rows × d, f64) and `y` as `.npy` files, as numpy.save writes them.
-fn write_npy(path: &Path, values: &[f64], shape: &str) {
+pub fn write_npy(path: &Path, values: &[f64], shape: &str) {
     let header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape}, }}");
     let padded = format!("{header:<117}\n");
     let mut bytes = b"\x93NUMPY\x01\x00".to_vec();

@@ -1,0 +1,113 @@
+//! Multiclass tables through `convert`: a model trained on the converted `.npy` equals one trained
+//! on the CSV file and scores it; `evaluate` reads `.npy` labels, converted (indices into the
+//! recipe's classes) or raw (the class values), and refuses labels of other classes.
+
+use std::path::Path;
+
+use crate::cli::{logreg, stderr, stdout};
+use crate::multiclass_cli::write_npy;
+
+fn ok(args: &[&str]) -> String {
+    let out = logreg(args);
+    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    stdout(&out)
+}
+
+fn json(args: &[&str]) -> serde_json::Value {
+    serde_json::from_str(&ok(&[args, &["--json", "--device", "cpu"]].concat())).unwrap()
+}
+
+/// One line on stderr containing `expected`, exit 2.
+fn refused(args: &[&str], expected: &str) {
+    let out = logreg(args);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err}");
+    assert!(err.contains(expected), "{err:?} does not contain {expected:?}");
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// 90 rows of three text classes, two features that separate them in part and an ID column.
+fn animals(dir: &Path) -> String {
+    let mut text = String::from("id,size,speed,kind\n");
+    for i in 0..90 {
+        let (kind, centre) = [("emu", (1.0, 3.0)), ("cat", (0.0, 0.0)), ("dog", (2.0, 0.5))][i % 3];
+        let jitter = |k: usize| ((i * k) % 13) as f64 / 6.5 - 1.0;
+        text += &format!("a{i},{},{},{kind}\n", centre.0 + jitter(7), centre.1 + jitter(11));
+    }
+    let p = dir.join("animals.csv");
+    std::fs::write(&p, text).unwrap();
+    path(&p).to_string()
+}
+
+#[test]
+fn a_converted_multiclass_table_trains_scores_and_evaluates_as_the_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = animals(dir.path());
+    let (x, y) = (dir.path().join("a.npy"), dir.path().join("a.labels.npy"));
+    ok(&["convert", &csv, path(&x), "--id", "id", "--max-classes", "10"]);
+    let (from_npy, from_csv) = (dir.path().join("npy.st"), dir.path().join("csv.st"));
+    let solver = ["--solver", "newton", "--C", "0.5"];
+    let a =
+        json(&[&["train", "--data", path(&x), "--labels", path(&y), "--out", path(&from_npy)], &solver[..]].concat());
+    let b = json(&[&["train", "--data", &csv, "--id", "id", "--out", path(&from_csv)], &solver[..]].concat());
+    assert_eq!(a["classes"], serde_json::json!(["cat", "dog", "emu"]));
+    assert_eq!((&a["classes"], &a["features"], &a["coef"]), (&b["classes"], &b["features"], &b["coef"]));
+    // The model trained on the .npy file reads the raw CSV file, IDs first, as the CSV's model does.
+    let scored = |m: &Path| ok(&["predict", "--model", path(m), "--data", &csv, "--device", "cpu"]);
+    let (p, q) = (scored(&from_npy), scored(&from_csv));
+    assert!(p.starts_with("id,probability_cat,probability_dog,probability_emu,class\n"), "{p}");
+    assert_eq!(p, q);
+    // evaluate on the converted labels reports what it reports on the CSV's label column.
+    let on_npy = json(&["evaluate", "--model", path(&from_npy), "--data", path(&x), "--labels", path(&y)]);
+    let on_csv = json(&["evaluate", "--model", path(&from_csv), "--data", &csv]);
+    assert_eq!(on_npy, on_csv);
+    assert!(on_npy["accuracy"].as_f64().unwrap() > 0.5, "{on_npy}");
+
+    // Labels converted with other classes: refused, not read as these.
+    let other = dir.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    let text = std::fs::read_to_string(&csv).unwrap().replace(",emu\n", ",owl\n");
+    std::fs::write(other.join("o.csv"), text).unwrap();
+    let (ox, oy) = (other.join("o.npy"), other.join("o.labels.npy"));
+    ok(&["convert", path(&other.join("o.csv")), path(&ox), "--id", "id", "--max-classes", "10"]);
+    refused(
+        &["evaluate", "--model", path(&from_npy), "--data", path(&ox), "--labels", path(&oy)],
+        "converted with the classes `cat`, `dog`, `owl`, and the model's are `cat`, `dog`, `emu`",
+    );
+}
+
+#[test]
+fn raw_npy_labels_are_the_class_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let x: Vec<f64> =
+        (0..60).flat_map(|i| [(i % 3) as f64 + ((i * 7) % 5) as f64 / 4.0, ((i * 3) % 7) as f64]).collect();
+    let y: Vec<f64> = (0..60).map(|i| [10.0, 20.0, 30.0][i % 3]).collect();
+    let (xp, yp, m) = (dir.path().join("x.npy"), dir.path().join("y.npy"), dir.path().join("m.st"));
+    write_npy(&xp, &x, "(60, 2)");
+    write_npy(&yp, &y, "(60,)");
+    let trained = json(&["train", "--data", path(&xp), "--labels", path(&yp), "--out", path(&m), "--solver", "newton"]);
+    assert_eq!(trained["classes"], serde_json::json!([10, 20, 30]));
+    let report = json(&["evaluate", "--model", path(&m), "--data", path(&xp), "--labels", path(&yp)]);
+    assert_eq!(report["classes"], serde_json::json!([10, 20, 30]));
+    assert_eq!(report["rows"], 60);
+    // The training report's accuracy on the same rows, computed the same way.
+    assert_eq!(report["accuracy"], trained["train"]["accuracy"]);
+    let mut bad = y.clone();
+    bad[41] = 25.0;
+    let bp = dir.path().join("bad.npy");
+    write_npy(&bp, &bad, "(60,)");
+    refused(
+        &["evaluate", "--model", path(&m), "--data", path(&xp), "--labels", path(&bp)],
+        "row 42: label 25 is not one of the model's classes (`10`, `20`, `30`)",
+    );
+    let short = dir.path().join("short.npy");
+    write_npy(&short, &y[..59], "(59,)");
+    refused(
+        &["evaluate", "--model", path(&m), "--data", path(&xp), "--labels", path(&short)],
+        "labels must have shape (60,) or (60, 1) for the data's 60 rows, found [59]",
+    );
+}
