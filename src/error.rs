@@ -129,6 +129,16 @@ pub enum Error {
         message: String,
     },
 
+    /// A label cell that a reader of 0/1 labels cannot take (text, or a value of a third class),
+    /// at `file:line:column`; reading the file through a recipe learns its classes.
+    #[error("{location}: {message}")]
+    LabelNotBinary {
+        /// `file:line:column`.
+        location: String,
+        /// What is wrong there.
+        message: String,
+    },
+
     /// The PyTorch reference script failed or printed something unexpected.
     #[error("reference script `{command}` failed: {message}")]
     Reference {

@@ -26,7 +26,7 @@ pub(crate) struct ConvertArgs {
     /// INPUT, a binary CSR file (.lrcsr: the labels and CSR arrays; train, path, cv, predict and
     /// evaluate read it).
     pub(crate) output: PathBuf,
-    /// Name of the label column [default: the last column].
+    /// Name of the label column [default: the last column that no --id names].
     #[arg(long)]
     pub(crate) label: Option<String>,
     /// Where the labels go [default: OUTPUT with `.labels.npy` in place of `.npy`].
@@ -73,8 +73,31 @@ pub(crate) fn convert(args: ConvertArgs) -> anyhow::Result<ExitCode> {
         return convert_recipe(&args, &format, &labels_out, &recipe_out);
     }
     let label = args.label.clone().map_or(LabelColumn::Last, LabelColumn::Named);
-    let c =
-        logreg::data::stream::convert_with(&args.input, &label, &format, &args.output, &labels_out, Some(&recipe_out))?;
+    let c = match logreg::data::stream::convert_with(
+        &args.input,
+        &label,
+        &format,
+        &args.output,
+        &labels_out,
+        Some(&recipe_out),
+    ) {
+        // Text labels or three or more classes: a file is read again, through a recipe that
+        // learns its classes (the one-pass path writes 0/1 labels only; nothing was written).
+        Err(logreg::Error::LabelNotBinary { location, message }) => {
+            if !std::fs::metadata(&args.input).is_ok_and(|m| m.is_file()) {
+                bail!(
+                    "{location}: {message}; standard input is read once: add --max-classes N (or another recipe \
+                     flag), and convert learns the classes"
+                );
+            }
+            warnln!(
+                "note: {location}: a label other than 0/1; reading {} again to learn the classes",
+                args.input.display()
+            );
+            return convert_recipe(&args, &format, &labels_out, &recipe_out);
+        }
+        other => other?,
+    };
     if super::json() {
         jsonln!(serde_json::json!({
             "features_file": args.output, "labels_file": labels_out, "recipe_file": recipe_out, "rows": c.rows,
@@ -153,12 +176,19 @@ fn convert_recipe(
     if super::json() {
         jsonln!(serde_json::json!({
             "features_file": args.output, "labels_file": labels_out, "recipe_file": recipe_out, "rows": c.rows,
-            "features": features, "label": c.recipe.label, "classes": c.recipe.classes, "streamed": c.streamed,
+            "features": features, "label": c.recipe.label, "classes": c.recipe.classes,
+            "class_names": c.recipe.class_names, "streamed": c.streamed,
         }))?;
         return Ok(ExitCode::SUCCESS);
     }
-    let classes =
-        c.recipe.classes.as_ref().map_or(String::new(), |k| format!(", 1 = `{}`, 0 = `{}`", k.positive, k.negative));
+    let classes = match (&c.recipe.class_names, &c.recipe.classes) {
+        (Some(names), _) => {
+            let coded: Vec<String> = names.iter().enumerate().map(|(i, n)| format!("{i} = `{n}`")).collect();
+            format!(", {}", coded.join(", "))
+        }
+        (None, Some(k)) => format!(", 1 = `{}`, 0 = `{}`", k.positive, k.negative),
+        (None, None) => String::new(),
+    };
     outln!(
         "wrote {} ({} rows × {} features, f32), {} (labels `{}`{classes}) and {} (the recipe, which `train` records); \
          features in order: {}",

@@ -598,7 +598,11 @@ fn parse_rows<R: Read>(
             let cell = record.field(text, i);
             let bad = |m: String| at(file, line, i + 1, format!("{m} (column `{}`){}", shown(name), record.spans()));
             if Some(i) == label_at {
-                label_value = Some(parse_label(cell, cells).map_err(bad)?);
+                let not_binary = |m: String| match bad(m) {
+                    Error::Input { location, message } => Error::LabelNotBinary { location, message },
+                    other => other,
+                };
+                label_value = Some(parse_label(cell, cells).map_err(not_binary)?);
             } else if is_feature(i) {
                 features.push(parse_number(cell, cells).map_err(bad)?);
             }

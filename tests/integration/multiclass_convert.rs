@@ -111,3 +111,39 @@ fn raw_npy_labels_are_the_class_values() {
         "labels must have shape (60,) or (60, 1) for the data's 60 rows, found [59]",
     );
 }
+
+/// A plain `convert` (no recipe flag) meeting text labels of three classes reads the file again
+/// through a recipe, with a note, and writes what `--max-classes` would have; standard input, read
+/// once, is refused with the flag to add, and nothing is written.
+#[test]
+fn plain_convert_learns_the_classes_of_a_file_and_asks_for_a_flag_on_stdin() {
+    let dir = tempfile::tempdir().unwrap();
+    let with_ids = std::fs::read_to_string(animals(dir.path())).unwrap();
+    let text: String = with_ids.lines().map(|l| format!("{}\n", l.split_once(',').unwrap().1)).collect();
+    let csv = dir.path().join("plain.csv");
+    std::fs::write(&csv, &text).unwrap();
+    let plain = logreg(&["convert", path(&csv), path(&dir.path().join("p.npy"))]);
+    assert!(plain.status.success(), "{}", stderr(&plain));
+    let note = stderr(&plain);
+    assert!(note.starts_with(&format!("note: {}:2:3: a label other than 0/1; reading", path(&csv))), "{note}");
+    assert!(stdout(&plain).contains("0 = `cat`, 1 = `dog`, 2 = `emu`"), "{}", stdout(&plain));
+    ok(&["convert", path(&csv), path(&dir.path().join("f.npy")), "--max-classes", "100"]);
+    for (a, b) in [("p.npy", "f.npy"), ("p.labels.npy", "f.labels.npy"), ("p.recipe.json", "f.recipe.json")] {
+        let read = |n: &str| std::fs::read(dir.path().join(n)).unwrap();
+        assert!(read(a) == read(b), "{a} and {b} differ");
+    }
+    let before: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let mut child = std::process::Command::new(crate::cli::bin())
+        .args(["convert", "-", path(&dir.path().join("s.npy"))])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), text.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert_eq!((out.status.code(), err.trim_end().lines().count()), (Some(2), 1), "{err}");
+    assert!(err.contains("<stdin>:2:3: label `emu` is not a number") && err.contains("add --max-classes N"), "{err}");
+    let after: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(before.len(), after.len(), "{after:?}");
+}
