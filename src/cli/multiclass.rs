@@ -138,7 +138,55 @@ pub(crate) fn train(
     let started = std::time::Instant::now();
     let fit = logreg::train::multiclass::fit_multiclass(table, recipe, classes, &config, multi_class, &weights, device)
         .map_err(weight_flags)?;
-    let fit_seconds = started.elapsed().as_secs_f64();
+    finish(args, fit, multi_class, started.elapsed().as_secs_f64())
+}
+
+/// The classes of `.npy` labels read as indices: the recipe's class names when `convert` wrote
+/// one beside the data (which the labels checksum has matched), else the values' own names.
+pub(crate) fn recipe_classes(recipe: Option<&Recipe>, classes: Vec<String>) -> anyhow::Result<Vec<String>> {
+    match recipe {
+        Some(r) => match &r.class_names {
+            Some(names) if names.len() == classes.len() => Ok(names.clone()),
+            _ => bail!("--labels: the recipe file beside --data names other classes; convert the CSV file again"),
+        },
+        None => Ok(classes),
+    }
+}
+
+/// `train --stream` on `.npy` labels of three or more classes: full-batch SGD or Adam, the
+/// gradient summed chunk by chunk.
+pub(crate) fn train_stream(
+    args: &TrainArgs,
+    config: FitConfig,
+    rows: &logreg::data::stream::NpyRows,
+    recipe: Option<Recipe>,
+    classes: Vec<String>,
+) -> anyhow::Result<ExitCode> {
+    let refused = [
+        (args.batch_size.is_some(), "--batch-size"),
+        (args.checkpoint_every.is_some() || args.resume.is_some(), "--checkpoint-every and --resume"),
+        (args.loss.is_some(), "--loss"),
+        (args.multi_class == Some(MultiClassChoice::Ovr), "--multi-class ovr"),
+    ];
+    if let Some((_, flag)) = refused.iter().find(|(given, _)| *given) {
+        bail!("{flag} does not apply to --stream with three or more classes (full-batch sgd or adam, multinomial)");
+    }
+    if config.solver.is_some() {
+        bail!("--stream trains three or more classes with --solver sgd or adam (full batch); the exact solvers need the data in memory");
+    }
+    super::stop_on_ctrl_c()?;
+    let started = std::time::Instant::now();
+    let fit = logreg::train::multiclass_stream::fit_multiclass_stream(rows, recipe, classes, &config)?;
+    finish(args, fit, MultiClass::Multinomial, started.elapsed().as_secs_f64())
+}
+
+/// Writes a multiclass fit's model (and plot), then reports it, as text or `--json`.
+fn finish(
+    args: &TrainArgs,
+    fit: logreg::train::multiclass::MulticlassFit,
+    multi_class: MultiClass,
+    fit_seconds: f64,
+) -> anyhow::Result<ExitCode> {
     let model_bytes = fit.model.to_bytes().with_context(|| format!("--out {}", args.out.display()))?;
     let plot = match &args.plot {
         Some(path) => {
@@ -264,7 +312,7 @@ fn read_rows(
             let Some(y) = labels else {
                 bail!("--labels: a .npy --data needs its labels as a second .npy file (--labels y.npy)");
             };
-            rows.labels = npy_class_labels(m, data, y, &rows)?;
+            rows.labels = npy_class_labels(m, data, y, rows.rows(), rows.feature_names.len())?;
         }
         return Ok((rows, vec![]));
     }
@@ -279,8 +327,13 @@ fn read_rows(
 /// The labels `y` of the .npy `data` as indices into the model's classes. Converted from a CSV
 /// file (a recipe file beside `data`), they are indices into the recipe's classes, which must be
 /// the model's; else they are the class values themselves.
-fn npy_class_labels(m: &MulticlassModel, data: &Path, y: &Path, table: &Table) -> anyhow::Result<Vec<f32>> {
-    let rows = table.rows();
+fn npy_class_labels(
+    m: &MulticlassModel,
+    data: &Path,
+    y: &Path,
+    rows: usize,
+    features: usize,
+) -> anyhow::Result<Vec<f32>> {
     let Some((path, file)) = RecipeFile::beside(data)? else {
         return logreg::data::npy::read_class_values(y, rows, &m.classes).context("--labels");
     };
@@ -289,7 +342,7 @@ fn npy_class_labels(m: &MulticlassModel, data: &Path, y: &Path, table: &Table) -
     };
     let codes: Vec<String> = (0..names.len()).map(|i| i.to_string()).collect();
     let index = logreg::data::npy::read_class_values(y, rows, &codes).context("--labels")?;
-    file.check(&path, data, rows, table.feature_names.len(), Some(&index))?;
+    file.check(&path, data, rows, features, Some(&index))?;
     if names != &m.classes {
         let list = |c: &[String]| c.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ");
         bail!(
@@ -357,23 +410,24 @@ pub(crate) fn evaluate(args: &EvaluateArgs, m: MulticlassModel) -> anyhow::Resul
     if args.threshold.is_some() {
         bail!("--threshold applies to two classes; a multiclass model predicts its most probable class");
     }
-    if args.stream {
-        bail!("--stream applies to two-class models");
-    }
     let device = super::resolve_device(args.device)?;
-    let (table, _) = read_rows(
-        &m,
-        &args.data,
-        args.labels.as_deref(),
-        true,
-        args.label.as_deref(),
-        &args.format,
-        args.unknown,
-        weight_column(args.sample_weight.as_deref()),
-    )?;
-    let weights = evaluation_weights(args, &table.labels, m.classes.len())?;
-    let probs = m.predict_proba(&table, device)?;
-    let report = multiclass_metrics::report(&probs, &table.labels, &m.classes, weights.as_deref());
+    let (probs, labels) = if args.stream {
+        stream_probabilities(args, &m, device)?
+    } else {
+        let (table, _) = read_rows(
+            &m,
+            &args.data,
+            args.labels.as_deref(),
+            true,
+            args.label.as_deref(),
+            &args.format,
+            args.unknown,
+            weight_column(args.sample_weight.as_deref()),
+        )?;
+        (m.predict_proba(&table, device)?, table.labels)
+    };
+    let weights = evaluation_weights(args, &labels, m.classes.len())?;
+    let report = multiclass_metrics::report(&probs, &labels, &m.classes, weights.as_deref());
     let nonzero = m.coef.iter().filter(|&&w| w != 0.0).count();
     if super::json() {
         let mut json = serde_json::to_value(&report)?;
@@ -385,6 +439,32 @@ pub(crate) fn evaluate(args: &EvaluateArgs, m: MulticlassModel) -> anyhow::Resul
         print_report(&report, nonzero, m.coef.len())?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `evaluate --stream`: the .npy rows read chunk by chunk (never whole), the model's K
+/// probabilities per row and the labels as class indices.
+fn stream_probabilities(
+    args: &EvaluateArgs,
+    m: &MulticlassModel,
+    device: tch::Device,
+) -> anyhow::Result<(Vec<f32>, Vec<f32>)> {
+    use logreg::data::source::Source;
+    if !is_npy(&args.data) {
+        bail!("--stream reads a .npy --data (make one with `logreg convert data.csv data.npy`)");
+    }
+    let Some(y) = args.labels.as_deref() else {
+        bail!("--labels: a .npy --data needs its labels as a second .npy file (--labels y.npy)");
+    };
+    let rows = logreg::data::stream::NpyRows::open(&args.data, None, None)?;
+    let labels = npy_class_labels(m, &args.data, y, rows.rows(), rows.features())?;
+    let feature_names = match RecipeFile::beside(&args.data)? {
+        Some((_, file)) => file.recipe.feature_names(),
+        None => (0..rows.features()).map(|j| format!("x{j}")).collect(),
+    };
+    let rows = rows.with_class_labels(labels, y)?;
+    let probs = logreg::train::multiclass_stream::stream_probabilities(m, &rows, &feature_names, device)?;
+    let labels = rows.labels().to_vec();
+    Ok((probs, labels))
 }
 
 /// `evaluate --sample-weight`'s weights for rows of `labels` (class indices below `classes`):

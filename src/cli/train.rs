@@ -372,8 +372,12 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
         if args.input.label.is_some() {
             bail!("--label names a CSV column; a .npy --data takes its labels from --labels");
         }
-        let rows = args.input.open_stream(args.chunk_rows)?;
+        let (rows, classes) = args.input.open_stream_classes(args.chunk_rows)?;
         let recipe = args.input.npy_recipe(rows.rows(), rows.features(), Some(rows.labels()))?;
+        if let Some(classes) = classes {
+            let classes = super::multiclass::recipe_classes(recipe.as_ref(), classes)?;
+            return super::multiclass::train_stream(&args, config, &rows, recipe, classes);
+        }
         TrainData::Stream(rows, recipe)
     } else {
         if args.chunk_rows.is_some() {
@@ -395,16 +399,11 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
                 table.label_name = Some("y".into());
                 // Converted from a CSV file: its columns, classes and recipe, which the model records.
                 let recipe = args.input.npy_recipe(table.rows(), table.feature_names.len(), Some(&table.labels))?;
-                let classes = match &recipe {
-                    Some(r) => {
-                        table.feature_names = r.feature_names();
-                        table.label_name = Some(r.label.clone());
-                        r.class_names.clone().filter(|names| names.len() == classes.len()).ok_or_else(|| {
-                            anyhow::anyhow!("--labels {}: the recipe beside --data names other classes", y.display())
-                        })?
-                    }
-                    None => classes,
-                };
+                if let Some(r) = &recipe {
+                    table.feature_names = r.feature_names();
+                    table.label_name = Some(r.label.clone());
+                }
+                let classes = super::multiclass::recipe_classes(recipe.as_ref(), classes)?;
                 stop_on_ctrl_c()?;
                 return super::multiclass::train(&args, config, &table, recipe, classes, None, device);
             }

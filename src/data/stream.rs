@@ -93,6 +93,16 @@ impl NpyRows {
         })
     }
 
+    /// The rows with class indices `labels` (one per row, from `name`) as their labels, for a
+    /// multiclass run ([`crate::data::npy::read_class_labels`] reads them).
+    pub fn with_class_labels(self, labels: Vec<f32>, name: &Path) -> Result<Self> {
+        if labels.len() != self.rows {
+            let message = format!("{} labels for the {} rows of {}", labels.len(), self.rows, self.name);
+            return Err(bad(&name.display().to_string(), message));
+        }
+        Ok(Self { labels, labels_name: name.display().to_string(), ..self })
+    }
+
     /// The labels, one per row (empty when opened without).
     pub fn labels(&self) -> &[f32] {
         &self.labels

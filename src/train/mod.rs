@@ -12,6 +12,7 @@ pub mod fit;
 pub mod fused;
 pub mod gpu;
 pub mod multiclass;
+pub mod multiclass_stream;
 pub mod optim;
 mod progress;
 pub mod softmax;

@@ -147,3 +147,43 @@ fn plain_convert_learns_the_classes_of_a_file_and_asks_for_a_flag_on_stdin() {
     let after: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(before.len(), after.len(), "{after:?}");
 }
+
+/// `train --stream` on converted multiclass data: full-batch Adam whose gradient is summed over
+/// chunks trains as in memory (to float rounding), the model scores the raw CSV file, and
+/// `evaluate --stream` reports what `evaluate` does; flags a full-batch softmax cannot take are
+/// refused in one line.
+#[test]
+fn streamed_multiclass_training_and_evaluation_match_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = animals(dir.path());
+    let (x, y) = (dir.path().join("a.npy"), dir.path().join("a.labels.npy"));
+    ok(&["convert", &csv, path(&x), "--id", "id", "--max-classes", "10"]);
+    let (streamed, memory) = (dir.path().join("s.st"), dir.path().join("m.st"));
+    let common = ["--data", path(&x), "--labels", path(&y), "--solver", "adam", "--epochs", "80", "--standardize"];
+    let s = json(&[&["train"], &common[..], &["--stream", "--chunk-rows", "7", "--out", path(&streamed)]].concat());
+    let m = json(&[&["train"], &common[..], &["--out", path(&memory)]].concat());
+    assert_eq!(s["classes"], serde_json::json!(["cat", "dog", "emu"]));
+    let losses = |v: &serde_json::Value| -> Vec<f64> {
+        v["losses"].as_array().unwrap().iter().map(|l| l.as_f64().unwrap()).collect()
+    };
+    let (ls, lm) = (losses(&s), losses(&m));
+    assert_eq!(ls.len(), 80);
+    for (a, b) in ls.iter().zip(&lm) {
+        assert!((a - b).abs() <= 1e-5 * b.abs(), "{a} vs {b}");
+    }
+    assert!(ls[79] < 0.8 * ls[0], "{ls:?}");
+    let predicted = ok(&["predict", "--model", path(&streamed), "--data", &csv, "--device", "cpu"]);
+    assert!(predicted.starts_with("id,probability_cat,probability_dog,probability_emu,class\na0,"), "{predicted}");
+    let eval = |extra: &[&str]| {
+        json(&[&["evaluate", "--model", path(&streamed), "--data", path(&x), "--labels", path(&y)], extra].concat())
+    };
+    assert_eq!(eval(&["--stream"]), eval(&[]));
+    let never = dir.path().join("r.st");
+    let stream = [&["train"], &common[..], &["--stream", "--out", path(&never)]].concat();
+    for (extra, expected) in [
+        (&["--batch-size", "8"][..], "--batch-size does not apply to --stream with three or more classes"),
+        (&["--multi-class", "ovr"][..], "--multi-class ovr does not apply to --stream"),
+    ] {
+        refused(&[&stream[..], extra].concat(), expected);
+    }
+}
