@@ -22,8 +22,9 @@
 //!
 //! The Newton Hessian is the (d+1)·K block matrix Σᵢ sᵢ(diag(pᵢ) − pᵢpᵢᵀ) ⊗ x̃ᵢx̃ᵢᵀ / N (x̃ = [x; 1]),
 //! from every k-th row past 2·[`HESSIAN_ROWS`] rows and in f32 for f32 input, as in the
-//! binary solver; its L1
-//! subproblem goes by coordinate descent. The stopping rule is the binary solvers': the
+//! binary solver (at θ = 0 a Kronecker product); Newton keeps it over iterations while they
+//! converge fast enough, as it costs tens of gradients. Its L1 subproblem goes by coordinate
+//! descent. The stopping rule is the binary solvers': the
 //! proximal-gradient mapping's norm relative to its value at zero.
 
 use std::cell::Cell;
@@ -150,8 +151,9 @@ pub fn objective(
 /// The data and penalty; θ = [W | b] flattened row-major, `[K·(d+1)]`.
 struct Softmax {
     x: Tensor,
-    /// X for the Hessian: every `hessian_stride`-th row.
-    x_hessian: Tensor,
+    /// X̃ = [X | 1] for the Hessian, every `hessian_stride`-th row in the Hessian's precision,
+    /// and its transpose made contiguous: both built once, for Newton only.
+    x_hessian: Option<(Tensor, Tensor)>,
     hessian_stride: i64,
     /// The labels one-hot, `[n, K]`.
     onehot: Tensor,
@@ -214,8 +216,14 @@ impl Softmax {
         let x64 = x.f_to_kind(Kind::Double)?;
         // As the binary solver: the Hessian's rows in the input's precision, sampled.
         let (x_hessian, hessian_stride) = match kind {
-            SolverKind::Newton => hessian_sample(x, &x64, HESSIAN_ROWS)?,
-            _ => (x64.shallow_clone(), (n / HESSIAN_ROWS).max(1)),
+            SolverKind::Newton => {
+                let (sample, stride) = hessian_sample(x, &x64, HESSIAN_ROWS)?;
+                let ones = Tensor::f_ones([sample.size()[0], 1], (sample.kind(), device))?;
+                let xt = Tensor::f_cat(&[sample, ones], 1)?;
+                let xt_t = xt.f_tr()?.f_contiguous()?;
+                (Some((xt, xt_t)), stride)
+            }
+            _ => (None, (n / HESSIAN_ROWS).max(1)),
         };
         let y_dev = Tensor::f_from_slice(&labels)?.f_to_device(device)?;
         let onehot = y_dev.f_one_hot(k)?.f_to_kind(Kind::Double)?;
@@ -341,28 +349,53 @@ impl Objective for Softmax {
     /// the Hessian rows' precision, the blocks below the diagonal are their transposes.
     fn hessian_at(&self, z: &Tensor) -> Result<Tensor> {
         let n = self.x.size()[0];
-        let p = z.f_slice(0, 0, n, self.hessian_stride)?.f_softmax(1, Kind::Double)?;
+        let built;
+        let (xt, xt_t) = match &self.x_hessian {
+            Some((xt, xt_t)) => (xt, xt_t),
+            None => {
+                // Not Newton: never called by the solvers, kept correct for completeness.
+                let ones = Tensor::f_ones([n, 1], (Kind::Double, self.x.device()))?;
+                let xt = Tensor::f_cat(&[self.x.shallow_clone(), ones], 1)?.f_slice(0, 0, n, self.hessian_stride)?;
+                built = (xt.f_contiguous()?, xt.f_tr()?.f_contiguous()?);
+                (&built.0, &built.1)
+            }
+        };
+        let precision = xt.kind();
+        if z.f_abs()?.f_max()?.f_double_value(&[])? == 0.0 {
+            // At θ = 0 every row's pᵢ is uniform: H = (diag(1/K) − 11ᵀ/K²) ⊗ X̃ᵀ·diag(s)·X̃, one
+            // block's product instead of K(K+1)/2 (the usual start).
+            let xs = match &self.weights {
+                Some(w) => xt.f_mul(&w.f_slice(0, 0, n, self.hessian_stride)?.f_unsqueeze(1)?.f_to_kind(precision)?)?,
+                None => xt.shallow_clone(),
+            };
+            let block = xt_t.f_mm(&xs)?.f_to_kind(Kind::Double)?.f_div_scalar(xt.size()[0] as f64)?;
+            let kf = self.k as f64;
+            let eye = Tensor::f_eye(self.k, (Kind::Double, xt.device()))?;
+            let probs = eye.f_div_scalar(kf)?.f_sub_scalar(1.0 / (kf * kf))?;
+            let h = probs.f_kron(&block)?;
+            return Ok(h.f_add(&self.mask.f_mul_scalar(2.0 * self.problem.l2)?.f_diag(0)?)?);
+        }
+        let p64 = z.f_slice(0, 0, n, self.hessian_stride)?.f_softmax(1, Kind::Double)?;
+        let sp64 = match &self.weights {
+            Some(w) => p64.f_mul(&w.f_slice(0, 0, n, self.hessian_stride)?.f_unsqueeze(1)?)?,
+            None => p64.shallow_clone(),
+        };
+        // The coefficients in the Hessian rows' precision from the start: each block row is
+        // then one product in that precision (a third of the time went to f64 temporaries).
+        let (p, sp) = (p64.f_to_kind(precision)?, sp64.f_to_kind(precision)?);
         let rows = p.size()[0];
         let device = p.device();
-        let precision = self.x_hessian.kind();
-        let sp = match &self.weights {
-            Some(w) => p.f_mul(&w.f_slice(0, 0, n, self.hessian_stride)?.f_unsqueeze(1)?)?,
-            None => p.shallow_clone(),
-        };
-        let ones = Tensor::f_ones([rows, 1], (precision, device))?;
-        let xt = Tensor::f_cat(&[self.x_hessian.shallow_clone(), ones], 1)?;
         let (k, width) = (self.k, self.d + 1);
         let h = Tensor::f_zeros([k * width, k * width], (Kind::Double, device))?;
-        let eye = Tensor::f_eye(k, (Kind::Double, device))?;
+        let eye = Tensor::f_eye(k, (precision, device))?;
         for row in 0..k {
             let rest = k - row;
             // sᵢpᵢₖ(δₖₗ − pᵢₗ) for l = row..K, [m, K − row].
             let coeff = sp
                 .f_narrow(1, row, 1)?
-                .f_mul(&eye.f_narrow(0, row, 1)?.f_narrow(1, row, rest)?.f_sub(&p.f_narrow(1, row, rest)?)?)?
-                .f_to_kind(precision)?;
+                .f_mul(&eye.f_narrow(0, row, 1)?.f_narrow(1, row, rest)?.f_sub(&p.f_narrow(1, row, rest)?)?)?;
             let right = xt.f_unsqueeze(1)?.f_mul(&coeff.f_unsqueeze(2)?)?.f_reshape([rows, rest * width])?;
-            let blocks = xt.f_tr()?.f_mm(&right)?.f_to_kind(Kind::Double)?;
+            let blocks = xt_t.f_mm(&right)?.f_to_kind(Kind::Double)?;
             h.f_narrow(0, row * width, width)?.f_narrow(1, row * width, rest * width)?.f_copy_(&blocks)?;
             for col in 1..rest {
                 let block = blocks.f_narrow(1, col * width, width)?;
@@ -385,6 +418,12 @@ impl Objective for Softmax {
         let columns = Tensor::f_from_slice(&free)?.f_to_device(device)?.f_diag(0)?;
         let all = Tensor::f_ones([self.k, self.k], (Kind::Double, device))?;
         Ok(hessian.f_add(&all.f_kron(&columns)?.f_mul_scalar(scale)?)?)
+    }
+
+    /// Forming the Hessian costs K(K+1)/2 products of its rows against themselves, tens of
+    /// gradients' worth.
+    fn reuse_hessian(&self) -> bool {
+        true
     }
 
     fn mask(&self) -> &Tensor {
@@ -477,6 +516,71 @@ mod tests {
             assert!(a.converged && a.iterations <= 30, "{p:?}: {} iterations", a.iterations);
             assert!((a.objective - b.objective).abs() <= 1e-10 * a.objective, "{} vs {}", a.objective, b.objective);
         }
+    }
+
+    /// Σᵢ sᵢ(diag(pᵢ) − pᵢpᵢᵀ) ⊗ x̃ᵢx̃ᵢᵀ / n + 2λ₂ diag(mask), entry by entry.
+    fn brute_hessian(x: &[f64], d: usize, z: &[f64], k: usize, s: &[f64], l2: f64, mask: &[f64]) -> Vec<f64> {
+        let n = s.len();
+        let width = d + 1;
+        let size = k * width;
+        let mut h = vec![0.0; size * size];
+        for i in 0..n {
+            let zi = &z[i * k..(i + 1) * k];
+            let top = zi.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let e: Vec<f64> = zi.iter().map(|v| (v - top).exp()).collect();
+            let p: Vec<f64> = e.iter().map(|v| v / e.iter().sum::<f64>()).collect();
+            let xt: Vec<f64> = x[i * d..(i + 1) * d].iter().cloned().chain([1.0]).collect();
+            for a in 0..k {
+                for b in 0..k {
+                    let c = s[i] * p[a] * ((a == b) as u8 as f64 - p[b]) / n as f64;
+                    for u in 0..width {
+                        for v in 0..width {
+                            h[(a * width + u) * size + b * width + v] += c * xt[u] * xt[v];
+                        }
+                    }
+                }
+            }
+        }
+        for j in 0..size {
+            h[j * size + j] += 2.0 * l2 * mask[j];
+        }
+        h
+    }
+
+    #[test]
+    fn the_hessian_is_the_sum_over_rows_at_zero_and_elsewhere() {
+        // At θ = 0 it is formed as a Kronecker product, elsewhere by block rows: both against
+        // the sum written out, with row weights (scaled to mean 1, as the solver does).
+        let (x, y) = data(40, 3, 4);
+        let weights: Vec<f64> = (0..40).map(|i| 0.5 + (i % 5) as f64).collect();
+        let mean = weights.iter().sum::<f64>() / 40.0;
+        let scaled: Vec<f64> = weights.iter().map(|w| w / mean).collect();
+        let s = Softmax::new(&x, &y, 4, Some(&weights), problem(0.0, 0.03), SolverKind::Newton).unwrap();
+        let xs = Vec::<f64>::try_from(x.reshape([-1])).unwrap();
+        let mask = Vec::<f64>::try_from(&s.mask).unwrap();
+        let theta = with_seed(3, || Tensor::randn([16], (Kind::Double, Device::Cpu)));
+        for theta in [Tensor::zeros([16], (Kind::Double, Device::Cpu)), theta] {
+            let z = s.scores(&theta).unwrap();
+            let got = Vec::<f64>::try_from(s.hessian_at(&z).unwrap().reshape([-1])).unwrap();
+            let zs = Vec::<f64>::try_from(z.reshape([-1])).unwrap();
+            let want = brute_hessian(&xs, 3, &zs, 4, &scaled, 0.03, &mask);
+            let worst = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+            assert!(worst < 1e-12, "{worst}");
+        }
+    }
+
+    #[test]
+    fn a_kept_hessian_still_reaches_the_optimum_of_a_harder_problem() {
+        // 12 classes at a small L2: Newton keeps its Hessian over iterations; the optimum is
+        // FISTA's, run to a tighter tolerance.
+        let (x, y) = data(600, 8, 12);
+        let p = problem(0.0, 1e-4);
+        let a = fit_default(&x, &y, 12, p, SolverKind::Newton);
+        let tight = SolverConfig { tol: 1e-10, max_iter: Some(200_000) };
+        let b = fit(&x, &y, 12, None, p, SolverKind::Fista, tight).unwrap();
+        assert!(a.converged && b.converged, "{} {}", a.iterations, b.iterations);
+        assert!((a.objective - b.objective).abs() <= 1e-10 * b.objective, "{} vs {}", a.objective, b.objective);
+        assert!(kkt(&x, &y, None, p, &a) < 1e-7);
     }
 
     #[test]

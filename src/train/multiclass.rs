@@ -169,6 +169,30 @@ pub fn fit_multiclass(
         let x = prepare(&train.x)?;
         let class_weights = Weights { sample: train.sample.clone(), class: weights.class.clone() };
         let rows = class_weights.per_row(&train.labels, k)?;
+        if let Some(w) = &rows {
+            // A class whose training rows all weigh 0 has no optimum (its score runs to −∞):
+            // named by its label here, before the solver would name its index.
+            let mut totals = vec![0.0f64; k];
+            for (&label, &weight) in train.labels.iter().zip(w) {
+                totals[label as usize] += weight;
+            }
+            if let Some(absent) = totals.iter().position(|&t| t <= 0.0) {
+                let message = format!(
+                    "class `{}` has no training rows of weight > 0 (its probability would run to 0)",
+                    shown(&classes[absent])
+                );
+                // The class weight zeroed it when its rows' sample weights (1 each if none) do not.
+                let sampled: f64 = train
+                    .labels
+                    .iter()
+                    .enumerate()
+                    .filter(|&(_, &l)| l as usize == absent)
+                    .map(|(i, _)| train.sample.as_ref().map_or(1.0, |s| s[i]))
+                    .sum();
+                let name = if weights.class.is_some() && sampled > 0.0 { "class_weight" } else { "sample_weight" };
+                return Err(Error::InvalidData { name, message });
+            }
+        }
         // The same class weights on the validation rows, for its weighted metrics.
         let valid_rows = match &valid {
             Some(v) => Weights { sample: v.sample.clone(), class: weights.class.clone() }.per_row(&v.labels, k)?,
@@ -302,6 +326,7 @@ fn solver_name(kind: SolverKind) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::solvers::weights::ClassWeight;
     use crate::solvers::SolverConfig;
     use crate::train::optim::OptimizerKind;
 
@@ -372,6 +397,73 @@ mod tests {
         for (u, v) in a.model.coef.iter().zip(&b.model.coef) {
             assert!((u - v).abs() < 1e-5, "{u} vs {v}");
         }
+    }
+
+    #[test]
+    fn a_class_whose_training_rows_all_weigh_zero_is_named() {
+        let t = table();
+        // Class `b` (1) weighs 0 everywhere.
+        let w: Vec<f64> = (0..90).map(|i| if i % 3 == 1 { 0.0 } else { 1.0 }).collect();
+        let e = fit_multiclass(
+            &t,
+            None,
+            names(),
+            &config(Some(SolverKind::Newton)),
+            MultiClass::Multinomial,
+            &Weights::sample(w),
+            Device::Cpu,
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert_eq!(
+            e,
+            "invalid sample_weight: class `b` has no training rows of weight > 0 (its probability would run to 0)"
+        );
+    }
+
+    #[test]
+    fn a_split_that_leaves_a_class_no_training_rows_is_named() {
+        let mut t = table();
+        // Class `c` (2) keeps two rows: a 0.9 split sends both to validation.
+        let keep: Vec<usize> = (0..90).filter(|&i| i % 3 != 2 || i < 6).collect();
+        t.features = keep.iter().flat_map(|&i| [t.features[2 * i], t.features[2 * i + 1]]).collect();
+        t.labels = keep.iter().map(|&i| t.labels[i]).collect();
+        let c = FitConfig { validation_split: Some(0.9), ..config(Some(SolverKind::Newton)) };
+        let e = fit_multiclass(&t, None, names(), &c, MultiClass::Multinomial, &Weights::none(), Device::Cpu)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("no rows in the training part") && e.contains("class `c` has 2 rows"), "{e}");
+    }
+
+    #[test]
+    fn the_validation_log_loss_is_weighted_by_the_validation_rows_weights() {
+        // The validation rows (the same seeded split, redone here) and their weights: the
+        // report's log-loss is Σ sᵢ·(−log pᵢ,yᵢ) / Σ sᵢ from the model's own probabilities.
+        let t = table();
+        let sample: Vec<f64> = (0..90).map(|i| 0.25 + (i % 4) as f64).collect();
+        let weights = Weights::sample(sample.clone()).with_class(ClassWeight::Given(vec![(2, 3.0)]));
+        let c = FitConfig { validation_split: Some(0.3), ..config(Some(SolverKind::Newton)) };
+        let fit = fit_multiclass(&t, None, names(), &c, MultiClass::Multinomial, &weights, Device::Cpu).unwrap();
+        let labels: Vec<i64> = t.labels.iter().map(|&l| l as i64).collect();
+        let (_, valid) = with_seed(c.seed, || split(&labels, &names(), 0.3)).unwrap();
+        let x = Tensor::from_slice(&t.features).view([-1, 2]).index_select(0, &Tensor::from_slice(&valid));
+        let x = fit.model.standardizer.as_ref().unwrap().apply(&x).unwrap();
+        let p = Vec::<f64>::try_from(fit.model.probabilities(&x).unwrap().to_kind(Kind::Double).reshape([-1])).unwrap();
+        let (mut loss, mut total) = (0.0, 0.0);
+        for (j, &i) in valid.iter().enumerate() {
+            let label = labels[i as usize] as usize;
+            let w = sample[i as usize] * if label == 2 { 3.0 } else { 1.0 };
+            loss -= w * p[j * 3 + label].max(1e-15).ln();
+            total += w;
+        }
+        let got = fit.validation_report.unwrap().log_loss;
+        assert!((got - loss / total).abs() < 1e-5, "{got} vs {}", loss / total);
+        // And it is not the unweighted mean.
+        let plain = -valid.iter().enumerate().map(|(j, &i)| p[j * 3 + labels[i as usize] as usize].ln()).sum::<f64>()
+            / valid.len() as f64;
+        assert!((got - plain).abs() > 1e-4, "{got} vs unweighted {plain}");
     }
 
     #[test]

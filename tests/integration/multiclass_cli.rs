@@ -376,6 +376,12 @@ fn bad_weights_and_flags_are_one_line_errors() {
     run(train(WINE), &["--solver", "tron"], "--solver tron and newton-cd fit two classes");
     run(train(WINE), &["--solver", "adam", "--multi-class", "ovr"], "--multi-class ovr fits with the exact solvers");
     run(train(WINE), &["--validation-split", "0.001"], "no rows in the validation part");
+    run(train(WINE), &["--validation-split", "0.999"], "no rows in the training part): class `0` has 59 rows");
+    run(
+        train(WINE),
+        &["--class-weight", "2=0"],
+        "invalid class_weight: class `2` has no training rows of weight > 0 (its probability would run to 0)",
+    );
     run(
         train("fixtures/breast_cancer.csv"),
         &["--multi-class", "ovr"],
