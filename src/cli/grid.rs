@@ -209,6 +209,18 @@ pub(crate) fn path(args: PathArgs) -> anyhow::Result<ExitCode> {
         let x = if args.standardize { Standardizer::fit(&data.x)?.apply(&data.x)? } else { data.x };
         (logreg::solvers::path::path(&x.to_device(device), &data.y.to_device(device), &config)?, table.feature_names)
     };
+    write_path(&args, &points, &names, shape, None)
+}
+
+/// The path's outputs: `--csv`, `--plot` (each made first, then all written), and the table or
+/// `--json` on stdout (with `world_size` when distributed).
+pub(crate) fn write_path(
+    args: &PathArgs,
+    points: &[logreg::solvers::path::PathPoint],
+    names: &[String],
+    shape: Option<(usize, usize, usize)>,
+    world_size: Option<usize>,
+) -> anyhow::Result<ExitCode> {
     let unconverged = points.iter().filter(|p| !p.converged).count();
     if unconverged > 0 {
         warnln!("warning: {unconverged} of {} fits stopped at --max-iter without converging", points.len());
@@ -216,7 +228,7 @@ pub(crate) fn path(args: PathArgs) -> anyhow::Result<ExitCode> {
     // Every output is made first, and written only once all of them are.
     let csv = args.csv.as_ref().map(|path| {
         let mut out = format!("lambda,nonzero,objective,intercept,{}\n", names.join(","));
-        for p in &points {
+        for p in points {
             let coefs: Vec<String> = p.coef.iter().map(f64::to_string).collect();
             out += &format!("{},{},{},{},{}\n", p.lambda, p.nonzero, p.objective, p.intercept, coefs.join(","));
         }
@@ -226,7 +238,7 @@ pub(crate) fn path(args: PathArgs) -> anyhow::Result<ExitCode> {
         Some(path) => {
             let lambdas: Vec<f64> = points.iter().map(|p| p.lambda).collect();
             let coefs: Vec<Vec<f64>> = points.iter().map(|p| p.coef.clone()).collect();
-            Some((path, logreg::plot::coefficient_paths(&lambdas, &coefs, &names)?))
+            Some((path, logreg::plot::coefficient_paths(&lambdas, &coefs, names)?))
         }
         None => None,
     };
@@ -236,13 +248,16 @@ pub(crate) fn path(args: PathArgs) -> anyhow::Result<ExitCode> {
     super::write_outputs(&outputs)?;
     if super::json() {
         let mut json = serde_json::json!({ "features": names, "alpha": args.grid.alpha, "path": points });
+        if let Some(size) = world_size {
+            json["world_size"] = serde_json::json!(size);
+        }
         if let Some((rows, cols, nnz)) = shape {
             json["sparse"] = serde_json::json!({ "rows": rows, "features": cols, "nnz": nnz, "solver": "newton-cd" });
         }
         jsonln!(json)?;
     } else {
         outln!("{:>12}  {:>7}  {:>12}  {:>10}", "lambda", "nonzero", "objective", "iterations")?;
-        for p in &points {
+        for p in points {
             outln!("{:>12.6e}  {:>7}  {:>12.6}  {:>10}", p.lambda, p.nonzero, p.objective, p.iterations)?;
         }
     }

@@ -7,6 +7,7 @@ use std::cell::RefCell;
 
 use tch::{Device, Kind, Tensor};
 
+use super::path::{PathConfig, PathPoint};
 use super::{
     check_settings, fista, newton, Objective, Observer, Outcome, Problem, Solution, SolverConfig, SolverKind,
     HESSIAN_ROWS,
@@ -106,7 +107,8 @@ fn first_multiple(first: usize, stride: usize) -> usize {
 /// 0/1 labels `y`, rows `first_row …` of `rows` over all ranks: the objective and the iterates
 /// of the single-process solve on all rows (to rounding: sums are taken in another order), the
 /// Hessian on the same every-k-th rows of the whole. Every rank must call it with the same
-/// settings; every rank returns the same solution.
+/// settings; every rank returns the same solution. From `start` (coefficients and intercept) when
+/// given (`warm`): a warm start, as a path takes.
 #[allow(clippy::too_many_arguments)]
 pub fn solve_distributed(
     world: &mut World,
@@ -117,6 +119,7 @@ pub fn solve_distributed(
     rows: usize,
     problem: Problem,
     config: SolverConfig,
+    warm: Option<(&[f64], f64)>,
     observer: Observer,
 ) -> Result<Solution> {
     check_settings(problem, config)?;
@@ -156,9 +159,16 @@ pub fn solve_distributed(
     };
     let zero = Tensor::f_zeros([d + 1], (Kind::Double, Device::Cpu))?;
     let reference = s.optimality(&zero, &s.value_and_grad(&zero)?.1)?.max(f64::MIN_POSITIVE);
+    let theta = match warm {
+        Some((coef, intercept)) => {
+            ensure(coef.len() == d as usize, "start", coef.len(), "must have one coefficient per feature")?;
+            Tensor::f_from_slice(&[coef, &[intercept]].concat())?
+        }
+        None => zero,
+    };
     let Outcome { theta, iterations, converged, objectives, optimality } = match kind {
-        SolverKind::Fista => fista(&s, zero, reference, config.tol, config.max_iter.unwrap_or(20_000), observer)?,
-        _ => newton(&s, zero, reference, config.tol, config.max_iter.unwrap_or(100), observer)?,
+        SolverKind::Fista => fista(&s, theta, reference, config.tol, config.max_iter.unwrap_or(20_000), observer)?,
+        _ => newton(&s, theta, reference, config.tol, config.max_iter.unwrap_or(100), observer)?,
     };
     let objective = s.value(&theta)? + s.nonsmooth(&theta)?;
     let all = Vec::<f64>::try_from(&theta)?;
@@ -175,6 +185,78 @@ pub fn solve_distributed(
         passes: 0,
         pass_seconds: 0.0,
     })
+}
+
+/// glmnet's path ([`crate::solvers::path`]) over every rank's rows (`x`, `y` this rank's, rows
+/// `first_row …` of `rows`): ȳ and λ_max = max_j |Σᵢ xᵢⱼ(yᵢ − ȳ)| / (N·α) from sums over the ranks,
+/// the same grid, then each λ solved by [`solve_distributed`] warm-started from the last, as one
+/// process does; every rank returns the same points.
+pub fn path_distributed(
+    world: &mut World,
+    x: &Tensor,
+    y: &Tensor,
+    first_row: usize,
+    rows: usize,
+    config: &PathConfig,
+) -> Result<Vec<PathPoint>> {
+    config.validate()?;
+    ensure(
+        matches!(config.kind, SolverKind::Newton | SolverKind::Fista),
+        "solver",
+        format!("{:?}", config.kind).to_lowercase(),
+        "newton or fista: the solvers distributed so far",
+    )?;
+    let x64 = x.f_to_kind(Kind::Double)?;
+    let y64 = y.f_to_kind(Kind::Double)?.f_reshape([-1])?;
+    let mut positives = [y64.f_sum(Kind::Double)?.f_double_value(&[])?];
+    world.sum(&mut positives)?;
+    let mean = positives[0] / rows as f64;
+    ensure(mean > 0.0 && mean < 1.0, "labels", "one class", "must hold both 0 and 1 among all ranks' rows")?;
+    let centered = y64.f_sub_scalar(mean)?;
+    let mut grad = Vec::<f64>::try_from(x64.f_tr()?.f_mv(&centered)?)?;
+    world.sum(&mut grad)?;
+    let top = grad.iter().map(|g| (g / rows as f64).abs()).fold(0.0, f64::max) / config.alpha;
+    if !top.is_finite() {
+        let message = format!("λ_max, the gradient at zero, is {top}: the features' values are too large; scale them");
+        return Err(crate::error::Error::InvalidData { name: "x", message });
+    }
+    let null = |lambda| PathPoint {
+        lambda,
+        coef: vec![0.0; grad.len()],
+        intercept: (mean / (1.0 - mean)).ln(),
+        nonzero: 0,
+        objective: -(mean * mean.ln() + (1.0 - mean) * (1.0 - mean).ln()),
+        iterations: 0,
+        converged: true,
+        screened_out: None,
+        kkt_violations: None,
+    };
+    let mut points: Vec<PathPoint> = Vec::with_capacity(config.n_lambdas);
+    for lambda in config.grid_below(top) {
+        if lambda >= top {
+            points.push(null(lambda));
+            continue;
+        }
+        let previous = points.last().cloned().unwrap_or_else(|| null(lambda));
+        let start = Some((previous.coef.as_slice(), previous.intercept));
+        let problem = Problem::from_glmnet(lambda, config.alpha);
+        let mut observer = |_, _| std::ops::ControlFlow::Continue(());
+        let s =
+            solve_distributed(world, config.kind, x, y, first_row, rows, problem, config.solver, start, &mut observer)?;
+        let nonzero = s.coef.iter().filter(|&&w| w != 0.0).count();
+        points.push(PathPoint {
+            lambda,
+            coef: s.coef,
+            intercept: s.intercept,
+            nonzero,
+            objective: s.objective,
+            iterations: s.iterations,
+            converged: s.converged,
+            screened_out: None,
+            kkt_violations: None,
+        });
+    }
+    Ok(points)
 }
 
 #[cfg(test)]

@@ -278,3 +278,109 @@ fn a_killed_rank_ends_the_others_within_a_minute() {
     assert!(err.starts_with("error: rank 0: ") && err.lines().count() == 1, "{err}");
     assert!(!out.exists());
 }
+
+/// Checkpoints of 2 ranks (full-batch Adam, and SGD on mini-batches of each rank's own): a run of
+/// 5 epochs with `--checkpoint-every 4` leaves epoch 4's checkpoint; resumed by 2 ranks to 12
+/// epochs it ends with the losses and model of an uninterrupted 12-epoch run of 2 ranks, bit for
+/// bit; 4 ranks are refused in one line naming both world sizes, and change nothing.
+#[test]
+fn two_ranks_resume_their_checkpoint_and_four_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = make_data(dir.path(), 1_200, 4);
+    let (xs, ys) = (path(&x), path(&y));
+    let out = path(&dir.path().join("m.safetensors"));
+    let ckpt = path(&dir.path().join("run.ckpt"));
+    for (solver, batch) in [("adam", None), ("sgd", Some("50"))] {
+        let run = |epochs: &str, extra: &[&str]| -> Vec<String> {
+            let mut a: Vec<String> = ["train", "--data", &xs, "--labels", &ys, "--solver", solver, "--json"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            a.extend(["--epochs", epochs, "--lr", "0.05", "--penalty", "elastic-net", "--out", &out].map(String::from));
+            a.extend(batch.iter().flat_map(|b| ["--batch-size".to_string(), b.to_string()]));
+            a.extend(extra.iter().map(|s| s.to_string()));
+            a
+        };
+        let strs = |a: &[String]| a.iter().map(String::from).collect::<Vec<String>>();
+        let go = |a: Vec<String>| {
+            let a: Vec<&str> = a.iter().map(String::as_str).collect();
+            json(&torchrun(2, &a))
+        };
+        let whole = go(strs(&run("12", &[])));
+        let first = go(strs(&run("5", &["--checkpoint-every", "4", "--checkpoint", &ckpt])));
+        assert_eq!(first["losses"].as_array().unwrap().len(), 5, "{solver}");
+        // 4 ranks: refused by rank 0 naming the sizes, the others stopping with it.
+        let resume = run("12", &["--resume", &ckpt]);
+        let resume: Vec<&str> = resume.iter().map(String::as_str).collect();
+        let before = std::fs::read(&out).unwrap();
+        let port = free_port();
+        let outs: Vec<Output> = (0..4)
+            .map(|r| rank(r, 4, port, &resume))
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|c| c.wait_with_output().unwrap())
+            .collect();
+        for (r, o) in outs.iter().enumerate() {
+            let err = stderr(o);
+            assert_eq!(o.status.code(), Some(2), "rank {r}: {err}");
+            assert_eq!(err.lines().count(), 1, "rank {r}: {err}");
+            let expected = match r {
+                0 => "error: rank 0: reading --resume: --resume: ".to_string(),
+                _ => format!("error: rank {r}: reading --resume: rank 0 failed"),
+            };
+            assert!(err.starts_with(&expected), "rank {r}: {err}");
+        }
+        let err = stderr(&outs[0]);
+        assert!(
+            err.contains("the checkpoint was written by 2 ranks; this run has 4 ranks: resume it with 2 ranks"),
+            "{err}"
+        );
+        assert_eq!(std::fs::read(&out).unwrap(), before, "{solver}: the model is untouched");
+        // 2 ranks: the uninterrupted run's result.
+        let resumed = go(resume.iter().map(|s| s.to_string()).collect());
+        assert_eq!(resumed["losses"], whole["losses"], "{solver}");
+        assert_eq!(resumed["coef"], whole["coef"], "{solver}");
+        assert_eq!(resumed["intercept"], whole["intercept"], "{solver}");
+        assert_ne!(resumed["coef"], first["coef"], "{solver}: the resumed epochs moved the model");
+    }
+}
+
+/// `logreg path` under torchrun: λ_max (from ȳ and Xᵀ(y − ȳ) summed over the ranks), the grid and
+/// every λ's fit match one process's: λ to 1e-12 and each objective to 1e-10 relative, with the
+/// same zeros, 2 and 4 ranks. Standardized, to 1e-8: one process stores torch's f32 mean and
+/// std, the ranks their f64 sums rounded once to f32, which can differ by an ulp, so the two
+/// solve problems whose cells differ by ~1e-7 relative (measured: 2.6e-10 on λ, 4e-10 on the
+/// objectives).
+#[test]
+fn a_distributed_path_is_the_single_process_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = make_data(dir.path(), 3_001, 6);
+    let (xs, ys) = (path(&x), path(&y));
+    let cases =
+        [(2, &[][..]), (4, &[][..]), (2, &["--solver", "fista", "--alpha", "0.5"][..]), (2, &["--standardize"][..])];
+    for (ranks, extra) in cases {
+        let mut args = vec!["path", "--data", &xs, "--labels", &ys, "--n-lambdas", "12", "--json"];
+        args.extend(extra);
+        let single = json(&Command::new(bin()).args(&args).output().unwrap());
+        let spread = json(&torchrun(ranks, &args));
+        assert_eq!(spread["world_size"], ranks);
+        let (a, b) = (single["path"].as_array().unwrap(), spread["path"].as_array().unwrap());
+        assert_eq!(a.len(), 12);
+        assert_eq!(a.len(), b.len());
+        let case = format!("{ranks} ranks {extra:?}");
+        let (on_lambda, on_objective) = if extra.contains(&"--standardize") { (1e-8, 1e-8) } else { (1e-12, 1e-10) };
+        for (p, q) in a.iter().zip(b) {
+            let f = |v: &serde_json::Value, k: &str| v[k].as_f64().unwrap();
+            assert!((f(p, "lambda") - f(q, "lambda")).abs() <= on_lambda * f(p, "lambda"), "{case}: {p} vs {q}");
+            let objective = (f(p, "objective") - f(q, "objective")).abs();
+            assert!(objective <= on_objective * f(p, "objective"), "{case}: {p} vs {q}");
+            let zeros = |v: &serde_json::Value| -> Vec<bool> {
+                v["coef"].as_array().unwrap().iter().map(|w| w.as_f64().unwrap() == 0.0).collect()
+            };
+            assert_eq!(zeros(p), zeros(q), "{case}: {p} vs {q}");
+        }
+        // The grid reaches models with zeros and without.
+        assert_eq!(a[0]["nonzero"], 0, "{case}");
+        assert!(a[11]["nonzero"].as_u64().unwrap() > 3, "{case}");
+    }
+}
