@@ -85,7 +85,7 @@ pub(crate) fn train(args: TrainArgs, launch: Launch) -> anyhow::Result<ExitCode>
             (args.device == logreg::device::DeviceChoice::Cuda, "--device cuda"),
         ];
         if let Some((_, flag)) = refused.iter().find(|(given, _)| *given) {
-            bail!("{flag} does not apply to a distributed run yet (newton, fista, sgd or adam on .npy shards, on the CPU)");
+            bail!("{flag} does not apply to a distributed run yet (newton, fista, tron, sgd or adam on .npy shards, on the CPU)");
         }
         if config.solver.is_some() && (every.is_some() || args.resume.is_some()) {
             bail!("--checkpoint-every and --resume apply to --solver sgd and adam");

@@ -1,19 +1,22 @@
-//! Proximal Newton and FISTA over rows spread across processes (`dist`): each rank holds its
-//! shard, and every sum over rows (the loss, the gradient Xᵀr, Newton's Hessian XᵀWX, the line
-//! search's and FISTA's backtracking values) is its shard's share summed over the ranks with
-//! [`World::sum`]. Every rank then holds the same bits, so each takes the same steps.
+//! Proximal Newton, FISTA and TRON over rows spread across processes (`dist`): each rank holds its
+//! shard, and every sum over rows (the loss, the gradient Xᵀr, Newton's Hessian XᵀWX, TRON's
+//! Hessian-vector products XᵀDXv and diagonal, the line search's and FISTA's backtracking values)
+//! is its shard's share summed over the ranks with [`World::sum`]. Every rank then holds the same
+//! bits, so each takes the same steps. newton-cd is not here: its coordinate descent updates one
+//! weight at a time from a sum over all rows, one allreduce per coordinate per sweep.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use tch::{Device, Kind, Tensor};
 
+use super::columns::{Columns, Objective as ColumnObjective, Reduce};
 use super::path::{PathConfig, PathPoint};
 use super::{
     check_settings, fista, newton, Objective, Observer, Outcome, Problem, Solution, SolverConfig, SolverKind,
     HESSIAN_ROWS,
 };
 use crate::dist::World;
-use crate::error::{ensure, Result};
+use crate::error::{ensure, Error, Result};
 
 /// This rank's rows and the world that sums over all of them.
 struct Shared<'w> {
@@ -124,14 +127,19 @@ pub fn solve_distributed(
 ) -> Result<Solution> {
     check_settings(problem, config)?;
     ensure(
-        matches!(kind, SolverKind::Newton | SolverKind::Fista),
+        matches!(kind, SolverKind::Newton | SolverKind::Fista | SolverKind::Tron),
         "solver",
         format!("{kind:?}").to_lowercase(),
-        "newton or fista: the solvers distributed so far",
+        "newton, fista or tron: newton-cd's coordinate descent would need one allreduce per weight per sweep",
     )?;
     let started = std::time::Instant::now();
     let (n, d) = x.size2()?;
     ensure(rows > 0 && first_row + n as usize <= rows, "rows", rows, "must count every rank's rows")?;
+    if kind == SolverKind::Tron {
+        let mut s = tron_distributed(world, x, y, rows, problem, config, warm, observer)?;
+        s.seconds = started.elapsed().as_secs_f64();
+        return Ok(s);
+    }
     let stride = (rows as i64 / HESSIAN_ROWS).max(1);
     let start = first_multiple(first_row, stride as usize) as i64;
     let x64 = x.f_to_kind(Kind::Double)?;
@@ -185,6 +193,78 @@ pub fn solve_distributed(
         passes: 0,
         pass_seconds: 0.0,
     })
+}
+
+/// The world's sum for the column solvers' [`Reduce`]: after a failed sum no other is tried (a
+/// dead peer costs one timeout), and the failure is kept for [`Reduce::failure`].
+struct WorldSum<'w> {
+    world: RefCell<&'w mut World>,
+    broken: Cell<bool>,
+    error: RefCell<Option<Error>>,
+}
+
+impl Reduce for WorldSum<'_> {
+    fn sum(&self, values: &mut [f64]) {
+        if self.broken.get() {
+            values.fill(f64::NAN);
+            return;
+        }
+        if let Err(e) = self.world.borrow_mut().sum(values) {
+            values.fill(f64::NAN);
+            self.broken.set(true);
+            *self.error.borrow_mut() = Some(e);
+        }
+    }
+
+    fn failure(&self) -> Result<()> {
+        if !self.broken.get() {
+            return Ok(());
+        }
+        let rank = self.world.borrow().rank();
+        Err(self.error.borrow_mut().take().unwrap_or_else(|| Error::Distributed {
+            step: "summing over the processes",
+            rank,
+            message: "an earlier sum failed".into(),
+        }))
+    }
+}
+
+/// TRON (L2) from zero or `warm` on this rank's rows, each product's sum over rows reduced over
+/// the ranks ([`Reduce`]): one allreduce of d+1 doubles per CG step, besides the loss and gradient.
+#[allow(clippy::too_many_arguments)]
+fn tron_distributed(
+    world: &mut World,
+    x: &Tensor,
+    y: &Tensor,
+    rows: usize,
+    problem: Problem,
+    config: SolverConfig,
+    warm: Option<(&[f64], f64)>,
+    observer: Observer,
+) -> Result<Solution> {
+    let columns = Columns::dense(x)?;
+    let labels = Vec::<f64>::try_from(y.f_to_kind(Kind::Double)?.f_reshape([-1])?)?;
+    let d = columns.cols();
+    let reducer = WorldSum { world: RefCell::new(world), broken: Cell::new(false), error: RefCell::new(None) };
+    let mut o = ColumnObjective::new(&columns, &labels, problem);
+    o.reduce = Some(&reducer);
+    o.rows = rows as f64;
+    // As one process's `solve_columns`: tol is relative to the optimality measure at zero.
+    let zero = vec![0.0; d + 1];
+    let grad_zero = o.gradient(&vec![0.0; labels.len()], &zero, None).0;
+    let reference = o.optimality(&zero, &grad_zero).max(f64::MIN_POSITIVE);
+    o.passes = 0;
+    let theta = match warm {
+        Some((coef, intercept)) => {
+            ensure(coef.len() == d, "start", coef.len(), "must have one coefficient per feature")?;
+            [coef, &[intercept]].concat()
+        }
+        None => zero,
+    };
+    let outcome = super::tron::tron(&mut o, theta, reference, config.tol, config.max_iter.unwrap_or(1000), observer);
+    // A failed sum outranks whatever TRON made of its NaNs.
+    reducer.failure()?;
+    outcome
 }
 
 /// glmnet's path ([`crate::solvers::path`]) over every rank's rows (`x`, `y` this rank's, rows

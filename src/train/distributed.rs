@@ -35,10 +35,14 @@ pub fn check_config(config: &FitConfig) -> Result<()> {
         Err(Error::InvalidSetting { name, value, expected })
     };
     match config.solver {
-        Some((SolverKind::Newton | SolverKind::Fista, _)) => {}
+        Some((SolverKind::Newton | SolverKind::Fista | SolverKind::Tron, _)) => {}
         Some((kind, _)) => {
             let name = serde_json::json!(kind).as_str().unwrap_or_default().to_string();
-            return refuse("solver", name, "newton, fista, sgd or adam: the solvers distributed so far");
+            return refuse(
+                "solver",
+                name,
+                "newton, fista, tron, sgd or adam: newton-cd's coordinate descent would need one allreduce per weight per sweep (use newton or fista for L1)",
+            );
         }
         None => {
             if config.train.engine != Engine::Autograd {

@@ -384,3 +384,37 @@ fn a_distributed_path_is_the_single_process_path() {
         assert!(a[11]["nonzero"].as_u64().unwrap() > 3, "{case}");
     }
 }
+
+/// TRON (L2) on 2 and 4 ranks, each Hessian-vector product summed over the ranks, reaches one
+/// process's TRON objective within 1e-10 relative; newton-cd is refused on every rank in one line
+/// that says why.
+#[test]
+fn tron_is_distributed_and_newton_cd_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = make_data(dir.path(), 20_003, 6);
+    let (xs, ys) = (path(&x), path(&y));
+    let out = path(&dir.path().join("m.safetensors"));
+    let args = |solver: &'static str| -> Vec<String> {
+        ["train", "--data", &xs, "--labels", &ys, "--solver", solver, "--penalty", "l2", "--lambda", "0.001"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain(["--json".into(), "--out".into(), out.clone()])
+            .collect()
+    };
+    let tron = args("tron");
+    let tron: Vec<&str> = tron.iter().map(String::as_str).collect();
+    let single = json(&Command::new(bin()).args(&tron).output().unwrap());
+    let objective = single["solver"]["objective"].as_f64().unwrap();
+    for ranks in [2, 4] {
+        let spread = json(&torchrun(ranks, &tron));
+        assert_eq!(spread["world_size"], ranks);
+        let o = spread["solver"]["objective"].as_f64().unwrap();
+        assert!((o - objective).abs() <= 1e-10 * objective, "{ranks} ranks: {o} vs {objective}");
+        assert!(spread["solver"]["converged"].as_bool().unwrap());
+    }
+    let cd = args("newton-cd");
+    let cd: Vec<&str> = cd.iter().map(String::as_str).collect();
+    let port = free_port();
+    let children = (0..2).map(|r| rank(r, 2, port, &cd)).collect();
+    each_fails_with_one_line(children, "newton-cd's coordinate descent would need one allreduce per weight per sweep");
+}
