@@ -1,31 +1,17 @@
-//! `logreg train` under a launcher (torchrun's WORLD_SIZE > 1): each rank reads its shard of the
-//! `.npy` data, the ranks check that they agree (setup, settings, shards) and fit together, and
-//! rank 0 writes the model and the report. Without the `dist` feature it is a one-line refusal.
+//! `logreg train`, `path` and `cv` under a launcher (torchrun's WORLD_SIZE > 1): each rank reads
+//! its shard of the `.npy` data, the ranks check that they agree (setup, settings, shards) and fit
+//! together, and rank 0 writes the model and the report. Without the `dist` feature it is a one-line refusal.
 
 use std::process::ExitCode;
 
 use logreg::dist::Launch;
 
-use super::grid::PathArgs;
+use super::grid::{CvArgs, PathArgs};
 use super::train::TrainArgs;
 
 /// The launcher's environment, checked: `None` outside a launcher or in a world of one.
 pub(crate) fn launch() -> anyhow::Result<Option<Launch>> {
     Ok(Launch::from_env()?)
-}
-
-/// For `path` and `cv`: a world of more than one process is refused, not run N times over the
-/// same outputs.
-pub(crate) fn single_process(command: &str) -> anyhow::Result<()> {
-    if let Some(l) = launch()? {
-        anyhow::bail!(
-            "launched as rank {} of {} (WORLD_SIZE): {command} does not share work across processes yet; \
-             run one process (train and path do)",
-            l.rank,
-            l.size
-        );
-    }
-    Ok(())
 }
 
 /// `train` across the launched processes.
@@ -37,6 +23,12 @@ pub(crate) fn train(_args: TrainArgs, launch: Launch) -> anyhow::Result<ExitCode
 /// `path` across the launched processes.
 #[cfg(not(feature = "dist"))]
 pub(crate) fn path(_args: PathArgs, launch: Launch) -> anyhow::Result<ExitCode> {
+    without_dist(launch)
+}
+
+/// `cv` across the launched processes.
+#[cfg(not(feature = "dist"))]
+pub(crate) fn cv(_args: CvArgs, launch: Launch) -> anyhow::Result<ExitCode> {
     without_dist(launch)
 }
 
@@ -198,8 +190,9 @@ pub(crate) fn path(args: PathArgs, launch: Launch) -> anyhow::Result<ExitCode> {
     use logreg::data::dataset::Dataset;
     use logreg::data::shard;
     use logreg::solvers::distributed::path_distributed;
+    use logreg::solvers::distributed::standardizer;
     use logreg::solvers::SolverKind;
-    use logreg::train::distributed::{place, same_settings, settings_hash, standardizer};
+    use logreg::train::distributed::{place, same_settings, settings_hash};
 
     let (rank, size) = (launch.rank, launch.size);
     let mut world = join(launch)?;
@@ -251,6 +244,77 @@ pub(crate) fn path(args: PathArgs, launch: Launch) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     super::grid::write_path(&args, &points, &shard.table.feature_names, None, Some(size))
+}
+
+/// `cv` across the launched processes: each rank draws its folds within its shard, the grid, the
+/// folds' paths and the refit run over all ranks ([`logreg::solvers::distributed::cross_validate_distributed`]),
+/// and rank 0 writes the model and the table.
+#[cfg(feature = "dist")]
+pub(crate) fn cv(args: CvArgs, launch: Launch) -> anyhow::Result<ExitCode> {
+    use anyhow::{bail, Context};
+    use logreg::data::dataset::Dataset;
+    use logreg::data::shard;
+    use logreg::solvers::cv::CvConfig;
+    use logreg::solvers::distributed::cross_validate_distributed;
+    use logreg::solvers::SolverKind;
+    use logreg::train::distributed::{place, same_settings, settings_hash};
+
+    let (rank, size) = (launch.rank, launch.size);
+    let mut world = join(launch)?;
+    let setup = || -> anyhow::Result<_> {
+        let folds = super::at_least_one("folds", Some(args.folds))?.unwrap_or(5);
+        let path = args.grid.config(args.grid.solver.unwrap_or(SolverKind::Newton))?;
+        if !matches!(path.kind, SolverKind::Newton | SolverKind::Fista) {
+            bail!("--solver {:?} does not apply to a distributed cv yet: newton or fista", path.kind);
+        }
+        let refused = [
+            (args.input.label.is_some(), "--label"),
+            (args.sparse.format.is_some() || args.sparse.n_features.is_some(), "--format/--n-features"),
+            (args.device == logreg::device::DeviceChoice::Cuda, "--device cuda"),
+            (args.jobs.is_some(), "--jobs"),
+            (args.batch_folds == super::grid::BatchFolds::On, "--batch-folds on"),
+        ];
+        if let Some((_, flag)) = refused.iter().find(|(given, _)| *given) {
+            bail!("{flag} does not apply to a distributed cv (newton or fista on .npy shards, on the CPU, one fold at a time)");
+        }
+        if let Some(flag) = args.recipe.first_given() {
+            bail!("{flag} applies to a CSV --data; a distributed run reads .npy shards (`logreg convert` makes them)");
+        }
+        let Some(labels) = args.input.labels.as_deref() else {
+            bail!(
+                "a distributed run reads .npy --data with .npy --labels (`logreg convert` makes them from a CSV file)"
+            );
+        };
+        let config =
+            CvConfig { folds, seed: args.seed, standardize: args.standardize, path, jobs: 1, batch_folds: Some(false) };
+        config.validate()?;
+        let mut outputs = vec![("--out", args.out.as_path())];
+        outputs.extend(args.csv.as_deref().map(|p| ("--csv", p)));
+        let data = shard::rank_path(&args.input.data, rank).unwrap_or_else(|| args.input.data.clone());
+        let label_file = shard::rank_path(labels, rank).unwrap_or_else(|| labels.to_path_buf());
+        super::check_outputs(&outputs, &[("--data", &data), ("--labels", &label_file)])?;
+        let shard = shard::read(&args.input.data, labels, rank, size).context("--data")?;
+        let select = args.select == super::grid::Select::Best;
+        let hash = settings_hash(&format!(
+            "cv|{config:?}|{select}|{:?}|{labels:?}|{:?}|{:?}",
+            args.input.data, args.out, args.csv
+        ));
+        Ok((config, shard, hash))
+    };
+    let (config, shard, hash) = world.agree("setting up", setup().map_err(|e| super::render(&e)))?;
+    same_settings(&mut world, hash)?;
+    super::stop_on_ctrl_c()?;
+    let (_, rows) = place(&mut world, &shard.table, 1, 0)?;
+    let data = Dataset::from_table(&shard.table)?;
+    let started = std::time::Instant::now();
+    let r = cross_validate_distributed(&mut world, &data.x, &data.y, &config)?;
+    let fit_seconds = started.elapsed().as_secs_f64();
+    if rank != 0 {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let table = shard.table;
+    let label_name = table.label_name.unwrap_or_else(|| "y".into());
+    super::grid::write_cv(&args, &config, &r, rows, table.feature_names, label_name, None, fit_seconds, Some(size))
 }
 
 /// Seconds a rank waits for the others to join, and for each collective, before it gives up:

@@ -9,7 +9,7 @@ use std::ops::ControlFlow;
 
 use tch::{Device, Kind, Tensor};
 
-use crate::data::dataset::{Dataset, Standardizer};
+use crate::data::dataset::Dataset;
 use crate::data::shard::Shard;
 use crate::dist::World;
 use crate::error::{Error, Result};
@@ -17,7 +17,7 @@ use crate::model::file::SavedModel;
 use crate::model::linear::{FittedLogisticRegression, LogisticRegression};
 use crate::model::metrics::{self, Confusion};
 use crate::seed::with_seed;
-use crate::solvers::distributed::solve_distributed;
+use crate::solvers::distributed::{solve_distributed, standardizer};
 use crate::solvers::{Problem, SolverKind};
 use crate::train::checkpoint;
 use crate::train::fit::{describe, effective, strengths, Fit, FitConfig};
@@ -367,21 +367,6 @@ pub fn fingerprint(world: &mut World, config: &FitConfig, shard: &Shard) -> Resu
     let all = world.gather(&[(hash >> 32) as f64, (hash & 0xffff_ffff) as f64])?;
     let hashes: Vec<u64> = all.iter().map(|h| ((h[0] as u64) << 32) | h[1] as u64).collect();
     Ok(checkpoint::distributed_fingerprint(config, &hashes))
-}
-
-/// Each column's mean and population standard deviation over every rank's rows (1 for a
-/// constant column), in f64: the sums, then the squared deviations from the mean, each reduced.
-pub fn standardizer(world: &mut World, x: &Tensor, rows: usize) -> Result<Standardizer> {
-    let x64 = x.f_to_kind(Kind::Double)?;
-    let mut sums = Vec::<f64>::try_from(x64.f_sum_dim_intlist(&[0i64][..], false, Kind::Double)?)?;
-    world.sum(&mut sums)?;
-    let mean: Vec<f64> = sums.iter().map(|s| s / rows as f64).collect();
-    let centred = x64.f_sub(&Tensor::f_from_slice(&mean)?)?;
-    let mut squares =
-        Vec::<f64>::try_from(centred.f_mul(&centred)?.f_sum_dim_intlist(&[0i64][..], false, Kind::Double)?)?;
-    world.sum(&mut squares)?;
-    let std = squares.iter().map(|s| (s / rows as f64).sqrt()).map(|s| if s > 0.0 { s as f32 } else { 1.0 });
-    Ok(Standardizer { mean: mean.iter().map(|&m| m as f32).collect(), std: std.collect() })
 }
 
 /// A hash of the settings (FNV-1a over their debug form): ranks compare it before working, so

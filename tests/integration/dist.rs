@@ -418,3 +418,44 @@ fn tron_is_distributed_and_newton_cd_is_refused() {
     let children = (0..2).map(|r| rank(r, 2, port, &cd)).collect();
     each_fails_with_one_line(children, "newton-cd's coordinate descent would need one allreduce per weight per sweep");
 }
+
+/// `logreg cv` under torchrun (2 ranks, a file each): rank 0 writes the model and the table; the
+/// refit at the chosen λ is one process's `path` at that λ (the grid and the refit come from all
+/// rows); held-out AUC is left empty (NaN in the library, null in JSON, an empty CSV cell). The
+/// held-out log-loss against one process with the same folds is the library's test
+/// (`solvers::distributed::tests`).
+#[test]
+fn a_distributed_cv_refits_the_single_process_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let (n, d) = (2_000, 5);
+    let (x, y) = make_data(dir.path(), n, d);
+    let (xs, ys) = (path(&x), path(&y));
+    let model = path(&dir.path().join("cv.safetensors"));
+    let csv = path(&dir.path().join("cv.csv"));
+    let grid = ["--n-lambdas", "10", "--json"];
+    let cv =
+        [&["cv", "--data", &xs, "--labels", &ys, "--folds", "3", "--out", &model, "--csv", &csv][..], &grid].concat();
+    let spread = json(&torchrun(2, &cv));
+    assert_eq!(spread["world_size"], 2);
+    assert_eq!(spread["fold_sizes"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).sum::<u64>(), n as u64);
+    assert!(spread["points"].as_array().unwrap().iter().all(|p| p["auc_mean"].is_null()));
+    assert!(std::path::Path::new(&model).exists());
+    let table = std::fs::read_to_string(&csv).unwrap();
+    assert_eq!(table.lines().count(), 11, "{table}");
+    assert!(table.lines().skip(1).all(|l| l.ends_with(",,")), "{table}");
+    let single = json(
+        &Command::new(bin()).args([&["path", "--data", &xs, "--labels", &ys][..], &grid].concat()).output().unwrap(),
+    );
+    let chosen = spread["chosen"]["lambda"].as_f64().unwrap();
+    let point = single["path"].as_array().unwrap().iter().find(|p| {
+        let l = p["lambda"].as_f64().unwrap();
+        (l - chosen).abs() <= 1e-12 * l
+    });
+    let point = point.unwrap_or_else(|| panic!("λ {chosen} not on one process's grid"));
+    let (a, b) = (spread["coef"].as_array().unwrap(), point["coef"].as_array().unwrap());
+    for (u, v) in a.iter().zip(b) {
+        let (u, v) = (u.as_f64().unwrap(), v.as_f64().unwrap());
+        assert!((u - v).abs() <= 1e-6 * v.abs().max(1e-3), "{a:?} vs {b:?}");
+        assert_eq!(u == 0.0, v == 0.0, "{a:?} vs {b:?}");
+    }
+}
