@@ -112,8 +112,16 @@ fn main() -> ExitCode {
             Ok(Some(launch)) => cli::distributed::train(args, launch),
             Err(e) => Err(e),
         },
-        Command::Path(args) => cli::distributed::single_process("path").and_then(|()| cli::grid::path(args)),
-        Command::Cv(args) => cli::distributed::single_process("cv").and_then(|()| cli::grid::cv(args)),
+        Command::Path(args) => match cli::distributed::launch() {
+            Err(e) => Err(e),
+            Ok(Some(launch)) => cli::distributed::path(args, launch),
+            Ok(None) => cli::grid::path(args),
+        },
+        Command::Cv(args) => match cli::distributed::launch() {
+            Err(e) => Err(e),
+            Ok(Some(launch)) => cli::distributed::cv(args, launch),
+            Ok(None) => cli::grid::cv(args),
+        },
         Command::Predict(args) => cli::score::predict(args),
         Command::Evaluate(args) => cli::score::evaluate(args),
         Command::Convert(args) => cli::convert::convert(args),

@@ -1,11 +1,12 @@
-//! `logreg train` under a launcher (torchrun's WORLD_SIZE > 1): each rank reads its shard of the
-//! `.npy` data, the ranks check that they agree (setup, settings, shards) and fit together, and
-//! rank 0 writes the model and the report. Without the `dist` feature it is a one-line refusal.
+//! `logreg train`, `path` and `cv` under a launcher (torchrun's WORLD_SIZE > 1): each rank reads
+//! its shard of the `.npy` data, the ranks check that they agree (setup, settings, shards) and fit
+//! together, and rank 0 writes the model and the report. Without the `dist` feature it is a one-line refusal.
 
 use std::process::ExitCode;
 
 use logreg::dist::Launch;
 
+use super::grid::{CvArgs, PathArgs};
 use super::train::TrainArgs;
 
 /// The launcher's environment, checked: `None` outside a launcher or in a world of one.
@@ -13,23 +14,27 @@ pub(crate) fn launch() -> anyhow::Result<Option<Launch>> {
     Ok(Launch::from_env()?)
 }
 
-/// For `path` and `cv`: a world of more than one process is refused, not run N times over the
-/// same outputs.
-pub(crate) fn single_process(command: &str) -> anyhow::Result<()> {
-    if let Some(l) = launch()? {
-        anyhow::bail!(
-            "launched as rank {} of {} (WORLD_SIZE): {command} does not share work across processes yet; \
-             run one process (train does, with --solver newton or fista)",
-            l.rank,
-            l.size
-        );
-    }
-    Ok(())
-}
-
 /// `train` across the launched processes.
 #[cfg(not(feature = "dist"))]
 pub(crate) fn train(_args: TrainArgs, launch: Launch) -> anyhow::Result<ExitCode> {
+    without_dist(launch)
+}
+
+/// `path` across the launched processes.
+#[cfg(not(feature = "dist"))]
+pub(crate) fn path(_args: PathArgs, launch: Launch) -> anyhow::Result<ExitCode> {
+    without_dist(launch)
+}
+
+/// `cv` across the launched processes.
+#[cfg(not(feature = "dist"))]
+pub(crate) fn cv(_args: CvArgs, launch: Launch) -> anyhow::Result<ExitCode> {
+    without_dist(launch)
+}
+
+/// The refusal of a build without the `dist` feature.
+#[cfg(not(feature = "dist"))]
+fn without_dist(launch: Launch) -> anyhow::Result<ExitCode> {
     anyhow::bail!(
         "launched as rank {} of {} (WORLD_SIZE), but this logreg was built without the `dist` feature: \
          build it with `cargo build --release --features dist` to train across processes, or run one process",
@@ -41,23 +46,23 @@ pub(crate) fn train(_args: TrainArgs, launch: Launch) -> anyhow::Result<ExitCode
 /// `train` across the launched processes.
 #[cfg(feature = "dist")]
 pub(crate) fn train(args: TrainArgs, launch: Launch) -> anyhow::Result<ExitCode> {
-    use std::time::Duration;
-
     use anyhow::{bail, Context};
     use logreg::data::shard;
-    use logreg::dist::World;
-    use logreg::train::distributed::{check_config, fit_distributed, same_settings, settings_hash};
-
-    let timeout = match std::env::var("LOGREG_DIST_TIMEOUT") {
-        Ok(v) => match v.trim().parse::<u64>() {
-            Ok(s) if (1..=86_400).contains(&s) => Duration::from_secs(s),
-            _ => bail!("invalid LOGREG_DIST_TIMEOUT: {v} (must be whole seconds from 1 to 86400)"),
-        },
-        Err(_) => Duration::from_secs(DEFAULT_TIMEOUT_S),
+    use logreg::train::checkpoint;
+    use logreg::train::distributed::{
+        check_config, fingerprint, fit_distributed, same_settings, settings_hash, share_state,
     };
+    use logreg::train::{Checkpoints, Snapshot};
+
     let (rank, size) = (launch.rank, launch.size);
+    let every = super::at_least_one("checkpoint-every", args.checkpoint_every)?;
+    if every.is_none() && args.checkpoint.is_some() {
+        bail!("--checkpoint names where --checkpoint-every N writes: add --checkpoint-every");
+    }
+    let checkpoint_path = super::train::checkpoint_path(&args);
+    let checkpoint_losses = checkpoint::losses_path(&checkpoint_path);
     let started = std::time::Instant::now();
-    let mut world = World::join(launch, timeout)?;
+    let mut world = join(launch)?;
     // Everything this rank can get wrong alone, before the ranks work together.
     let setup = || -> anyhow::Result<_> {
         let mut config = args.config()?;
@@ -67,14 +72,15 @@ pub(crate) fn train(args: TrainArgs, launch: Launch) -> anyhow::Result<ExitCode>
         check_config(&config)?;
         let refused = [
             (args.stream, "--stream"),
-            (args.checkpoint_every.is_some(), "--checkpoint-every"),
-            (args.resume.is_some(), "--resume"),
             (args.input.label.is_some(), "--label"),
             (args.sparse.format.is_some() || args.sparse.n_features.is_some(), "--format/--n-features"),
             (args.device == logreg::device::DeviceChoice::Cuda, "--device cuda"),
         ];
         if let Some((_, flag)) = refused.iter().find(|(given, _)| *given) {
-            bail!("{flag} does not apply to a distributed run yet (newton, fista or full-batch sgd/adam on .npy shards, on the CPU)");
+            bail!("{flag} does not apply to a distributed run yet (newton, fista, tron, sgd or adam on .npy shards, on the CPU)");
+        }
+        if config.solver.is_some() && (every.is_some() || args.resume.is_some()) {
+            bail!("--checkpoint-every and --resume apply to --solver sgd and adam");
         }
         if let Some(flag) = args.recipe.first_given() {
             bail!("{flag} applies to a CSV --data; a distributed run reads .npy shards (`logreg convert` makes them)");
@@ -86,27 +92,229 @@ pub(crate) fn train(args: TrainArgs, launch: Launch) -> anyhow::Result<ExitCode>
         };
         let mut outputs = vec![("--out", args.out.as_path())];
         outputs.extend(args.plot.as_deref().map(|p| ("--plot", p)));
+        let models = outputs.len();
+        if every.is_some() {
+            outputs.extend([
+                ("--checkpoint", checkpoint_path.as_path()),
+                ("--checkpoint's loss file", &checkpoint_losses),
+            ]);
+        }
+        let data = shard::rank_path(&args.input.data, rank).unwrap_or_else(|| args.input.data.clone());
+        let label_file = shard::rank_path(labels, rank).unwrap_or_else(|| labels.to_path_buf());
+        super::check_outputs(&outputs, &[("--data", &data), ("--labels", &label_file)])?;
+        if let Some(resume) = args.resume.as_deref() {
+            let resume_losses = checkpoint::losses_path(resume);
+            super::check_outputs(
+                &outputs[..models],
+                &[("--resume", resume), ("--resume's loss file", &resume_losses)],
+            )?;
+        }
+        let shard = shard::read(&args.input.data, labels, rank, size).context("--data")?;
+        // The checkpoint flags too: every rank must agree on whether the collectives of saving
+        // and resuming run.
+        let hash = settings_hash(&format!(
+            "{config:?}|{:?}|{labels:?}|{every:?}|{:?}|{:?}",
+            args.input.data,
+            args.resume.is_some(),
+            checkpoint_path
+        ));
+        Ok((config, shard, hash))
+    };
+    let (config, shard, hash) = world.agree("setting up", setup().map_err(|e| super::render(&e)))?;
+    same_settings(&mut world, hash)?;
+    // Rank 0 reads the checkpoint (the others need not see its file) and sends its state.
+    let fingerprint = match every.is_some() || args.resume.is_some() {
+        true => fingerprint(&mut world, &config, &shard)?,
+        false => String::new(),
+    };
+    let features = shard.table.feature_names.len();
+    let resume = match (args.resume.as_deref(), rank) {
+        (Some(path), 0) => Some(checkpoint::read(path, &fingerprint, features).context("--resume")),
+        _ => None,
+    };
+    let resume = world.agree("reading --resume", resume.transpose().map_err(|e| super::render(&e)))?;
+    let resume = share_state(&mut world, resume)?;
+    super::stop_on_ctrl_c()?;
+    let mut writer = checkpoint::Writer::new(&checkpoint_path, &fingerprint);
+    let mut save = |state: &Snapshot| writer.save(state);
+    let checkpoints = Checkpoints {
+        resume,
+        every,
+        save: every.filter(|_| rank == 0).map(|_| &mut save as &mut dyn FnMut(&Snapshot) -> logreg::Result<()>),
+    };
+    // A stop is voted on inside the library's sums: this callback only reports.
+    let on_iteration = |_: &logreg::train::Epoch| match logreg::interrupt::requested() {
+        true => std::ops::ControlFlow::Break(()),
+        false => std::ops::ControlFlow::Continue(()),
+    };
+    let fitted = fit_distributed(&mut world, &shard, &config, checkpoints, on_iteration);
+    if rank != 0 {
+        return Ok(fitted.map(|_| ExitCode::SUCCESS)?);
+    }
+    if matches!(fitted, Err(logreg::Error::Interrupted { .. })) {
+        // The newest checkpoint may be held back by the writer's pacing: write it now.
+        writer.flush().context("--checkpoint")?;
+    }
+    let fitted = match (fitted, writer.written_epoch()) {
+        (Err(error @ logreg::Error::Interrupted { .. }), Some(epoch)) => {
+            let hint = super::train::resume_hint(&checkpoint_path, epoch);
+            return Err(super::train::Interrupted { error, hint }.into());
+        }
+        (fitted, _) => fitted?,
+    };
+    let (collectives, communication_seconds) = world.communication();
+    let spread = super::train::Spread { world_size: size, collectives, communication_seconds };
+    super::train::finish(&args, fitted, started, None, Some(spread))
+}
+
+/// Joins the launched world, with `LOGREG_DIST_TIMEOUT` (seconds) bounding the wait for the
+/// others and each collective.
+#[cfg(feature = "dist")]
+fn join(launch: Launch) -> anyhow::Result<logreg::dist::World> {
+    let timeout = match std::env::var("LOGREG_DIST_TIMEOUT") {
+        Ok(v) => match v.trim().parse::<u64>() {
+            Ok(s) if (1..=86_400).contains(&s) => std::time::Duration::from_secs(s),
+            _ => anyhow::bail!("invalid LOGREG_DIST_TIMEOUT: {v} (must be whole seconds from 1 to 86400)"),
+        },
+        Err(_) => std::time::Duration::from_secs(DEFAULT_TIMEOUT_S),
+    };
+    Ok(logreg::dist::World::join(launch, timeout)?)
+}
+
+/// `path` across the launched processes: each rank reads its shard, λ_max and the
+/// standardization are reduced over all rows, every λ is solved over all ranks, and rank 0
+/// writes the outputs.
+#[cfg(feature = "dist")]
+pub(crate) fn path(args: PathArgs, launch: Launch) -> anyhow::Result<ExitCode> {
+    use anyhow::{bail, Context};
+    use logreg::data::dataset::Dataset;
+    use logreg::data::shard;
+    use logreg::solvers::distributed::path_distributed;
+    use logreg::solvers::distributed::standardizer;
+    use logreg::solvers::SolverKind;
+    use logreg::train::distributed::{place, same_settings, settings_hash};
+
+    let (rank, size) = (launch.rank, launch.size);
+    let mut world = join(launch)?;
+    let setup = || -> anyhow::Result<_> {
+        let config = args.grid.config(args.grid.solver.unwrap_or(SolverKind::Newton))?;
+        if !matches!(config.kind, SolverKind::Newton | SolverKind::Fista) {
+            bail!("--solver {:?} does not apply to a distributed path yet: newton or fista", config.kind);
+        }
+        let refused = [
+            (args.input.label.is_some(), "--label"),
+            (args.sparse.format.is_some() || args.sparse.n_features.is_some(), "--format/--n-features"),
+            (args.device == logreg::device::DeviceChoice::Cuda, "--device cuda"),
+        ];
+        if let Some((_, flag)) = refused.iter().find(|(given, _)| *given) {
+            bail!("{flag} does not apply to a distributed run yet (newton or fista on .npy shards, on the CPU)");
+        }
+        if let Some(flag) = args.recipe.first_given() {
+            bail!("{flag} applies to a CSV --data; a distributed run reads .npy shards (`logreg convert` makes them)");
+        }
+        let Some(labels) = args.input.labels.as_deref() else {
+            bail!(
+                "a distributed run reads .npy --data with .npy --labels (`logreg convert` makes them from a CSV file)"
+            );
+        };
+        let mut outputs = vec![];
+        outputs.extend(args.csv.as_deref().map(|p| ("--csv", p)));
+        outputs.extend(args.plot.as_deref().map(|p| ("--plot", p)));
         let data = shard::rank_path(&args.input.data, rank).unwrap_or_else(|| args.input.data.clone());
         let label_file = shard::rank_path(labels, rank).unwrap_or_else(|| labels.to_path_buf());
         super::check_outputs(&outputs, &[("--data", &data), ("--labels", &label_file)])?;
         let shard = shard::read(&args.input.data, labels, rank, size).context("--data")?;
-        let hash = settings_hash(&format!("{config:?}|{:?}|{labels:?}", args.input.data));
+        let hash = settings_hash(&format!(
+            "path|{config:?}|{}|{:?}|{labels:?}|{:?}|{:?}",
+            args.standardize, args.input.data, args.csv, args.plot
+        ));
         Ok((config, shard, hash))
     };
     let (config, shard, hash) = world.agree("setting up", setup().map_err(|e| super::render(&e)))?;
     same_settings(&mut world, hash)?;
     super::stop_on_ctrl_c()?;
-    let on_iteration = |_: &logreg::train::Epoch| match logreg::interrupt::requested() {
-        true => std::ops::ControlFlow::Break(()),
-        false => std::ops::ControlFlow::Continue(()),
+    let (first_row, rows) = place(&mut world, &shard.table, 1, 0)?;
+    let data = Dataset::from_table(&shard.table)?;
+    let x = match args.standardize {
+        true => standardizer(&mut world, &data.x, rows)?.apply(&data.x)?,
+        false => data.x.shallow_clone(),
     };
-    let fitted = fit_distributed(&mut world, &shard, &config, on_iteration)?;
+    let points = path_distributed(&mut world, &x, &data.y, first_row, rows, &config)?;
     if rank != 0 {
         return Ok(ExitCode::SUCCESS);
     }
-    let (collectives, communication_seconds) = world.communication();
-    let spread = super::train::Spread { world_size: size, collectives, communication_seconds };
-    super::train::finish(&args, fitted, started, None, Some(spread))
+    super::grid::write_path(&args, &points, &shard.table.feature_names, None, Some(size))
+}
+
+/// `cv` across the launched processes: each rank draws its folds within its shard, the grid, the
+/// folds' paths and the refit run over all ranks ([`logreg::solvers::distributed::cross_validate_distributed`]),
+/// and rank 0 writes the model and the table.
+#[cfg(feature = "dist")]
+pub(crate) fn cv(args: CvArgs, launch: Launch) -> anyhow::Result<ExitCode> {
+    use anyhow::{bail, Context};
+    use logreg::data::dataset::Dataset;
+    use logreg::data::shard;
+    use logreg::solvers::cv::CvConfig;
+    use logreg::solvers::distributed::cross_validate_distributed;
+    use logreg::solvers::SolverKind;
+    use logreg::train::distributed::{place, same_settings, settings_hash};
+
+    let (rank, size) = (launch.rank, launch.size);
+    let mut world = join(launch)?;
+    let setup = || -> anyhow::Result<_> {
+        let folds = super::at_least_one("folds", Some(args.folds))?.unwrap_or(5);
+        let path = args.grid.config(args.grid.solver.unwrap_or(SolverKind::Newton))?;
+        if !matches!(path.kind, SolverKind::Newton | SolverKind::Fista) {
+            bail!("--solver {:?} does not apply to a distributed cv yet: newton or fista", path.kind);
+        }
+        let refused = [
+            (args.input.label.is_some(), "--label"),
+            (args.sparse.format.is_some() || args.sparse.n_features.is_some(), "--format/--n-features"),
+            (args.device == logreg::device::DeviceChoice::Cuda, "--device cuda"),
+            (args.jobs.is_some(), "--jobs"),
+            (args.batch_folds == super::grid::BatchFolds::On, "--batch-folds on"),
+        ];
+        if let Some((_, flag)) = refused.iter().find(|(given, _)| *given) {
+            bail!("{flag} does not apply to a distributed cv (newton or fista on .npy shards, on the CPU, one fold at a time)");
+        }
+        if let Some(flag) = args.recipe.first_given() {
+            bail!("{flag} applies to a CSV --data; a distributed run reads .npy shards (`logreg convert` makes them)");
+        }
+        let Some(labels) = args.input.labels.as_deref() else {
+            bail!(
+                "a distributed run reads .npy --data with .npy --labels (`logreg convert` makes them from a CSV file)"
+            );
+        };
+        let config =
+            CvConfig { folds, seed: args.seed, standardize: args.standardize, path, jobs: 1, batch_folds: Some(false) };
+        config.validate()?;
+        let mut outputs = vec![("--out", args.out.as_path())];
+        outputs.extend(args.csv.as_deref().map(|p| ("--csv", p)));
+        let data = shard::rank_path(&args.input.data, rank).unwrap_or_else(|| args.input.data.clone());
+        let label_file = shard::rank_path(labels, rank).unwrap_or_else(|| labels.to_path_buf());
+        super::check_outputs(&outputs, &[("--data", &data), ("--labels", &label_file)])?;
+        let shard = shard::read(&args.input.data, labels, rank, size).context("--data")?;
+        let select = args.select == super::grid::Select::Best;
+        let hash = settings_hash(&format!(
+            "cv|{config:?}|{select}|{:?}|{labels:?}|{:?}|{:?}",
+            args.input.data, args.out, args.csv
+        ));
+        Ok((config, shard, hash))
+    };
+    let (config, shard, hash) = world.agree("setting up", setup().map_err(|e| super::render(&e)))?;
+    same_settings(&mut world, hash)?;
+    super::stop_on_ctrl_c()?;
+    let (_, rows) = place(&mut world, &shard.table, 1, 0)?;
+    let data = Dataset::from_table(&shard.table)?;
+    let started = std::time::Instant::now();
+    let r = cross_validate_distributed(&mut world, &data.x, &data.y, &config)?;
+    let fit_seconds = started.elapsed().as_secs_f64();
+    if rank != 0 {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let table = shard.table;
+    let label_name = table.label_name.unwrap_or_else(|| "y".into());
+    super::grid::write_cv(&args, &config, &r, rows, table.feature_names, label_name, None, fit_seconds, Some(size))
 }
 
 /// Seconds a rank waits for the others to join, and for each collective, before it gives up:

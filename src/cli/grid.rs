@@ -209,6 +209,18 @@ pub(crate) fn path(args: PathArgs) -> anyhow::Result<ExitCode> {
         let x = if args.standardize { Standardizer::fit(&data.x)?.apply(&data.x)? } else { data.x };
         (logreg::solvers::path::path(&x.to_device(device), &data.y.to_device(device), &config)?, table.feature_names)
     };
+    write_path(&args, &points, &names, shape, None)
+}
+
+/// The path's outputs: `--csv`, `--plot` (each made first, then all written), and the table or
+/// `--json` on stdout (with `world_size` when distributed).
+pub(crate) fn write_path(
+    args: &PathArgs,
+    points: &[logreg::solvers::path::PathPoint],
+    names: &[String],
+    shape: Option<(usize, usize, usize)>,
+    world_size: Option<usize>,
+) -> anyhow::Result<ExitCode> {
     let unconverged = points.iter().filter(|p| !p.converged).count();
     if unconverged > 0 {
         warnln!("warning: {unconverged} of {} fits stopped at --max-iter without converging", points.len());
@@ -216,7 +228,7 @@ pub(crate) fn path(args: PathArgs) -> anyhow::Result<ExitCode> {
     // Every output is made first, and written only once all of them are.
     let csv = args.csv.as_ref().map(|path| {
         let mut out = format!("lambda,nonzero,objective,intercept,{}\n", names.join(","));
-        for p in &points {
+        for p in points {
             let coefs: Vec<String> = p.coef.iter().map(f64::to_string).collect();
             out += &format!("{},{},{},{},{}\n", p.lambda, p.nonzero, p.objective, p.intercept, coefs.join(","));
         }
@@ -226,7 +238,7 @@ pub(crate) fn path(args: PathArgs) -> anyhow::Result<ExitCode> {
         Some(path) => {
             let lambdas: Vec<f64> = points.iter().map(|p| p.lambda).collect();
             let coefs: Vec<Vec<f64>> = points.iter().map(|p| p.coef.clone()).collect();
-            Some((path, logreg::plot::coefficient_paths(&lambdas, &coefs, &names)?))
+            Some((path, logreg::plot::coefficient_paths(&lambdas, &coefs, names)?))
         }
         None => None,
     };
@@ -236,13 +248,16 @@ pub(crate) fn path(args: PathArgs) -> anyhow::Result<ExitCode> {
     super::write_outputs(&outputs)?;
     if super::json() {
         let mut json = serde_json::json!({ "features": names, "alpha": args.grid.alpha, "path": points });
+        if let Some(size) = world_size {
+            json["world_size"] = serde_json::json!(size);
+        }
         if let Some((rows, cols, nnz)) = shape {
             json["sparse"] = serde_json::json!({ "rows": rows, "features": cols, "nnz": nnz, "solver": "newton-cd" });
         }
         jsonln!(json)?;
     } else {
         outln!("{:>12}  {:>7}  {:>12}  {:>10}", "lambda", "nonzero", "objective", "iterations")?;
-        for p in &points {
+        for p in points {
             outln!("{:>12.6e}  {:>7}  {:>12.6}  {:>10}", p.lambda, p.nonzero, p.objective, p.iterations)?;
         }
     }
@@ -292,6 +307,25 @@ pub(crate) fn cv(args: CvArgs) -> anyhow::Result<ExitCode> {
         (rows, names, recipe) = (table.labels.len(), table.feature_names, table_recipe);
         label_name = table.label_name.unwrap_or_default();
     }
+    write_cv(&args, &config, &r, rows, names, label_name, recipe, fit_seconds, None)
+}
+
+/// cv's outputs: the refit model at the chosen λ, `--csv`, and the table or `--json` on stdout
+/// (with `world_size` when distributed). A NaN AUC (a distributed run's, or a fold of one class)
+/// is an empty CSV cell and a JSON null.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn write_cv(
+    args: &CvArgs,
+    config: &CvConfig,
+    r: &logreg::solvers::cv::CvResult,
+    rows: usize,
+    names: Vec<String>,
+    label_name: String,
+    recipe: Option<Recipe>,
+    fit_seconds: f64,
+    world_size: Option<usize>,
+) -> anyhow::Result<ExitCode> {
+    let folds = config.folds;
     let chosen = match args.select {
         Select::Best => r.best,
         Select::OneSe => r.one_se,
@@ -302,15 +336,22 @@ pub(crate) fn cv(args: CvArgs) -> anyhow::Result<ExitCode> {
         warnln!("warning: {unconverged} of {} fits on all rows stopped at --max-iter without converging", r.full.len());
     }
     let alpha = args.grid.alpha;
-    let mut saved = r.model(chosen, &config, names.clone(), label_name);
+    let mut saved = r.model(chosen, config, names.clone(), label_name);
     // The refit reads raw files as this run read its --data: columns, levels, fills, classes.
     saved.recipe = recipe;
     let table_csv = args.csv.as_ref().map(|path| {
         let mut out = String::from("lambda,nonzero,log_loss_mean,log_loss_std,log_loss_se,auc_mean,auc_std\n");
         for p in &r.points {
+            let cell = |v: f64| if v.is_finite() { v.to_string() } else { String::new() };
             out += &format!(
                 "{},{},{},{},{},{},{}\n",
-                p.lambda, p.nonzero, p.log_loss_mean, p.log_loss_std, p.log_loss_se, p.auc_mean, p.auc_std
+                p.lambda,
+                p.nonzero,
+                p.log_loss_mean,
+                p.log_loss_std,
+                p.log_loss_se,
+                cell(p.auc_mean),
+                cell(p.auc_std)
             );
         }
         (path, out)
@@ -322,12 +363,16 @@ pub(crate) fn cv(args: CvArgs) -> anyhow::Result<ExitCode> {
     super::write_outputs(&outputs)?;
     let (best, one_se) = (&r.points[r.best], &r.points[r.one_se]);
     if super::json() {
-        jsonln!(serde_json::json!({
+        let mut json = serde_json::json!({
             "folds": folds, "fold_sizes": r.fold_sizes, "batched_folds": r.batched, "fit_seconds": fit_seconds,
             "alpha": alpha, "points": r.points,
             "best": best, "one_se": one_se, "chosen": r.points[chosen],
             "coef": fit.coef, "intercept": fit.intercept, "features": names, "model": args.out,
-        }))?;
+        });
+        if let Some(size) = world_size {
+            json["world_size"] = serde_json::json!(size);
+        }
+        jsonln!(json)?;
         return Ok(ExitCode::SUCCESS);
     }
     outln!("{:>12}  {:>7}  {:>19}  {:>15}", "lambda", "nonzero", "log-loss (± std)", "AUC (± std)")?;

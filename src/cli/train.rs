@@ -312,11 +312,7 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
             args.checkpoint.as_deref().unwrap_or(std::path::Path::new("")).display()
         );
     }
-    let checkpoint_path = args.checkpoint.clone().unwrap_or_else(|| {
-        let mut name = args.out.clone().into_os_string();
-        name.push(".ckpt");
-        PathBuf::from(name)
-    });
+    let checkpoint_path = checkpoint_path(&args);
     let checkpoint_losses = checkpoint::losses_path(&checkpoint_path);
     let mut outputs = vec![("--out", args.out.as_path())];
     outputs.extend(args.plot.as_deref().map(|p| ("--plot", p)));
@@ -499,16 +495,7 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
     }
     let fitted = match (fitted, writer.written_epoch()) {
         (Err(e @ logreg::Error::Interrupted { .. }), Some(epoch)) => {
-            // Say where the run can pick up: this very command, resumed from the checkpoint.
-            let mut command: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
-            while let Some(i) = command.iter().position(|a| a == "--resume" || a.starts_with("--resume=")) {
-                let end = if command[i] == "--resume" { (i + 2).min(command.len()) } else { i + 1 };
-                command.drain(i..end);
-            }
-            command.extend(["--resume".into(), checkpoint_path.display().to_string()]);
-            let command: Vec<String> = command.iter().map(|a| shell_quoted(a)).collect();
-            let hint =
-                format!("{} holds epoch {epoch}: resume with `{}`", checkpoint_path.display(), command.join(" "));
+            let hint = resume_hint(&checkpoint_path, epoch);
             return Err(Interrupted { error: e, hint }.into());
         }
         // A checkpoint that could not be written is named by its flag.
@@ -634,6 +621,28 @@ pub(crate) fn finish(
         outln!("wrote {}", args.out.display())?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where checkpoints go: --checkpoint, else the --out path with `.ckpt` appended.
+pub(crate) fn checkpoint_path(args: &TrainArgs) -> PathBuf {
+    args.checkpoint.clone().unwrap_or_else(|| {
+        let mut name = args.out.clone().into_os_string();
+        name.push(".ckpt");
+        PathBuf::from(name)
+    })
+}
+
+/// Where an interrupted run can pick up: this very command, resumed from the checkpoint at `path`
+/// (which holds `epoch`).
+pub(crate) fn resume_hint(path: &std::path::Path, epoch: usize) -> String {
+    let mut command: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
+    while let Some(i) = command.iter().position(|a| a == "--resume" || a.starts_with("--resume=")) {
+        let end = if command[i] == "--resume" { (i + 2).min(command.len()) } else { i + 1 };
+        command.drain(i..end);
+    }
+    command.extend(["--resume".into(), path.display().to_string()]);
+    let command: Vec<String> = command.iter().map(|a| shell_quoted(a)).collect();
+    format!("{} holds epoch {epoch}: resume with `{}`", path.display(), command.join(" "))
 }
 
 /// A run stopped by Ctrl-C after a checkpoint was written: the library's error and the command

@@ -188,6 +188,20 @@ pub(crate) struct Objective<'a> {
     /// 1 for penalized coordinates (the weights; the bias with `penalize_bias`).
     pub(crate) mask: Vec<f64>,
     pub(crate) passes: usize,
+    /// A distributed run's sums over the ranks (`x` and `y` are this rank's rows): every sum
+    /// over rows (the loss, the gradient, the Hessian's products and diagonal) goes through it.
+    pub(crate) reduce: Option<&'a dyn Reduce>,
+    /// Rows over all ranks (`y.len()` in one process).
+    pub(crate) rows: f64,
+}
+
+/// Sums over the processes of a distributed run, for the matrix-free solvers (`dist`).
+pub(crate) trait Reduce {
+    /// `values` summed element-wise over every process, in place. After a failure, NaNs without
+    /// communicating (so a dead peer costs one timeout); [`Reduce::failure`] then says why.
+    fn sum(&self, values: &mut [f64]);
+    /// The first failure, if any.
+    fn failure(&self) -> crate::error::Result<()>;
 }
 
 /// log(1 + eᶻ) − y·z, stably.
@@ -211,11 +225,18 @@ impl<'a> Objective<'a> {
     pub(crate) fn new(x: &'a Columns<'a>, y: &'a [f64], problem: Problem) -> Self {
         let mut mask = vec![1.0; x.cols()];
         mask.push(if problem.penalize_bias { 1.0 } else { 0.0 });
-        Self { x, y, problem, mask, passes: 0 }
+        Self { x, y, problem, mask, passes: 0, reduce: None, rows: y.len() as f64 }
     }
 
     pub(crate) fn n(&self) -> f64 {
-        self.y.len() as f64
+        self.rows
+    }
+
+    /// `values` summed over the ranks of a distributed run (unchanged in one process).
+    pub(crate) fn reduced(&self, values: &mut [f64]) {
+        if let Some(r) = self.reduce {
+            r.sum(values);
+        }
     }
 
     /// X·w + b for θ.
@@ -227,7 +248,9 @@ impl<'a> Objective<'a> {
 
     /// f = mean logloss + λ₂‖m⊙θ‖² from the scores.
     pub(crate) fn smooth(&self, z: &[f64], theta: &[f64]) -> f64 {
-        let loss: f64 = z.iter().zip(self.y).map(|(&z, &y)| logloss(z, y)).sum::<f64>() / self.n();
+        let mut loss = [z.iter().zip(self.y).map(|(&z, &y)| logloss(z, y)).sum::<f64>()];
+        self.reduced(&mut loss);
+        let loss = loss[0] / self.n();
         loss + self.problem.l2 * theta.iter().zip(&self.mask).map(|(t, m)| m * t * t).sum::<f64>()
     }
 
@@ -255,6 +278,7 @@ impl<'a> Objective<'a> {
             None => g[..d].copy_from_slice(&self.x.transpose_times(&residual)),
         }
         g[d] = residual.iter().sum();
+        self.reduced(&mut g);
         for (j, gj) in g.iter_mut().enumerate() {
             *gj = *gj / n + 2.0 * self.problem.l2 * self.mask[j] * theta[j];
         }

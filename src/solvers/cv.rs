@@ -200,6 +200,15 @@ pub fn cross_validate(x: &Tensor, y: &Tensor, config: &CvConfig) -> Result<CvRes
     let y = y.f_reshape([-1])?;
     let labels = Vec::<f32>::try_from(y.f_to_kind(Kind::Float)?.f_to_device(Device::Cpu)?)?;
     let fold = stratified_folds(&labels, config.folds, config.seed)?;
+    cross_validate_folds(x, &y, &fold, config)
+}
+
+/// [`cross_validate`] with the folds given (`fold[i]` the fold of row i, each below
+/// `config.folds`): a distributed run's folds, drawn within each shard, in one process.
+pub(crate) fn cross_validate_folds(x: &Tensor, y: &Tensor, fold: &[usize], config: &CvConfig) -> Result<CvResult> {
+    config.validate()?;
+    let y = y.f_reshape([-1])?;
+    ensure(fold.len() as i64 == y.size()[0], "folds", fold.len(), "must give one fold per row")?;
     let standardizer = if config.standardize { Some(Standardizer::fit(x)?) } else { None };
     let x_all = match &standardizer {
         Some(s) => s.apply(x)?,
@@ -211,8 +220,8 @@ pub fn cross_validate(x: &Tensor, y: &Tensor, config: &CvConfig) -> Result<CvRes
     let fold_sizes: Vec<usize> = (0..config.folds).map(|f| fold.iter().filter(|&&g| g == f).count()).collect();
     let batched = config.batch_folds.unwrap_or(x.device().is_cuda() && config.path.kind == SolverKind::Newton);
     let scores = match batched {
-        true => folds::held_out_scores(x, &y, &fold, config.folds, &lambdas, config.standardize, &config.path)?,
-        false => folds_apart(x, &y, &fold, &lambdas, config)?,
+        true => folds::held_out_scores(x, &y, fold, config.folds, &lambdas, config.standardize, &config.path)?,
+        false => folds_apart(x, &y, fold, &lambdas, config)?,
     };
     summarize(scores, &lambdas, fold_sizes, full, standardizer, batched, config)
 }
@@ -317,7 +326,7 @@ fn folds_apart(
 }
 
 /// The per-λ means and spreads over the folds, the best and one-SE choices.
-fn summarize(
+pub(crate) fn summarize(
     scores: Vec<Vec<(f64, f64)>>,
     lambdas: &[f64],
     fold_sizes: Vec<usize>,

@@ -22,6 +22,7 @@ fn hessian_times(o: &mut Objective, curvature: &[f64], v: &[f64]) -> Vec<f64> {
     o.passes += 2;
     let mut out = o.x.transpose_times(&u);
     out.push(u.iter().sum());
+    o.reduced(&mut out);
     for (j, h) in out.iter_mut().enumerate() {
         *h = *h / n + 2.0 * o.problem.l2 * o.mask[j] * v[j];
     }
@@ -34,6 +35,7 @@ fn hessian_diagonal(o: &Objective, curvature: &[f64]) -> Vec<f64> {
     let n = o.n();
     let mut diag: Vec<f64> = (0..d).map(|j| o.x.column(j).square_dot(curvature)).collect();
     diag.push(curvature.iter().sum());
+    o.reduced(&mut diag);
     diag.iter_mut().enumerate().for_each(|(j, h)| *h = *h / n + 2.0 * o.problem.l2 * o.mask[j]);
     // liblinear's mix: (1 − α)·I·scale + α·diag, keeps the preconditioner positive and bounded.
     let scale = diag.iter().sum::<f64>() / diag.len() as f64;
@@ -120,6 +122,9 @@ pub(crate) fn tron(
     while iteration < max_iter {
         tries += 1;
         crate::interrupt::check(tries)?;
+        if let Some(r) = o.reduce {
+            r.failure()?;
+        }
         let gnorm = dot(&grad, &grad).sqrt();
         let cg_tol = 0.1f64.min(optimality.sqrt()) * gnorm;
         let (step, residual) = trust_region_cg(o, &curvature, &precond, &grad, delta, cg_tol);

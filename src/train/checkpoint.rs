@@ -52,6 +52,41 @@ pub fn fingerprint(config: &FitConfig, data: &Table) -> String {
     )
 }
 
+/// The prefix of a distributed run's fingerprint: the number of ranks, read back by [`read`] to
+/// name another world size in its refusal.
+const RANKS_PREFIX: &str = "ranks ";
+
+/// [`fingerprint`] for a run over one process per entry of `shards`: the settings, and each
+/// rank's [`shard_hash`] in rank order.
+pub fn distributed_fingerprint(config: &FitConfig, shards: &[u64]) -> String {
+    let mut settings = config.clone();
+    settings.train.epochs = 0;
+    let hashes: Vec<String> = shards.iter().map(|h| format!("{h:016x}")).collect();
+    format!("{RANKS_PREFIX}{}; {settings:?}; shards {}", shards.len(), hashes.join(" "))
+}
+
+/// One rank's part of [`distributed_fingerprint`]: FNV-1a of its table's shape, names and value
+/// hashes (a rank sends the others 8 bytes, not its rows).
+pub fn shard_hash(data: &Table) -> u64 {
+    let text = format!(
+        "{} rows; {:?}; {:?}; features {:016x}; labels {:016x}",
+        data.labels.len(),
+        data.feature_names,
+        data.label_name,
+        values_hash(&data.features),
+        values_hash(&data.labels)
+    );
+    fnv1a(FNV_START, text.bytes())
+}
+
+/// The number of ranks a fingerprint was written by: 1 for a single process.
+fn ranks_of(fingerprint: &str) -> Option<usize> {
+    match fingerprint.strip_prefix(RANKS_PREFIX) {
+        Some(rest) => rest.split(';').next()?.parse().ok(),
+        None => Some(1),
+    }
+}
+
 /// [`fingerprint`] for an out-of-core file: its shape and size, a hash of all its bytes (one
 /// pass over the file when a run with checkpoints starts or resumes, against the run's pass per
 /// epoch), and a hash of every label.
@@ -365,6 +400,17 @@ pub fn read(path: &Path, fingerprint: &str, features: usize) -> Result<TrainStat
     let file: CheckpointFile =
         serde_json::from_value(json).map_err(|e| bad(format!("damaged checkpoint ({})", one_line(&e.to_string()))))?;
     if file.fingerprint != fingerprint {
+        if let (Some(written), Some(now)) = (ranks_of(&file.fingerprint), ranks_of(fingerprint)) {
+            if written != now {
+                let by = |r: usize| if r == 1 { "1 process".to_string() } else { format!("{r} ranks") };
+                return Err(bad(format!(
+                    "the checkpoint was written by {}; this run has {}: resume it with {} (each rank's shard and batches are part of the state)",
+                    by(written),
+                    by(now),
+                    by(written)
+                )));
+            }
+        }
         return Err(bad("the checkpoint was written for other data or settings (only the epochs may change)".into()));
     }
     let state = file.state;
@@ -500,6 +546,33 @@ mod tests {
         assert_eq!(base, fingerprint(&config, &table(vec![1.0, 2.0, 3.0, 4.0], vec![0.0, 1.0])));
         assert_ne!(base, fingerprint(&config, &table(vec![1.0, 2.0, 3.0, 4.0], vec![1.0, 0.0])), "labels swapped");
         assert_ne!(base, fingerprint(&config, &table(vec![2.0, 1.0, 3.0, 4.0], vec![0.0, 1.0])), "cells swapped");
+    }
+
+    #[test]
+    fn a_checkpoint_of_another_world_size_is_refused_naming_both() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.ckpt");
+        let config = FitConfig {
+            train: crate::train::TrainConfig::default(),
+            seed: 0,
+            standardize: false,
+            validation_split: None,
+            solver: None,
+            sklearn: None,
+        };
+        let (two, four) = (distributed_fingerprint(&config, &[1, 2]), distributed_fingerprint(&config, &[1, 2, 3, 4]));
+        assert_eq!(ranks_of(&two), Some(2));
+        Writer::new(&path, &two).save(&snapshot(2, &LOSSES, &[])).unwrap();
+        assert_eq!(read(&path, &two, 3).unwrap().epoch, 2);
+        let name = path.display();
+        let e = read(&path, &four, 3).unwrap_err().to_string();
+        assert_eq!(e, format!("{name}: the checkpoint was written by 2 ranks; this run has 4 ranks: resume it with 2 ranks (each rank's shard and batches are part of the state)"));
+        // The same ranks with another shard: the general refusal.
+        let other = distributed_fingerprint(&config, &[1, 5]);
+        assert!(read(&path, &other, 3).unwrap_err().to_string().ends_with("(only the epochs may change)"));
+        Writer::new(&path, "single").save(&snapshot(2, &LOSSES, &[])).unwrap();
+        let e = read(&path, &two, 3).unwrap_err().to_string();
+        assert!(e.contains("written by 1 process; this run has 2 ranks: resume it with 1 process"), "{e}");
     }
 
     #[test]

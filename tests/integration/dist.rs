@@ -278,3 +278,184 @@ fn a_killed_rank_ends_the_others_within_a_minute() {
     assert!(err.starts_with("error: rank 0: ") && err.lines().count() == 1, "{err}");
     assert!(!out.exists());
 }
+
+/// Checkpoints of 2 ranks (full-batch Adam, and SGD on mini-batches of each rank's own): a run of
+/// 5 epochs with `--checkpoint-every 4` leaves epoch 4's checkpoint; resumed by 2 ranks to 12
+/// epochs it ends with the losses and model of an uninterrupted 12-epoch run of 2 ranks, bit for
+/// bit; 4 ranks are refused in one line naming both world sizes, and change nothing.
+#[test]
+fn two_ranks_resume_their_checkpoint_and_four_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = make_data(dir.path(), 1_200, 4);
+    let (xs, ys) = (path(&x), path(&y));
+    let out = path(&dir.path().join("m.safetensors"));
+    let ckpt = path(&dir.path().join("run.ckpt"));
+    for (solver, batch) in [("adam", None), ("sgd", Some("50"))] {
+        let run = |epochs: &str, extra: &[&str]| -> Vec<String> {
+            let mut a: Vec<String> = ["train", "--data", &xs, "--labels", &ys, "--solver", solver, "--json"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            a.extend(["--epochs", epochs, "--lr", "0.05", "--penalty", "elastic-net", "--out", &out].map(String::from));
+            a.extend(batch.iter().flat_map(|b| ["--batch-size".to_string(), b.to_string()]));
+            a.extend(extra.iter().map(|s| s.to_string()));
+            a
+        };
+        let strs = |a: &[String]| a.iter().map(String::from).collect::<Vec<String>>();
+        let go = |a: Vec<String>| {
+            let a: Vec<&str> = a.iter().map(String::as_str).collect();
+            json(&torchrun(2, &a))
+        };
+        let whole = go(strs(&run("12", &[])));
+        let first = go(strs(&run("5", &["--checkpoint-every", "4", "--checkpoint", &ckpt])));
+        assert_eq!(first["losses"].as_array().unwrap().len(), 5, "{solver}");
+        // 4 ranks: refused by rank 0 naming the sizes, the others stopping with it.
+        let resume = run("12", &["--resume", &ckpt]);
+        let resume: Vec<&str> = resume.iter().map(String::as_str).collect();
+        let before = std::fs::read(&out).unwrap();
+        let port = free_port();
+        let outs: Vec<Output> = (0..4)
+            .map(|r| rank(r, 4, port, &resume))
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|c| c.wait_with_output().unwrap())
+            .collect();
+        for (r, o) in outs.iter().enumerate() {
+            let err = stderr(o);
+            assert_eq!(o.status.code(), Some(2), "rank {r}: {err}");
+            assert_eq!(err.lines().count(), 1, "rank {r}: {err}");
+            let expected = match r {
+                0 => "error: rank 0: reading --resume: --resume: ".to_string(),
+                _ => format!("error: rank {r}: reading --resume: rank 0 failed"),
+            };
+            assert!(err.starts_with(&expected), "rank {r}: {err}");
+        }
+        let err = stderr(&outs[0]);
+        assert!(
+            err.contains("the checkpoint was written by 2 ranks; this run has 4 ranks: resume it with 2 ranks"),
+            "{err}"
+        );
+        assert_eq!(std::fs::read(&out).unwrap(), before, "{solver}: the model is untouched");
+        // 2 ranks: the uninterrupted run's result.
+        let resumed = go(resume.iter().map(|s| s.to_string()).collect());
+        assert_eq!(resumed["losses"], whole["losses"], "{solver}");
+        assert_eq!(resumed["coef"], whole["coef"], "{solver}");
+        assert_eq!(resumed["intercept"], whole["intercept"], "{solver}");
+        assert_ne!(resumed["coef"], first["coef"], "{solver}: the resumed epochs moved the model");
+    }
+}
+
+/// `logreg path` under torchrun: λ_max (from ȳ and Xᵀ(y − ȳ) summed over the ranks), the grid and
+/// every λ's fit match one process's: λ to 1e-12 and each objective to 1e-10 relative, with the
+/// same zeros, 2 and 4 ranks. Standardized, to 1e-8: one process stores torch's f32 mean and
+/// std, the ranks their f64 sums rounded once to f32, which can differ by an ulp, so the two
+/// solve problems whose cells differ by ~1e-7 relative (measured: 2.6e-10 on λ, 4e-10 on the
+/// objectives).
+#[test]
+fn a_distributed_path_is_the_single_process_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = make_data(dir.path(), 3_001, 6);
+    let (xs, ys) = (path(&x), path(&y));
+    let cases =
+        [(2, &[][..]), (4, &[][..]), (2, &["--solver", "fista", "--alpha", "0.5"][..]), (2, &["--standardize"][..])];
+    for (ranks, extra) in cases {
+        let mut args = vec!["path", "--data", &xs, "--labels", &ys, "--n-lambdas", "12", "--json"];
+        args.extend(extra);
+        let single = json(&Command::new(bin()).args(&args).output().unwrap());
+        let spread = json(&torchrun(ranks, &args));
+        assert_eq!(spread["world_size"], ranks);
+        let (a, b) = (single["path"].as_array().unwrap(), spread["path"].as_array().unwrap());
+        assert_eq!(a.len(), 12);
+        assert_eq!(a.len(), b.len());
+        let case = format!("{ranks} ranks {extra:?}");
+        let (on_lambda, on_objective) = if extra.contains(&"--standardize") { (1e-8, 1e-8) } else { (1e-12, 1e-10) };
+        for (p, q) in a.iter().zip(b) {
+            let f = |v: &serde_json::Value, k: &str| v[k].as_f64().unwrap();
+            assert!((f(p, "lambda") - f(q, "lambda")).abs() <= on_lambda * f(p, "lambda"), "{case}: {p} vs {q}");
+            let objective = (f(p, "objective") - f(q, "objective")).abs();
+            assert!(objective <= on_objective * f(p, "objective"), "{case}: {p} vs {q}");
+            let zeros = |v: &serde_json::Value| -> Vec<bool> {
+                v["coef"].as_array().unwrap().iter().map(|w| w.as_f64().unwrap() == 0.0).collect()
+            };
+            assert_eq!(zeros(p), zeros(q), "{case}: {p} vs {q}");
+        }
+        // The grid reaches models with zeros and without.
+        assert_eq!(a[0]["nonzero"], 0, "{case}");
+        assert!(a[11]["nonzero"].as_u64().unwrap() > 3, "{case}");
+    }
+}
+
+/// TRON (L2) on 2 and 4 ranks, each Hessian-vector product summed over the ranks, reaches one
+/// process's TRON objective within 1e-10 relative; newton-cd is refused on every rank in one line
+/// that says why.
+#[test]
+fn tron_is_distributed_and_newton_cd_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = make_data(dir.path(), 20_003, 6);
+    let (xs, ys) = (path(&x), path(&y));
+    let out = path(&dir.path().join("m.safetensors"));
+    let args = |solver: &'static str| -> Vec<String> {
+        ["train", "--data", &xs, "--labels", &ys, "--solver", solver, "--penalty", "l2", "--lambda", "0.001"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain(["--json".into(), "--out".into(), out.clone()])
+            .collect()
+    };
+    let tron = args("tron");
+    let tron: Vec<&str> = tron.iter().map(String::as_str).collect();
+    let single = json(&Command::new(bin()).args(&tron).output().unwrap());
+    let objective = single["solver"]["objective"].as_f64().unwrap();
+    for ranks in [2, 4] {
+        let spread = json(&torchrun(ranks, &tron));
+        assert_eq!(spread["world_size"], ranks);
+        let o = spread["solver"]["objective"].as_f64().unwrap();
+        assert!((o - objective).abs() <= 1e-10 * objective, "{ranks} ranks: {o} vs {objective}");
+        assert!(spread["solver"]["converged"].as_bool().unwrap());
+    }
+    let cd = args("newton-cd");
+    let cd: Vec<&str> = cd.iter().map(String::as_str).collect();
+    let port = free_port();
+    let children = (0..2).map(|r| rank(r, 2, port, &cd)).collect();
+    each_fails_with_one_line(children, "newton-cd's coordinate descent would need one allreduce per weight per sweep");
+}
+
+/// `logreg cv` under torchrun (2 ranks, a file each): rank 0 writes the model and the table; the
+/// refit at the chosen λ is one process's `path` at that λ (the grid and the refit come from all
+/// rows); held-out AUC is left empty (NaN in the library, null in JSON, an empty CSV cell). The
+/// held-out log-loss against one process with the same folds is the library's test
+/// (`solvers::distributed::tests`).
+#[test]
+fn a_distributed_cv_refits_the_single_process_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let (n, d) = (2_000, 5);
+    let (x, y) = make_data(dir.path(), n, d);
+    let (xs, ys) = (path(&x), path(&y));
+    let model = path(&dir.path().join("cv.safetensors"));
+    let csv = path(&dir.path().join("cv.csv"));
+    let grid = ["--n-lambdas", "10", "--json"];
+    let cv =
+        [&["cv", "--data", &xs, "--labels", &ys, "--folds", "3", "--out", &model, "--csv", &csv][..], &grid].concat();
+    let spread = json(&torchrun(2, &cv));
+    assert_eq!(spread["world_size"], 2);
+    assert_eq!(spread["fold_sizes"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).sum::<u64>(), n as u64);
+    assert!(spread["points"].as_array().unwrap().iter().all(|p| p["auc_mean"].is_null()));
+    assert!(std::path::Path::new(&model).exists());
+    let table = std::fs::read_to_string(&csv).unwrap();
+    assert_eq!(table.lines().count(), 11, "{table}");
+    assert!(table.lines().skip(1).all(|l| l.ends_with(",,")), "{table}");
+    let single = json(
+        &Command::new(bin()).args([&["path", "--data", &xs, "--labels", &ys][..], &grid].concat()).output().unwrap(),
+    );
+    let chosen = spread["chosen"]["lambda"].as_f64().unwrap();
+    let point = single["path"].as_array().unwrap().iter().find(|p| {
+        let l = p["lambda"].as_f64().unwrap();
+        (l - chosen).abs() <= 1e-12 * l
+    });
+    let point = point.unwrap_or_else(|| panic!("λ {chosen} not on one process's grid"));
+    let (a, b) = (spread["coef"].as_array().unwrap(), point["coef"].as_array().unwrap());
+    for (u, v) in a.iter().zip(b) {
+        let (u, v) = (u.as_f64().unwrap(), v.as_f64().unwrap());
+        assert!((u - v).abs() <= 1e-6 * v.abs().max(1e-3), "{a:?} vs {b:?}");
+        assert_eq!(u == 0.0, v == 0.0, "{a:?} vs {b:?}");
+    }
+}
