@@ -1,19 +1,22 @@
 //! Sparse `--data` for `train`: libsvm/svmlight text (`.svm`, `.libsvm`, `.svmlight`, possibly
 //! gzip- or zstd-compressed, or `--format libsvm`) and scipy's CSR `.npz` (labels from `--labels
-//! y.npy`). They train with the exact solvers on the CPU, X kept sparse for tron and newton-cd.
+//! y.npy`), and `.lrcsr`. They train on the CPU with the exact solvers, X kept sparse for tron and
+//! newton-cd, or by SGD/Adam on CSR rows (`--stream`: a `.lrcsr` file chunk by chunk).
 
 use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use logreg::data::csr_file::{self, is_csr_file};
+use logreg::data::csr_stream::CsrStream;
 use logreg::data::libsvm::{self, SparseData};
 use logreg::data::npz;
 use logreg::device::DeviceChoice;
-use logreg::train::sparse::fit_sparse;
+use logreg::train::sparse::{fit_sparse, fit_sparse_epochs, fit_sparse_stream};
 
 use logreg::solvers::SolverKind;
 
+use super::at_least_one;
 use super::input::InputArgs;
 use super::train::{SolverChoice, TrainArgs};
 
@@ -105,25 +108,23 @@ pub(crate) fn grid_solver(
     }
 }
 
-/// `train` on sparse data: the exact solvers only, no split or standardization.
+/// `train` on sparse data: the exact solvers, or SGD/Adam with the fused engine on CSR rows (in
+/// memory, or `--stream` from a `.lrcsr` file); no standardization.
 pub(crate) fn train(args: &TrainArgs, config: logreg::train::fit::FitConfig) -> anyhow::Result<ExitCode> {
-    let refused = [
-        (args.stream, "--stream"),
-        (args.validation_split.is_some(), "--validation-split"),
-        (args.plot.is_some(), "--plot"),
-        (args.checkpoint_every.is_some() || args.resume.is_some(), "--checkpoint-every and --resume"),
-    ];
-    if let Some((_, flag)) = refused.iter().find(|(given, _)| *given) {
-        bail!("{flag} does not apply to sparse --data (libsvm, .npz) yet");
+    if args.checkpoint_every.is_some() || args.resume.is_some() {
+        bail!("--checkpoint-every and --resume do not apply to sparse --data (libsvm, .npz, .lrcsr) yet");
     }
     if args.standardize {
         bail!("--standardize: centring would make sparse --data dense; scale the columns beforehand");
     }
-    if config.solver.is_none() {
-        bail!("sparse --data trains with the exact solvers (--solver auto, tron, newton-cd, newton, fista), not sgd or adam");
-    }
     if args.device == DeviceChoice::Cuda {
         bail!("sparse --data trains on the CPU; drop --device cuda");
+    }
+    if config.solver.is_none() {
+        return train_epochs(args, config);
+    }
+    if args.plot.is_some() {
+        bail!("--plot applies to sparse --data with --solver sgd or adam");
     }
     let mut data = read(args)?;
     super::stop_on_ctrl_c()?;
@@ -156,6 +157,7 @@ pub(crate) fn train(args: &TrainArgs, config: logreg::train::fit::FitConfig) -> 
         let json = serde_json::json!({
             "losses": s.objectives(),
             "train": fitted.report,
+            "validation": fitted.validation,
             "nonzero_weights": nonzero,
             "solver": {
                 "name": name,
@@ -167,7 +169,7 @@ pub(crate) fn train(args: &TrainArgs, config: logreg::train::fit::FitConfig) -> 
                 "passes": s.passes,
                 "auto": fitted.auto.as_ref().map(|a| serde_json::json!({"reason": a.reason, "estimates": a.estimates})),
             },
-            "rows": data.x.rows(),
+            "rows": fitted.rows,
             "features": data.x.cols(),
             "nnz": data.x.nnz(),
             "coef": s.coef,
@@ -188,9 +190,68 @@ pub(crate) fn train(args: &TrainArgs, config: logreg::train::fit::FitConfig) -> 
             fitted.report.accuracy,
             data.x.cols()
         )?;
+        if let Some(v) = &fitted.validation {
+            let auc = v.roc_auc.map_or("n/a".into(), |a| format!("{a:.4}"));
+            outln!(
+                "validation: {} rows, log-loss {:.4}, accuracy {:.4}, ROC AUC {auc}",
+                v.rows,
+                v.log_loss,
+                v.accuracy
+            )?;
+        }
         outln!("wrote {}", args.out.display())?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `train --solver sgd|adam` on sparse data: the fused engine on CSR rows, in memory or, with
+/// `--stream`, a `.lrcsr` file read chunk by chunk; reported as a dense run is.
+fn train_epochs(args: &TrainArgs, config: logreg::train::fit::FitConfig) -> anyhow::Result<ExitCode> {
+    if args.engine == Some(logreg::train::Engine::Autograd) {
+        bail!("--engine autograd needs dense rows: sparse --data trains with the fused engine (drop --engine)");
+    }
+    if args.stream && !(is_csr_file(&args.input.data) && args.sparse.format.is_none()) {
+        bail!(
+            "--stream reads a .lrcsr file chunk by chunk: `logreg convert {} data.lrcsr` writes one",
+            args.input.data.display()
+        );
+    }
+    if args.stream && args.validation_split.is_some() {
+        bail!("--validation-split needs the rows in memory: drop --stream, or hold out a file and score it");
+    }
+    if !args.stream && args.chunk_rows.is_some() {
+        bail!("--chunk-rows applies with --stream");
+    }
+    let chunk_rows = at_least_one("chunk-rows", args.chunk_rows)?;
+    let bar = super::train::progress(config.train.epochs, super::quiet() || super::json());
+    let on_epoch = |e: &logreg::train::Epoch| {
+        if let Some(bar) = &bar {
+            bar.set_position(e.epoch as u64);
+            bar.set_message(format!("loss {:.4}", e.loss));
+        }
+        if logreg::interrupt::requested() {
+            std::ops::ControlFlow::Break(())
+        } else {
+            std::ops::ControlFlow::Continue(())
+        }
+    };
+    let started = std::time::Instant::now();
+    let fitted = if args.stream {
+        if args.input.label.is_some() || args.input.labels.is_some() {
+            bail!("--label and --labels do not apply: a .lrcsr file holds its labels");
+        }
+        let stream = CsrStream::open(&args.input.data, chunk_rows, args.sparse.n_features)?;
+        super::stop_on_ctrl_c()?;
+        fit_sparse_stream(&stream, &config, on_epoch)
+    } else {
+        let data = read(args)?;
+        super::stop_on_ctrl_c()?;
+        fit_sparse_epochs(&data, &config, on_epoch)
+    };
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    super::train::finish(args, fitted?, started, None, None)
 }
 
 /// Whether `predict`/`evaluate` read `data` as sparse (by its name).

@@ -114,8 +114,8 @@ pub(crate) struct TrainArgs {
     /// as a run never stopped.
     #[arg(long)]
     pub(crate) resume: Option<PathBuf>,
-    /// Read a .npy --data in chunks every epoch instead of loading it (data larger than memory;
-    /// sgd/adam with the fused engine).
+    /// Read a .npy or .lrcsr --data in chunks every epoch instead of loading it (data larger than
+    /// memory; sgd/adam with the fused engine).
     #[arg(long)]
     pub(crate) stream: bool,
     /// With --stream: rows per chunk [default: 32 MiB of rows]; mini-batches stay within a chunk.

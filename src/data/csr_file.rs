@@ -26,9 +26,9 @@ use crate::error::{Error, Result};
 pub const MAGIC: [u8; 8] = *b"LRCSR\0\0\x01";
 
 /// Header bytes: the magic and three u64.
-const HEADER: usize = 32;
+pub(crate) const HEADER: usize = 32;
 
-fn bad(file: &str, message: String) -> Error {
+pub(crate) fn bad(file: &str, message: String) -> Error {
     Error::Input { location: file.to_string(), message }
 }
 
@@ -52,8 +52,14 @@ pub fn to_bytes(data: &SparseData) -> Vec<u8> {
     out
 }
 
-/// The section sizes the header promises: (rows, features, nnz, total bytes), or what is wrong.
+/// The section sizes the header promises: (rows, features, nnz), or what is wrong.
 fn layout(file: &str, bytes: &[u8]) -> Result<(usize, usize, usize)> {
+    header(file, &bytes[..bytes.len().min(HEADER)], bytes.len() as u64)
+}
+
+/// [`layout`] from the file's first bytes (`head`, 32 of them unless the file is shorter) and its
+/// length `len`.
+pub(crate) fn header(file: &str, bytes: &[u8], len: u64) -> Result<(usize, usize, usize)> {
     if bytes.len() < HEADER {
         return Err(bad(file, format!("{} bytes, shorter than the 32-byte header", bytes.len())));
     }
@@ -71,12 +77,11 @@ fn layout(file: &str, bytes: &[u8]) -> Result<(usize, usize, usize)> {
         .and_then(|s| s.checked_add(8 + HEADER as u64))
         .and_then(|s| nnz.checked_mul(8).and_then(|t| s.checked_add(t)));
     match size {
-        Some(size) if size == bytes.len() as u64 => Ok((rows as usize, cols as usize, nnz as usize)),
+        Some(size) if size == len => Ok((rows as usize, cols as usize, nnz as usize)),
         Some(size) => Err(bad(
             file,
             format!(
-                "header: {rows} rows and {nnz} non-zeros need {size} bytes, the file has {} (truncated or damaged)",
-                bytes.len()
+                "header: {rows} rows and {nnz} non-zeros need {size} bytes, the file has {len} (truncated or damaged)"
             ),
         )),
         None => Err(bad(file, format!("header: {rows} rows and {nnz} non-zeros overflow a file size"))),
@@ -108,7 +113,15 @@ pub fn parse(file: &str, bytes: &[u8], n_features: Option<usize>) -> Result<Spar
         Error::InvalidData { message, .. } => bad(file, message),
         e => e,
     })?;
-    let x = match n_features {
+    let x = widened(file, x, n_features)?;
+    Ok(SparseData { source: file.to_string(), x, labels })
+}
+
+/// `x` seen as `n_features` columns when given: more than it has, or fewer when its largest index
+/// still fits (an index at or beyond it is an error).
+fn widened(file: &str, x: CsrMatrix, n_features: Option<usize>) -> Result<CsrMatrix> {
+    let (rows, cols) = (x.rows(), x.cols());
+    Ok(match n_features {
         Some(width) if width >= cols => x.with_cols(width)?,
         Some(width) => {
             let needed = x.indices().iter().max().map_or(0, |&j| j as usize + 1);
@@ -119,15 +132,15 @@ pub fn parse(file: &str, bytes: &[u8], n_features: Option<usize>) -> Result<Spar
                 .map_err(|e| bad(file, e.to_string()))?
         }
         None => x,
-    };
-    Ok(SparseData { source: file.to_string(), x, labels })
+    })
 }
 
-/// Reads the file at `path`.
+/// Reads the file at `path`: its arrays straight from the file as one chunk of
+/// [`crate::data::csr_stream::CsrStream`] (the file's bytes are never held beside them).
 pub fn read_file(path: &Path, n_features: Option<usize>) -> Result<SparseData> {
-    let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|error| Error::Io { path: path.into(), error })?;
-    parse(&file, &bytes, n_features)
+    let stream = crate::data::csr_stream::CsrStream::open(path, Some(usize::MAX), None)?;
+    let x = widened(stream.name(), stream.chunk(0)?, n_features)?;
+    Ok(SparseData { source: stream.name().to_string(), x, labels: stream.labels().to_vec() })
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! CSR file ([`csr_file`]).
 
 pub mod csr_file;
+pub mod csr_stream;
 pub mod dataset;
 pub mod encode;
 pub mod labels;

@@ -119,7 +119,7 @@ pub(crate) fn describe(
 }
 
 /// Refuses labels of one class (nothing to separate), naming `what` holds them.
-fn two_classes(labels: &[f32], location: &str, what: &str) -> Result<()> {
+pub(crate) fn two_classes(labels: &[f32], location: &str, what: &str) -> Result<()> {
     match labels.first() {
         Some(&first) if labels.iter().all(|&v| v == first) => Err(Error::Input {
             location: location.to_string(),
@@ -361,7 +361,7 @@ pub fn fit_stream(
     let d = rows.features();
     let standardizer = if config.standardize { Some(rows.standardizer()?) } else { None };
     let standardized = standardizer.as_ref().map(|s| Standardized { inner: rows, standardizer: s });
-    let source: &dyn crate::train::fused::FullPass = match &standardized {
+    let source: &dyn crate::train::fused::Batches = match &standardized {
         Some(s) => s,
         None => rows,
     };

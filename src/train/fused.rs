@@ -64,6 +64,64 @@ impl FullPass for InMemory<'_> {}
 impl FullPass for NpyRows {}
 impl FullPass for Standardized<'_> {}
 
+/// The data sums of a mini-batch: rows of one chunk, by their index within it.
+pub trait BatchSums {
+    /// Writes to `out` the sums of rows `part` at `w`, `b`.
+    fn sums(&self, part: &[i64], w: &[f32], b: f32, out: &mut Sums);
+}
+
+/// What [`train`] reads: full passes, and chunks whose mini-batches it sums. Dense rows (every
+/// [`FullPass`]) and sparse ones ([`crate::train::sparse_rows`]) both are.
+pub trait Batches: Sync {
+    /// Number of rows.
+    fn rows(&self) -> usize;
+    /// Number of features per row.
+    fn features(&self) -> usize;
+    /// Number of chunks.
+    fn chunks(&self) -> usize;
+    /// Rows in chunk `i` (without reading it).
+    fn chunk_len(&self, i: usize) -> usize;
+    /// The data sums of one pass over every row at `w`, `b`.
+    fn pass(&self, w: &[f32], b: f32) -> Result<Sums>;
+    /// Calls `f` with what sums the mini-batches of chunk `i`.
+    fn with_batches(&self, i: usize, f: &mut dyn FnMut(&dyn BatchSums) -> Result<()>) -> Result<()>;
+}
+
+/// One dense chunk: its rows, labels and width.
+struct DenseChunk<'a> {
+    x: &'a [f32],
+    y: &'a [f32],
+    d: usize,
+}
+
+impl BatchSums for DenseChunk<'_> {
+    fn sums(&self, part: &[i64], w: &[f32], b: f32, out: &mut Sums) {
+        *out = accumulate(self.x, self.y, self.d, Rows::Index(part), w, b, 1);
+    }
+}
+
+impl<T: FullPass> Batches for T {
+    fn rows(&self) -> usize {
+        Source::rows(self)
+    }
+    fn features(&self) -> usize {
+        Source::features(self)
+    }
+    fn chunks(&self) -> usize {
+        Source::chunks(self)
+    }
+    fn chunk_len(&self, i: usize) -> usize {
+        Source::chunk_len(self, i)
+    }
+    fn pass(&self, w: &[f32], b: f32) -> Result<Sums> {
+        FullPass::pass(self, w, b)
+    }
+    fn with_batches(&self, i: usize, f: &mut dyn FnMut(&dyn BatchSums) -> Result<()>) -> Result<()> {
+        let d = Source::features(self);
+        self.with_chunk(i, &mut |x, y| f(&DenseChunk { x, y, d }))
+    }
+}
+
 /// Which rows of a chunk to visit.
 #[derive(Clone, Copy)]
 pub(crate) enum Rows<'a> {
@@ -410,7 +468,7 @@ impl Params {
 
 /// The order of one epoch's mini-batches: the chunk order, then each chunk's row order, drawn from
 /// libtorch's generator (one chunk: a single `randperm(n)`, as the autograd engine draws).
-fn epoch_order(source: &dyn Source) -> Result<Vec<(usize, Vec<i64>)>> {
+fn epoch_order(source: &dyn Batches) -> Result<Vec<(usize, Vec<i64>)>> {
     let chunks = source.chunks();
     let order: Vec<i64> = if chunks == 1 {
         vec![0]
@@ -430,8 +488,8 @@ fn epoch_order(source: &dyn Source) -> Result<Vec<(usize, Vec<i64>)>> {
 /// two chunks.
 pub(crate) fn train(
     initial: &FittedLogisticRegression,
-    source: &dyn FullPass,
-    validation: Option<&dyn FullPass>,
+    source: &dyn Batches,
+    validation: Option<&dyn Batches>,
     config: &TrainConfig,
     checkpoints: Checkpoints,
     on_epoch: impl FnMut(&Epoch) -> ControlFlow<()>,
@@ -477,10 +535,11 @@ pub(crate) fn train(
             params.step(&sums, config)
         } else {
             let mut total = 0.0;
+            let mut sums = Sums::new(0);
             for (c, perm) in epoch_order(source)? {
-                source.with_chunk(c, &mut |x, y| {
+                source.with_batches(c, &mut |chunk| {
                     for part in perm.chunks(batch) {
-                        let sums = accumulate(x, y, d, Rows::Index(part), &params.theta[..d], params.theta[d], 1);
+                        chunk.sums(part, &params.theta[..d], params.theta[d], &mut sums);
                         total += params.step(&sums, config) * part.len() as f64;
                     }
                     Ok(())

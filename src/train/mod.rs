@@ -17,6 +17,7 @@ pub mod optim;
 mod progress;
 pub mod softmax;
 pub mod sparse;
+pub mod sparse_rows;
 
 pub use config::{Engine, LossKind, TrainConfig};
 pub(crate) use progress::Progress;
@@ -143,7 +144,7 @@ pub fn train(
             Ok(if whole { InMemory::new(x, y, d) } else { InMemory::chunked(x, y, d) })
         }
         let valid = validation.map(|v| source(v, d, false)).transpose()?;
-        let valid = valid.as_ref().map(|v| v as &dyn crate::train::fused::FullPass);
+        let valid = valid.as_ref().map(|v| v as &dyn crate::train::fused::Batches);
         return crate::train::fused::train(
             &model.fitted()?,
             &source(train, d, whole)?,

@@ -20,6 +20,7 @@ mod messy_tables;
 mod multiclass_cli;
 mod multiclass_convert;
 mod sparse_cli;
+mod sparse_epochs;
 mod stream_cli;
 mod table_formats;
 

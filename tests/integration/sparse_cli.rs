@@ -7,7 +7,7 @@ use crate::cli::{logreg, stderr, stdout};
 
 /// Rows of a small problem with zeros in it: (label, values), values of few digits so that every
 /// reader rounds them to the same f32.
-fn rows() -> Vec<(u8, Vec<f64>)> {
+pub(crate) fn rows() -> Vec<(u8, Vec<f64>)> {
     let mut state = 12345u64;
     let mut next = || {
         state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
@@ -23,7 +23,7 @@ fn rows() -> Vec<(u8, Vec<f64>)> {
         .collect()
 }
 
-fn write_files(dir: &Path) -> (String, String) {
+pub(crate) fn write_files(dir: &Path) -> (String, String) {
     let rows = rows();
     let mut svm = String::new();
     let mut csv = (0..8).map(|j| format!("x{j}")).collect::<Vec<_>>().join(",") + ",y\n";
@@ -41,7 +41,7 @@ fn write_files(dir: &Path) -> (String, String) {
     (svm_path.display().to_string(), csv_path.display().to_string())
 }
 
-fn train_json(args: &[&str]) -> serde_json::Value {
+pub(crate) fn train_json(args: &[&str]) -> serde_json::Value {
     let out = logreg(args);
     assert!(out.status.success(), "{args:?}: {}", stderr(&out));
     serde_json::from_str(&stdout(&out)).unwrap()
