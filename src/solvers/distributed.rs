@@ -341,17 +341,7 @@ fn path_at(
         "newton or fista: a distributed path needs an L1 part (not tron) and rows (not newton-cd's columns)",
     )?;
     let (mean, top) = lambda_max(world, x, y, rows, config.alpha)?;
-    let null = |lambda| PathPoint {
-        lambda,
-        coef: vec![0.0; x.size()[1] as usize],
-        intercept: (mean / (1.0 - mean)).ln(),
-        nonzero: 0,
-        objective: -(mean * mean.ln() + (1.0 - mean) * (1.0 - mean).ln()),
-        iterations: 0,
-        converged: true,
-        screened_out: None,
-        kkt_violations: None,
-    };
+    let null = |lambda| PathPoint::null(lambda, x.size()[1] as usize, mean);
     let mut points: Vec<PathPoint> = Vec::with_capacity(lambdas.len());
     for &lambda in lambdas {
         if lambda >= top {
@@ -364,18 +354,7 @@ fn path_at(
         let mut observer = |_, _| std::ops::ControlFlow::Continue(());
         let s =
             solve_distributed(world, config.kind, x, y, first_row, rows, problem, config.solver, start, &mut observer)?;
-        let nonzero = s.coef.iter().filter(|&&w| w != 0.0).count();
-        points.push(PathPoint {
-            lambda,
-            coef: s.coef,
-            intercept: s.intercept,
-            nonzero,
-            objective: s.objective,
-            iterations: s.iterations,
-            converged: s.converged,
-            screened_out: None,
-            kkt_violations: None,
-        });
+        points.push(PathPoint::solved(lambda, s));
     }
     Ok(points)
 }

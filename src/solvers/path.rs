@@ -62,6 +62,39 @@ pub struct PathPoint {
     pub kkt_violations: Option<usize>,
 }
 
+impl PathPoint {
+    /// The known optimum where λ ≥ λ_max: no weights among `d`, the intercept at the log-odds
+    /// of the labels' mean `mean`, the objective their entropy.
+    pub(crate) fn null(lambda: f64, d: usize, mean: f64) -> Self {
+        Self {
+            lambda,
+            coef: vec![0.0; d],
+            intercept: (mean / (1.0 - mean)).ln(),
+            nonzero: 0,
+            objective: -(mean * mean.ln() + (1.0 - mean) * (1.0 - mean).ln()),
+            iterations: 0,
+            converged: true,
+            screened_out: None,
+            kkt_violations: None,
+        }
+    }
+
+    /// The point a solver's solution `s` makes at `lambda` (no screening).
+    pub(crate) fn solved(lambda: f64, s: crate::solvers::Solution) -> Self {
+        Self {
+            lambda,
+            nonzero: s.coef.iter().filter(|&&w| w != 0.0).count(),
+            coef: s.coef,
+            intercept: s.intercept,
+            objective: s.objective,
+            iterations: s.iterations,
+            converged: s.converged,
+            screened_out: None,
+            kkt_violations: None,
+        }
+    }
+}
+
 /// The smallest glmnet λ at which every weight is zero: max_j |(1/N)·Σᵢ xᵢⱼ(yᵢ − ȳ)| / α, the
 /// gradient at w = 0 with the intercept at its own optimum, the log-odds of ȳ.
 pub(crate) fn lambda_max(x: &Tensor, y: &Tensor, alpha: f64) -> Result<f64> {
@@ -116,17 +149,7 @@ pub(crate) fn path_on(x: &Tensor, y: &Tensor, lambdas: &[f64], config: &PathConf
     let mean = labels.iter().sum::<f64>() / labels.len() as f64;
     ensure(mean > 0.0 && mean < 1.0, "labels", "one class", "must hold both 0 and 1")?;
     let top = lambda_max(x, y, config.alpha)?;
-    let null = |lambda| PathPoint {
-        lambda,
-        coef: vec![0.0; x.size()[1] as usize],
-        intercept: (mean / (1.0 - mean)).ln(),
-        nonzero: 0,
-        objective: -(mean * mean.ln() + (1.0 - mean) * (1.0 - mean).ln()),
-        iterations: 0,
-        converged: true,
-        screened_out: None,
-        kkt_violations: None,
-    };
+    let null = |lambda| PathPoint::null(lambda, x.size()[1] as usize, mean);
     if matches!(config.kind, SolverKind::Tron | SolverKind::NewtonCd) {
         let columns = Columns::dense(x)?;
         return screened_path(&columns, &labels, lambdas, config);
@@ -151,18 +174,7 @@ pub(crate) fn path_on(x: &Tensor, y: &Tensor, lambdas: &[f64], config: &PathConf
                 start,
                 &mut |_, _| ControlFlow::Continue(()),
             )?;
-        let nonzero = s.coef.iter().filter(|&&w| w != 0.0).count();
-        points.push(PathPoint {
-            lambda,
-            coef: s.coef,
-            intercept: s.intercept,
-            nonzero,
-            objective: s.objective,
-            iterations: s.iterations,
-            converged: s.converged,
-            screened_out: None,
-            kkt_violations: None,
-        });
+        points.push(PathPoint::solved(lambda, s));
     }
     Ok(points)
 }

@@ -43,17 +43,8 @@ pub(crate) fn screened_path(x: &Columns, y: &[f64], lambdas: &[f64], config: &Pa
     let mean = y.iter().sum::<f64>() / y.len() as f64;
     let alpha = config.alpha;
     let top = lambda_max(x, y, alpha)?;
-    let null = |lambda| PathPoint {
-        lambda,
-        coef: vec![0.0; d],
-        intercept: (mean / (1.0 - mean)).ln(),
-        nonzero: 0,
-        objective: -(mean * mean.ln() + (1.0 - mean) * (1.0 - mean).ln()),
-        iterations: 0,
-        converged: true,
-        screened_out: Some(d),
-        kkt_violations: Some(0),
-    };
+    let null =
+        |lambda| PathPoint { screened_out: Some(d), kkt_violations: Some(0), ..PathPoint::null(lambda, d, mean) };
     let mut points: Vec<PathPoint> = Vec::with_capacity(lambdas.len());
     // The previous point's θ, λ and loss gradient (at the null model: the gradient λ_max comes from).
     let mut theta = [vec![0.0; d], vec![(mean / (1.0 - mean)).ln()]].concat();
