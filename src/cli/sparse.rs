@@ -191,13 +191,7 @@ pub(crate) fn train(args: &TrainArgs, config: logreg::train::fit::FitConfig) -> 
             data.x.cols()
         )?;
         if let Some(v) = &fitted.validation {
-            let auc = v.roc_auc.map_or("n/a".into(), |a| format!("{a:.4}"));
-            outln!(
-                "validation: {} rows, log-loss {:.4}, accuracy {:.4}, ROC AUC {auc}",
-                v.rows,
-                v.log_loss,
-                v.accuracy
-            )?;
+            super::train::print_validation(v)?;
         }
         outln!("wrote {}", args.out.display())?;
     }

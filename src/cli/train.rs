@@ -610,13 +610,7 @@ pub(crate) fn finish(
             features
         )?;
         if let Some(v) = &fitted.validation_report {
-            let auc = v.roc_auc.map_or("n/a".into(), |a| format!("{a:.4}"));
-            outln!(
-                "validation: {} rows, log-loss {:.4}, accuracy {:.4}, ROC AUC {auc}",
-                v.rows,
-                v.log_loss,
-                v.accuracy
-            )?;
+            print_validation(v)?;
         }
         outln!("wrote {}", args.out.display())?;
     }
@@ -669,6 +663,13 @@ fn shell_quoted(word: &str) -> String {
     } else {
         format!("'{}'", word.replace('\'', r"'\''"))
     }
+}
+
+/// The validation part's line of a two-class run's text report.
+pub(crate) fn print_validation(v: &logreg::model::metrics::Report) -> anyhow::Result<()> {
+    let auc = v.roc_auc.map_or("n/a".into(), |a| format!("{a:.4}"));
+    outln!("validation: {} rows, log-loss {:.4}, accuracy {:.4}, ROC AUC {auc}", v.rows, v.log_loss, v.accuracy)?;
+    Ok(())
 }
 
 #[cfg(test)]
