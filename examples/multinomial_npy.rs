@@ -1,5 +1,6 @@
-//! Fit a multinomial model to `.npy` arrays with scikit-learn's C and l1_ratio, and print the fit
-//! as one JSON object: what `scripts/bench_multiclass.py` times until the CLI takes multiclass data.
+//! Fit a multinomial model to `.npy` arrays with scikit-learn's C and l1_ratio through the library
+//! (`solvers::multinomial`), and print the fit as one JSON object. `logreg train` does the same from
+//! the command line; `scripts/bench_multiclass.py` times that.
 //!
 //! `cargo run --release --example multinomial_npy -- X.npy y.npy C L1_RATIO newton|fista TOL [cpu|cuda]`
 //!

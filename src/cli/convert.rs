@@ -85,9 +85,10 @@ pub(crate) fn convert(args: ConvertArgs) -> anyhow::Result<ExitCode> {
         // learns its classes (the one-pass path writes 0/1 labels only; nothing was written).
         Err(logreg::Error::LabelNotBinary { location, message }) => {
             if !std::fs::metadata(&args.input).is_ok_and(|m| m.is_file()) {
+                let input = if args.input == std::path::Path::new("-") { "standard input" } else { "a pipe" };
                 bail!(
-                    "{location}: {message}; standard input is read once: add --max-classes N (or another recipe \
-                     flag), and convert learns the classes"
+                    "{location}: {message}; {input} is read once: add --max-classes N (or another recipe flag), and \
+                     convert learns the classes"
                 );
             }
             warnln!(

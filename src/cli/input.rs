@@ -165,22 +165,29 @@ impl InputArgs {
         Ok(NpyRows::open(&self.data, Some(labels), chunk_rows)?)
     }
 
-    /// [`Self::open_stream`], and when the labels hold three or more values (at most the
-    /// default --max-classes), the rows with their class indices and the classes' names.
+    /// [`Self::open_stream`], and when the labels hold three or more values (at most the default
+    /// --max-classes, or the classes the recipe file beside names), the rows with their class
+    /// indices and the classes' names.
     pub(crate) fn open_stream_classes(
         &self,
         chunk_rows: Option<i64>,
     ) -> anyhow::Result<(NpyRows, Option<Vec<String>>)> {
         let labelled = self.open_stream(chunk_rows);
         let Some(y) = self.labels.as_deref().filter(|_| is_npy(&self.data)) else { return Ok((labelled?, None)) };
-        // Labels that two classes cannot take, read as classes; any other refusal stands.
-        match (labelled, npy::read_class_labels(y, logreg::data::labels::MAX_CLASSES)) {
-            (Err(_), Ok((labels, classes))) if classes.len() >= 3 => {
+        if labelled.is_ok() {
+            return Ok((labelled?, None));
+        }
+        // Labels that two classes cannot take, read as classes (as many as the recipe file beside
+        // names, when `convert --max-classes` allowed more than the default).
+        let named = RecipeFile::beside(&self.data)?.and_then(|(_, f)| f.recipe.class_names.map(|c| c.len()));
+        let max = named.unwrap_or(0).max(logreg::data::labels::MAX_CLASSES);
+        match npy::read_class_labels(y, max)? {
+            (labels, classes) if classes.len() >= 3 => {
                 let chunk_rows = at_least_one("chunk-rows", chunk_rows)?;
                 let rows = NpyRows::open(&self.data, None, chunk_rows)?.with_class_labels(labels, y)?;
                 Ok((rows, Some(classes)))
             }
-            (labelled, _) => Ok((labelled?, None)),
+            _ => Ok((labelled?, None)),
         }
     }
 

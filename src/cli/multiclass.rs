@@ -144,12 +144,18 @@ pub(crate) fn train(
 /// The classes of `.npy` labels read as indices: the recipe's class names when `convert` wrote
 /// one beside the data (which the labels checksum has matched), else the values' own names.
 pub(crate) fn recipe_classes(recipe: Option<&Recipe>, classes: Vec<String>) -> anyhow::Result<Vec<String>> {
-    match recipe {
-        Some(r) => match &r.class_names {
-            Some(names) if names.len() == classes.len() => Ok(names.clone()),
-            _ => bail!("--labels: the recipe file beside --data names other classes; convert the CSV file again"),
-        },
-        None => Ok(classes),
+    let Some(r) = recipe else { return Ok(classes) };
+    // Converted labels are the indices 0 … K−1 themselves (the checksum covers their ranks only).
+    let indices: Vec<String> = (0..classes.len()).map(|i| i.to_string()).collect();
+    match &r.class_names {
+        Some(names) if names.len() == classes.len() && classes == indices => Ok(names.clone()),
+        Some(names) if names.len() == classes.len() => bail!(
+            "--labels: converted labels are the class indices 0 to {}, and these hold {}: use the labels file \
+             convert wrote",
+            names.len() - 1,
+            classes.join(", ")
+        ),
+        _ => bail!("--labels: the recipe file beside --data names other classes; convert the CSV file again"),
     }
 }
 
@@ -166,6 +172,7 @@ pub(crate) fn train_stream(
         (args.batch_size.is_some(), "--batch-size"),
         (args.checkpoint_every.is_some() || args.resume.is_some(), "--checkpoint-every and --resume"),
         (args.loss.is_some(), "--loss"),
+        (args.engine.is_some(), "--engine"),
         (args.multi_class == Some(MultiClassChoice::Ovr), "--multi-class ovr"),
     ];
     if let Some((_, flag)) = refused.iter().find(|(given, _)| *given) {
@@ -237,7 +244,7 @@ fn finish(
             Some(i) => format!("{}, {i} iterations", m.training.optimizer),
             None => format!("{} epochs", fit.losses.len()),
         };
-        let listed: Vec<&str> = m.classes.iter().map(String::as_str).collect();
+        let listed: Vec<String> = m.classes.iter().map(|c| shown(c)).collect();
         outln!(
             "trained on {} rows × {d} features, {} classes ({}; {}), {steps}: final objective {:.6}, train accuracy \
              {:.4}, {nonzero} of {} weights non-zero",
@@ -335,13 +342,14 @@ fn npy_class_labels(
     features: usize,
 ) -> anyhow::Result<Vec<f32>> {
     let Some((path, file)) = RecipeFile::beside(data)? else {
-        return logreg::data::npy::read_class_values(y, rows, &m.classes).context("--labels");
+        return logreg::data::npy::read_class_values(y, rows, &m.classes, "the model's classes").context("--labels");
     };
     let Some(names) = file.recipe.class_names.as_ref() else {
         bail!("--labels {}: converted with two classes, and the model has {}", y.display(), m.classes.len());
     };
     let codes: Vec<String> = (0..names.len()).map(|i| i.to_string()).collect();
-    let index = logreg::data::npy::read_class_values(y, rows, &codes).context("--labels")?;
+    let what = "the class indices of the recipe file beside --data";
+    let index = logreg::data::npy::read_class_values(y, rows, &codes, what).context("--labels")?;
     file.check(&path, data, rows, features, Some(&index))?;
     if names != &m.classes {
         let list = |c: &[String]| c.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ");
@@ -527,14 +535,16 @@ fn print_report(r: &MulticlassReport, nonzero: usize, total: usize) -> anyhow::R
     outln!("precision        {:.4}     {:.4}", r.precision_macro, r.precision_weighted)?;
     outln!("recall           {:.4}     {:.4}", r.recall_macro, r.recall_weighted)?;
     outln!("F1               {:.4}     {:.4}", r.f1_macro, r.f1_weighted)?;
-    let width = r.classes.iter().map(|c| c.chars().count()).max().unwrap_or(1).max(6);
+    // Class names as messages show them: a line break or control character escaped.
+    let names: Vec<String> = r.classes.iter().map(|c| shown(c)).collect();
+    let width = names.iter().map(|c| c.chars().count()).max().unwrap_or(1).max(6);
     let first = width.max(18);
     let mut head = format!("confusion  {:first$}", "actual \\ predicted");
-    for c in &r.classes {
+    for c in &names {
         head += &format!("  {c:>width$}");
     }
     outln!("{head}")?;
-    for (c, row) in r.classes.iter().zip(&r.confusion) {
+    for (c, row) in names.iter().zip(&r.confusion) {
         let mut line = format!("           {c:first$}");
         for v in row {
             line += &format!("  {v:>width$}");

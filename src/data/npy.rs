@@ -316,10 +316,10 @@ pub fn read_class_labels(y: &Path, max_classes: usize) -> Result<(Vec<f32>, Vec<
     Ok((index, keys.iter().map(LabelKey::name).collect()))
 }
 
-/// The labels from the `.npy` file `y` (shape `(rows,)` or `(rows, 1)`) as indices into `classes`,
-/// a model's class names: each value must be one of them read as a number, else it is refused
+/// The labels from the `.npy` file `y` (shape `(rows,)` or `(rows, 1)`) as indices into `classes`
+/// (`what`, for messages): each value must be one of them read as a number, else it is refused
 /// with its row.
-pub fn read_class_values(y: &Path, rows: usize, classes: &[String]) -> Result<Vec<f32>> {
+pub fn read_class_values(y: &Path, rows: usize, classes: &[String], what: &str) -> Result<Vec<f32>> {
     use crate::data::labels::LabelKey;
     let (file, bytes) = read_file(y)?;
     let labels = parse(&file, &bytes)?;
@@ -342,9 +342,7 @@ pub fn read_class_values(y: &Path, rows: usize, classes: &[String]) -> Result<Ve
     let listed = || classes.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ");
     let index = |(i, &v): (usize, &f64)| {
         let found = numbers.iter().position(|&c| c == Some(v)).map(|j| j as f32);
-        found.ok_or_else(|| {
-            bad(&file, format!("row {}: label {v} is not one of the model's classes ({})", i + 1, listed()))
-        })
+        found.ok_or_else(|| bad(&file, format!("row {}: label {v} is not one of {what} ({})", i + 1, listed())))
     };
     labels.values.iter().enumerate().map(index).collect()
 }

@@ -202,6 +202,20 @@ impl Recipe {
                 return Err(format!("the class `{}` is read as a missing value (na_values)", shown(v)));
             }
         }
+        if let Some(names) = &self.class_names {
+            // Learned classes are three or more, distinct and in the model's order: any other list
+            // would name the label indices wrongly.
+            let keys: Vec<LabelKey> = names.iter().map(|n| LabelKey::of(n)).collect();
+            if names.len() < 3 {
+                return Err(format!(
+                    "class_names lists {} classes; a multiclass recipe has three or more",
+                    names.len()
+                ));
+            }
+            if crate::data::labels::ordered(&keys) != keys || keys.windows(2).any(|w| w[0] == w[1]) {
+                return Err("class_names are not distinct classes in their order (numbers ascending, then text)".into());
+            }
+        }
         Ok(())
     }
 

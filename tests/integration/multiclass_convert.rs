@@ -187,3 +187,41 @@ fn streamed_multiclass_training_and_evaluation_match_memory() {
         refused(&[&stream[..], extra].concat(), expected);
     }
 }
+
+/// Labels relabelled in order (their ranks unchanged, so the checksum alone would pass them), a
+/// recipe file whose class names were edited, and flags a full-batch streamed softmax cannot take:
+/// one line each, nothing written.
+#[test]
+fn relabelled_labels_and_edited_recipes_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = animals(dir.path());
+    let (x, y) = (dir.path().join("a.npy"), dir.path().join("a.labels.npy"));
+    ok(&["convert", &csv, path(&x), "--id", "id", "--max-classes", "10"]);
+    let model = dir.path().join("never.st");
+    let train = |labels: &Path, extra: &[&str]| -> Vec<String> {
+        let mut args = vec!["train", "--data", path(&x), "--labels", path(labels), "--out", path(&model)];
+        args.extend(extra);
+        args.into_iter().map(String::from).collect()
+    };
+    let refused_all = |args: Vec<String>, expected: &str| {
+        refused(&args.iter().map(String::as_str).collect::<Vec<_>>(), expected);
+        assert!(!model.exists());
+    };
+    // 0, 1, 2 → 5, 15, 25: in memory and streamed.
+    let shifted = dir.path().join("shifted.npy");
+    let values: Vec<f64> = (0..90).map(|i| [25.0, 5.0, 15.0][i % 3]).collect();
+    write_npy(&shifted, &values, "(90,)");
+    let expected = "converted labels are the class indices 0 to 2, and these hold 5, 15, 25";
+    refused_all(train(&shifted, &[]), expected);
+    refused_all(train(&shifted, &["--stream"]), expected);
+    refused_all(train(&y, &["--stream", "--engine", "fused"]), "--engine does not apply to --stream");
+    // Class names reordered or repeated in the recipe file would name every index wrongly.
+    let recipe_path = dir.path().join("a.recipe.json");
+    let original = std::fs::read_to_string(&recipe_path).unwrap();
+    for names in [["emu", "cat", "dog"], ["cat", "cat", "dog"]] {
+        let mut file: serde_json::Value = serde_json::from_str(&original).unwrap();
+        file["recipe"]["class_names"] = serde_json::json!(names);
+        std::fs::write(&recipe_path, serde_json::to_string_pretty(&file).unwrap()).unwrap();
+        refused_all(train(&y, &[]), "class_names are not distinct classes in their order");
+    }
+}
