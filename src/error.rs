@@ -280,6 +280,16 @@ pub fn short(value: f64) -> String {
     }
 }
 
+/// `text` for a one-line message: control characters escaped (`\n`), cut after 120 characters.
+pub(crate) fn one_line(text: &str) -> String {
+    let escaped: String =
+        text.chars().flat_map(|c| if c.is_control() { c.escape_default().collect() } else { vec![c] }).collect();
+    match escaped.char_indices().nth(120) {
+        Some((cut, _)) => format!("{}…", &escaped[..cut]),
+        None => escaped,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

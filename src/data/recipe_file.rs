@@ -91,7 +91,9 @@ impl RecipeFile {
         let file: Self = serde_json::from_slice(&bytes).map_err(|e| {
             // serde's message ends with its own "at line L column C": the location says it.
             let message = e.to_string();
-            let message = message.rsplit_once(" at line ").map_or(message.as_str(), |(m, _)| m).to_string();
+            let message = message.rsplit_once(" at line ").map_or(message.as_str(), |(m, _)| m);
+            // A key or value edited to hold a line break is quoted in serde's message: escape it.
+            let message = crate::error::one_line(message);
             Error::Input {
                 location: format!("{}:{}:{}", path.display(), e.line(), e.column()),
                 message: format!("not a recipe file that `logreg convert` writes: {message}"),

@@ -203,7 +203,11 @@ impl SavedModel {
     /// Reads a model file; a truncated, foreign or incompatible file is an error naming it.
     pub fn load(path: &Path) -> Result<Self> {
         let bytes = read_bounded(path)?;
-        Self::from_bytes(&bytes).map_err(|message| Error::Input { location: path.display().to_string(), message })
+        // Metadata edited to hold a line break is quoted in serde's messages: escaped here.
+        Self::from_bytes(&bytes).map_err(|message| Error::Input {
+            location: path.display().to_string(),
+            message: crate::error::one_line(&message),
+        })
     }
 
     /// Parses a model file's bytes; the error says what is wrong with them.

@@ -74,7 +74,11 @@ impl AnyModel {
     /// Reads a model file of either kind; a bad file is a one-line error naming it.
     pub fn load(path: &Path) -> Result<Self> {
         let bytes = read_bounded(path)?;
-        let input = |message| Error::Input { location: path.display().to_string(), message };
+        // Metadata edited to hold a line break is quoted in serde's messages: escaped here.
+        let input = |message: String| Error::Input {
+            location: path.display().to_string(),
+            message: crate::error::one_line(&message),
+        };
         if version_of(&bytes).as_deref() == Some(FORMAT_VERSION_MULTICLASS) {
             return MulticlassModel::from_bytes(&bytes).map(AnyModel::Multiclass).map_err(input);
         }

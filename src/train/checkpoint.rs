@@ -343,16 +343,6 @@ fn size_limit(fingerprint: &str, features: usize) -> u64 {
     (fingerprint.len() as u64).saturating_mul(6).saturating_add(values).saturating_add(64 << 10)
 }
 
-/// `text` for a one-line message: control characters escaped (`\n`), cut after 120 characters.
-fn one_line(text: &str) -> String {
-    let escaped: String =
-        text.chars().flat_map(|c| if c.is_control() { c.escape_default().collect() } else { vec![c] }).collect();
-    match escaped.char_indices().nth(120) {
-        Some((cut, _)) => format!("{}…", &escaped[..cut]),
-        None => escaped,
-    }
-}
-
 /// The training state in the checkpoint at `path` (and its loss file), which must have been
 /// written for `fingerprint` with `features` features. Reads at most what such a checkpoint can
 /// hold, and only as many loss records as the checkpoint counts.
@@ -385,7 +375,8 @@ pub fn read(path: &Path, fingerprint: &str, features: usize) -> Result<TrainStat
         let size = if meta.is_file() { format!("{} bytes", meta.len()) } else { format!("over {limit} bytes") };
         return Err(not_ours(&format!("{size}; one of {features} features holds at most {limit}")));
     }
-    let json: serde_json::Value = serde_json::from_str(text).map_err(|e| not_ours(&one_line(&e.to_string())))?;
+    let json: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| not_ours(&crate::error::one_line(&e.to_string())))?;
     if json.get("format").and_then(|f| f.as_str()) != Some("logreg-checkpoint") {
         return Err(not_ours("no \"format\": \"logreg-checkpoint\""));
     }
@@ -397,8 +388,8 @@ pub fn read(path: &Path, fingerprint: &str, features: usize) -> Result<TrainStat
         Some(v) => return Err(bad(format!("written by a newer logreg (checkpoint format {v})"))),
         None => return Err(not_ours("no format_version")),
     }
-    let file: CheckpointFile =
-        serde_json::from_value(json).map_err(|e| bad(format!("damaged checkpoint ({})", one_line(&e.to_string()))))?;
+    let file: CheckpointFile = serde_json::from_value(json)
+        .map_err(|e| bad(format!("damaged checkpoint ({})", crate::error::one_line(&e.to_string()))))?;
     if file.fingerprint != fingerprint {
         if let (Some(written), Some(now)) = (ranks_of(&file.fingerprint), ranks_of(fingerprint)) {
             if written != now {
