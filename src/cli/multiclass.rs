@@ -319,7 +319,8 @@ fn read_rows(
             let Some(y) = labels else {
                 bail!("--labels: a .npy --data needs its labels as a second .npy file (--labels y.npy)");
             };
-            rows.labels = npy_class_labels(m, data, y, rows.rows(), rows.feature_names.len())?;
+            let beside = RecipeFile::beside(data)?;
+            rows.labels = npy_class_labels(m, data, y, rows.rows(), rows.feature_names.len(), beside.as_ref())?;
         }
         return Ok((rows, vec![]));
     }
@@ -340,8 +341,9 @@ fn npy_class_labels(
     y: &Path,
     rows: usize,
     features: usize,
+    beside: Option<&(std::path::PathBuf, RecipeFile)>,
 ) -> anyhow::Result<Vec<f32>> {
-    let Some((path, file)) = RecipeFile::beside(data)? else {
+    let Some((path, file)) = beside else {
         return logreg::data::npy::read_class_values(y, rows, &m.classes, "the model's classes").context("--labels");
     };
     let Some(names) = file.recipe.class_names.as_ref() else {
@@ -350,7 +352,7 @@ fn npy_class_labels(
     let codes: Vec<String> = (0..names.len()).map(|i| i.to_string()).collect();
     let what = "the class indices of the recipe file beside --data";
     let index = logreg::data::npy::read_class_values(y, rows, &codes, what).context("--labels")?;
-    file.check(&path, data, rows, features, Some(&index))?;
+    file.check(path, data, rows, features, Some(&index))?;
     if names != &m.classes {
         let list = |c: &[String]| c.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ");
         bail!(
@@ -464,8 +466,9 @@ fn stream_probabilities(
         bail!("--labels: a .npy --data needs its labels as a second .npy file (--labels y.npy)");
     };
     let rows = logreg::data::stream::NpyRows::open(&args.data, None, None)?;
-    let labels = npy_class_labels(m, &args.data, y, rows.rows(), rows.features())?;
-    let feature_names = match RecipeFile::beside(&args.data)? {
+    let beside = RecipeFile::beside(&args.data)?;
+    let labels = npy_class_labels(m, &args.data, y, rows.rows(), rows.features(), beside.as_ref())?;
+    let feature_names = match &beside {
         Some((_, file)) => file.recipe.feature_names(),
         None => (0..rows.features()).map(|j| format!("x{j}")).collect(),
     };

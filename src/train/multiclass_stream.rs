@@ -132,16 +132,8 @@ pub fn fit_multiclass_stream(
         training,
         recipe: recipe.map(|r| Recipe { class_names: Some(classes.clone()), ..r }),
     };
-    // The training report, chunk by chunk: K probabilities per row.
-    let mut probs = Vec::with_capacity(n.saturating_mul(k));
-    for i in 0..source.chunks() {
-        source.with_chunk(i, &mut |x, _| {
-            let x = Tensor::f_from_slice(x)?.f_view([-1, d as i64])?;
-            let p = model.probabilities(&x)?.f_to_kind(Kind::Float)?.f_to_device(Device::Cpu)?.f_reshape([-1])?;
-            probs.extend(Vec::<f32>::try_from(p)?);
-            Ok(())
-        })?;
-    }
+    // The training report: the fitted model scores the raw rows, chunk by chunk, as `evaluate --stream` does.
+    let probs = stream_probabilities(&model, rows, &model.feature_names, Device::Cpu)?;
     let train_report = multiclass_metrics::report(&probs, rows.labels(), &classes, None);
     Ok(MulticlassFit {
         model,
