@@ -263,17 +263,22 @@ pub fn feature_names(d: usize) -> Vec<String> {
     (0..d).map(|j| format!("x{j}")).collect()
 }
 
+/// One value per row of `rows` rows from the `.npy` file `path`, of shape `(rows,)` or `(rows, 1)`:
+/// its file name and values. `what` names the values and `of` the data, for the message.
+fn read_column(path: &Path, rows: usize, what: &str, of: &str) -> Result<(String, Vec<f64>)> {
+    let (file, bytes) = read_file(path)?;
+    let array = parse(&file, &bytes)?;
+    if !(array.shape == [rows] || array.shape == [rows, 1]) {
+        let found = &array.shape;
+        return Err(bad(&file, format!("{what} must have shape ({rows},) or ({rows}, 1) {of}, found {found:?}")));
+    }
+    Ok((file, array.values))
+}
+
 /// 0/1 labels for `n` rows of `x_file` from the `.npy` file `y`, of shape `(n,)` or `(n, 1)`.
 pub(crate) fn read_labels(y: &Path, n: usize, x_file: &str) -> Result<Vec<f32>> {
-    let (y_file, y_bytes) = read_file(y)?;
-    let labels = parse(&y_file, &y_bytes)?;
-    if !(labels.shape == [n] || labels.shape == [n, 1]) {
-        return Err(bad(
-            &y_file,
-            format!("labels must have shape ({n},) or ({n}, 1) to match {x_file}, found {:?}", labels.shape),
-        ));
-    }
-    labels.values.iter().enumerate().map(|(i, &v)| label(&y_file, i, v)).collect()
+    let (y_file, values) = read_column(y, n, "labels", &format!("to match {x_file}"))?;
+    values.iter().enumerate().map(|(i, &v)| label(&y_file, i, v)).collect()
 }
 
 /// The labels from the `.npy` file `y` (shape `(n,)` or `(n, 1)`) as classes: each finite; the distinct
@@ -321,17 +326,7 @@ pub fn read_class_labels(y: &Path, max_classes: usize) -> Result<(Vec<f32>, Vec<
 /// with its row.
 pub fn read_class_values(y: &Path, rows: usize, classes: &[String], what: &str) -> Result<Vec<f32>> {
     use crate::data::labels::LabelKey;
-    let (file, bytes) = read_file(y)?;
-    let labels = parse(&file, &bytes)?;
-    if !(labels.shape == [rows] || labels.shape == [rows, 1]) {
-        return Err(bad(
-            &file,
-            format!(
-                "labels must have shape ({rows},) or ({rows}, 1) for the data's {rows} rows, found {:?}",
-                labels.shape
-            ),
-        ));
-    }
+    let (file, values) = read_column(y, rows, "labels", &format!("for the data's {rows} rows"))?;
     let numbers: Vec<Option<f64>> = classes
         .iter()
         .map(|c| match LabelKey::of(c) {
@@ -344,24 +339,13 @@ pub fn read_class_values(y: &Path, rows: usize, classes: &[String], what: &str) 
         let found = numbers.iter().position(|&c| c == Some(v)).map(|j| j as f32);
         found.ok_or_else(|| bad(&file, format!("row {}: label {v} is not one of {what} ({})", i + 1, listed())))
     };
-    labels.values.iter().enumerate().map(index).collect()
+    values.iter().enumerate().map(index).collect()
 }
 
 /// One sample weight per row of the `rows` rows of the data from the `.npy` file `path`, of
 /// shape `(rows,)` or `(rows, 1)` (the values are checked where they are used).
 pub fn read_weights(path: &Path, rows: usize) -> Result<Vec<f64>> {
-    let (file, bytes) = read_file(path)?;
-    let weights = parse(&file, &bytes)?;
-    if !(weights.shape == [rows] || weights.shape == [rows, 1]) {
-        return Err(bad(
-            &file,
-            format!(
-                "sample weights must have shape ({rows},) or ({rows}, 1) for the data's {rows} rows, found {:?}",
-                weights.shape
-            ),
-        ));
-    }
-    Ok(weights.values)
+    Ok(read_column(path, rows, "sample weights", &format!("for the data's {rows} rows"))?.1)
 }
 
 /// Writes `values` as a 1-D little-endian f32 `.npy` array (version 1, header padded to 64 bytes).
@@ -498,6 +482,39 @@ mod tests {
         ) {
             let shape = format!("({})", dims.iter().map(|d| format!("{d},")).collect::<String>());
             let _ = parse("p.npy", &npy(&descr, &shape, &data));
+        }
+
+        /// Labels read as class values: each row's index names a class of exactly its value, and a
+        /// value of no class (or a wrong length) is refused naming its row, never a wrong index.
+        #[test]
+        fn class_values_index_their_own_class_or_name_the_row(
+            values in proptest::collection::vec(proptest::prop_oneof![
+                proptest::sample::select(vec![0.0f32, -0.0, 1.0, 2.5, 3.0, 4.0]), proptest::prelude::any::<f32>()], 0..20),
+            rows_off in 0usize..2,
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let y = dir.path().join("y.npy");
+            std::fs::write(&y, npy("<f4", &format!("({},)", values.len()), &f4(&values))).unwrap();
+            let classes: Vec<String> = ["0", "1", "2.5", "3", "cat"].iter().map(|c| c.to_string()).collect();
+            let rows = values.len() + rows_off;
+            match read_class_values(&y, rows, &classes, "the classes") {
+                Ok(index) => {
+                    proptest::prop_assert_eq!(rows_off, 0);
+                    for (&i, &v) in index.iter().zip(&values) {
+                        proptest::prop_assert_eq!(classes[i as usize].parse::<f32>().ok(), Some(v));
+                    }
+                }
+                Err(e) => {
+                    let e = e.to_string();
+                    let bad_row = values.iter().position(|v| ![0.0, 1.0, 2.5, 3.0].contains(v));
+                    let expected = match (rows_off, bad_row) {
+                        (1, _) => format!("for the data's {rows} rows, found [{}]", values.len()),
+                        (_, Some(r)) => format!("row {}: label {} is not one of the classes", r + 1, f64::from(values[r])),
+                        _ => String::from("(no error expected)"),
+                    };
+                    proptest::prop_assert!(e.contains(&expected), "{} lacks {}", e, expected);
+                }
+            }
         }
     }
 
