@@ -473,19 +473,42 @@ pub fn convert_recipe(
         return convert_in_memory(csv, format, spec, x_out, y_out, recipe_out);
     }
     let before = identity(csv)?;
-    let Learned { recipe, rows: learned, dropped } = learn_recipe(csv, format, spec)?;
+    let learned = learn_recipe(csv, format, spec)?;
+    write_learned(csv, format, learned, before, [x_out, y_out, recipe_out])
+}
+
+/// The second pass of [`convert_recipe`]: each row of `csv` written through the recipe `learned`
+/// from it when the file had the identity `before`, to the features, labels and recipe files.
+fn write_learned(
+    csv: &Path,
+    format: &Format,
+    Learned { recipe, rows: learned, dropped }: Learned,
+    before: (u64, u64, u64, Option<std::time::SystemTime>),
+    [x_out, y_out, recipe_out]: [&Path; 3],
+) -> Result<ConvertedRecipe> {
     let name = csv.display().to_string();
+    let changed = || bad(&name, "the file changed while it was converted: convert it again once it is still");
     let make = |_: &(usize, usize)| recipe.clone();
     let ((_, _), rows) = write_pair(
         &name,
         x_out,
         y_out,
         Some((recipe_out, &make)),
-        |writer| apply_rows(csv, format, &recipe, |row, label| writer.push(row, Some(label))),
+        // A row the recipe refuses (a class or level it never saw) in a file that changed since
+        // the recipe was learned is the change, not the row.
+        |writer| {
+            apply_rows(csv, format, &recipe, |row, label| writer.push(row, Some(label))).map_err(|e| {
+                if identity(csv).ok() == Some(before) {
+                    e
+                } else {
+                    changed()
+                }
+            })
+        },
         // Checked before anything is renamed: the rows must be those the recipe learned from.
         |&(written, dropped_again)| {
             if (written, dropped_again) != (learned, dropped) || identity(csv)? != before {
-                return Err(bad(&name, "the file changed while it was converted: convert it again once it is still"));
+                return Err(changed());
             }
             Ok(())
         },
@@ -587,6 +610,32 @@ mod tests {
             .unwrap();
         }
         assert_eq!(seen, applied, "the same f32 operations as Standardizer::apply");
+    }
+
+    /// A class appended between `convert`'s two passes is the file changing, not a bad row.
+    #[test]
+    fn a_class_appended_between_the_passes_is_a_changed_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("t.csv");
+        std::fs::write(&csv, "a,y\n1,cat\n2,dog\n3,bird\n").unwrap();
+        let outs = ["t.npy", "t.labels.npy", "t.recipe.json"].map(|f| dir.path().join(f));
+        let [x, y, r] = [&outs[0], &outs[1], &outs[2]].map(|p| p.as_path());
+        let (format, spec) = (Format::default(), Spec::default());
+        let learned = || learn_recipe(&csv, &format, &spec).unwrap();
+        let c = write_learned(&csv, &format, learned(), identity(&csv).unwrap(), [x, y, r]).unwrap();
+        assert_eq!((c.rows, c.recipe.class_names.as_ref().map(Vec::len)), (3, Some(3)));
+        let (before, learned) = (identity(&csv).unwrap(), learned());
+        let written: Vec<Vec<u8>> = outs.iter().map(|p| std::fs::read(p).unwrap()).collect();
+        std::fs::write(&csv, "a,y\n1,cat\n2,dog\n3,bird\n4,fish\n").unwrap();
+        let e = write_learned(&csv, &format, learned, before, [x, y, r]).unwrap_err().to_string();
+        assert!(
+            e.ends_with("t.csv: the file changed while it was converted: convert it again once it is still"),
+            "{e}"
+        );
+        for (p, bytes) in outs.iter().zip(&written) {
+            assert_eq!(&std::fs::read(p).unwrap(), bytes, "{p:?} was overwritten");
+        }
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 4, "a temporary file was left behind");
     }
 
     #[test]
