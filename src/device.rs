@@ -54,9 +54,35 @@ pub(crate) fn device_name(device: Device) -> String {
     }
 }
 
+/// Refuses `bytes` of host memory beyond what Linux says is available (`MemAvailable`), before
+/// they are allocated: past it the out-of-memory killer would end the process with no message
+/// (a stray libsvm index of 2³² asks for tens of GiB of weights). Unreadable: anything is allowed.
+pub fn check_host_memory(bytes: u64) -> Result<()> {
+    match available_host_memory() {
+        Some(available) if bytes > available => Err(Error::OutOfMemory { size: crate::error::human_bytes(bytes) }),
+        _ => Ok(()),
+    }
+}
+
+/// `MemAvailable` from /proc/meminfo, in bytes.
+fn available_host_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find_map(|l| l.strip_prefix("MemAvailable:"))?;
+    line.trim().strip_suffix("kB")?.trim().parse::<u64>().ok()?.checked_mul(1024)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_memory_beyond_what_is_available_is_refused_by_size() {
+        let available = available_host_memory().expect("Linux reports MemAvailable");
+        assert!(available > 0);
+        assert!(check_host_memory(available / 2).is_ok());
+        let e = check_host_memory(u64::MAX / 2).unwrap_err().to_string();
+        assert_eq!(e, "out of memory: 8.00 EiB did not fit in this machine's memory");
+    }
 
     #[test]
     fn cpu_always_resolves_and_cuda_only_with_cuda() {

@@ -235,7 +235,7 @@ fn out_of_memory(line: &str) -> Option<Error> {
 }
 
 /// `bytes` in binary units with two decimals, as PyTorch writes sizes (`37.25 GiB`).
-fn human_bytes(bytes: u64) -> String {
+pub(crate) fn human_bytes(bytes: u64) -> String {
     let units = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
     let (mut value, mut unit) = (bytes as f64, 0);
     while value >= 1024.0 && unit + 1 < units.len() {
@@ -280,6 +280,16 @@ pub fn short(value: f64) -> String {
     }
 }
 
+/// `value` with `decimals` decimals, or in exponent form from 10⁹ on (a diverged objective is
+/// not 40 digits).
+pub fn fixed(value: f64, decimals: usize) -> String {
+    if value.abs() < 1e9 {
+        format!("{value:.decimals$}")
+    } else {
+        format!("{value:e}")
+    }
+}
+
 /// `text` for a one-line message: control characters escaped (`\n`), cut after 120 characters.
 pub(crate) fn one_line(text: &str) -> String {
     let escaped: String =
@@ -316,6 +326,14 @@ mod tests {
             ensure(false, "name", "a long text value, not a number", "x").unwrap_err().to_string(),
             "invalid name: a long text value, not a number (x)"
         );
+    }
+
+    #[test]
+    fn fixed_decimals_turn_to_exponents_from_a_billion() {
+        assert_eq!(fixed(0.1234567, 6), "0.123457");
+        assert_eq!(fixed(-123456789.0, 2), "-123456789.00");
+        assert_eq!(fixed(99475733236218618198519269005914537984.0, 6), "9.947573323621862e37");
+        assert_eq!(fixed(f64::NAN, 6), "NaN");
     }
 
     #[test]

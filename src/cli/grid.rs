@@ -18,7 +18,7 @@ use logreg::data::recipe::Recipe;
 use logreg::data::table::Table;
 
 use super::input::{InputArgs, RecipeArgs};
-use super::sparse::{grid_solver, is_sparse_input, read_input, SparseFlags};
+use super::sparse::{check_width, grid_solver, is_sparse_input, read_input, SparseFlags, EXACT_BYTES_PER_FEATURE};
 use super::{at_least_one, resolve_device, stop_on_ctrl_c};
 
 /// The λ grid and the solver, shared by `path` and `cv`.
@@ -198,6 +198,7 @@ pub(crate) fn path(args: PathArgs) -> anyhow::Result<ExitCode> {
     let mut shape = None;
     let (points, names) = if sparse {
         let data = read_input(&args.input, &args.sparse)?;
+        check_width(&data.source, data.x.cols(), EXACT_BYTES_PER_FEATURE)?;
         stop_on_ctrl_c()?;
         shape = Some((data.x.rows(), data.x.cols(), data.x.nnz()));
         (sparse_path(&data.x, &data.labels, &config)?, feature_names(data.x.cols()))
@@ -292,6 +293,7 @@ pub(crate) fn cv(args: CvArgs) -> anyhow::Result<ExitCode> {
     let (r, rows, names, label_name, recipe, fit_seconds);
     if sparse {
         let data = read_input(&args.input, &args.sparse)?;
+        check_width(&data.source, data.x.cols(), EXACT_BYTES_PER_FEATURE)?;
         stop_on_ctrl_c()?;
         let started = std::time::Instant::now();
         r = cross_validate_sparse(&data.x, &data.labels, &config)?;

@@ -246,13 +246,13 @@ fn finish(
         };
         let listed: Vec<String> = m.classes.iter().map(|c| shown(c)).collect();
         outln!(
-            "trained on {} rows × {d} features, {} classes ({}; {}), {steps}: final objective {:.6}, train accuracy \
+            "trained on {} rows × {d} features, {} classes ({}; {}), {steps}: final objective {}, train accuracy \
              {:.4}, {nonzero} of {} weights non-zero",
             fit.train_report.rows,
             m.classes.len(),
             listed.join(", "),
             multi_class.name(),
-            fit.objective.or(fit.losses.last().copied()).unwrap_or(f64::NAN),
+            logreg::error::fixed(fit.objective.or(fit.losses.last().copied()).unwrap_or(f64::NAN), 6),
             fit.train_report.accuracy,
             m.coef.len()
         )?;
@@ -610,11 +610,11 @@ pub(crate) fn train_binary_weighted(
         jsonln!(json)?;
     } else {
         outln!(
-            "trained on {} rows × {} features (weighted), {}: final objective {:.6}, train accuracy {:.4}",
+            "trained on {} rows × {} features (weighted), {}: final objective {}, train accuracy {:.4}",
             fitted.train_report.rows,
             fitted.saved.feature_names.len(),
             fitted.saved.training.optimizer,
-            s.map_or(f64::NAN, |s| s.objective),
+            logreg::error::fixed(s.map_or(f64::NAN, |s| s.objective), 6),
             fitted.train_report.accuracy
         )?;
         outln!("wrote {}", args.out.display())?;

@@ -81,6 +81,18 @@ pub(crate) fn read_input(input: &InputArgs, flags: &SparseFlags) -> anyhow::Resu
     Ok(libsvm::read_file(&input.data, flags.n_features)?)
 }
 
+/// Bytes a feature costs a solver beyond the data: the exact solvers keep about eight f64 vectors
+/// of the width (weights, gradient, directions, columns' curvature), SGD/Adam four f32 ones.
+pub(crate) const EXACT_BYTES_PER_FEATURE: u64 = 64;
+const EPOCH_BYTES_PER_FEATURE: u64 = 16;
+
+/// Refuses a width (the largest index, or `--n-features`) whose per-feature vectors would not fit
+/// in memory, before they are allocated, naming the file.
+pub(crate) fn check_width(source: &str, width: usize, per_feature: u64) -> anyhow::Result<()> {
+    logreg::device::check_host_memory((width as u64).saturating_mul(per_feature))
+        .with_context(|| format!("{source}: {width} features (its largest index, or --n-features)"))
+}
+
 /// Reads `train`'s sparse `--data`.
 pub(crate) fn read(args: &TrainArgs) -> anyhow::Result<SparseData> {
     read_input(&args.input, &args.sparse)
@@ -127,6 +139,7 @@ pub(crate) fn train(args: &TrainArgs, config: logreg::train::fit::FitConfig) -> 
         bail!("--plot applies to sparse --data with --solver sgd or adam");
     }
     let mut data = read(args)?;
+    check_width(&data.source, data.x.cols(), EXACT_BYTES_PER_FEATURE)?;
     super::stop_on_ctrl_c()?;
     let kind = if args.solver == SolverChoice::Auto { None } else { config.solver.map(|(k, _)| k) };
     let started = std::time::Instant::now();
@@ -180,13 +193,13 @@ pub(crate) fn train(args: &TrainArgs, config: logreg::train::fit::FitConfig) -> 
         jsonln!(json)?;
     } else {
         outln!(
-            "trained on {} rows × {} features ({} non-zeros), {name}, {} iterations{}: final objective {:.6}, train accuracy {:.4}, {nonzero} of {} weights non-zero",
+            "trained on {} rows × {} features ({} non-zeros), {name}, {} iterations{}: final objective {}, train accuracy {:.4}, {nonzero} of {} weights non-zero",
             data.x.rows(),
             data.x.cols(),
             data.x.nnz(),
             s.iterations,
             if s.converged { "" } else { " (not converged)" },
-            s.objective,
+            logreg::error::fixed(s.objective, 6),
             fitted.report.accuracy,
             data.x.cols()
         )?;
@@ -235,10 +248,12 @@ fn train_epochs(args: &TrainArgs, config: logreg::train::fit::FitConfig) -> anyh
             bail!("--label and --labels do not apply: a .lrcsr file holds its labels");
         }
         let stream = CsrStream::open(&args.input.data, chunk_rows, args.sparse.n_features)?;
+        check_width(stream.name(), stream.cols(), EPOCH_BYTES_PER_FEATURE)?;
         super::stop_on_ctrl_c()?;
         fit_sparse_stream(&stream, &config, on_epoch)
     } else {
         let data = read(args)?;
+        check_width(&data.source, data.x.cols(), EPOCH_BYTES_PER_FEATURE)?;
         super::stop_on_ctrl_c()?;
         fit_sparse_epochs(&data, &config, on_epoch)
     };

@@ -601,10 +601,10 @@ pub(crate) fn finish(
             None => format!("{} epochs", fitted.training.losses.len()),
         };
         outln!(
-            "trained on {} rows × {} features, {steps}: final objective {:.6}, train accuracy {:.4}, {} of {} weights non-zero",
+            "trained on {} rows × {} features, {steps}: final objective {}, train accuracy {:.4}, {} of {} weights non-zero",
             t.rows,
             features,
-            fitted.training.losses.last().copied().unwrap_or(f64::NAN),
+            logreg::error::fixed(fitted.training.losses.last().copied().unwrap_or(f64::NAN), 6),
             t.accuracy,
             fitted.saved.model.coef().iter().filter(|&&w| w != 0.0).count(),
             features

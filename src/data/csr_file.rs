@@ -71,6 +71,9 @@ pub(crate) fn header(file: &str, bytes: &[u8], len: u64) -> Result<(usize, usize
     if cols > u64::from(u32::MAX) {
         return Err(bad(file, format!("header: {cols} features (at most {} are held)", u32::MAX)));
     }
+    if cols == 0 {
+        return Err(bad(file, "header: 0 features (a model needs at least one column)".into()));
+    }
     // 32 + 4·rows + 8·(rows + 1) + 8·nnz, each step checked.
     let size = rows
         .checked_mul(12)

@@ -36,7 +36,11 @@ impl CsrStream {
         let name = path.display().to_string();
         let io = |error| Error::Io { path: path.into(), error };
         let file = File::open(path).map_err(io)?;
-        let len = file.metadata().map_err(io)?.len();
+        let meta = file.metadata().map_err(io)?;
+        if !meta.is_file() {
+            return Err(bad(&name, "not a regular file: a .lrcsr file is read at offsets (a pipe cannot be)".into()));
+        }
+        let len = meta.len();
         let mut head = vec![0u8; HEADER.min(len as usize)];
         file.read_exact_at(&mut head, 0).map_err(io)?;
         let (rows, cols, nnz) = header(&name, &head, len)?;

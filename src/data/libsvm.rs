@@ -25,10 +25,56 @@ fn at(file: &str, line: u64, column: usize, message: String) -> Error {
     Error::Input { location: format!("{file}:{line}:{column}"), message }
 }
 
-/// Reads `path` (standard input for `-`; gzip and zstd decoded) as [`parse`] does.
+/// The longest line read: a row of millions of non-zeros fits; an endless line does not.
+const MAX_LINE: usize = 256 << 20;
+
+/// Reads `path` (standard input for `-`; gzip and zstd decoded) as [`parse`] does, a line at a
+/// time: the first bad line is an error as soon as it is read, a NUL byte (binary content,
+/// `/dev/zero`) is refused where it is met, and a line longer than 256 MiB is refused.
 pub fn read_file(path: &Path, n_features: Option<usize>) -> Result<SparseData> {
-    let (file, bytes) = crate::data::table::read_decoded(path)?;
-    parse(&file, &bytes, n_features)
+    use std::io::BufRead;
+    let (file, input) = crate::data::table::open_decoded(path)?;
+    let mut reader = std::io::BufReader::with_capacity(1 << 16, input);
+    let mut rows = Rows::new(&file, n_features)?;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let mut any = false;
+        let complete = loop {
+            let buf = match reader.fill_buf() {
+                Ok(buf) => buf,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(crate::data::table::not_read(&file, e, Some(rows.line_no))),
+            };
+            if buf.is_empty() {
+                break any;
+            }
+            any = true;
+            let (take, done) = buf.iter().position(|&b| b == b'\n').map_or((buf.len(), false), |i| (i + 1, true));
+            if let Some(i) = buf[..take].iter().position(|&b| b == 0) {
+                let column = line.len() + i + 1;
+                return Err(at(&file, rows.line_no + 1, column, "a NUL byte: not a libsvm text file".into()));
+            }
+            line.extend_from_slice(&buf[..take]);
+            reader.consume(take);
+            if done {
+                line.pop();
+                break true;
+            }
+            if line.len() > MAX_LINE {
+                return Err(at(
+                    &file,
+                    rows.line_no + 1,
+                    1,
+                    "a line longer than 256 MiB: not a libsvm text file".into(),
+                ));
+            }
+        };
+        if !complete {
+            return rows.finish();
+        }
+        rows.line(&line)?;
+    }
 }
 
 /// Which negative label the file uses: they may not be mixed.
@@ -41,26 +87,60 @@ enum Negative {
 /// Parses libsvm text. The feature count is `n_features` when given (an index beyond it is an
 /// error), else the largest index.
 pub fn parse(file: &str, bytes: &[u8], n_features: Option<usize>) -> Result<SparseData> {
-    if let Some(n) = n_features {
-        if n == 0 || u32::try_from(n).is_err() {
-            return Err(Error::InvalidSetting {
-                name: "n_features",
-                value: n.to_string(),
-                expected: "must be from 1 to 4294967295",
-            });
-        }
+    let mut rows = Rows::new(file, n_features)?;
+    for line in bytes.split(|&b| b == b'\n') {
+        rows.line(line)?;
     }
-    let mut indptr = vec![0usize];
-    let (mut indices, mut values, mut labels) = (Vec::<u32>::new(), Vec::<f32>::new(), Vec::<f32>::new());
-    let mut negative: Option<(Negative, u64)> = None;
-    let mut largest = 0usize;
-    let mut line_no = 0u64;
-    for raw in bytes.split(|&b| b == b'\n') {
-        line_no += 1;
+    rows.finish()
+}
+
+/// The rows parsed so far, a line at a time.
+struct Rows<'f> {
+    file: &'f str,
+    n_features: Option<usize>,
+    indptr: Vec<usize>,
+    indices: Vec<u32>,
+    values: Vec<f32>,
+    labels: Vec<f32>,
+    /// The negative label seen first, and on which line.
+    negative: Option<(Negative, u64)>,
+    largest: usize,
+    /// Lines read (the current one's number while it is parsed).
+    line_no: u64,
+}
+
+impl<'f> Rows<'f> {
+    fn new(file: &'f str, n_features: Option<usize>) -> Result<Self> {
+        if let Some(n) = n_features {
+            if n == 0 || u32::try_from(n).is_err() {
+                return Err(Error::InvalidSetting {
+                    name: "n_features",
+                    value: n.to_string(),
+                    expected: "must be from 1 to 4294967295",
+                });
+            }
+        }
+        Ok(Self {
+            file,
+            n_features,
+            indptr: vec![0],
+            indices: vec![],
+            values: vec![],
+            labels: vec![],
+            negative: None,
+            largest: 0,
+            line_no: 0,
+        })
+    }
+
+    /// Parses one line (without its `\n`).
+    fn line(&mut self, raw: &[u8]) -> Result<()> {
+        self.line_no += 1;
+        let (file, line_no, n_features) = (self.file, self.line_no, self.n_features);
         let line = raw.strip_suffix(b"\r").unwrap_or(raw);
         let line = &line[..line.iter().position(|&b| b == b'#').unwrap_or(line.len())];
         let mut tokens = tokens(line);
-        let Some((label_at, label)) = tokens.next() else { continue };
+        let Some((label_at, label)) = tokens.next() else { return Ok(()) };
         let text = |t: &[u8]| shown(&String::from_utf8_lossy(t));
         let bad_label = || at(file, line_no, label_at + 1, format!("label `{}` is not 0/1 or -1/+1", text(label)));
         let value = std::str::from_utf8(label).ok().and_then(|s| s.parse::<f64>().ok()).ok_or_else(bad_label)?;
@@ -71,8 +151,8 @@ pub fn parse(file: &str, bytes: &[u8], n_features: Option<usize>) -> Result<Spar
             _ => return Err(bad_label()),
         };
         if let Some(kind) = kind {
-            match negative {
-                None => negative = Some((kind, line_no)),
+            match self.negative {
+                None => self.negative = Some((kind, line_no)),
                 Some((seen, first)) if seen != kind => {
                     let name = |k| if k == Negative::Zero { "0" } else { "-1" };
                     return Err(at(
@@ -89,7 +169,7 @@ pub fn parse(file: &str, bytes: &[u8], n_features: Option<usize>) -> Result<Spar
                 Some(_) => {}
             }
         }
-        labels.push(if kind.is_none() { 1.0 } else { 0.0 });
+        self.labels.push(if kind.is_none() { 1.0 } else { 0.0 });
         let mut previous = 0u64;
         for (col, token) in tokens {
             let column = col + 1;
@@ -130,18 +210,24 @@ pub fn parse(file: &str, bytes: &[u8], n_features: Option<usize>) -> Result<Spar
                 let message = format!("value `{}` is not a finite f32", text(value));
                 return Err(at(file, line_no, column + colon + 1, message));
             }
-            indices.push((index - 1) as u32);
-            values.push(v as f32);
-            largest = largest.max(index as usize);
+            self.indices.push((index - 1) as u32);
+            self.values.push(v as f32);
+            self.largest = self.largest.max(index as usize);
         }
-        indptr.push(indices.len());
+        self.indptr.push(self.indices.len());
+        Ok(())
     }
-    if labels.is_empty() {
-        return Err(Error::Input { location: file.to_string(), message: "no rows".into() });
+
+    /// The matrix of the rows read.
+    fn finish(self) -> Result<SparseData> {
+        let file = self.file;
+        if self.labels.is_empty() {
+            return Err(Error::Input { location: file.to_string(), message: "no rows".into() });
+        }
+        let cols = self.n_features.unwrap_or(self.largest).max(1);
+        let x = CsrMatrix::new(self.labels.len(), cols, self.indptr, self.indices, self.values)?;
+        Ok(SparseData { source: file.to_string(), x, labels: self.labels })
     }
-    let cols = n_features.unwrap_or(largest).max(1);
-    let x = CsrMatrix::new(labels.len(), cols, indptr, indices, values)?;
-    Ok(SparseData { source: file.to_string(), x, labels })
 }
 
 /// The space- or tab-separated tokens of `line`, with their byte offsets.
@@ -205,6 +291,30 @@ mod tests {
         }
         let e = parse("t.svm", b"1 11:1\n", Some(10)).unwrap_err().to_string();
         assert_eq!(e, "t.svm:1:3: index 11 is beyond the 10 features expected (--n-features, or the model's width)");
+    }
+
+    /// A file read a line at a time: binary content stops it where it starts, and a cut gzip
+    /// stream is named after the last whole line it gave.
+    #[test]
+    fn files_stop_at_binary_content_and_name_a_cut_after_its_last_line() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let file = |name: &str, bytes: &[u8]| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, bytes).unwrap();
+            p
+        };
+        let e = read_file(&file("b.svm", b"1 1:1\n0 2:1\x00\n"), None).unwrap_err().to_string();
+        assert!(e.ends_with("b.svm:2:6: a NUL byte: not a libsvm text file"), "{e}");
+        let text: String = (0..2000).map(|i| format!("{} {}:0.{i}\n", i % 2, i % 50 + 1)).collect();
+        let d = read_file(&file("t.svm", text.as_bytes()), None).unwrap();
+        assert_eq!(d, parse(&dir.path().join("t.svm").display().to_string(), text.as_bytes(), None).unwrap());
+        let mut gz = flate2::write::GzEncoder::new(vec![], flate2::Compression::fast());
+        gz.write_all(text.as_bytes()).unwrap();
+        let gz = gz.finish().unwrap();
+        let e = read_file(&file("t.svm.gz", &gz[..gz.len() / 2]), None).unwrap_err().to_string();
+        let lines: u64 = e.split("truncated after line ").nth(1).and_then(|n| n.parse().ok()).unwrap_or(0);
+        assert!((1..2000).contains(&lines), "{e}");
     }
 
     proptest! {

@@ -172,6 +172,9 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<CsrMatrix> {
     let shape = integers(file, "shape", get("shape")?, u32::MAX as u64)?;
     let [rows, cols] = shape[..] else { return Err(bad(file, format!("shape {shape:?} is not 2-D"))) };
     let (rows, cols) = (rows as usize, cols as usize);
+    if cols == 0 {
+        return Err(bad(file, format!("shape ({rows}, 0) has no feature columns")));
+    }
     // CSC and COO do not spell out their rows: an empty row costs the CSR built here 8 bytes, so
     // a shape far beyond what the file holds is refused before that allocation.
     let held: usize = members.iter().map(|(_, b)| b.len()).sum();
@@ -182,7 +185,7 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<CsrMatrix> {
     let label = format!("{file}: data");
     parse_each(&label, get("data")?, |i, v| {
         if !v.is_finite() || v.abs() > f32::MAX as f64 {
-            return Err(bad(&label, format!("entry {i} is {v}, not a finite f32")));
+            return Err(bad(&label, format!("entry {i} is {}, not a finite f32", crate::error::short(v))));
         }
         values.push(v as f32);
         Ok(())

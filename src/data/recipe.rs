@@ -5,7 +5,6 @@
 //! `evaluate` apply it to a raw file ([`read_scoring`]), so both see the same numbers.
 
 use std::collections::{HashMap, HashSet};
-use std::io::Read;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -280,15 +279,6 @@ impl Recipe {
     }
 }
 
-/// The input of `path` (standard input for `-`), named for messages.
-fn open(path: &Path) -> Result<(String, Box<dyn Read + Send>)> {
-    if path == Path::new("-") {
-        return Ok(("<stdin>".into(), Box::new(std::io::stdin())));
-    }
-    let file = std::fs::File::open(path).map_err(|error| Error::Io { path: path.into(), error })?;
-    Ok((path.display().to_string(), Box::new(file)))
-}
-
 /// A missing cell's message: `empty cell` or ``missing value `NA` ``.
 fn missing_text(cell: &str) -> String {
     if cell.is_empty() {
@@ -413,7 +403,7 @@ struct TrainRead {
 /// chosen, each cell checked (a bad one is an error at `file:line:column`), categorical levels
 /// collected, the two classes found.
 pub fn read_training(path: &Path, format: &Format, spec: &Spec) -> Result<TrainingInput> {
-    let (file, input) = open(path)?;
+    let (file, input) = crate::data::table::open_input(path)?;
     let state = table::read_raw(
         &file,
         input,
@@ -447,7 +437,7 @@ pub fn learn_recipe(path: &Path, format: &Format, spec: &Spec) -> Result<Learned
             expected: "error, mean or drop-rows when the rows are not kept (a median needs every value)",
         });
     }
-    let (file, input) = open(path)?;
+    let (file, input) = crate::data::table::open_input(path)?;
     let state = table::read_raw(
         &file,
         input,
@@ -846,7 +836,7 @@ fn finish_recipe(state: TrainRead, spec: &Spec) -> Result<(Recipe, Vec<Store>, V
 /// The numbers of the column `name` of the CSV file `path` (sample weights for `evaluate`): each
 /// a finite number ≥ 0, else an error at `file:line:column`.
 pub fn read_weight_column(path: &Path, format: &Format, name: &str) -> Result<Vec<f64>> {
-    let (file, input) = open(path)?;
+    let (file, input) = crate::data::table::open_input(path)?;
     let (_, weights) = table::read_raw(
         &file,
         input,
@@ -916,7 +906,7 @@ pub fn read_scoring(
     with_ids: bool,
     unknown: Unknown,
 ) -> Result<Scoring> {
-    let (file, input) = open(path)?;
+    let (file, input) = crate::data::table::open_input(path)?;
     let state = table::read_raw(
         &file,
         input,
@@ -946,7 +936,7 @@ pub fn apply_rows(
     recipe: &Recipe,
     mut sink: impl FnMut(&[f32], f32) -> Result<()>,
 ) -> Result<(usize, usize)> {
-    let (file, input) = open(path)?;
+    let (file, input) = crate::data::table::open_input(path)?;
     let (mut rows, mut dropped) = (0, 0);
     let na = &recipe.na_values;
     table::read_raw(

@@ -127,7 +127,10 @@ impl CsrMatrix {
     pub fn with_cols(mut self, cols: usize) -> Result<Self> {
         let needed = self.indices.iter().max().map_or(0, |&j| j as usize + 1);
         if cols < needed {
-            return Err(invalid(format!("feature index {} is not below the model's {cols} features", needed - 1)));
+            return Err(invalid(format!(
+                "feature index {} is not below the {cols} features expected (--n-features, or the model's width)",
+                needed - 1
+            )));
         }
         self.cols = cols;
         self.csc = None;
@@ -285,7 +288,10 @@ mod tests {
         assert_eq!(dense, [0.0, 3.0, 0.0, 1.0, 0.0, 2.0, 0.0, 3.0, 0.0]);
         assert!(small().select_rows(&[3]).unwrap_err().to_string().contains("row 3 is not below the 3 rows"));
         let e = small().with_cols(2).unwrap_err().to_string();
-        assert!(e.contains("feature index 2 is not below the model's 2 features"), "{e}");
+        assert!(
+            e.contains("feature index 2 is not below the 2 features expected (--n-features, or the model's width)"),
+            "{e}"
+        );
         assert_eq!(small().with_cols(5).unwrap().cols(), 5);
     }
 }

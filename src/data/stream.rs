@@ -34,6 +34,9 @@ pub struct NpyRows {
     labels_name: String,
     /// Chunks already checked for NaN and infinity.
     checked: Vec<AtomicBool>,
+    /// The file's modification time when opened: another one later is the file rewritten under
+    /// us (in place, at any size), whose rows would silently differ between epochs.
+    modified: Option<std::time::SystemTime>,
 }
 
 impl NpyRows {
@@ -66,7 +69,8 @@ impl NpyRows {
         if header.data_offset % 4 != 0 {
             return Err(bad(&name, format!("data start at byte {}, not a multiple of 4", header.data_offset)));
         }
-        let len = file.metadata().map_err(io(x))?.len();
+        let meta = file.metadata().map_err(io(x))?;
+        let (len, modified) = (meta.len(), meta.modified().ok());
         let expected = header.data_offset as u64 + header.data_bytes as u64;
         if len != expected {
             return Err(bad(
@@ -90,6 +94,7 @@ impl NpyRows {
             labels,
             labels_name: y.map(|y| y.display().to_string()).unwrap_or_default(),
             checked: (0..chunks).map(|_| AtomicBool::new(false)).collect(),
+            modified,
         })
     }
 
@@ -128,12 +133,16 @@ impl NpyRows {
         // A file cut short since it was opened is an error here, before its missing pages are
         // touched (which would be a bus error).
         let end = start + (len * self.features * 4) as u64;
-        let now = self.file.metadata().map_err(|error| Error::Io { path: self.name.clone().into(), error })?.len();
+        let meta = self.file.metadata().map_err(|error| Error::Io { path: self.name.clone().into(), error })?;
+        let now = meta.len();
         if now < end {
             return Err(bad(
                 &self.name,
                 format!("the file shrank to {now} bytes while it was read (row {} needs {end})", first + len),
             ));
+        }
+        if meta.modified().ok() != self.modified {
+            return Err(bad(&self.name, "the file was rewritten while it was read: train again once it is still"));
         }
         // SAFETY: the map is read-only and private to this call; if another process truncates
         // the file while the chunk is in use, reading faults (SIGBUS, which the command line

@@ -139,20 +139,20 @@ pub fn read_source(path: &Path) -> Result<(String, Vec<u8>)> {
     Ok((path.display().to_string(), bytes))
 }
 
-/// The whole of `path` (standard input for `-`), gzip or zstd decoded: for the readers of other
-/// text formats (libsvm).
-pub(crate) fn read_decoded(path: &Path) -> Result<(String, Vec<u8>)> {
-    let stdin = path == Path::new("-");
-    let file = if stdin { "<stdin>".to_string() } else { path.display().to_string() };
-    let input: Box<dyn Read + Send> = if stdin {
-        Box::new(std::io::stdin())
-    } else {
-        Box::new(std::fs::File::open(path).map_err(|error| Error::Io { path: path.into(), error })?)
-    };
-    let mut decoded = compressed::open(input).map_err(|e| not_read(&file, e, None))?;
-    let mut bytes = vec![];
-    decoded.read_to_end(&mut bytes).map_err(|e| not_read(&file, e, None))?;
-    Ok((file, bytes))
+/// The input of `path` (standard input for `-`), named for messages, as it is on disk.
+pub(crate) fn open_input(path: &Path) -> Result<(String, Box<dyn Read + Send>)> {
+    if path == Path::new("-") {
+        return Ok(("<stdin>".into(), Box::new(std::io::stdin())));
+    }
+    let file = std::fs::File::open(path).map_err(|error| Error::Io { path: path.into(), error })?;
+    Ok((path.display().to_string(), Box::new(file)))
+}
+
+/// [`open_input`] decoded as it is read (gzip and zstd): the libsvm reader reads it a line at a time.
+pub(crate) fn open_decoded(path: &Path) -> Result<(String, Box<dyn Read + Send>)> {
+    let (file, input) = open_input(path)?;
+    let decoded = compressed::open(input).map_err(|e| not_read(&file, e, None))?;
+    Ok((file, Box::new(decoded)))
 }
 
 /// Reads the CSV file `path` (standard input for `-`) as [`parse`] does, a buffer at a time: the
@@ -999,7 +999,7 @@ impl<'a, R: Read> Lexer<'a, R> {
 
 /// The error for input that could not be read: a compressed stream that broke off after `lines`
 /// whole lines (when known), a compression format not read, or the system's error.
-fn not_read(file: &str, error: std::io::Error, lines: Option<u64>) -> Error {
+pub(crate) fn not_read(file: &str, error: std::io::Error, lines: Option<u64>) -> Error {
     use compressed::Broken;
     let message = match error.get_ref().and_then(|e| e.downcast_ref::<Broken>()) {
         Some(Broken::Corrupt(format)) => match lines {

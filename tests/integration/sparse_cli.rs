@@ -195,6 +195,64 @@ fn bad_sparse_input_is_one_line_with_exit_2() {
     assert!(stderr(&out).contains("wide.svm:1:4: index 9 is beyond the 8 features expected"), "{}", stderr(&out));
 }
 
+/// Inputs that once read without end, filled memory, or answered in libtorch's words: each is
+/// one line naming the file, at once.
+#[test]
+fn endless_huge_or_empty_sparse_inputs_are_one_line_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    let model = path("m.safetensors");
+    let zeros = path("zeros.svm");
+    std::os::unix::fs::symlink("/dev/zero", &zeros).unwrap();
+    let wide = path("wide.svm");
+    std::fs::write(&wide, "1 4294967295:1\n0 1:1\n").unwrap();
+    // A .npz of two rows and no columns, with its labels.
+    let (npz, y) = (path("empty.npz"), path("y.npy"));
+    let made = std::process::Command::new(crate::python())
+        .args([
+            "-c",
+            "import numpy as np, sys; np.savez(sys.argv[1], format=np.array(b'csr'), data=np.zeros(0, np.float32), \
+                indices=np.zeros(0, np.int32), indptr=np.zeros(3, np.int32), shape=np.array([2, 0])); \
+                np.save(sys.argv[2], np.array([1, 0], np.float32))",
+            &npz,
+            &y,
+        ])
+        .status()
+        .unwrap();
+    assert!(made.success());
+    // A device, as a pipe would be: nothing to read at offsets.
+    let fifo = path("device.lrcsr");
+    std::os::unix::fs::symlink("/dev/null", &fifo).unwrap();
+    let cases: [(Vec<&str>, String); 5] = [
+        (vec!["--data", &zeros], format!("{zeros}:1:1: a NUL byte: not a libsvm text file")),
+        (
+            vec!["--data", &wide, "--solver", "tron"],
+            format!("{wide}: 4294967295 features (its largest index, or --n-features): out of memory: "),
+        ),
+        (
+            vec!["--data", &npz, "--labels", &y, "--solver", "adam", "--epochs", "2"],
+            format!("{npz}: shape (2, 0) has no feature columns"),
+        ),
+        (
+            vec!["--data", &npz, "--labels", &y, "--solver", "tron"],
+            format!("{npz}: shape (2, 0) has no feature columns"),
+        ),
+        (
+            vec!["--data", &fifo, "--stream", "--solver", "sgd", "--epochs", "2"],
+            format!("{fifo}: not a regular file: a .lrcsr file is read at offsets (a pipe cannot be)"),
+        ),
+    ];
+    for (args, expected) in cases {
+        let started = std::time::Instant::now();
+        let out = logreg(&[&["train", "--out", &model][..], &args].concat());
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.starts_with(&format!("error: {expected}")) && err.lines().count() == 1, "{args:?}: {err}");
+        assert!(started.elapsed().as_secs() < 30, "{args:?} took {:?}", started.elapsed());
+    }
+    assert!(!Path::new(&model).exists());
+}
+
 /// `path` and `cv` on libsvm text (by extension or `--format libsvm`) give the dense CSV path that
 /// proximal Newton fits without screening: each λ, its objective and its zeros; the strong rule's
 /// discards and the KKT check's catches are in `--json`.

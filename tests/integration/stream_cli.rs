@@ -442,6 +442,40 @@ fn a_streamed_file_cut_short_while_training_is_a_one_line_error() {
     assert!(!model.exists());
 }
 
+/// The same file rewritten in place at the same size (other rows, no size to notice) mid-run.
+#[test]
+fn a_streamed_file_rewritten_in_place_while_training_is_a_one_line_error() {
+    use std::io::{Seek, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = convert(dir.path());
+    let model = dir.path().join("m.safetensors");
+    let mut child = std::process::Command::new(crate::cli::bin())
+        .args(["train", "--data", &x, "--labels", &y, "--stream", "--chunk-rows", "50", "--epochs", "100000000"])
+        .args(["--device", "cpu", "--out"])
+        .arg(&model)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    crate::data_cli::wait_for_sigint_handler(&mut child, &["train", "--stream"]);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let size = std::fs::metadata(&x).unwrap().len();
+    let mut file = std::fs::OpenOptions::new().write(true).open(&x).unwrap();
+    file.seek(std::io::SeekFrom::End(-4)).unwrap();
+    file.write_all(&0.5f32.to_le_bytes()).unwrap();
+    drop(file);
+    assert_eq!(std::fs::metadata(&x).unwrap().len(), size);
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.ends_with(&format!("{x}: the file was rewritten while it was read: train again once it is still\n")),
+        "{err}"
+    );
+    assert!(!model.exists());
+}
+
 #[test]
 fn messages_name_the_flag_and_file_at_fault() {
     let dir = tempfile::tempdir().unwrap();
