@@ -9,6 +9,8 @@ logistic model on the first 10 features, L2 (lambda 1e-3) or L1 (lambda 1e-3), -
 or fista. Times are the solve as `train --json` reports it (`solver.seconds`: from the float32
 rows to the solution; reading the shard and joining the group excluded), `fit_seconds` (rank 0,
 from before joining to the model), and the command's wall time (torchrun's own start included).
+The machine's 1-minute load average (as `uptime` prints it) is sampled after every run and its
+range printed with the table: on a shared machine, rerun when it is lowest.
 
     bench_dist.py [--logreg target/release/logreg] [--rows 1000000] [--features 50] [--repeats 3]
 """
@@ -54,6 +56,7 @@ def main():
         del x
         env = dict(os.environ, LOGREG_DIST_TIMEOUT="120")
         rows = []
+        loads = [os.getloadavg()[0]]
         for solver, penalty in [("newton", "l2"), ("newton", "l1"), ("fista", "l1")]:
             train = ["train", "--data", xp, "--labels", yp, "--solver", solver, "--penalty", penalty]
             train += ["--lambda", "1e-3", "--json", "--out", os.path.join(tmp, "m.safetensors")]
@@ -65,6 +68,7 @@ def main():
             for _ in range(a.repeats):
                 for name, cmd in [("single", single), ("spread", spread), ("one", one)]:
                     j, wall = run(cmd, env)
+                    loads.append(os.getloadavg()[0])
                     t = (j["solver"]["seconds"], j["fit_seconds"], wall, j.get("communication"), j["solver"]["objective"])
                     if best[name] is None or t[0] < best[name][0]:
                         best[name] = t
@@ -73,7 +77,8 @@ def main():
             comm = d[3]["seconds"] if d[3] else float("nan")
             rows.append((solver, penalty, s, d, o, comm, d[3]["collectives"] if d[3] else 0))
     print(f"{a.rows} x {a.features} float32, {platform.node()}, {os.cpu_count()} cores, "
-          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, best of {a.repeats}")
+          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, best of {a.repeats}, "
+          f"1-minute load average {min(loads):.1f}-{max(loads):.1f} over the runs (os.getloadavg, as `uptime`)")
     print()
     print("| solver | penalty | 1 rank x 2 threads: solve / fit / wall s | 2 ranks x 1 thread: solve / fit / wall s "
           "| 1 rank x 1 thread: solve s | solve ratio (2 ranks / 1 rank x 2) | collectives | share of the solve in collectives |")

@@ -62,6 +62,7 @@ pub(crate) fn train(args: TrainArgs, launch: Launch) -> anyhow::Result<ExitCode>
     let checkpoint_path = super::train::checkpoint_path(&args);
     let checkpoint_losses = checkpoint::losses_path(&checkpoint_path);
     let started = std::time::Instant::now();
+    stop_together_on_ctrl_c()?;
     let mut world = join(launch)?;
     // Everything this rank can get wrong alone, before the ranks work together.
     let setup = || -> anyhow::Result<_> {
@@ -72,24 +73,35 @@ pub(crate) fn train(args: TrainArgs, launch: Launch) -> anyhow::Result<ExitCode>
         check_config(&config)?;
         let refused = [
             (args.stream, "--stream"),
-            (args.input.label.is_some(), "--label"),
             (args.sparse.format.is_some() || args.sparse.n_features.is_some(), "--format/--n-features"),
             (args.device == logreg::device::DeviceChoice::Cuda, "--device cuda"),
         ];
         if let Some((_, flag)) = refused.iter().find(|(given, _)| *given) {
-            bail!("{flag} does not apply to a distributed run yet (newton, fista, tron, sgd or adam on .npy shards, on the CPU)");
+            bail!("{flag} does not apply to a distributed run yet (newton, fista, tron, sgd or adam on .npy or CSV shards, on the CPU)");
         }
         if config.solver.is_some() && (every.is_some() || args.resume.is_some()) {
             bail!("--checkpoint-every and --resume apply to --solver sgd and adam");
         }
-        if let Some(flag) = args.recipe.first_given() {
-            bail!("{flag} applies to a CSV --data; a distributed run reads .npy shards (`logreg convert` makes them)");
+        if args.sample_weight.is_some() || args.class_weight.is_some() {
+            bail!("--sample-weight and --class-weight do not apply to a distributed run yet");
         }
-        let Some(labels) = args.input.labels.as_deref() else {
-            bail!(
-                "a distributed run reads .npy --data with .npy --labels (`logreg convert` makes them from a CSV file)"
-            );
+        let csv = !super::input::is_npy(&args.input.data);
+        let labels = match (csv, args.input.labels.as_deref()) {
+            (true, Some(_)) => {
+                bail!("--labels applies to .npy shards; a CSV shard holds its label column (see --label)")
+            }
+            (true, None) => None,
+            (false, Some(labels)) => Some(labels),
+            (false, None) => bail!(
+                "a distributed run reads .npy --data with .npy --labels, or CSV shards --data 'part-{{rank}}.csv'"
+            ),
         };
+        if let (false, Some(flag)) = (csv, args.recipe.first_given()) {
+            bail!("{flag} applies to CSV shards; .npy shards take none (`logreg convert` applies it)");
+        }
+        if !csv && args.input.label.is_some() {
+            bail!("--label applies to CSV shards; .npy shards take --labels");
+        }
         let mut outputs = vec![("--out", args.out.as_path())];
         outputs.extend(args.plot.as_deref().map(|p| ("--plot", p)));
         let models = outputs.len();
@@ -100,8 +112,10 @@ pub(crate) fn train(args: TrainArgs, launch: Launch) -> anyhow::Result<ExitCode>
             ]);
         }
         let data = shard::rank_path(&args.input.data, rank).unwrap_or_else(|| args.input.data.clone());
-        let label_file = shard::rank_path(labels, rank).unwrap_or_else(|| labels.to_path_buf());
-        super::check_outputs(&outputs, &[("--data", &data), ("--labels", &label_file)])?;
+        let mut inputs = vec![("--data", data.clone())];
+        inputs.extend(labels.map(|l| ("--labels", shard::rank_path(l, rank).unwrap_or_else(|| l.to_path_buf()))));
+        let inputs: Vec<(&str, &std::path::Path)> = inputs.iter().map(|(f, p)| (*f, p.as_path())).collect();
+        super::check_outputs(&outputs, &inputs)?;
         if let Some(resume) = args.resume.as_deref() {
             let resume_losses = checkpoint::losses_path(resume);
             super::check_outputs(
@@ -109,19 +123,26 @@ pub(crate) fn train(args: TrainArgs, launch: Launch) -> anyhow::Result<ExitCode>
                 &[("--resume", resume), ("--resume's loss file", &resume_losses)],
             )?;
         }
-        let shard = shard::read(&args.input.data, labels, rank, size).context("--data")?;
+        let input = match labels {
+            Some(labels) => Input::Npy(shard::read(&args.input.data, labels, rank, size).context("--data")?),
+            None => Input::Csv(csv_input(&args.input, &args.recipe, rank)?),
+        };
         // The checkpoint flags too: every rank must agree on whether the collectives of saving
-        // and resuming run.
+        // and resuming run; and a CSV shard's recipe flags.
         let hash = settings_hash(&format!(
-            "{config:?}|{:?}|{labels:?}|{every:?}|{:?}|{:?}",
+            "{config:?}|{:?}|{labels:?}|{every:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
             args.input.data,
             args.resume.is_some(),
-            checkpoint_path
+            checkpoint_path,
+            args.input.label,
+            args.recipe,
+            super::input::format()?
         ));
-        Ok((config, shard, hash))
+        Ok((config, input, hash))
     };
-    let (config, shard, hash) = world.agree("setting up", setup().map_err(|e| super::render(&e)))?;
+    let (config, input, hash) = world.agree("setting up", setup().map_err(|e| super::render(&e)))?;
     same_settings(&mut world, hash)?;
+    let (shard, recipe) = read_input(&mut world, input)?;
     // Rank 0 reads the checkpoint (the others need not see its file) and sends its state.
     let fingerprint = match every.is_some() || args.resume.is_some() {
         true => fingerprint(&mut world, &config, &shard)?,
@@ -134,7 +155,6 @@ pub(crate) fn train(args: TrainArgs, launch: Launch) -> anyhow::Result<ExitCode>
     };
     let resume = world.agree("reading --resume", resume.transpose().map_err(|e| super::render(&e)))?;
     let resume = share_state(&mut world, resume)?;
-    super::stop_on_ctrl_c()?;
     let mut writer = checkpoint::Writer::new(&checkpoint_path, &fingerprint);
     let mut save = |state: &Snapshot| writer.save(state);
     let checkpoints = Checkpoints {
@@ -147,9 +167,16 @@ pub(crate) fn train(args: TrainArgs, launch: Launch) -> anyhow::Result<ExitCode>
         true => std::ops::ControlFlow::Break(()),
         false => std::ops::ControlFlow::Continue(()),
     };
-    let fitted = fit_distributed(&mut world, &shard, &config, checkpoints, on_iteration);
+    let fitted = fit_distributed(&mut world, &shard, &config, checkpoints, on_iteration).map(|mut fit| {
+        fit.saved.recipe = recipe;
+        fit
+    });
     if rank != 0 {
-        return Ok(fitted.map(|_| ExitCode::SUCCESS)?);
+        return match fitted {
+            // Every rank stopped at the same epoch (the stop was voted on): this one says so.
+            Err(e @ logreg::Error::Interrupted { .. }) => Err(anyhow::Error::from(e).context(format!("rank {rank}"))),
+            fitted => Ok(fitted.map(|_| ExitCode::SUCCESS)?),
+        };
     }
     if matches!(fitted, Err(logreg::Error::Interrupted { .. })) {
         // The newest checkpoint may be held back by the writer's pacing: write it now.
@@ -165,6 +192,76 @@ pub(crate) fn train(args: TrainArgs, launch: Launch) -> anyhow::Result<ExitCode>
     let (collectives, communication_seconds) = world.communication();
     let spread = super::train::Spread { world_size: size, collectives, communication_seconds };
     super::train::finish(&args, fitted, started, None, Some(spread))
+}
+
+/// A rank's input as its setup read it: a `.npy` shard, or a CSV shard to read with the others.
+#[cfg(feature = "dist")]
+enum Input {
+    Npy(logreg::data::shard::Shard),
+    Csv(CsvInput),
+}
+
+/// A CSV shard to read: its file, format and the recipe flags' spec.
+#[cfg(feature = "dist")]
+struct CsvInput {
+    path: std::path::PathBuf,
+    format: logreg::data::table::Format,
+    spec: logreg::data::recipe::Spec,
+}
+
+/// The CSV shard of `rank` as the flags ask, checked before any rank reads: one file per rank
+/// (`{rank}` in --data); `--categorical auto` and `--missing median` refused.
+#[cfg(feature = "dist")]
+fn csv_input(
+    input: &super::input::InputArgs,
+    recipe: &super::input::RecipeArgs,
+    rank: usize,
+) -> anyhow::Result<CsvInput> {
+    use anyhow::bail;
+    let Some(path) = logreg::data::shard::rank_path(&input.data, rank) else {
+        bail!(
+            "a CSV --data names one file per rank with {{rank}} (`part-{{rank}}.csv`); for row ranges of one file, \
+             convert it to .npy (`logreg convert`)"
+        );
+    };
+    let spec = recipe.spec(input.label.clone())?;
+    if spec.categorical == logreg::data::recipe::Categorical::Auto {
+        bail!("--categorical auto does not apply to a distributed run: name the columns (--categorical a,b)");
+    }
+    if spec.missing == logreg::data::missing::Missing::Median {
+        bail!("--missing median does not apply to a distributed run (a median needs every rank's values): use mean or drop-rows");
+    }
+    Ok(CsvInput { path, format: super::input::format()?, spec })
+}
+
+/// The rank's shard, and for CSV shards the recipe merged over every rank (the model records it).
+#[cfg(feature = "dist")]
+fn read_input(
+    world: &mut logreg::dist::World,
+    input: Input,
+) -> anyhow::Result<(logreg::data::shard::Shard, Option<logreg::data::recipe::Recipe>)> {
+    match input {
+        Input::Npy(shard) => Ok((shard, None)),
+        Input::Csv(csv) => {
+            let read = logreg::train::distributed_csv::read_csv_shard(world, &csv.path, &csv.format, &csv.spec)?;
+            if read.dropped > 0 && world.rank() == 0 {
+                warnln!(
+                    "note: --missing drop-rows left out {} rows over the ranks (a missing cell in each)",
+                    read.dropped
+                );
+            }
+            Ok((read.shard, Some(read.recipe)))
+        }
+    }
+}
+
+/// Ctrl-C (SIGINT) on this rank asks every rank to stop: voted on in the next collective, so all
+/// end at the same iteration or epoch (rank 0 flushing its checkpoint) instead of the others
+/// waiting on this one. Installed before joining, so a signal during setup is voted on too.
+#[cfg(feature = "dist")]
+fn stop_together_on_ctrl_c() -> anyhow::Result<()> {
+    use anyhow::Context;
+    ctrlc::set_handler(logreg::dist::ask_to_stop).context("installing the Ctrl-C handler")
 }
 
 /// Joins the launched world, with `LOGREG_DIST_TIMEOUT` (seconds) bounding the wait for the
@@ -195,6 +292,7 @@ pub(crate) fn path(args: PathArgs, launch: Launch) -> anyhow::Result<ExitCode> {
     use logreg::train::distributed::{place, same_settings, settings_hash};
 
     let (rank, size) = (launch.rank, launch.size);
+    stop_together_on_ctrl_c()?;
     let mut world = join(launch)?;
     let setup = || -> anyhow::Result<_> {
         let config = args.grid.config(args.grid.solver.unwrap_or(SolverKind::Newton))?;
@@ -232,7 +330,6 @@ pub(crate) fn path(args: PathArgs, launch: Launch) -> anyhow::Result<ExitCode> {
     };
     let (config, shard, hash) = world.agree("setting up", setup().map_err(|e| super::render(&e)))?;
     same_settings(&mut world, hash)?;
-    super::stop_on_ctrl_c()?;
     let (first_row, rows) = place(&mut world, &shard.table, 1, 0)?;
     let data = Dataset::from_table(&shard.table)?;
     let x = match args.standardize {
@@ -260,6 +357,7 @@ pub(crate) fn cv(args: CvArgs, launch: Launch) -> anyhow::Result<ExitCode> {
     use logreg::train::distributed::{place, same_settings, settings_hash};
 
     let (rank, size) = (launch.rank, launch.size);
+    stop_together_on_ctrl_c()?;
     let mut world = join(launch)?;
     let setup = || -> anyhow::Result<_> {
         let folds = super::at_least_one("folds", Some(args.folds))?.unwrap_or(5);
@@ -303,7 +401,6 @@ pub(crate) fn cv(args: CvArgs, launch: Launch) -> anyhow::Result<ExitCode> {
     };
     let (config, shard, hash) = world.agree("setting up", setup().map_err(|e| super::render(&e)))?;
     same_settings(&mut world, hash)?;
-    super::stop_on_ctrl_c()?;
     let (_, rows) = place(&mut world, &shard.table, 1, 0)?;
     let data = Dataset::from_table(&shard.table)?;
     let started = std::time::Instant::now();

@@ -450,6 +450,126 @@ pub fn learn_recipe(path: &Path, format: &Format, spec: &Spec) -> Result<Learned
     Ok(Learned { recipe, rows, dropped })
 }
 
+/// What one shard of a distributed run tells about the recipe ([`survey`]), sent to every rank
+/// and merged in rank order by [`merge_surveys`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Survey {
+    /// The file, named for messages.
+    pub file: String,
+    /// The header's line.
+    pub line: u64,
+    /// The header, in order.
+    pub columns: Vec<String>,
+    /// The label's distinct values in the order first seen (by [`LabelKey::name`]).
+    pub labels: Vec<String>,
+    /// Each feature column's levels in the order first seen (`None` for a number).
+    pub levels: Vec<Option<Vec<String>>>,
+    /// Rows read and kept.
+    pub rows: usize,
+    /// Rows left out by `--missing drop-rows`.
+    pub dropped: usize,
+}
+
+/// One pass over the shard `path` that keeps no rows: its header, label values and levels, every
+/// cell checked as [`read_training`] checks it. A shard of one class (or of no rows) is fine here:
+/// the classes are those of every shard. `--categorical auto` and `--missing median` are refused
+/// (which columns are text, and a median, need every shard's values).
+pub fn survey(path: &Path, format: &Format, spec: &Spec) -> Result<Survey> {
+    let refuse = |name, value: &str, expected| Err(Error::InvalidSetting { name, value: value.into(), expected });
+    if spec.categorical == Categorical::Auto {
+        return refuse("categorical", "auto", "the columns by name when distributed (each shard sees its own cells)");
+    }
+    if spec.missing == Missing::Median {
+        return refuse("missing", "median", "error, mean or drop-rows when distributed (a median needs every value)");
+    }
+    let (file, input) = open(path)?;
+    let mut line = 0;
+    let state = table::read_raw(
+        &file,
+        input,
+        format,
+        |names, at, one_column| {
+            line = at;
+            plan_training(&file, names, at, one_column, spec, false)
+        },
+        |state, row| training_row(state, row, spec),
+    )?;
+    let levels = state
+        .inputs
+        .iter()
+        .map(|(_, store)| match store {
+            Store::Levels { levels, .. } => Some(levels.clone()),
+            _ => None,
+        })
+        .collect();
+    Ok(Survey {
+        file: state.file,
+        line,
+        columns: state.names,
+        labels: state.label_seen.iter().map(LabelKey::name).collect(),
+        levels,
+        rows: state.rows,
+        dropped: state.dropped,
+    })
+}
+
+/// The recipe [`read_training`] learns from the shards' files concatenated in rank order (one
+/// header): every shard must have rank 0's header; the label values in the order first seen over
+/// the ranks (so `Classes::learn` decides as on one file), each categorical column's levels the
+/// union (sorted, as one file's are). Mean imputations are left to be learned on the rows.
+pub fn merge_surveys(surveys: &[Survey], spec: &Spec) -> Result<Recipe> {
+    let first = surveys.first().ok_or_else(|| Error::InvalidSetting {
+        name: "shards",
+        value: "none".into(),
+        expected: "at least one",
+    })?;
+    for (rank, s) in surveys.iter().enumerate() {
+        if s.columns != first.columns {
+            let at = (0..s.columns.len().max(first.columns.len()))
+                .find(|&i| s.columns.get(i) != first.columns.get(i))
+                .unwrap_or_default();
+            let name = |c: &[String]| c.get(at).map_or("none".to_string(), |n| format!("`{}`", shown(n)));
+            return Err(Error::Input {
+                location: format!("{}:{}", s.file, s.line),
+                message: format!(
+                    "rank {rank}'s header differs from rank 0's ({}): column {} is {}, rank 0's {}",
+                    first.file,
+                    at + 1,
+                    name(&s.columns),
+                    name(&first.columns)
+                ),
+            });
+        }
+    }
+    let mut state = plan_training(&first.file, &first.columns, first.line, "", spec, true)?;
+    for s in surveys {
+        for name in &s.labels {
+            let key = LabelKey::of(name);
+            if !state.label_seen.contains(&key) {
+                state.label_seen.push(key);
+            }
+        }
+        for ((_, store), levels) in state.inputs.iter_mut().zip(&s.levels) {
+            for level in levels.iter().flatten() {
+                store.push_level(level.clone());
+            }
+        }
+        state.rows += s.rows;
+        state.dropped += s.dropped;
+    }
+    if state.label_seen.len() > 2 {
+        return Err(Error::Input {
+            location: first.file.clone(),
+            message: format!(
+                "label column `{}` holds {} values over the shards: a distributed run fits two classes",
+                shown(&first.columns[state.label_at]),
+                state.label_seen.len()
+            ),
+        });
+    }
+    Ok(finish_recipe(state, spec)?.0)
+}
+
 fn plan_training(
     file: &str,
     names: &[String],
@@ -1178,6 +1298,47 @@ mod tests {
         let mut f = tempfile::NamedTempFile::new().unwrap();
         std::io::Write::write_all(&mut f, text.as_bytes()).unwrap();
         f
+    }
+
+    /// Shards surveyed apart and merged in rank order give the recipe of their concatenation:
+    /// the label values in the order first seen over the ranks (rank 0 holds one class), the
+    /// union of the levels; a shard with another header is refused naming its rank.
+    #[test]
+    fn merged_surveys_are_the_recipe_of_the_concatenated_shards() {
+        let head = "id,k,x,label\n";
+        let (a, b, c) = ("1,red,0.5,no\n2,,1,no\n", "3,blue,2,yes\n4,green,NA,no\n", "5,red,1,maybe\n");
+        let spec = Spec {
+            categorical: Categorical::Columns(vec!["k".into()]),
+            ids: vec!["id".into()],
+            missing: Missing::Mean,
+            ..Spec::default()
+        };
+        let format = Format::default();
+        let parts = [file(&format!("{head}{a}")), file(&format!("{head}{b}{c}"))];
+        let surveys: Vec<Survey> = parts.iter().map(|f| survey(f.path(), &format, &spec).unwrap()).collect();
+        assert_eq!(surveys[0].labels, ["no"]);
+        assert_eq!(surveys[1].levels, [Some(vec!["blue".to_string(), "green".into(), "red".into()]), None]);
+        // Three label values over the shards: refused, as a distributed run fits two classes.
+        let e = merge_surveys(&surveys, &spec).unwrap_err().to_string();
+        assert!(e.contains("label column `label` holds 3 values over the shards"), "{e}");
+        let (whole, parts) =
+            (file(&format!("{head}{a}{b}")), [file(&format!("{head}{a}")), file(&format!("{head}{b}"))]);
+        let surveys: Vec<Survey> = parts.iter().map(|f| survey(f.path(), &format, &spec).unwrap()).collect();
+        let merged = merge_surveys(&surveys, &spec).unwrap();
+        let one = read_training(whole.path(), &format, &spec).unwrap().recipe;
+        assert_eq!(merged, one);
+        assert_eq!(merged.inputs[0].levels, Some(vec!["blue".to_string(), "green".into(), "red".into()]));
+        assert_eq!(merged.classes, Some(Classes { negative: "no".into(), positive: "yes".into() }));
+        let other = file("id,k,z,label\n9,red,1,yes\n");
+        let mut three = surveys.clone();
+        three.push(survey(other.path(), &format, &spec).unwrap());
+        let e = merge_surveys(&three, &spec).unwrap_err().to_string();
+        assert!(
+            e.contains("rank 2's header differs from rank 0's") && e.contains("column 3 is `z`, rank 0's `x`"),
+            "{e}"
+        );
+        let median = Spec { missing: Missing::Median, ..spec };
+        assert!(survey(whole.path(), &format, &median).is_err());
     }
 
     #[test]

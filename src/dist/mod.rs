@@ -79,7 +79,7 @@ impl Launch {
 #[cfg(feature = "dist")]
 mod world;
 #[cfg(feature = "dist")]
-pub use world::World;
+pub use world::{ask_to_stop, World};
 
 #[cfg(test)]
 mod tests {

@@ -2,6 +2,7 @@
 //! `c10d_shim.cpp`: the one collective the solvers need, a sum of f64 buffers.
 
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::Launch;
@@ -36,6 +37,16 @@ pub struct World {
 
 // SAFETY: the process group is used from one thread at a time (`&mut self` for collectives).
 unsafe impl Send for World {}
+
+/// This rank was asked to stop (its Ctrl-C handler), not yet voted on.
+static ASKED: AtomicBool = AtomicBool::new(false);
+
+/// Asks the world to stop (a signal handler may call it): the request rides on this rank's next
+/// collective, where every rank sets [`crate::interrupt::request`] at once, so that all stop at
+/// the same iteration or epoch instead of one leaving the others waiting in a sum.
+pub fn ask_to_stop() {
+    ASKED.store(true, Ordering::SeqCst);
+}
 
 fn failed(step: &'static str, rank: usize) -> Error {
     // SAFETY: the shim returns a NUL-terminated thread-local string.
@@ -99,6 +110,26 @@ impl World {
         Ok(all.chunks(k.max(1)).map(<[f64]>::to_vec).collect())
     }
 
+    /// Every rank's `bytes` (any lengths), in rank order: the lengths gathered, then one sum in
+    /// which each rank fills its own slot with its bytes (each a small whole f64: exact).
+    pub fn gather_bytes(&mut self, bytes: &[u8]) -> Result<Vec<Vec<u8>>> {
+        let lengths: Vec<usize> = self.gather(&[bytes.len() as f64])?.iter().map(|l| l[0] as usize).collect();
+        let start: usize = lengths[..self.rank()].iter().sum();
+        let mut all = vec![0.0; lengths.iter().sum()];
+        all[start..start + bytes.len()].iter_mut().zip(bytes).for_each(|(a, &b)| *a = f64::from(b));
+        if !all.is_empty() {
+            self.sum(&mut all)?;
+        }
+        let mut at = 0;
+        Ok(lengths
+            .iter()
+            .map(|&k| {
+                at += k;
+                all[at - k..at].iter().map(|&b| b as u8).collect()
+            })
+            .collect())
+    }
+
     /// Whether every rank got here without failing: `local` (this rank's outcome) when all did;
     /// else an error on every rank naming the first rank that failed (its own message on that
     /// rank, which prints it), so that no rank waits on a peer that has stopped.
@@ -118,17 +149,25 @@ impl World {
 
     /// `values` summed element-wise over every process, in place (the same order of additions
     /// on every rank, so every rank ends with the same bits).
+    /// Every sum carries one more value, the ranks' votes to stop ([`ask_to_stop`]).
     pub fn sum(&mut self, values: &mut [f64]) -> Result<()> {
-        let len = i64::try_from(values.len()).expect("a slice length fits i64");
+        let mut buffer = Vec::with_capacity(values.len() + 1);
+        buffer.extend_from_slice(values);
+        buffer.push(f64::from(u8::from(ASKED.load(Ordering::SeqCst))));
+        let len = i64::try_from(buffer.len()).expect("a slice length fits i64");
         let started = std::time::Instant::now();
-        // SAFETY: `values` is a live, exclusive buffer of `len` f64s for the call's duration.
-        let rc = unsafe { logreg_dist_allreduce_sum_f64(self.handle, values.as_mut_ptr(), len) };
+        // SAFETY: `buffer` is a live, exclusive buffer of `len` f64s for the call's duration.
+        let rc = unsafe { logreg_dist_allreduce_sum_f64(self.handle, buffer.as_mut_ptr(), len) };
         self.calls += 1;
         self.seconds += started.elapsed().as_secs_f64();
-        match rc {
-            0 => Ok(()),
-            _ => Err(failed("summing over the processes", self.launch.rank)),
+        if rc != 0 {
+            return Err(failed("summing over the processes", self.launch.rank));
         }
+        values.copy_from_slice(&buffer[..values.len()]);
+        if buffer[values.len()] > 0.0 {
+            crate::interrupt::request();
+        }
+        Ok(())
     }
 }
 
@@ -161,13 +200,15 @@ mod tests {
                         world.sum(&mut v).unwrap();
                         let gathered = world.gather(&[rank as f64, 7.0]).unwrap();
                         assert_eq!(gathered, vec![vec![0.0, 7.0], vec![1.0, 7.0]]);
+                        let mine: &[u8] = if rank == 0 { b"" } else { b"\xffab" };
+                        assert_eq!(world.gather_bytes(mine).unwrap(), vec![b"".to_vec(), b"\xffab".to_vec()]);
                         let e = world.agree("checking", if rank == 1 { Err("bad shard".into()) } else { Ok(()) });
                         let expected = match rank {
                             0 => "rank 0: checking: rank 1 failed (its own line says why); stopping",
                             _ => "rank 1: checking: bad shard",
                         };
                         assert_eq!(e.unwrap_err().to_string(), expected);
-                        assert_eq!(world.communication().0, 3);
+                        assert_eq!(world.communication().0, 5);
                         v
                     })
                 })

@@ -8,6 +8,8 @@ pub mod checkpoint;
 mod config;
 #[cfg(feature = "dist")]
 pub mod distributed;
+#[cfg(feature = "dist")]
+pub mod distributed_csv;
 pub mod fit;
 pub mod fused;
 pub mod gpu;

@@ -459,3 +459,230 @@ fn a_distributed_cv_refits_the_single_process_path() {
         assert_eq!(u == 0.0, v == 0.0, "{a:?} vs {b:?}");
     }
 }
+
+/// The recipe a model file records (its safetensors header's `__metadata__`), as JSON.
+fn model_recipe(model: &Path) -> serde_json::Value {
+    let bytes = std::fs::read(model).unwrap();
+    let len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + len]).unwrap();
+    serde_json::from_str(header["__metadata__"]["recipe"].as_str().unwrap()).unwrap()
+}
+
+/// A raw CSV of `n` rows: a numeric column `a` with missing cells, a numeric `b`, a noise column
+/// `c` (for L1 to zero), a categorical `color` (missing cells too; `amber` only in rows below 60,
+/// `violet` only from row 250), and a text label `y` (`yes`/`no`) from a logistic model.
+fn raw_csv(n: usize) -> Vec<String> {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut uniform = move || {
+        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut rows = vec!["a,b,c,color,y".to_string()];
+    for i in 0..n {
+        let (a, b, c) = (4.0 * uniform() - 2.0, 4.0 * uniform() - 2.0, 4.0 * uniform() - 2.0);
+        let color = match (i, (uniform() * 3.0) as usize) {
+            (i, _) if i % 13 == 5 => "",
+            (i, _) if i < 60 && i % 7 == 0 => "amber",
+            (i, _) if i >= 250 && i % 5 == 0 => "violet",
+            (_, 0) => "red",
+            (_, 1) => "green",
+            _ => "blue",
+        };
+        let shift = match color {
+            "red" => 0.8,
+            "violet" => -1.0,
+            _ => 0.0,
+        };
+        let z = 1.2 * a - 0.7 * b + shift;
+        let y = if uniform() < 1.0 / (1.0 + (-z).exp()) { "yes" } else { "no" };
+        let a = if i % 11 == 3 { "NA".to_string() } else { format!("{a:.4}") };
+        rows.push(format!("{a},{b:.4},{c:.4},{color},{y}"));
+    }
+    rows
+}
+
+/// CSV shards, one per rank (unequal halves of one file, one header each): 2 ranks reach the
+/// single-process model on the whole file — objective within 1e-10 relative, the same zeros, the
+/// same recipe (label classes, the union of the levels, the mean imputation over every row) — and
+/// `predict` reads the raw file through the model's recipe. Shards with different headers are
+/// refused on every rank in one line naming the rank.
+#[test]
+fn csv_shards_reach_the_single_process_model_and_recipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows = raw_csv(400);
+    let cut = 171; // rank 0 never sees `violet`, rank 1 never `amber`
+    let whole = dir.path().join("whole.csv");
+    std::fs::write(&whole, rows.join("\n") + "\n").unwrap();
+    std::fs::write(dir.path().join("part-0.csv"), rows[..=cut].join("\n") + "\n").unwrap();
+    std::fs::write(dir.path().join("part-1.csv"), [&rows[..1], &rows[cut + 1..]].concat().join("\n") + "\n").unwrap();
+    let parts = path(&dir.path().join("part-{rank}.csv"));
+    let (m1, m2) = (dir.path().join("one.safetensors"), dir.path().join("two.safetensors"));
+    let flags = |data: &str, out: &Path, standardize: bool| -> Vec<String> {
+        ["train", "--data", data, "--label", "y", "--categorical", "color", "--missing", "mean"]
+            .into_iter()
+            .chain(["--solver", "newton", "--penalty", "l1", "--lambda", "0.03", "--json", "--out"])
+            .map(String::from)
+            .chain([path(out)])
+            .chain(standardize.then(|| "--standardize".to_string()))
+            .collect()
+    };
+    let zeros = |j: &serde_json::Value| -> Vec<bool> {
+        j["coef"].as_array().unwrap().iter().map(|w| w.as_f64().unwrap() == 0.0).collect()
+    };
+    // With --standardize the objective agrees to 1e-8 (one process keeps torch's f32 column
+    // statistics, the ranks their f64 sums rounded once: an ulp apart, as for `path`).
+    for (standardize, tolerance) in [(true, 1e-8), (false, 1e-10)] {
+        let single = json(&Command::new(bin()).args(flags(&path(&whole), &m1, standardize)).output().unwrap());
+        let args = flags(&parts, &m2, standardize);
+        let spread = json(&torchrun(2, &args.iter().map(String::as_str).collect::<Vec<_>>()));
+        assert_eq!(spread["world_size"], 2);
+        assert_eq!(spread["train"]["rows"], 400);
+        let objective = |j: &serde_json::Value| j["solver"]["objective"].as_f64().unwrap();
+        let (o1, o2) = (objective(&single), objective(&spread));
+        assert!((o1 - o2).abs() <= tolerance * o1, "--standardize {standardize}: {o1} vs {o2}");
+        assert!(zeros(&single).iter().any(|&z| z), "no zero to compare: {}", single["coef"]);
+        assert_eq!(zeros(&spread), zeros(&single), "--standardize {standardize}");
+    }
+    let args = flags(&parts, &m2, false);
+    let recipe = model_recipe(&m2);
+    assert_eq!(recipe, model_recipe(&m1));
+    // Computed here: the levels sorted over both halves, the mean of `a` over all 400 rows.
+    let levels: Vec<&str> =
+        recipe["inputs"][3]["levels"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(levels, ["amber", "blue", "green", "red", "violet"]);
+    let a: Vec<f32> = rows[1..].iter().filter_map(|r| r.split(',').next().unwrap().parse().ok()).collect();
+    let mean = (a.iter().map(|&v| f64::from(v)).sum::<f64>() / a.len() as f64) as f32;
+    assert_eq!(recipe["inputs"][0]["impute"].as_f64().unwrap() as f32, mean);
+    assert_eq!(recipe["classes"]["positive"], "yes");
+    // `predict` on the raw file through each model's recipe: the same probabilities.
+    let predict = |model: &Path| -> Vec<f64> {
+        let out = Command::new(bin()).args(["predict", "--model", &path(model), "--data", &path(&whole)]).output();
+        let out = out.unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out).lines().skip(1).map(|l| l.split(',').next().unwrap().parse().unwrap()).collect()
+    };
+    let (p1, p2) = (predict(&m1), predict(&m2));
+    assert_eq!(p1.len(), 400);
+    assert!(p1.iter().zip(&p2).all(|(u, v)| (u - v).abs() <= 1e-5), "{p1:?} vs {p2:?}");
+    // Rank 1's header names another column: every rank stops, naming rank 1; nothing written.
+    let renamed = std::fs::read_to_string(dir.path().join("part-1.csv")).unwrap().replacen("c,color", "d,color", 1);
+    std::fs::write(dir.path().join("part-1.csv"), renamed).unwrap();
+    std::fs::remove_file(&m2).unwrap();
+    let port = free_port();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let children = (0..2).map(|r| rank(r, 2, port, &args)).collect();
+    each_fails_with_one_line(children, "rank 1's header differs from rank 0's");
+    assert!(!m2.exists());
+    // A median needs every rank's values: refused in one line.
+    let median: Vec<&str> = args.iter().map(|a| if *a == "mean" { "median" } else { a }).collect();
+    let port = free_port();
+    let children = (0..2).map(|r| rank(r, 2, port, &median)).collect();
+    each_fails_with_one_line(children, "--missing median does not apply to a distributed run");
+}
+
+/// Waits for `child` at most `limit`: its output, or a panic naming `what` (the child killed).
+fn wait_within(mut child: Child, limit: Duration, what: &str) -> Output {
+    let deadline = Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{what} did not end within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Waits until `file` exists (a run is under way), at most a minute.
+fn wait_for_file(file: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !file.exists() {
+        assert!(Instant::now() < deadline, "{} never appeared", file.display());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn interrupt(pid: u32) {
+    assert!(Command::new("kill").args(["-INT", &pid.to_string()]).status().unwrap().success());
+}
+
+/// Ctrl-C (SIGINT) to one rank of a 2-rank SGD run with checkpoints, mid-run: the stop is voted
+/// on in the next sum, so both ranks end at the same epoch within 60 s, each with one line and
+/// exit code 130, no model written, and the checkpoint intact (2 ranks resume from it). The same
+/// through the launcher: torchrun passes SIGINT on to its ranks, which end as one.
+#[test]
+fn ctrl_c_to_one_rank_or_to_the_launcher_stops_every_rank() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = make_data(dir.path(), 2_000, 5);
+    let (out, ckpt) = (dir.path().join("m.safetensors"), dir.path().join("run.ckpt"));
+    let args: Vec<String> = ["train", "--data", &path(&x), "--labels", &path(&y), "--solver", "sgd", "--lr", "0.01"]
+        .into_iter()
+        .chain(["--epochs", "10000000", "--checkpoint-every", "5", "--checkpoint", &path(&ckpt), "--out", &path(&out)])
+        .map(String::from)
+        .collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let resumes = || {
+        // Two ranks resume the checkpoint and run 1 epoch past it.
+        let text = std::fs::read_to_string(&ckpt).unwrap();
+        let epoch = serde_json::from_str::<serde_json::Value>(&text).unwrap()["state"]["epoch"].as_u64().unwrap();
+        let mut more: Vec<String> =
+            args.iter().map(|&a| if a == "10000000" { (epoch + 1).to_string() } else { a.to_string() }).collect();
+        more.extend(["--resume".into(), path(&ckpt)]);
+        let more: Vec<&str> = more.iter().map(String::as_str).collect();
+        let port = free_port();
+        let ranks: Vec<Child> = (0..2).map(|r| rank(r, 2, port, &more)).collect();
+        for (r, child) in ranks.into_iter().enumerate() {
+            let o = wait_within(child, Duration::from_secs(60), "the resumed rank");
+            assert!(o.status.success(), "rank {r}: {}", stderr(&o));
+        }
+        assert!(out.exists());
+        std::fs::remove_file(&out).unwrap();
+    };
+    // SIGINT to rank 1 (rank 0 writes the checkpoint).
+    let port = free_port();
+    let mut ranks: Vec<Child> = (0..2).map(|r| rank(r, 2, port, &args)).collect();
+    for child in &mut ranks {
+        crate::data_cli::wait_for_sigint_handler(child, &args);
+    }
+    wait_for_file(&ckpt);
+    std::thread::sleep(Duration::from_millis(300));
+    interrupt(ranks[1].id());
+    let sent = Instant::now();
+    let outs: Vec<Output> = ranks.into_iter().map(|c| wait_within(c, Duration::from_secs(60), "a rank")).collect();
+    assert!(sent.elapsed() < Duration::from_secs(60), "{:?}", sent.elapsed());
+    let errs: Vec<String> = outs.iter().map(stderr).collect();
+    for (r, (o, e)) in outs.iter().zip(&errs).enumerate() {
+        assert_eq!(o.status.code(), Some(130), "rank {r}: {e}");
+        assert_eq!(e.lines().count(), 1, "rank {r}: {e}");
+    }
+    // Both stopped at the same epoch; rank 0 names the checkpoint to resume.
+    let at = |e: &str| e.split("interrupted at epoch ").nth(1).and_then(|t| t.split(';').next()).map(String::from);
+    assert!(errs[1].starts_with("error: rank 1: interrupted at epoch "), "{}", errs[1]);
+    assert_eq!(at(&errs[0]), at(&errs[1]), "{errs:?}");
+    assert!(errs[0].contains("resume with") && errs[0].contains("--resume"), "{}", errs[0]);
+    assert!(!out.exists());
+    resumes();
+    // SIGINT to the launcher.
+    std::fs::remove_file(&ckpt).unwrap();
+    let port = free_port().to_string();
+    let launcher = Command::new(crate::python())
+        .args(["-m", "torch.distributed.run", "--no-python", "--nnodes", "1", "--nproc-per-node", "2"])
+        .args(["--master-addr", "127.0.0.1", "--master-port", &port])
+        .arg(bin())
+        .args(&args)
+        .env("LOGREG_DIST_TIMEOUT", "30")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_file(&ckpt);
+    std::thread::sleep(Duration::from_millis(300));
+    interrupt(launcher.id());
+    let o = wait_within(launcher, Duration::from_secs(60), "torchrun");
+    let err = stderr(&o);
+    assert!(!o.status.success(), "{err}");
+    let lines: Vec<&str> = err.lines().filter(|l| l.contains("interrupted at epoch")).collect();
+    assert_eq!(lines.len(), 2, "one line from each rank: {err}");
+    assert!(!out.exists());
+    resumes();
+}
