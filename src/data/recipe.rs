@@ -482,7 +482,7 @@ pub fn survey(path: &Path, format: &Format, spec: &Spec) -> Result<Survey> {
     if spec.missing == Missing::Median {
         return refuse("missing", "median", "error, mean or drop-rows when distributed (a median needs every value)");
     }
-    let (file, input) = open(path)?;
+    let (file, input) = crate::data::table::open_input(path)?;
     let mut line = 0;
     let state = table::read_raw(
         &file,
