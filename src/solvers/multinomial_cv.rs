@@ -152,7 +152,7 @@ pub fn cross_validate_folds(
         work[f % jobs].push((f, x.shallow_clone()));
     }
     let lambdas_ref = &lambdas;
-    let results: Vec<Result<Vec<(usize, Vec<(f64, f64)>)>>> = std::thread::scope(|scope| {
+    let results: Vec<Result<Vec<FoldScores>>> = std::thread::scope(|scope| {
         let handles: Vec<_> = work
             .into_iter()
             .map(|items| {
@@ -199,6 +199,9 @@ pub fn cross_validate_folds(
     let one_se = (0..=best).find(|&i| points[i].log_loss_mean <= limit).unwrap_or(best);
     Ok(MulticlassCvResult { points, fold_scores, best, one_se, fold_sizes, full, standardizer })
 }
+
+/// A fold's number and its held-out (log-loss, accuracy) at each λ.
+type FoldScores = (usize, Vec<(f64, f64)>);
 
 /// Fold `f`'s held-out scores at each λ: the path on the other folds' rows, warm-started.
 #[allow(clippy::too_many_arguments)]
