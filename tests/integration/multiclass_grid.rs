@@ -259,6 +259,35 @@ fn cv_matches_a_brute_force_loop_of_train_and_evaluate() {
     assert_eq!(predicted.lines().count(), lines.len());
 }
 
+/// cv on `.npy` arrays is cv on the CSV file; `--select one-se` writes the 1-SE λ's model.
+#[test]
+fn cv_of_npy_data_is_the_csv_cv_and_one_se_is_chosen_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(WINE).unwrap();
+    let rows: Vec<Vec<f64>> =
+        text.lines().skip(1).map(|l| l.split(',').map(|c| c.parse().unwrap()).collect()).collect();
+    let x: Vec<f32> = rows.iter().flat_map(|r| r[..13].iter().map(|&v| v as f32)).collect();
+    let y: Vec<f32> = rows.iter().map(|r| r[13] as f32).collect();
+    let (xp, yp) = (dir.path().join("x.npy"), dir.path().join("y.npy"));
+    write_npy(&xp, &x, &[rows.len(), 13]);
+    write_npy(&yp, &y, &[rows.len()]);
+    let model = dir.path().join("m.st");
+    let common = ["--standardize", "--n-lambdas", "6", "--folds", "4", "--out", model.to_str().unwrap()];
+    let mut a = vec!["cv", "--data", WINE, "--label", "class", "--select", "one-se"];
+    a.extend(common);
+    let from_csv = json(&a);
+    let mut b = vec!["cv", "--data", xp.to_str().unwrap(), "--labels", yp.to_str().unwrap()];
+    b.extend(common);
+    let from_npy = json(&b);
+    assert_eq!(from_csv["fold_sizes"], from_npy["fold_sizes"]);
+    for (p, q) in from_csv["points"].as_array().unwrap().iter().zip(from_npy["points"].as_array().unwrap()) {
+        assert_eq!(p["lambda"], q["lambda"]);
+        assert!((f(&p["log_loss_mean"]) - f(&q["log_loss_mean"])).abs() <= 1e-9, "{p} vs {q}");
+    }
+    assert_eq!(from_csv["chosen"], from_csv["one_se"]);
+    assert_eq!(from_npy["chosen"], from_npy["best"]);
+}
+
 #[test]
 fn cv_text_reports_accuracy_and_writes_its_csv() {
     let dir = tempfile::tempdir().unwrap();
