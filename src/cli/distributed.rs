@@ -303,6 +303,7 @@ pub(crate) fn path(args: PathArgs, launch: Launch) -> anyhow::Result<ExitCode> {
             (args.input.label.is_some(), "--label"),
             (args.sparse.format.is_some() || args.sparse.n_features.is_some(), "--format/--n-features"),
             (args.device == logreg::device::DeviceChoice::Cuda, "--device cuda"),
+            (args.classes.first_given().is_some(), "--multi-class/--sample-weight/--class-weight"),
         ];
         if let Some((_, flag)) = refused.iter().find(|(given, _)| *given) {
             bail!("{flag} does not apply to a distributed run yet (newton or fista on .npy shards, on the CPU)");
@@ -371,6 +372,7 @@ pub(crate) fn cv(args: CvArgs, launch: Launch) -> anyhow::Result<ExitCode> {
             (args.device == logreg::device::DeviceChoice::Cuda, "--device cuda"),
             (args.jobs.is_some(), "--jobs"),
             (args.batch_folds == super::grid::BatchFolds::On, "--batch-folds on"),
+            (args.classes.first_given().is_some(), "--multi-class/--sample-weight/--class-weight"),
         ];
         if let Some((_, flag)) = refused.iter().find(|(given, _)| *given) {
             bail!("{flag} does not apply to a distributed cv (newton or fista on .npy shards, on the CPU, one fold at a time)");

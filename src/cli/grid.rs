@@ -17,7 +17,9 @@ use logreg::solvers::{SolverConfig, SolverKind};
 use logreg::data::recipe::Recipe;
 use logreg::data::table::Table;
 
+use super::grid_multiclass::{npy_multiclass, ClassArgs, MultiTable};
 use super::input::{InputArgs, RecipeArgs};
+use super::multiclass::weight_column;
 use super::sparse::{check_width, grid_solver, is_sparse_input, read_input, SparseFlags, EXACT_BYTES_PER_FEATURE};
 use super::{at_least_one, resolve_device, stop_on_ctrl_c};
 
@@ -76,7 +78,8 @@ pub(crate) struct PathArgs {
     /// Where to compute: auto = CUDA when there is a usable GPU, else the CPU.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     pub(crate) device: DeviceChoice,
-    /// Also write the path as CSV: lambda, nonzero, objective, intercept, then one column per feature.
+    /// Also write the path as CSV: lambda, nonzero, objective, intercept, then one column per feature
+    /// (three or more classes: an intercept per class, then a column per class and feature).
     #[arg(long)]
     pub(crate) csv: Option<PathBuf>,
     /// Draw the coefficients against log10 λ to this PNG file.
@@ -85,6 +88,9 @@ pub(crate) struct PathArgs {
     /// --format and --n-features for sparse --data.
     #[command(flatten)]
     pub(crate) sparse: Box<SparseFlags>,
+    /// --multi-class, --sample-weight and --class-weight (three or more classes).
+    #[command(flatten)]
+    pub(crate) classes: ClassArgs,
 }
 
 #[derive(Args)]
@@ -123,12 +129,16 @@ pub(crate) struct CvArgs {
     /// Where to write the model refitted on all rows (safetensors).
     #[arg(long, default_value = "model.safetensors")]
     pub(crate) out: PathBuf,
-    /// Also write the table as CSV: lambda, nonzero, log-loss mean/std/se, AUC mean/std.
+    /// Also write the table as CSV: lambda, nonzero, log-loss mean/std/se, AUC mean/std (accuracy
+    /// mean/std with three or more classes).
     #[arg(long)]
     pub(crate) csv: Option<PathBuf>,
     /// --format and --n-features for sparse --data.
     #[command(flatten)]
     pub(crate) sparse: Box<SparseFlags>,
+    /// --multi-class, --sample-weight and --class-weight (three or more classes).
+    #[command(flatten)]
+    pub(crate) classes: ClassArgs,
 }
 
 /// `--batch-folds`.
@@ -146,18 +156,22 @@ pub(crate) enum Select {
     OneSe,
 }
 
+/// What `path` and `cv` read: a table of two classes (and its recipe, none when plain), or of
+/// three or more.
+enum Loaded {
+    Binary(Table, Option<Recipe>),
+    Multi(MultiTable),
+}
+
 /// The table for `path` and `cv`, read through the recipe flags as `train` reads it. Missing
 /// cells are filled with all rows' means or medians: both commands fit on all rows (cv's folds
 /// share the fills, as they share the λ grid). A plain recipe is none (a version 1 model).
-fn load_table(input: &InputArgs, flags: &RecipeArgs) -> anyhow::Result<(Table, Option<Recipe>)> {
-    let (mut table, mut recipe, dropped) = input.load_recipe(flags)?;
-    if let Some(classes) = recipe.as_ref().and_then(|r| r.class_names.as_ref()) {
-        bail!(
-            "label column `{}` holds {} classes: `path` and `cv` fit two (train a multiclass model with `logreg train`)",
-            table.label_name.as_deref().unwrap_or_default(),
-            classes.len()
-        );
+fn load_table(input: &InputArgs, flags: &RecipeArgs, classes: &ClassArgs) -> anyhow::Result<Loaded> {
+    if let Some(multi) = npy_multiclass(input, flags, classes)? {
+        return Ok(Loaded::Multi(multi));
     }
+    let column = weight_column(classes.sample_weight.as_deref());
+    let (mut table, mut recipe, dropped, weights) = input.load_weighted(flags, column)?;
     if dropped > 0 {
         warnln!(
             "note: --missing drop-rows left out {dropped} of {} rows (a missing cell in each)",
@@ -167,7 +181,21 @@ fn load_table(input: &InputArgs, flags: &RecipeArgs) -> anyhow::Result<(Table, O
     if let Some(r) = recipe.as_mut() {
         r.impute(&input.data.display().to_string(), &mut [&mut table.features])?;
     }
-    Ok((table, recipe.filter(|r| !r.is_plain())))
+    if let Some(names) = recipe.as_ref().and_then(|r| r.class_names.clone()) {
+        return Ok(Loaded::Multi(MultiTable::new(table, recipe, names, weights, classes)?));
+    }
+    classes.refuse_for_two()?;
+    Ok(Loaded::Binary(table, recipe.filter(|r| !r.is_plain())))
+}
+
+/// Sparse `--data` holds two classes (its reader refuses other labels): the class flags do not apply.
+fn refuse_class_flags(classes: &ClassArgs) -> anyhow::Result<()> {
+    match classes.first_given() {
+        Some(flag) => {
+            bail!("{flag} applies to CSV and .npy --data with three or more classes; sparse --data holds two")
+        }
+        None => Ok(()),
+    }
 }
 
 /// The solver `path` and `cv` use: newton-cd for sparse `--data` (after its checks), else `--solver`
@@ -197,6 +225,7 @@ pub(crate) fn path(args: PathArgs) -> anyhow::Result<ExitCode> {
     args.input.check_outputs(&outputs)?;
     let mut shape = None;
     let (points, names) = if sparse {
+        refuse_class_flags(&args.classes)?;
         let data = read_input(&args.input, &args.sparse)?;
         check_width(&data.source, data.x.cols(), EXACT_BYTES_PER_FEATURE)?;
         stop_on_ctrl_c()?;
@@ -204,7 +233,10 @@ pub(crate) fn path(args: PathArgs) -> anyhow::Result<ExitCode> {
         (sparse_path(&data.x, &data.labels, &config)?, feature_names(data.x.cols()))
     } else {
         let device = resolve_device(args.device)?;
-        let (table, _) = load_table(&args.input, &args.recipe)?;
+        let table = match load_table(&args.input, &args.recipe, &args.classes)? {
+            Loaded::Multi(m) => return super::grid_multiclass::path(&args, config, m, device),
+            Loaded::Binary(table, _) => table,
+        };
         stop_on_ctrl_c()?;
         let data = Dataset::from_table(&table)?;
         let x = if args.standardize { Standardizer::fit(&data.x)?.apply(&data.x)? } else { data.x };
@@ -292,6 +324,7 @@ pub(crate) fn cv(args: CvArgs) -> anyhow::Result<ExitCode> {
     config.validate()?;
     let (r, rows, names, label_name, recipe, fit_seconds);
     if sparse {
+        refuse_class_flags(&args.classes)?;
         let data = read_input(&args.input, &args.sparse)?;
         check_width(&data.source, data.x.cols(), EXACT_BYTES_PER_FEATURE)?;
         stop_on_ctrl_c()?;
@@ -300,7 +333,10 @@ pub(crate) fn cv(args: CvArgs) -> anyhow::Result<ExitCode> {
         fit_seconds = started.elapsed().as_secs_f64();
         (rows, names, label_name, recipe) = (data.x.rows(), feature_names(data.x.cols()), "y".to_string(), None);
     } else {
-        let (table, table_recipe) = load_table(&args.input, &args.recipe)?;
+        let (table, table_recipe) = match load_table(&args.input, &args.recipe, &args.classes)? {
+            Loaded::Multi(m) => return super::grid_multiclass::cv(&args, config, m, device),
+            Loaded::Binary(table, recipe) => (table, recipe),
+        };
         stop_on_ctrl_c()?;
         let data = Dataset::from_table(&table)?;
         let started = std::time::Instant::now();

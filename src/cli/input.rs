@@ -392,15 +392,9 @@ impl RecipeArgs {
 
 impl InputArgs {
     /// The CSV `--data` read as `recipe` asks (a .npy `--data` takes none of its flags and reads as
-    /// [`InputArgs::load`]: then no recipe).
-    /// Returns the table, its recipe and the rows `--missing drop-rows` left out.
-    pub(crate) fn load_recipe(&self, recipe: &RecipeArgs) -> anyhow::Result<(Table, Option<Recipe>, usize)> {
-        let (table, recipe, dropped, _) = self.load_weighted(recipe, None)?;
-        Ok((table, recipe, dropped))
-    }
-
-    /// As [`Self::load_recipe`], reading the CSV column `weight` as sample weights (one per row
-    /// kept), never as a feature.
+    /// [`InputArgs::load`]: then no recipe), the CSV column `weight` read as sample weights (one
+    /// per row kept), never as a feature. Returns the table, its recipe, the rows `--missing
+    /// drop-rows` left out and the weights.
     pub(crate) fn load_weighted(&self, recipe: &RecipeArgs, weight: Option<&str>) -> anyhow::Result<WeightedTable> {
         if is_npy(&self.data) {
             if let Some(flag) = recipe.first_given() {

@@ -71,6 +71,7 @@ macro_rules! warnln {
 pub(crate) mod convert;
 pub(crate) mod distributed;
 pub(crate) mod grid;
+pub(crate) mod grid_multiclass;
 pub(crate) mod input;
 pub(crate) mod multiclass;
 pub(crate) mod score;

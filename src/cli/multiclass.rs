@@ -271,7 +271,7 @@ fn finish(
 }
 
 /// A weight error named by its flag.
-fn weight_flags(e: logreg::Error) -> anyhow::Error {
+pub(crate) fn weight_flags(e: logreg::Error) -> anyhow::Error {
     let flag = match &e {
         logreg::Error::InvalidWeights { name: "class_weight", .. } => "--class-weight",
         logreg::Error::InvalidWeights { .. } => "--sample-weight",
@@ -281,7 +281,7 @@ fn weight_flags(e: logreg::Error) -> anyhow::Error {
 }
 
 /// A class name as JSON: a number when it is one, else text.
-fn class_json(name: &str) -> serde_json::Value {
+pub(crate) fn class_json(name: &str) -> serde_json::Value {
     match LabelKey::of(name) {
         LabelKey::Number(v) if v.fract() == 0.0 && v.abs() < 9e15 => (v as i64).into(),
         LabelKey::Number(v) => v.into(),
@@ -290,7 +290,7 @@ fn class_json(name: &str) -> serde_json::Value {
 }
 
 /// `text` as a CSV cell: quoted when it holds a comma, a quote or a line break.
-fn csv_cell(text: &str) -> String {
+pub(crate) fn csv_cell(text: &str) -> String {
     if text.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", text.replace('"', "\"\""))
     } else {

@@ -24,6 +24,8 @@ pub mod cv;
 pub mod distributed;
 mod folds;
 pub mod multinomial;
+pub mod multinomial_cv;
+pub mod multinomial_path;
 pub mod newton_cd;
 pub mod path;
 mod screen;

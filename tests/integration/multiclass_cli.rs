@@ -394,7 +394,10 @@ fn bad_weights_and_flags_are_one_line_errors() {
         (vec!["evaluate", "--model", m, "--data", WINE, "--threshold", "0.3"], "--threshold applies to two classes"),
         (vec!["evaluate", "--model", m, "--data", WINE, "--sample-weight", "w"], "no --sample-weight column `w`"),
         (vec!["evaluate", "--model", m, "--data", &zero, "--sample-weight", "w"], "every weight is zero"),
-        (vec!["cv", "--data", WINE], "holds 3 classes: `path` and `cv` fit two"),
+        (
+            vec!["cv", "--data", WINE, "--multi-class", "ovr", "--out", m],
+            "--multi-class ovr: `path` and `cv` fit the multinomial model",
+        ),
     ] {
         refused(d, &args, expected);
         assert_eq!(files_in(d), before);
