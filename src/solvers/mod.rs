@@ -221,6 +221,13 @@ pub(crate) trait Objective {
     fn reuse_hessian(&self) -> bool {
         false
     }
+    /// The proximal Newton step for the L1 model (`h` row-major, `g` the gradient at `theta`);
+    /// `optimality` is the optimality measure at `theta`, for a problem that solves the step only
+    /// as exactly as the outer iteration needs. The default is [`lasso_step`], to 1e-12.
+    fn proximal_step(&self, h: &[f64], g: &[f64], theta: &[f64], mask: &[f64], optimality: f64) -> Vec<f64> {
+        let _ = optimality;
+        lasso_step(h, g, theta, mask, self.l1())
+    }
     /// 1 for penalized coordinates, 0 for the others.
     fn mask(&self) -> &Tensor;
     /// λ₁.
@@ -698,7 +705,7 @@ pub(crate) fn newton(
             let h = numbers.as_deref().unwrap_or_default();
             let g = Vec::<f64>::try_from(grad.f_to_device(Device::Cpu)?)?;
             let t = Vec::<f64>::try_from(theta.f_to_device(Device::Cpu)?)?;
-            let step = lasso_step(h, &g, &t, &mask, s.l1());
+            let step = s.proximal_step(h, &g, &t, &mask, optimality * start);
             Tensor::f_from_slice(&step)?.f_to_device(device)?
         };
         // Armijo on F along the direction: F(θ + tΔ) ≤ F(θ) + σ·t·D, D = ∇f·Δ + λ₁(‖θ+Δ‖₁ − ‖θ‖₁).

@@ -23,8 +23,8 @@
 //! The Newton Hessian is the (d+1)·K block matrix Σᵢ sᵢ(diag(pᵢ) − pᵢpᵢᵀ) ⊗ x̃ᵢx̃ᵢᵀ / N (x̃ = [x; 1]),
 //! from every k-th row past 2·[`HESSIAN_ROWS`] rows and in f32 for f32 input, as in the
 //! binary solver (at θ = 0 a Kronecker product); Newton keeps it over iterations while they
-//! converge fast enough, as it costs tens of gradients. Its L1 subproblem goes by coordinate
-//! descent. The stopping rule is the binary solvers': the
+//! converge fast enough, as it costs tens of gradients. Its L1 subproblem goes by active-set
+//! coordinate descent, only as exactly as the outer iteration needs. The stopping rule is the binary solvers': the
 //! proximal-gradient mapping's norm relative to its value at zero.
 
 use std::cell::Cell;
@@ -186,6 +186,11 @@ pub fn objective(
 /// The data and penalty; θ = [W | b] flattened row-major, `[K·(d+1)]`.
 struct Softmax {
     x: Tensor,
+    /// Xᵀ made contiguous: the gradient's Xᵀ·R reads it about twice as fast as Rᵀ·X reads X
+    /// (measured at 100k × 100, 10 classes), for a second copy of X.
+    x_t: Tensor,
+    /// ∇f at θ = 0, once computed: the reference measure and Newton's start both need it.
+    zero_grad: std::cell::RefCell<Option<Tensor>>,
     /// X̃ = [X | 1] for the Hessian, every `hessian_stride`-th row in the Hessian's precision,
     /// and its transpose made contiguous: both built once, for Newton only.
     x_hessian: Option<(Tensor, Tensor)>,
@@ -269,7 +274,9 @@ impl Softmax {
             }
         }
         Ok(Self {
+            x_t: x64.f_tr()?.f_contiguous()?,
             x: x64,
+            zero_grad: std::cell::RefCell::new(None),
             x_hessian,
             hessian_stride,
             onehot,
@@ -311,13 +318,16 @@ impl Softmax {
     }
 
     /// The fit from where the solver stopped: free columns centred over the classes (F is
-    /// unchanged), F recomputed there.
+    /// unchanged, so it is the solver's last F rather than one more pass over X).
     fn finish(&self, outcome: Outcome) -> Result<MultinomialFit> {
         let Outcome { theta, iterations, converged, objectives, optimality } = outcome;
         let free = Tensor::f_from_slice(&self.free_columns())?.f_to_device(theta.device())?;
         let m = self.matrix(&theta)?;
         let centred = m.f_sub(&m.f_mean_dim(&[0i64][..], true, Kind::Double)?.f_mul(&free)?)?.f_reshape([-1])?;
-        let objective = self.value(&centred)? + self.nonsmooth(&centred)?;
+        let objective = match objectives.last() {
+            Some(&f) => f,
+            None => self.value(&centred)? + self.nonsmooth(&centred)?,
+        };
         let all = Vec::<f64>::try_from(centred.f_to_device(Device::Cpu)?)?;
         let (d, k) = (self.d as usize, self.k as usize);
         let mut coef = Vec::with_capacity(k * d);
@@ -345,6 +355,10 @@ impl Softmax {
 impl Objective for Softmax {
     /// Z = X·Wᵀ + b, `[n, K]`.
     fn scores(&self, theta: &Tensor) -> Result<Tensor> {
+        if theta.f_abs()?.f_max()?.f_double_value(&[])? == 0.0 {
+            // θ = 0 (every solve's start): no pass over X.
+            return Ok(Tensor::f_zeros([self.x.size()[0], self.k], (Kind::Double, self.x.device()))?);
+        }
         self.passes.set(self.passes.get() + 1);
         let m = self.matrix(theta)?;
         let w = m.f_narrow(1, 0, self.d)?;
@@ -368,15 +382,26 @@ impl Objective for Softmax {
 
     /// [Rᵀ·X | Rᵀ·1]/N + 2λ₂·m⊙θ with R = s⊙(softmax(Z) − Y).
     fn grad_at(&self, z: &Tensor, masked: &Tensor) -> Result<Tensor> {
+        let at_zero =
+            masked.f_abs()?.f_max()?.f_double_value(&[])? == 0.0 && z.f_abs()?.f_max()?.f_double_value(&[])? == 0.0;
+        if at_zero {
+            if let Some(g) = self.zero_grad.borrow().as_ref() {
+                return Ok(g.shallow_clone());
+            }
+        }
         let mut residual = z.f_softmax(1, Kind::Double)?.f_sub(&self.onehot)?;
         if let Some(w) = &self.weights {
             residual = residual.f_mul(&w.f_unsqueeze(1)?)?;
         }
         self.passes.set(self.passes.get() + 1);
-        let gw = residual.f_tr()?.f_mm(&self.x)?;
+        let gw = self.x_t.f_mm(&residual)?.f_tr()?;
         let gb = residual.f_sum_dim_intlist(&[0i64][..], false, Kind::Double)?.f_unsqueeze(1)?;
         let grad = Tensor::f_cat(&[gw, gb], 1)?.f_reshape([-1])?;
-        Ok(grad.f_div_scalar(self.n)?.f_add(&masked.f_mul_scalar(2.0 * self.problem.l2)?)?)
+        let grad = grad.f_div_scalar(self.n)?.f_add(&masked.f_mul_scalar(2.0 * self.problem.l2)?)?;
+        if at_zero {
+            *self.zero_grad.borrow_mut() = Some(grad.shallow_clone());
+        }
+        Ok(grad)
     }
 
     /// Σᵢ sᵢ(diag(pᵢ) − pᵢpᵢᵀ) ⊗ x̃ᵢx̃ᵢᵀ / m over the Hessian's m rows, + 2λ₂ diag(mask). Block
@@ -461,6 +486,12 @@ impl Objective for Softmax {
         true
     }
 
+    /// By [`active_lasso_step`], to a tenth of the outer optimality measure: the step need only
+    /// be as exact as the iterate it improves (newGLMNET's inner stopping rule).
+    fn proximal_step(&self, h: &[f64], g: &[f64], theta: &[f64], mask: &[f64], optimality: f64) -> Vec<f64> {
+        active_lasso_step(h, g, theta, mask, self.problem.l1, INNER_TOLERANCE * optimality)
+    }
+
     fn mask(&self) -> &Tensor {
         &self.mask
     }
@@ -468,6 +499,63 @@ impl Objective for Softmax {
     fn l1(&self) -> f64 {
         self.problem.l1
     }
+}
+
+/// The proximal Newton step's model is solved to this fraction of the outer optimality measure.
+const INNER_TOLERANCE: f64 = 0.1;
+
+/// Δ = argmin g·Δ + ½ΔᵀHΔ + λ₁‖m⊙(θ+Δ)‖₁ by coordinate descent with H·Δ kept up to date (`h`
+/// symmetric, row-major: a coordinate's update reads its row), the active-set way of glmnet:
+/// sweeps over the coordinates that are non-zero or unpenalized until they settle, then one
+/// sweep over all of them, which may let others in. It stops once a full sweep finds the
+/// model's optimality measure (‖(θ+Δ) − prox(θ+Δ − ∇q)‖, ∇q = g + HΔ, as the outer one) at
+/// most `tolerance`, measured coordinate by coordinate as the sweep goes.
+pub(crate) fn active_lasso_step(
+    h: &[f64],
+    g: &[f64],
+    theta: &[f64],
+    mask: &[f64],
+    l1: f64,
+    tolerance: f64,
+) -> Vec<f64> {
+    let p = g.len();
+    let mut delta = vec![0.0; p];
+    let mut hd = vec![0.0; p];
+    // Coordinate j's update; returns its prox residual, squared, before the update.
+    let update = |j: usize, delta: &mut [f64], hd: &mut [f64]| -> f64 {
+        let row = &h[j * p..(j + 1) * p];
+        let hjj = row[j].max(1e-12);
+        let current = theta[j] + delta[j];
+        let grad = g[j] + hd[j];
+        let threshold = l1 * mask[j];
+        let v = current - grad;
+        let residual = current - v.signum() * (v.abs() - threshold).max(0.0);
+        let moved = current - grad / hjj;
+        let next = moved.signum() * (moved.abs() - threshold / hjj).max(0.0);
+        let change = next - current;
+        if change != 0.0 {
+            delta[j] += change;
+            for (v, hk) in hd.iter_mut().zip(row) {
+                *v += change * hk;
+            }
+        }
+        residual * residual
+    };
+    for _round in 0..1_000 {
+        let full: f64 = (0..p).map(|j| update(j, &mut delta, &mut hd)).sum();
+        if full.sqrt() <= tolerance {
+            break;
+        }
+        let active: Vec<usize> = (0..p).filter(|&j| mask[j] == 0.0 || theta[j] + delta[j] != 0.0).collect();
+        for _sweep in 0..10_000 {
+            let before = delta.clone();
+            let residual: f64 = active.iter().map(|&j| update(j, &mut delta, &mut hd)).sum();
+            if residual.sqrt() <= 0.5 * tolerance || delta == before {
+                break;
+            }
+        }
+    }
+    delta
 }
 
 #[cfg(test)]
@@ -616,6 +704,38 @@ mod tests {
         assert!(a.converged && b.converged, "{} {}", a.iterations, b.iterations);
         assert!((a.objective - b.objective).abs() <= 1e-10 * b.objective, "{} vs {}", a.objective, b.objective);
         assert!(kkt(&x, &y, None, p, &a) < 1e-7);
+    }
+
+    #[test]
+    fn the_active_set_step_meets_its_models_optimality_conditions() {
+        // A random positive definite H (12 coordinates, the last unpenalized) from a non-zero θ:
+        // at Δ, ∇q = g + HΔ is 0 on unpenalized or non-zero coordinates (with λ₁·sign) and at
+        // most λ₁ at zeros; it is also the step the plain coordinate descent finds.
+        let p = 12;
+        let a = with_seed(7, || Tensor::randn([p, p], (Kind::Double, Device::Cpu)));
+        let h = Vec::<f64>::try_from(a.mm(&a.tr()).reshape([-1])).unwrap();
+        let g = Vec::<f64>::try_from(with_seed(8, || Tensor::randn([p], (Kind::Double, Device::Cpu)))).unwrap();
+        let theta: Vec<f64> = (0..p).map(|j| if j % 3 == 0 { 0.0 } else { 0.1 * j as f64 - 0.5 }).collect();
+        let mut mask = vec![1.0; p as usize];
+        mask[11] = 0.0;
+        let l1 = 0.8;
+        let delta = active_lasso_step(&h, &g, &theta, &mask, l1, 1e-13);
+        let p = p as usize;
+        let mut zeros = 0;
+        for j in 0..p {
+            let grad = g[j] + (0..p).map(|k| h[j * p + k] * delta[k]).sum::<f64>();
+            let t = theta[j] + delta[j];
+            let violation = if t == 0.0 && mask[j] > 0.0 {
+                zeros += 1;
+                (grad.abs() - l1).max(0.0)
+            } else {
+                (grad + l1 * mask[j] * t.signum()).abs()
+            };
+            assert!(violation < 1e-10, "coordinate {j}: {violation}");
+        }
+        assert!(zeros > 0, "no zeros in {delta:?}");
+        let plain = crate::solvers::lasso_step(&h, &g, &theta, &mask, l1);
+        assert!(delta.iter().zip(&plain).all(|(a, b)| (a - b).abs() < 1e-9), "{delta:?} vs {plain:?}");
     }
 
     #[test]
