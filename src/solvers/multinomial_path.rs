@@ -200,12 +200,15 @@ mod tests {
                 ratio: 1e-2,
                 alpha,
                 kind,
-                solver: SolverConfig { tol: 1e-10, max_iter: None },
+                // 1e-9: with the step solved to a tenth of the outer measure, one weighted elastic-net
+                // point stalls at 6e-10, where F's rounding hides any further decrease.
+                solver: SolverConfig { tol: 1e-9, max_iter: None },
             };
             let w = weighted.then_some(w.as_slice());
             let points = path(&x, &labels, 3, w, &config).unwrap();
             assert_eq!(points.len(), 8);
-            assert!(points.iter().all(|p| p.converged));
+            let steps: Vec<_> = points.iter().map(|p| (p.converged, p.iterations)).collect();
+            assert!(points.iter().all(|p| p.converged), "{alpha} {kind:?}: {steps:?}");
             assert_eq!(points[0].nonzero, 0);
             assert!(
                 points[7].nonzero > points[1].nonzero,
