@@ -12,7 +12,9 @@ use logreg::data::csr_stream::CsrStream;
 use logreg::data::libsvm::{self, SparseData};
 use logreg::data::npz;
 use logreg::device::DeviceChoice;
+use logreg::train::checkpoint;
 use logreg::train::sparse::{fit_sparse, fit_sparse_epochs, fit_sparse_stream};
+use logreg::train::{Checkpoints, Snapshot};
 
 use logreg::solvers::SolverKind;
 
@@ -123,9 +125,6 @@ pub(crate) fn grid_solver(
 /// `train` on sparse data: the exact solvers, or SGD/Adam with the fused engine on CSR rows (in
 /// memory, or `--stream` from a `.lrcsr` file); no standardization.
 pub(crate) fn train(args: &TrainArgs, config: logreg::train::fit::FitConfig) -> anyhow::Result<ExitCode> {
-    if args.checkpoint_every.is_some() || args.resume.is_some() {
-        bail!("--checkpoint-every and --resume do not apply to sparse --data (libsvm, .npz, .lrcsr) yet");
-    }
     if args.standardize {
         bail!("--standardize: centring would make sparse --data dense; scale the columns beforehand");
     }
@@ -134,6 +133,9 @@ pub(crate) fn train(args: &TrainArgs, config: logreg::train::fit::FitConfig) -> 
     }
     if config.solver.is_none() {
         return train_epochs(args, config);
+    }
+    if args.checkpoint_every.is_some() || args.resume.is_some() {
+        bail!("--checkpoint-every and --resume apply to --solver sgd and adam");
     }
     if args.plot.is_some() {
         bail!("--plot applies to sparse --data with --solver sgd or adam");
@@ -242,6 +244,10 @@ fn train_epochs(args: &TrainArgs, config: logreg::train::fit::FitConfig) -> anyh
             std::ops::ControlFlow::Continue(())
         }
     };
+    let every = at_least_one("checkpoint-every", args.checkpoint_every)?;
+    let checkpoint_path = super::train::checkpoint_path(args);
+    let checkpoint_losses = checkpoint::losses_path(&checkpoint_path);
+    let mut writer = None;
     let started = std::time::Instant::now();
     let fitted = if args.stream {
         if args.input.label.is_some() || args.input.labels.is_some() {
@@ -249,18 +255,60 @@ fn train_epochs(args: &TrainArgs, config: logreg::train::fit::FitConfig) -> anyh
         }
         let stream = CsrStream::open(&args.input.data, chunk_rows, args.sparse.n_features)?;
         check_width(stream.name(), stream.cols(), EPOCH_BYTES_PER_FEATURE)?;
+        // The fingerprint reads the whole file once: only for a run with checkpoints.
+        let fingerprint = match every.is_some() || args.resume.is_some() {
+            true => checkpoint::sparse_stream_fingerprint(&config, &stream),
+            false => String::new(),
+        };
+        let resume = resumed(args, &fingerprint, stream.cols())?;
         super::stop_on_ctrl_c()?;
-        fit_sparse_stream(&stream, &config, on_epoch)
+        let writer = writer.insert(checkpoint::Writer::new(&checkpoint_path, &fingerprint));
+        let mut save = |state: &Snapshot| writer.save(state);
+        let save = every.map(|_| &mut save as &mut dyn FnMut(&Snapshot) -> logreg::Result<()>);
+        fit_sparse_stream(&stream, &config, Checkpoints { resume, every, save }, on_epoch)
     } else {
         let data = read(args)?;
         check_width(&data.source, data.x.cols(), EPOCH_BYTES_PER_FEATURE)?;
+        let fingerprint = match every.is_some() || args.resume.is_some() {
+            true => checkpoint::sparse_fingerprint(&config, &data),
+            false => String::new(),
+        };
+        let resume = resumed(args, &fingerprint, data.x.cols())?;
         super::stop_on_ctrl_c()?;
-        fit_sparse_epochs(&data, &config, on_epoch)
+        let writer = writer.insert(checkpoint::Writer::new(&checkpoint_path, &fingerprint));
+        let mut save = |state: &Snapshot| writer.save(state);
+        let save = every.map(|_| &mut save as &mut dyn FnMut(&Snapshot) -> logreg::Result<()>);
+        fit_sparse_epochs(&data, &config, Checkpoints { resume, every, save }, on_epoch)
     };
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    super::train::finish(args, fitted?, started, None, None)
+    let writer = writer.as_mut().expect("set before training");
+    if matches!(fitted, Err(logreg::Error::Interrupted { .. })) {
+        // The newest checkpoint may be held back by the writer's pacing: write it now.
+        writer.flush().context("--checkpoint")?;
+    }
+    let fitted = match (fitted, writer.written_epoch()) {
+        (Err(e @ logreg::Error::Interrupted { .. }), Some(epoch)) => {
+            let hint = super::train::resume_hint(&checkpoint_path, epoch);
+            return Err(super::train::Interrupted { error: e, hint }.into());
+        }
+        // A checkpoint that could not be written is named by its flag.
+        (Err(e @ logreg::Error::Io { .. }), _) if matches!(&e, logreg::Error::Io { path, .. } if *path == checkpoint_path || *path == checkpoint_losses) =>
+        {
+            return Err(anyhow::Error::from(e).context("--checkpoint"));
+        }
+        (fitted, _) => fitted?,
+    };
+    super::train::finish(args, fitted, started, None, None)
+}
+
+/// The state `--resume` names, read for `fingerprint` (`features` wide).
+fn resumed(args: &TrainArgs, fingerprint: &str, features: usize) -> anyhow::Result<Option<logreg::train::TrainState>> {
+    match args.resume.as_deref() {
+        Some(path) => Ok(Some(checkpoint::read(path, fingerprint, features).context("--resume")?)),
+        None => Ok(None),
+    }
 }
 
 /// Whether `predict`/`evaluate` read `data` as sparse (by its name).

@@ -1,7 +1,7 @@
-//! X by columns, dense (column-major f32) or sparse (a CSR matrix with its CSC copy), with the
-//! logistic loss, gradient and optimality measure that TRON and newton-cd share: matrix-free, so
-//! a pass over X costs O(nnz) and nothing is O(d²). Arithmetic is f64 (X's f32 values are exact
-//! in it).
+//! X by columns, dense (column-major f32, or row-major for TRON) or sparse (a CSR matrix with its
+//! CSC copy), with the logistic loss, gradient and optimality measure that TRON and newton-cd
+//! share: matrix-free, so a pass over X costs O(nnz) and nothing is O(d²). Arithmetic is f64 (X's
+//! f32 values are exact in it).
 
 use tch::{Device, Kind, Tensor};
 
@@ -13,6 +13,9 @@ use crate::solvers::Problem;
 pub(crate) enum Columns<'a> {
     /// `n × d`, column j at `data[j·n .. (j+1)·n]`.
     Dense { n: usize, d: usize, data: Vec<f32> },
+    /// `n × d`, row i at `data[i·d .. (i+1)·d]`: TRON's layout, whose products X·v, Xᵀ·r and
+    /// Xᵀ·D·X·v each read every row once, from memory, in one pass ([`super::rows`]).
+    DenseRows { n: usize, d: usize, data: Vec<f32> },
     /// A CSR matrix whose CSC copy exists.
     Sparse(&'a CsrMatrix),
     /// Some of another's columns, in the order of `keep` (a path's screened set).
@@ -23,6 +26,8 @@ pub(crate) enum Columns<'a> {
 pub(crate) enum Column<'a> {
     Dense(&'a [f32]),
     Sparse(&'a [u32], &'a [f32]),
+    /// Every `stride`-th value from the first (a column of [`Columns::DenseRows`]).
+    Strided(&'a [f32], usize),
 }
 
 impl Column<'_> {
@@ -32,6 +37,7 @@ impl Column<'_> {
         match self {
             Column::Dense(x) => x.iter().zip(v).map(|(&a, &b)| a as f64 * b).sum(),
             Column::Sparse(rows, x) => rows.iter().zip(*x).map(|(&i, &a)| a as f64 * v[i as usize]).sum(),
+            Column::Strided(x, k) => x.iter().step_by(*k).zip(v).map(|(&a, &b)| a as f64 * b).sum(),
         }
     }
 
@@ -43,6 +49,7 @@ impl Column<'_> {
             Column::Sparse(rows, x) => {
                 rows.iter().zip(*x).map(|(&i, &a)| a as f64 * u[i as usize] * v[i as usize]).sum()
             }
+            Column::Strided(x, k) => x.iter().step_by(*k).zip(u).zip(v).map(|((&a, &b), &c)| a as f64 * b * c).sum(),
         }
     }
 
@@ -54,6 +61,7 @@ impl Column<'_> {
             Column::Sparse(rows, x) => {
                 rows.iter().zip(*x).map(|(&i, &a)| (a as f64) * (a as f64) * u[i as usize]).sum()
             }
+            Column::Strided(x, k) => x.iter().step_by(*k).zip(u).map(|(&a, &b)| (a as f64) * (a as f64) * b).sum(),
         }
     }
 
@@ -63,6 +71,9 @@ impl Column<'_> {
         match self {
             Column::Dense(x) => out.iter_mut().zip(*x).for_each(|(o, &a)| *o += alpha * a as f64),
             Column::Sparse(rows, x) => rows.iter().zip(*x).for_each(|(&i, &a)| out[i as usize] += alpha * a as f64),
+            Column::Strided(x, k) => {
+                out.iter_mut().zip(x.iter().step_by(*k)).for_each(|(o, &a)| *o += alpha * a as f64)
+            }
         }
     }
 }
@@ -75,6 +86,13 @@ impl<'a> Columns<'a> {
         Ok(Columns::Dense { n: n as usize, d: d as usize, data: Vec::<f32>::try_from(t)? })
     }
 
+    /// The dense `[n, d]` tensor `x` copied row-major, in f32, to the CPU (TRON's layout).
+    pub(crate) fn dense_rows(x: &Tensor) -> Result<Columns<'static>> {
+        let (n, d) = x.size2()?;
+        let t = x.f_to_device(Device::Cpu)?.f_to_kind(Kind::Float)?.f_contiguous()?.f_reshape([-1])?;
+        Ok(Columns::DenseRows { n: n as usize, d: d as usize, data: Vec::<f32>::try_from(t)? })
+    }
+
     /// `x`, whose CSC copy must exist ([`CsrMatrix::ensure_columns`]).
     pub(crate) fn sparse(x: &'a CsrMatrix) -> Self {
         debug_assert!(x.columns().is_some());
@@ -83,7 +101,7 @@ impl<'a> Columns<'a> {
 
     pub(crate) fn rows(&self) -> usize {
         match self {
-            Columns::Dense { n, .. } => *n,
+            Columns::Dense { n, .. } | Columns::DenseRows { n, .. } => *n,
             Columns::Sparse(x) => x.rows(),
             Columns::Subset { x, .. } => x.rows(),
         }
@@ -91,7 +109,7 @@ impl<'a> Columns<'a> {
 
     pub(crate) fn cols(&self) -> usize {
         match self {
-            Columns::Dense { d, .. } => *d,
+            Columns::Dense { d, .. } | Columns::DenseRows { d, .. } => *d,
             Columns::Sparse(x) => x.cols(),
             Columns::Subset { keep, .. } => keep.len(),
         }
@@ -102,6 +120,7 @@ impl<'a> Columns<'a> {
     pub(crate) fn column(&self, j: usize) -> Column<'_> {
         match self {
             Columns::Dense { n, data, .. } => Column::Dense(&data[j * n..(j + 1) * n]),
+            Columns::DenseRows { d, data, .. } => Column::Strided(&data[j..], *d),
             Columns::Sparse(x) => {
                 let c = x.columns().expect("the CSC copy");
                 let (a, b) = (c.ptr[j], c.ptr[j + 1]);
@@ -119,6 +138,9 @@ impl<'a> Columns<'a> {
             keep.iter().zip(w).for_each(|(&j, &v)| full[j] = v);
             return x.scores(&full, b);
         }
+        if let Columns::DenseRows { d, data, .. } = self {
+            return super::rows::scores(data, *d, w, b);
+        }
         let mut z = vec![b; self.rows()];
         let nonzero: Vec<usize> = (0..w.len()).filter(|&j| w[j] != 0.0).collect();
         let block = self.rows().div_ceil(workers(self.work()));
@@ -132,7 +154,7 @@ impl<'a> Columns<'a> {
                             part.iter_mut().zip(column).for_each(|(o, &a)| *o += w[j] * a as f64);
                         }
                     }
-                    Columns::Subset { .. } => unreachable!("a subset scores through its whole"),
+                    Columns::Subset { .. } | Columns::DenseRows { .. } => unreachable!("handled above"),
                     Columns::Sparse(x) => {
                         let (indptr, indices, values) = (x.indptr(), x.indices(), x.values());
                         for (r, o) in part.iter_mut().enumerate() {
@@ -152,6 +174,9 @@ impl<'a> Columns<'a> {
 
     /// Xᵀ·r, on [`workers`] threads by blocks of columns.
     pub(crate) fn transpose_times(&self, r: &[f64]) -> Vec<f64> {
+        if let Columns::DenseRows { d, data, .. } = self {
+            return super::rows::transpose_times(data, *d, r);
+        }
         let mut out = vec![0.0; self.cols()];
         let block = self.cols().div_ceil(workers(self.work()));
         std::thread::scope(|scope| {
@@ -167,16 +192,37 @@ impl<'a> Columns<'a> {
     /// The values a pass reads.
     fn work(&self) -> usize {
         match self {
-            Columns::Dense { n, d, .. } => n * d,
+            Columns::Dense { n, d, .. } | Columns::DenseRows { n, d, .. } => n * d,
             Columns::Sparse(x) => x.nnz(),
             Columns::Subset { x, keep } => x.work() / x.cols().max(1) * keep.len(),
         }
     }
 }
 
+impl Columns<'_> {
+    /// Xᵀ·(c ⊙ (X·w + b)) and Σ c ⊙ (X·w + b): the Hessian's product, in one pass over the rows of
+    /// [`Columns::DenseRows`], else as X·v then Xᵀ·u.
+    pub(crate) fn curvature_times(&self, c: &[f64], w: &[f64], b: f64) -> (Vec<f64>, f64) {
+        if let Columns::DenseRows { d, data, .. } = self {
+            return super::rows::curvature_times(data, *d, c, w, b);
+        }
+        let mut u = self.scores(w, b);
+        u.iter_mut().zip(c).for_each(|(u, c)| *u *= c);
+        (self.transpose_times(&u), u.iter().sum())
+    }
+
+    /// Σᵢ xᵢⱼ²·cᵢ for every column j (the Hessian's diagonal).
+    pub(crate) fn square_dots(&self, c: &[f64]) -> Vec<f64> {
+        if let Columns::DenseRows { d, data, .. } = self {
+            return super::rows::square_dots(data, *d, c);
+        }
+        (0..self.cols()).map(|j| self.column(j).square_dot(c)).collect()
+    }
+}
+
 /// Threads for a pass over `work` values: libtorch's thread count (`--threads`), one per million
 /// values at most, so that small problems stay on one thread.
-fn workers(work: usize) -> usize {
+pub(crate) fn workers(work: usize) -> usize {
     (tch::get_num_threads().max(1) as usize).min(work / 1_000_000).max(1)
 }
 

@@ -28,6 +28,7 @@ pub mod multinomial_cv;
 pub mod multinomial_path;
 pub mod newton_cd;
 pub mod path;
+mod rows;
 mod screen;
 pub mod tron;
 pub mod weights;
@@ -413,7 +414,7 @@ pub(crate) struct Design {
     x: Tensor,
     x_hessian: Tensor,
     hessian_stride: i64,
-    /// X column-major, for `tron` and `newton-cd`.
+    /// X column-major for `newton-cd`, row-major for `tron`.
     columns: Option<columns::Columns<'static>>,
 }
 
@@ -423,7 +424,11 @@ impl Design {
         let (n, _) = x.size2()?;
         if matches!(kind, SolverKind::Tron | SolverKind::NewtonCd) {
             let empty = Tensor::f_zeros([0], (Kind::Double, Device::Cpu))?;
-            let columns = Some(columns::Columns::dense(x)?);
+            // TRON only multiplies by X and Xᵀ: row-major, one pass a product.
+            let columns = Some(match kind {
+                SolverKind::Tron => columns::Columns::dense_rows(x)?,
+                _ => columns::Columns::dense(x)?,
+            });
             return Ok(Self { x: x.shallow_clone(), x_hessian: empty, hessian_stride: 1, columns });
         }
         let x64 = x.f_to_kind(Kind::Double)?;

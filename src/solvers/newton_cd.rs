@@ -66,7 +66,16 @@ pub(crate) fn newton_cd(
             violation = violation.max(v);
             active.push(j);
         }
-        violation = violation.max(grad[d].abs());
+        // The bias's, by the same rule: with L1 on it (--penalize-bias) |∇| ≈ λ₁ at the optimum,
+        // which as a violation would keep every column active and the inner tolerance loose.
+        let (t, g) = (theta[d], grad[d]);
+        violation = violation.max(if o.mask[d] == 0.0 || l1 == 0.0 {
+            g.abs()
+        } else if t != 0.0 {
+            (g + l1 * t.signum()).abs()
+        } else {
+            (g.abs() - l1).max(0.0)
+        });
         last_violation = violation;
         // Diagonal of the Hessian on the active set, and the bias's.
         let hdiag: Vec<f64> =
@@ -103,8 +112,13 @@ pub(crate) fn newton_cd(
             let current = theta[d] + delta[d];
             let next = soft(current - gb / hbias, l1 * o.mask[d] / hbias);
             let change = next - current;
-            largest =
-                largest.max(if o.mask[d] == 0.0 || l1 == 0.0 { gb.abs() } else { (gb + l1 * current.signum()).abs() });
+            largest = largest.max(if o.mask[d] == 0.0 || l1 == 0.0 {
+                gb.abs()
+            } else if next != 0.0 {
+                (gb + l1 * current.signum()).abs()
+            } else {
+                (gb.abs() - l1).max(0.0)
+            });
             if change != 0.0 {
                 delta[d] += change;
                 xdelta.iter_mut().for_each(|x| *x += change);

@@ -17,11 +17,9 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 fn hessian_times(o: &mut Objective, curvature: &[f64], v: &[f64]) -> Vec<f64> {
     let d = o.x.cols();
     let n = o.n();
-    let mut u = o.x.scores(&v[..d], v[d]);
-    u.iter_mut().zip(curvature).for_each(|(u, c)| *u *= c);
     o.passes += 2;
-    let mut out = o.x.transpose_times(&u);
-    out.push(u.iter().sum());
+    let (mut out, bias) = o.x.curvature_times(curvature, &v[..d], v[d]);
+    out.push(bias);
     o.reduced(&mut out);
     for (j, h) in out.iter_mut().enumerate() {
         *h = *h / n + 2.0 * o.problem.l2 * o.mask[j] * v[j];
@@ -31,9 +29,8 @@ fn hessian_times(o: &mut Objective, curvature: &[f64], v: &[f64]) -> Vec<f64> {
 
 /// The diagonal of H (the preconditioner), floored away from 0.
 fn hessian_diagonal(o: &Objective, curvature: &[f64]) -> Vec<f64> {
-    let d = o.x.cols();
     let n = o.n();
-    let mut diag: Vec<f64> = (0..d).map(|j| o.x.column(j).square_dot(curvature)).collect();
+    let mut diag = o.x.square_dots(curvature);
     diag.push(curvature.iter().sum());
     o.reduced(&mut diag);
     diag.iter_mut().enumerate().for_each(|(j, h)| *h = *h / n + 2.0 * o.problem.l2 * o.mask[j]);

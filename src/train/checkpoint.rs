@@ -27,6 +27,8 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::data::csr_stream::CsrStream;
+use crate::data::libsvm::SparseData;
 use crate::data::source::Source;
 use crate::data::stream::NpyRows;
 use crate::data::table::Table;
@@ -100,6 +102,58 @@ pub fn stream_fingerprint(config: &FitConfig, rows: &NpyRows) -> String {
         rows.rows(),
         rows.features(),
         values_hash(rows.labels())
+    )
+}
+
+/// The first word of a sparse run's fingerprint, read back by [`read`] to refuse a dense
+/// checkpoint for sparse data (and the reverse) by name.
+const SPARSE_PREFIX: &str = "sparse ";
+
+/// XXH3 of the little-endian bytes of `values` (a CSR array's, a few GB/s), converted 64 Ki
+/// values at a time: no copy of the array.
+fn array_hash<T: Copy, const N: usize>(values: &[T], bytes: impl Fn(T) -> [u8; N]) -> u64 {
+    use std::hash::Hasher;
+    let mut hasher = twox_hash::XxHash3_64::with_seed(0);
+    let mut buffer = Vec::with_capacity(N << 16);
+    for chunk in values.chunks(1 << 16) {
+        buffer.clear();
+        buffer.extend(chunk.iter().flat_map(|&v| bytes(v)));
+        hasher.write(&buffer);
+    }
+    hasher.finish()
+}
+
+/// [`fingerprint`] for sparse rows in memory (libsvm, `.npz` or `.lrcsr` read whole): the
+/// settings, the shape, and XXH3 of the CSR arrays (row pointers, column indices, values) and
+/// the labels.
+pub fn sparse_fingerprint(config: &FitConfig, data: &SparseData) -> String {
+    let mut settings = config.clone();
+    settings.train.epochs = 0;
+    let x = &data.x;
+    format!(
+        "{SPARSE_PREFIX}rows; {settings:?}; {} rows × {}; {} non-zeros; indptr {:016x}; indices {:016x}; values {:016x}; labels {:016x}",
+        x.rows(),
+        x.cols(),
+        x.nnz(),
+        array_hash(x.indptr(), |p| (p as u64).to_le_bytes()),
+        array_hash(x.indices(), u32::to_le_bytes),
+        array_hash(x.values(), |v| v.to_bits().to_le_bytes()),
+        values_hash(&data.labels)
+    )
+}
+
+/// [`fingerprint`] for a `.lrcsr` file streamed chunk by chunk: the settings, the shape, and the
+/// file's size and XXH3 of all its bytes (one pass when a run with checkpoints starts).
+pub fn sparse_stream_fingerprint(config: &FitConfig, stream: &CsrStream) -> String {
+    let mut settings = config.clone();
+    settings.train.epochs = 0;
+    let (size, content) = file_hash(Path::new(stream.name())).unwrap_or((0, 0));
+    format!(
+        "{SPARSE_PREFIX}stream; {settings:?}; {} rows × {}; {} non-zeros; {size} bytes; content {content:016x}; labels {:016x}",
+        stream.rows(),
+        stream.cols(),
+        stream.nnz(),
+        values_hash(stream.labels())
     )
 }
 
@@ -391,6 +445,15 @@ pub fn read(path: &Path, fingerprint: &str, features: usize) -> Result<TrainStat
     let file: CheckpointFile = serde_json::from_value(json)
         .map_err(|e| bad(format!("damaged checkpoint ({})", crate::error::one_line(&e.to_string()))))?;
     if file.fingerprint != fingerprint {
+        let sparse = |f: &str| f.starts_with(SPARSE_PREFIX);
+        if sparse(&file.fingerprint) != sparse(fingerprint) {
+            let kind = |f: &str| if sparse(f) { "sparse" } else { "dense" };
+            return Err(bad(format!(
+                "the checkpoint was written for {} data; this run's --data is {}",
+                kind(&file.fingerprint),
+                kind(fingerprint)
+            )));
+        }
         if let (Some(written), Some(now)) = (ranks_of(&file.fingerprint), ranks_of(fingerprint)) {
             if written != now {
                 let by = |r: usize| if r == 1 { "1 process".to_string() } else { format!("{r} ranks") };

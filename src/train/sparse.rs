@@ -151,10 +151,12 @@ fn epochs_fit(
 
 /// Fits `data` by `config`'s SGD or Adam with the fused engine on its CSR rows (the same draws
 /// as the dense path: the validation split, PyTorch's initial weights, then each epoch's batch
-/// order), calling `on_epoch` after every epoch.
+/// order), calling `on_epoch` after every epoch; `checkpoints` resumes and saves as on dense rows
+/// (fingerprinted by [`crate::train::checkpoint::sparse_fingerprint`]).
 pub fn fit_sparse_epochs(
     data: &SparseData,
     config: &FitConfig,
+    checkpoints: Checkpoints,
     on_epoch: impl FnMut(&Epoch) -> ControlFlow<()>,
 ) -> Result<Fit> {
     config.validate()?;
@@ -175,8 +177,7 @@ pub fn fit_sparse_epochs(
         let source = SparseRows::new(&train.x, &train.labels);
         let held = parts.as_ref().map(|(_, v)| SparseRows::new(&v.x, &v.labels));
         let held = held.as_ref().map(|v| v as &dyn Batches);
-        let training =
-            crate::train::fused::train(&initial, &source, held, &effective, Checkpoints::default(), on_epoch)?;
+        let training = crate::train::fused::train(&initial, &source, held, &effective, checkpoints, on_epoch)?;
         Ok((parts, effective, training))
     })?;
     let train = parts.as_ref().map_or(data, |(t, _)| t);
@@ -197,10 +198,12 @@ fn refuse_solver(config: &FitConfig) -> Result<()> {
 }
 
 /// Fits the rows of a `.lrcsr` file read chunk by chunk each epoch (only one chunk held at a
-/// time), by `config`'s SGD or Adam; no validation split (hold out a file instead).
+/// time), by `config`'s SGD or Adam; no validation split (hold out a file instead). `checkpoints`
+/// as in [`fit_sparse_epochs`] ([`crate::train::checkpoint::sparse_stream_fingerprint`]).
 pub fn fit_sparse_stream(
     stream: &CsrStream,
     config: &FitConfig,
+    checkpoints: Checkpoints,
     on_epoch: impl FnMut(&Epoch) -> ControlFlow<()>,
 ) -> Result<Fit> {
     config.validate()?;
@@ -216,7 +219,7 @@ pub fn fit_sparse_stream(
     let effective = effective(config, stream.rows() as f64)?;
     let training = with_seed(config.seed, || -> Result<_> {
         let initial = LogisticRegression::torch_init(stream.cols() as i64, Device::Cpu)?.fitted()?;
-        crate::train::fused::train(&initial, stream, None, &effective, Checkpoints::default(), on_epoch)
+        crate::train::fused::train(&initial, stream, None, &effective, checkpoints, on_epoch)
     })?;
     // Scored chunk by chunk too.
     let mut probs = Vec::with_capacity(stream.rows());

@@ -211,3 +211,59 @@ fn a_validation_split_of_sparse_rows_holds_out_the_dense_paths_rows() {
         }
     }
 }
+
+/// `train` with `args` and `--json --quiet`: the report.
+fn report(args: &[&str]) -> Value {
+    train_json(&[args, &["--json", "--quiet"]].concat())
+}
+
+#[test]
+fn sparse_sgd_and_adam_stopped_and_resumed_end_with_the_uninterrupted_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let (svm, csv) = write_files(dir.path());
+    let lrcsr = dir.path().join("d.lrcsr").display().to_string();
+    assert!(logreg(&["convert", &svm, &lrcsr]).status.success());
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    let (full, part, resumed, ckpt) = (path("full.st"), path("part.st"), path("resumed.st"), path("c.ckpt"));
+    let cases: [(&str, &[&str]); 3] = [
+        (&svm, &["--solver", "sgd", "--batch-size", "16", "--validation-split", "0.25", "--penalty", "l1"]),
+        (&lrcsr, &["--solver", "adam", "--batch-size", "8", "--stream", "--chunk-rows", "7"]),
+        (&lrcsr, &["--solver", "adam", "--alpha", "0.5"]),
+    ];
+    for (data, settings) in cases {
+        let common = [&["train", "--data", data, "--lr", "0.1", "--lambda", "0.01", "--seed", "5"], settings].concat();
+        let straight = report(&[&common[..], &["--epochs", "9", "--out", &full]].concat());
+        // Stopped after 4 epochs (a checkpoint due each epoch), then resumed to 9.
+        report(
+            &[&common[..], &["--epochs", "4", "--out", &part, "--checkpoint-every", "1", "--checkpoint", &ckpt]]
+                .concat(),
+        );
+        let checkpoint: Value = serde_json::from_str(&std::fs::read_to_string(&ckpt).unwrap()).unwrap();
+        // The writer paces saves (a held one is written at Ctrl-C, not at a normal end): the
+        // checkpoint holds some epoch before the last.
+        let epoch = checkpoint["state"]["epoch"].as_u64().unwrap();
+        assert!((1..4).contains(&epoch), "{settings:?}: epoch {epoch}");
+        let again = report(&[&common[..], &["--epochs", "9", "--out", &resumed, "--resume", &ckpt]].concat());
+        for key in ["coef", "intercept", "losses", "validation_losses"] {
+            assert_eq!(straight[key], again[key], "{settings:?}: {key}");
+        }
+        assert_eq!(straight["losses"].as_array().unwrap().len(), 9);
+    }
+    // A checkpoint resumes only its own data and settings.
+    let sgd = ["train", "--solver", "sgd", "--lr", "0.1", "--epochs", "6", "--seed", "5"];
+    report(&[&sgd[..], &["--data", &csv, "--out", &part, "--checkpoint-every", "1", "--checkpoint", &ckpt]].concat());
+    let never = path("refused.st");
+    let refused_resume = |data: &str, extra: &[&str], expected: &str| {
+        refused(&[&sgd[..], &["--data", data, "--out", &never, "--resume", &ckpt], extra].concat(), expected)
+    };
+    refused_resume(&svm, &[], "the checkpoint was written for dense data; this run's --data is sparse");
+    assert!(!Path::new(&never).exists(), "a refused run wrote its model");
+    report(&[&sgd[..], &["--data", &svm, "--out", &part, "--checkpoint-every", "2", "--checkpoint", &ckpt]].concat());
+    refused_resume(&csv, &[], "the checkpoint was written for sparse data; this run's --data is dense");
+    refused_resume(&svm, &["--lambda", "0.5"], "the checkpoint was written for other data or settings");
+    refused_resume(&lrcsr, &["--stream"], "the checkpoint was written for other data or settings");
+    refused(
+        &["train", "--data", &svm, "--out", &never, "--solver", "tron", "--checkpoint-every", "1"],
+        "--checkpoint-every and --resume apply to --solver sgd and adam",
+    );
+}
