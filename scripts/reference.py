@@ -319,10 +319,10 @@ def write_json_atomically(path, value):
 
 
 def softmax_config(penalty, optimizer, seed, penalize_bias, lam=0.01, l1=0.005, l2=0.005, samples=100, input_dim=10,
-                   classes=3, lr=0.05, epochs=100):
+                   classes=3, lr=0.05, epochs=100, batch_size=None, weighted=False):
     return {"penalty": penalty, "lambda": lam, "lambda_l1": l1, "lambda_l2": l2, "optimizer": optimizer, "seed": seed,
             "samples": samples, "input_dim": input_dim, "classes": classes, "lr": lr, "epochs": epochs,
-            "penalize_bias": penalize_bias}
+            "penalize_bias": penalize_bias, "batch_size": batch_size, "weighted": weighted}
 
 
 def softmax_configs():
@@ -335,12 +335,20 @@ def softmax_configs():
         "softmax-l1-sgd-seed3": softmax_config("l1", "sgd", 3, False),
         "softmax-elastic-net-adam-seed4-5classes": softmax_config("elastic-net", "adam", 4, False, classes=5),
         "softmax-none-sgd-seed5": softmax_config("none", "sgd", 5, False),
+        "softmax-l2-sgd-seed6-batches": softmax_config("l2", "sgd", 6, False, batch_size=32),
+        "softmax-elastic-net-adam-seed7-batches-bias-weighted": softmax_config("elastic-net", "adam", 7, True,
+                                                                               batch_size=25, weighted=True),
+        "softmax-l1-adam-seed8-weighted": softmax_config("l1", "adam", 8, False, weighted=True),
     }
 
 
 def softmax(config, device="cpu"):
-    """`torch.manual_seed(seed)`, X = randn(n, d), y = randint(K, (n,)), nn.Linear(d, K), then full-batch
-    SGD or Adam on nn.CrossEntropyLoss() + the tutorial's penalty over the weight (and the bias)."""
+    """`torch.manual_seed(seed)`, X = randn(n, d), y = randint(K, (n,)), nn.Linear(d, K), then SGD or Adam
+    on nn.CrossEntropyLoss() + the tutorial's penalty over the weight (and the bias): full batch, or
+    mini-batches of `batch_size` rows in `torch.randperm(n)` order each epoch (what logreg draws for
+    two classes too; a DataLoader with shuffle=True draws a seed and then its own randperm, so other
+    rows). With `weighted`, row i weighs 0.5·(i mod 4): full batch the loss is Σ sᵢℓᵢ / Σ sᵢ; a
+    mini-batch's is the mean of s̃ᵢℓᵢ over its rows, s̃ the weights scaled to mean 1 over all rows."""
     torch.manual_seed(config["seed"])
     X = torch.randn(config["samples"], config["input_dim"])
     y = torch.randint(config["classes"], (config["samples"],))
@@ -353,16 +361,43 @@ def softmax(config, device="cpu"):
         optimizer = optim.Adam(model.parameters(), lr=config["lr"])
     criterion = nn.CrossEntropyLoss()
     params = [model.weight, model.bias] if config["penalize_bias"] else [model.weight]
-    losses = []
-    for _ in range(config["epochs"]):
-        loss = criterion(model(X), y)
+    n = config["samples"]
+    batch = min(config.get("batch_size") or n, n)
+    weights = None
+    if config.get("weighted"):
+        raw = [0.5 * (i % 4) for i in range(n)]
+        total = sum(raw)
+        weights = torch.tensor(raw, dtype=torch.float64)
+        weights = (weights / total if batch == n else weights * (n / total)).float().to(device)
+
+    def step(inputs, targets, s):
+        scores = model(inputs)
+        if s is None:
+            loss = criterion(scores, targets)
+        elif batch == n:
+            loss = (nn.functional.cross_entropy(scores, targets, reduction="none") * s).sum()
+        else:
+            loss = (nn.functional.cross_entropy(scores, targets, reduction="none") * s).mean()
         term = penalty_term(config, params)
         if term is not None:
             loss = loss + term
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        losses.append(loss.item())
+        return loss.item()
+
+    losses = []
+    for _ in range(config["epochs"]):
+        if batch == n:
+            losses.append(step(X, y, weights))
+            continue
+        perm = torch.randperm(n).to(device)
+        total_loss = 0.0
+        for start in range(0, n, batch):
+            idx = perm.narrow(0, start, min(batch, n - start))
+            s = None if weights is None else weights.index_select(0, idx)
+            total_loss += step(X.index_select(0, idx), y.index_select(0, idx), s) * idx.shape[0]
+        losses.append(total_loss / n)
     return {
         "losses": losses,
         "weight": model.weight.detach().cpu().flatten().tolist(),

@@ -16,7 +16,9 @@ use logreg::model::multiclass::{MultiClass, MulticlassModel};
 use logreg::model::multiclass_metrics::{self, MulticlassReport};
 use logreg::output::write_atomically;
 use logreg::solvers::weights::{ClassWeight, Weights};
+use logreg::train::checkpoint;
 use logreg::train::fit::FitConfig;
+use logreg::train::{Checkpoints, Snapshot};
 
 use super::input::{is_npy, load_table_with, FormatArgs};
 use super::score::{EvaluateArgs, PredictArgs, UnknownChoice};
@@ -99,15 +101,17 @@ pub(crate) fn weights(
 
 /// The flags that do not apply to a multiclass run.
 fn refuse_flags(args: &TrainArgs, config: &FitConfig) -> anyhow::Result<()> {
-    let epoch_only = [
-        (args.checkpoint_every.is_some(), "--checkpoint-every"),
-        (args.resume.is_some(), "--resume"),
-        (args.batch_size.is_some(), "--batch-size"),
-        (args.loss.is_some(), "--loss"),
-        (args.engine.is_some(), "--engine"),
-    ];
-    if let Some((_, flag)) = epoch_only.iter().find(|(given, _)| *given) {
-        bail!("{flag} applies to two classes; with three or more, sgd and adam train full batch by autograd");
+    if args.loss.is_some() {
+        bail!("--loss applies to two classes (BCE or logits); with three or more the loss is the cross-entropy");
+    }
+    if args.engine == Some(logreg::train::Engine::Fused) {
+        bail!(
+            "--engine fused trains two classes (its passes sum one score per row); with three or more, sgd and adam \
+             train by autograd"
+        );
+    }
+    if config.solver.is_some() && (args.checkpoint_every.is_some() || args.resume.is_some()) {
+        bail!("--checkpoint-every and --resume apply to --solver sgd and adam");
     }
     if args.solver == SolverChoice::Tron || args.solver == SolverChoice::NewtonCd {
         bail!("--solver tron and newton-cd fit two classes; with three or more use newton, fista or auto");
@@ -135,9 +139,61 @@ pub(crate) fn train(
         config.solver = Some((if args.multi_class == Some(MultiClassChoice::Ovr) { kind } else { auto }, c));
     }
     let multi_class: MultiClass = args.multi_class.unwrap_or(MultiClassChoice::Multinomial).into();
+    // Checkpoints as for two classes: the fingerprint (settings, data, classes, weights) only when
+    // a run writes or reads them.
+    let every = super::at_least_one("checkpoint-every", args.checkpoint_every)?;
+    let fingerprint = if every.is_none() && args.resume.is_none() {
+        String::new()
+    } else {
+        checkpoint::multiclass_fingerprint(&config, table, &classes, &weights)
+    };
+    let (d, k) = (table.feature_names.len(), classes.len());
+    let resume = match args.resume.as_deref() {
+        Some(path) => Some(checkpoint::read_classes(path, &fingerprint, d, Some(k)).context("--resume")?),
+        None => None,
+    };
+    let checkpoint_path = super::train::checkpoint_path(args);
+    let mut writer = checkpoint::Writer::new(&checkpoint_path, &fingerprint);
+    let mut save = |state: &Snapshot| writer.save(state);
+    let checkpoints = Checkpoints {
+        resume,
+        every,
+        save: every.map(|_| &mut save as &mut dyn FnMut(&Snapshot) -> logreg::Result<()>),
+    };
+    let on_epoch = |_: &logreg::train::Epoch| {
+        if logreg::interrupt::requested() {
+            std::ops::ControlFlow::Break(())
+        } else {
+            std::ops::ControlFlow::Continue(())
+        }
+    };
     let started = std::time::Instant::now();
-    let fit = logreg::train::multiclass::fit_multiclass(table, recipe, classes, &config, multi_class, &weights, device)
-        .map_err(weight_flags)?;
+    let fit = logreg::train::multiclass::fit_multiclass_with(
+        table,
+        recipe,
+        classes,
+        &config,
+        multi_class,
+        &weights,
+        device,
+        checkpoints,
+        on_epoch,
+    );
+    if matches!(fit, Err(logreg::Error::Interrupted { .. })) {
+        // The newest checkpoint may be held back by the writer's pacing: write it now.
+        writer.flush().context("--checkpoint")?;
+    }
+    let fit = match (fit, writer.written_epoch()) {
+        (Err(e @ logreg::Error::Interrupted { .. }), Some(epoch)) => {
+            let hint = super::train::resume_hint(&checkpoint_path, epoch);
+            return Err(super::train::Interrupted { error: e, hint }.into());
+        }
+        (Err(e @ logreg::Error::Io { .. }), _) if matches!(&e, logreg::Error::Io { path, .. } if *path == checkpoint_path || *path == checkpoint::losses_path(&checkpoint_path)) =>
+        {
+            return Err(anyhow::Error::from(e).context("--checkpoint"));
+        }
+        (fit, _) => fit.map_err(weight_flags)?,
+    };
     finish(args, fit, multi_class, started.elapsed().as_secs_f64())
 }
 

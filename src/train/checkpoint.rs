@@ -35,6 +35,7 @@ use crate::data::table::Table;
 use crate::error::{Error, Result};
 use crate::hash::{fnv1a, values_hash, FNV_START};
 use crate::output::{replace_with, write_atomically};
+use crate::solvers::weights::Weights;
 use crate::train::fit::FitConfig;
 use crate::train::optim::OptimizerState;
 use crate::train::{Snapshot, TrainState};
@@ -51,6 +52,18 @@ pub fn fingerprint(config: &FitConfig, data: &Table) -> String {
         data.label_name,
         values_hash(&data.features),
         values_hash(&data.labels)
+    )
+}
+
+/// [`fingerprint`] of a run over K ≥ 3 classes: the table's, then the class names in order and
+/// the weights (a hash of every sample weight's bits, the class weights as given).
+pub fn multiclass_fingerprint(config: &FitConfig, data: &Table, classes: &[String], weights: &Weights) -> String {
+    let sample = weights.sample.as_ref().map(|s| fnv1a(FNV_START, s.iter().flat_map(|v| v.to_bits().to_le_bytes())));
+    format!(
+        "{}; classes {classes:?}; sample weights {:?}; class weights {:?}",
+        fingerprint(config, data),
+        sample.map(|h| format!("{h:016x}")),
+        weights.class
     )
 }
 
@@ -207,6 +220,10 @@ struct CheckpointFile<'a> {
 #[serde(deny_unknown_fields)]
 struct SavedState {
     epoch: usize,
+    /// Softmax over this many classes (the weights then the biases in `weight`); absent for
+    /// two classes, so two-class checkpoints are the files format 2 always wrote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    classes: Option<usize>,
     weight: Vec<u32>,
     bias: u32,
     step: u64,
@@ -228,6 +245,9 @@ fn checksum(start: u64, state: &SavedState) -> u64 {
         *h = fnv1a(*h, values.iter().flat_map(|v| v.to_le_bytes()));
     };
     h = fnv1a(h, (state.epoch as u64).to_le_bytes());
+    if let Some(k) = state.classes {
+        h = fnv1a(h, b"classes".iter().copied().chain((k as u64).to_le_bytes()));
+    }
     words(&mut h, &state.weight);
     words(&mut h, &[state.bias]);
     h = fnv1a(h, state.step.to_le_bytes());
@@ -312,6 +332,7 @@ impl Writer {
         let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<u32>>();
         self.pending = Some(SavedState {
             epoch: state.epoch,
+            classes: state.classes,
             weight: bits(&state.weight),
             bias: state.bias.to_bits(),
             step: state.optimizer.step,
@@ -401,10 +422,21 @@ fn size_limit(fingerprint: &str, features: usize) -> u64 {
 /// written for `fingerprint` with `features` features. Reads at most what such a checkpoint can
 /// hold, and only as many loss records as the checkpoint counts.
 pub fn read(path: &Path, fingerprint: &str, features: usize) -> Result<TrainState> {
+    read_classes(path, fingerprint, features, None)
+}
+
+/// [`read`] for a run of `classes` (`None`: two classes; `Some(K)`: softmax over K ≥ 3, the
+/// checkpoint holding K·(features + 1) parameters). A checkpoint of the other kind, or of another
+/// number of classes, is refused naming both.
+pub fn read_classes(path: &Path, fingerprint: &str, features: usize, classes: Option<usize>) -> Result<TrainState> {
+    let parameters = match classes {
+        Some(k) => k.saturating_mul(features.saturating_add(1)),
+        None => features,
+    };
     let bad = |message: String| Error::Input { location: path.display().to_string(), message };
     let not_ours = |why: &str| bad(format!("not a logreg checkpoint ({why})"));
     let io = |error| Error::Io { path: path.to_path_buf(), error };
-    let limit = size_limit(fingerprint, features);
+    let limit = size_limit(fingerprint, parameters);
     let file = std::fs::File::open(path).map_err(io)?;
     let meta = file.metadata().map_err(io)?;
     // One byte past the limit, no more, whatever the file (a device or pipe has no length).
@@ -444,6 +476,21 @@ pub fn read(path: &Path, fingerprint: &str, features: usize) -> Result<TrainStat
     }
     let file: CheckpointFile = serde_json::from_value(json)
         .map_err(|e| bad(format!("damaged checkpoint ({})", crate::error::one_line(&e.to_string()))))?;
+    let state = file.state;
+    // A checkpoint true to its own fingerprint, of the other kind: named as such (an edited class
+    // count fails this checksum and ends below as a damaged checkpoint).
+    let intact = file.checksum == checksum(fnv1a(FNV_START, file.fingerprint.bytes()), &state);
+    if intact && state.classes != classes {
+        let kind = |c: Option<usize>| match c {
+            Some(k) => format!("{k} classes (softmax)"),
+            None => "two classes".to_string(),
+        };
+        return Err(bad(format!(
+            "the checkpoint is of a model of {}; this run fits {}: start again without --resume",
+            kind(state.classes),
+            kind(classes)
+        )));
+    }
     if file.fingerprint != fingerprint {
         let sparse = |f: &str| f.starts_with(SPARSE_PREFIX);
         if sparse(&file.fingerprint) != sparse(fingerprint) {
@@ -467,21 +514,27 @@ pub fn read(path: &Path, fingerprint: &str, features: usize) -> Result<TrainStat
         }
         return Err(bad("the checkpoint was written for other data or settings (only the epochs may change)".into()));
     }
-    let state = file.state;
     if file.checksum != checksum(fnv1a(FNV_START, fingerprint.bytes()), &state) {
         return Err(bad("damaged checkpoint (its checksum does not match its contents: edited?)".into()));
     }
     if state.losses != state.epoch {
         return Err(bad(format!("damaged checkpoint ({} losses for {} epochs)", state.losses, state.epoch)));
     }
-    if state.weight.len() != features {
-        return Err(bad(format!("holds {} weights; the data has {features} features", state.weight.len())));
+    if state.weight.len() != parameters {
+        return Err(bad(match classes {
+            Some(k) => format!(
+                "holds {} parameters; {k} classes × ({features} features + 1 bias) are {parameters}",
+                state.weight.len()
+            ),
+            None => format!("holds {} weights; the data has {features} features", state.weight.len()),
+        }));
     }
     let (losses, validation_losses) =
         read_losses(&losses_path(path), state.losses, state.validation, state.losses_fnv1a)?;
     let floats = |v: &[u32]| v.iter().map(|&b| f32::from_bits(b)).collect::<Vec<f32>>();
     Ok(TrainState {
         epoch: state.epoch,
+        classes: state.classes,
         weight: floats(&state.weight),
         bias: f32::from_bits(state.bias),
         optimizer: OptimizerState {
@@ -548,6 +601,7 @@ mod tests {
     fn snapshot<'a>(epoch: usize, losses: &'a [f64], validation_losses: &'a [f64]) -> Snapshot<'a> {
         Snapshot {
             epoch,
+            classes: None,
             weight: vec![0.1, -0.0, f32::MIN_POSITIVE / 3.0],
             bias: 0.125 + epoch as f32,
             optimizer: OptimizerState {
@@ -562,6 +616,7 @@ mod tests {
     fn state_of(s: &Snapshot) -> TrainState {
         TrainState {
             epoch: s.epoch,
+            classes: s.classes,
             weight: s.weight.clone(),
             bias: s.bias,
             optimizer: s.optimizer.clone(),
@@ -652,6 +707,35 @@ mod tests {
             assert_eq!(read_back, state_of(&last));
             assert_eq!(bits(&read_back), bits(&state_of(&last)));
         }
+    }
+
+    #[test]
+    fn a_softmax_state_reads_back_with_its_classes_and_is_refused_by_the_other_kind() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.ckpt");
+        // 3 classes × (1 feature + 1 bias): the 3 weights then the 3 biases.
+        let snap =
+            Snapshot { classes: Some(3), weight: vec![0.5, -1.0, 0.25, 0.1, 0.2, -0.3], ..snapshot(2, &LOSSES, &[]) };
+        Writer::new(&path, "A").save(&snap).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("\"classes\":3"), "{text}");
+        assert_eq!(read_classes(&path, "A", 1, Some(3)).unwrap(), state_of(&snap));
+        let name = path.display();
+        let e = read(&path, "A", 6).unwrap_err().to_string();
+        assert_eq!(e, format!("{name}: the checkpoint is of a model of 3 classes (softmax); this run fits two classes: start again without --resume"));
+        let e = read_classes(&path, "A", 1, Some(4)).unwrap_err().to_string();
+        assert!(e.contains("of a model of 3 classes (softmax); this run fits 4 classes (softmax)"), "{e}");
+        let e = read_classes(&path, "A", 2, Some(3)).unwrap_err().to_string();
+        assert_eq!(e, format!("{name}: holds 6 parameters; 3 classes × (2 features + 1 bias) are 9"));
+        // The count edited: the checksum covers it.
+        std::fs::write(&path, text.replacen("\"classes\":3", "\"classes\":2", 1)).unwrap();
+        let e = read_classes(&path, "A", 1, Some(3)).unwrap_err().to_string();
+        assert!(e.ends_with("damaged checkpoint (its checksum does not match its contents: edited?)"), "{e}");
+        // A two-class checkpoint keeps format 2's bytes (no `classes` key) and is refused by a softmax run.
+        Writer::new(&path, "A").save(&snapshot(2, &LOSSES, &[])).unwrap();
+        assert!(!std::fs::read_to_string(&path).unwrap().contains("classes"));
+        let e = read_classes(&path, "A", 1, Some(3)).unwrap_err().to_string();
+        assert!(e.contains("the checkpoint is of a model of two classes; this run fits 3 classes (softmax)"), "{e}");
     }
 
     #[test]

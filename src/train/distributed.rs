@@ -356,7 +356,7 @@ pub fn share_state(world: &mut World, state: Option<TrainState>) -> Result<Optio
     let count = next() as usize;
     let losses = (0..count).map(|_| f64::from_bits((next() << 32) | next())).collect();
     let optimizer = OptimizerState { step, moments };
-    Ok(Some(TrainState { epoch, weight, bias, optimizer, losses, validation_losses: vec![] }))
+    Ok(Some(TrainState { epoch, classes: None, weight, bias, optimizer, losses, validation_losses: vec![] }))
 }
 
 /// This rank's part of a checkpoint's fingerprint gathered from every rank: the
@@ -522,6 +522,7 @@ mod tests {
     fn a_shared_state_is_rank_zeros_bit_for_bit() {
         let state = TrainState {
             epoch: 3,
+            classes: None,
             weight: vec![-0.0, f32::MIN_POSITIVE / 4.0, 1.5],
             bias: -2.25,
             optimizer: OptimizerState {

@@ -692,6 +692,7 @@ mod tests {
         let config = TrainConfig { optimizer: OptimizerKind::Adam, epochs: 10, ..Default::default() };
         let good = TrainState {
             epoch: 2,
+            classes: None,
             weight: vec![0.1, 0.2, 0.3],
             bias: 0.0,
             optimizer: OptimizerState { step: 2, moments: vec![(vec![0.0; 3], vec![0.0; 3]), (vec![0.0], vec![0.0])] },

@@ -362,6 +362,7 @@ mod tests {
             let (data, model) = sample_and_model(6, 200, 3);
             let state = TrainState {
                 epoch: 2,
+                classes: None,
                 weight: vec![0.1, 0.2, 0.3],
                 bias: 0.0,
                 optimizer: crate::train::optim::OptimizerState { step, moments: vec![] },

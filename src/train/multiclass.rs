@@ -3,6 +3,8 @@
 //! solvers through [`crate::solvers::multinomial`], SGD/Adam through [`crate::train::softmax`]) or
 //! one-vs-rest (K binary exact fits), packaged as a [`MulticlassModel`].
 
+use std::ops::ControlFlow;
+
 use tch::{Device, Kind, Tensor};
 
 use crate::data::dataset::Standardizer;
@@ -18,6 +20,7 @@ use crate::solvers::weights::Weights;
 use crate::solvers::{multinomial, solve_weighted, Problem, SolverKind};
 use crate::train::fit::{strengths, FitConfig};
 use crate::train::softmax::{self, SoftmaxSettings};
+use crate::train::{Checkpoints, Epoch};
 
 /// The exact solver `auto` picks for K classes of d features: Newton while its (d+1)·K block
 /// Hessian stays small enough to factor every iteration, else FISTA (no Hessian).
@@ -109,14 +112,43 @@ impl Part {
 /// the training part.
 pub fn fit_multiclass(
     table: &Table,
-    mut recipe: Option<Recipe>,
+    recipe: Option<Recipe>,
     classes: Vec<String>,
     config: &FitConfig,
     multi_class: MultiClass,
     weights: &Weights,
     device: Device,
 ) -> Result<MulticlassFit> {
+    let none = Checkpoints::default();
+    fit_multiclass_with(table, recipe, classes, config, multi_class, weights, device, none, |_| {
+        ControlFlow::Continue(())
+    })
+}
+
+/// [`fit_multiclass`] with `checkpoints` for SGD and Adam (states of K classes; the split,
+/// standardization and initial draws are redone on resume, so the generator continues exactly)
+/// and `on_epoch` after every epoch (`Break` stops with [`Error::Interrupted`]); the exact
+/// solvers take neither.
+#[allow(clippy::too_many_arguments)]
+pub fn fit_multiclass_with(
+    table: &Table,
+    mut recipe: Option<Recipe>,
+    classes: Vec<String>,
+    config: &FitConfig,
+    multi_class: MultiClass,
+    weights: &Weights,
+    device: Device,
+    checkpoints: Checkpoints,
+    on_epoch: impl FnMut(&Epoch) -> ControlFlow<()>,
+) -> Result<MulticlassFit> {
     config.validate()?;
+    if config.solver.is_some() && (checkpoints.resume.is_some() || checkpoints.every.is_some()) {
+        return Err(Error::InvalidSetting {
+            name: "checkpoints",
+            value: "with an exact solver".into(),
+            expected: "checkpoints of sgd or adam epochs",
+        });
+    }
     let k = classes.len();
     let label_name = table.label_name.clone().ok_or_else(|| Error::InvalidSetting {
         name: "data",
@@ -260,11 +292,18 @@ pub fn fit_multiclass(
             }
             (None, MultiClass::Multinomial) => {
                 let t = &config.train;
-                let settings =
-                    SoftmaxSettings { optimizer: t.optimizer, lr: t.lr, epochs: t.epochs, penalty, penalize_bias };
+                let settings = SoftmaxSettings {
+                    optimizer: t.optimizer,
+                    lr: t.lr,
+                    epochs: t.epochs,
+                    penalty,
+                    penalize_bias,
+                    batch_size: t.batch_size,
+                };
                 let (w0, b0) = softmax::linear_init(d as i64, k as i64)?;
+                let x = x.f_to_kind(Kind::Float)?;
                 let trained =
-                    softmax::train_weighted(&x.f_to_kind(Kind::Float)?, &y, rows.as_deref(), w0, b0, &settings)?;
+                    softmax::train_checkpointed(&x, &y, rows.as_deref(), w0, b0, &settings, checkpoints, on_epoch)?;
                 let optimizer = serde_json::json!(t.optimizer);
                 info = TrainingInfo::new(
                     penalty,
@@ -273,7 +312,7 @@ pub fn fit_multiclass(
                     config.seed,
                     config.standardize,
                 )
-                .epochs("cross-entropy", t.lr, trained.losses.len(), None);
+                .epochs("cross-entropy", t.lr, trained.losses.len(), t.batch_size);
                 coef = trained.weight.iter().map(|&w| f64::from(w)).collect();
                 intercept = trained.bias.iter().map(|&b| f64::from(b)).collect();
                 losses = trained.losses;

@@ -25,6 +25,9 @@ pub struct Epoch {
 pub struct TrainState {
     /// Epochs completed.
     pub epoch: usize,
+    /// `None`: two classes, `weight` the coefficients and `bias` the intercept. `Some(K)`: softmax
+    /// over K classes, `weight` the `[K, d]` weight row-major then the K biases, `bias` 0.
+    pub(crate) classes: Option<usize>,
     pub(crate) weight: Vec<f32>,
     pub(crate) bias: f32,
     pub(crate) optimizer: OptimizerState,
@@ -38,6 +41,8 @@ pub struct TrainState {
 pub struct Snapshot<'a> {
     /// Epochs completed.
     pub epoch: usize,
+    /// As [`TrainState::classes`].
+    pub(crate) classes: Option<usize>,
     pub(crate) weight: Vec<f32>,
     pub(crate) bias: f32,
     pub(crate) optimizer: OptimizerState,
@@ -63,6 +68,8 @@ pub struct Checkpoints<'a> {
 /// the losses so far, checkpoints every `every` epochs, and the caller's per-epoch callback.
 pub(crate) struct Progress<'a, F> {
     pub(crate) first: usize,
+    /// What the saved states hold ([`TrainState::classes`]).
+    classes: Option<usize>,
     epochs: usize,
     losses: Vec<f64>,
     validation_losses: Vec<f64>,
@@ -80,9 +87,22 @@ impl<'a, F: FnMut(&Epoch) -> ControlFlow<()>> Progress<'a, F> {
         checkpoints: Checkpoints<'a>,
         on_epoch: F,
     ) -> Result<(Self, Option<TrainState>)> {
+        Self::start_classes(config, features, None, checkpoints, on_epoch)
+    }
+
+    /// [`Progress::start`] for states of `classes` ([`TrainState::classes`]; `features` counts
+    /// every saved parameter): a resumed state of another kind is refused.
+    pub(crate) fn start_classes(
+        config: &TrainConfig,
+        features: usize,
+        classes: Option<usize>,
+        checkpoints: Checkpoints<'a>,
+        on_epoch: F,
+    ) -> Result<(Self, Option<TrainState>)> {
         let Checkpoints { resume, every, save } = checkpoints;
         let mut progress = Self {
             first: 1,
+            classes,
             epochs: config.epochs,
             // Grown as epochs finish: a huge --epochs must not reserve its whole length up front.
             losses: Vec::with_capacity(config.epochs.min(1 << 16)),
@@ -97,6 +117,12 @@ impl<'a, F: FnMut(&Epoch) -> ControlFlow<()>> Progress<'a, F> {
                 "epochs",
                 config.epochs,
                 "must exceed the checkpoint's completed epochs",
+            )?;
+            ensure(
+                state.classes == classes,
+                "resume",
+                "a checkpoint",
+                "must be of a model with as many classes as the labels hold",
             )?;
             ensure(
                 state.weight.len() == features,
@@ -140,6 +166,7 @@ impl<'a, F: FnMut(&Epoch) -> ControlFlow<()>> Progress<'a, F> {
                 let (weight, bias, optimizer) = state()?;
                 save(&Snapshot {
                     epoch,
+                    classes: self.classes,
                     weight,
                     bias,
                     optimizer,

@@ -1,13 +1,17 @@
 //! Softmax regression by SGD or Adam through autograd, as PyTorch computes it: `nn.Linear(d, K)`,
 //! `nn.CrossEntropyLoss()`, the tutorial's penalty over the weight (and the bias with
-//! `penalize_bias`), full batch. On the CPU its losses and weights are bit-for-bit PyTorch's
+//! `penalize_bias`), full batch or in mini-batches drawn as the two-class engine draws them, with
+//! checkpoints. On the CPU its losses and weights are bit-for-bit PyTorch's
 //! (`scripts/reference.py softmax-fixtures`); the same code runs on CUDA.
+
+use std::ops::ControlFlow;
 
 use tch::{Device, Kind, Reduction, Tensor};
 
 use crate::error::{ensure, Error, Result};
 use crate::model::penalty::Penalty;
 use crate::train::optim::{Optimizer, OptimizerKind};
+use crate::train::{progress, Checkpoints, Epoch, Progress, TrainConfig};
 
 /// The settings of a softmax training run.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -22,6 +26,8 @@ pub struct SoftmaxSettings {
     pub penalty: Penalty,
     /// Whether the bias is penalized too (the tutorial's way) or only the weight.
     pub penalize_bias: bool,
+    /// Rows per mini-batch (≥ 1), reshuffled every epoch; `None` (or the rows or more): full batch.
+    pub batch_size: Option<usize>,
 }
 
 /// What a softmax run produced.
@@ -76,7 +82,35 @@ pub fn train_weighted(
     bias: Tensor,
     settings: &SoftmaxSettings,
 ) -> Result<SoftmaxTrained> {
+    train_checkpointed(x, y, rows, weight, bias, settings, Checkpoints::default(), |_| ControlFlow::Continue(()))
+}
+
+/// [`train_weighted`] with checkpoints (states of `Some(K)` classes, see [`TrainState`]) and a
+/// callback after each epoch (`Break` stops with [`Error::Interrupted`]). With mini-batches
+/// (`settings.batch_size` below the rows), each epoch draws `randperm(n)` from libtorch's
+/// generator as the two-class engine does (call inside [`crate::seed::with_seed`]); a resumed run
+/// draws the completed epochs' orders again, so it continues bit for bit.
+///
+/// Weighted mini-batches: the weights are scaled to mean 1 over the rows (s̃ᵢ = sᵢ·n / Σ s) and
+/// a batch's loss is the plain mean of s̃ᵢℓᵢ over its rows, so its gradient is an unbiased
+/// estimate of the full weighted mean's and a batch whose rows all weigh 0 steps on the penalty
+/// alone (PyTorch's `CrossEntropyLoss(weight=…)` divides by the batch's own total instead: NaN for
+/// such a batch, and biased). Full batch it is Σ sᵢℓᵢ / Σ sᵢ exactly as [`train_weighted`].
+#[allow(clippy::too_many_arguments)]
+pub fn train_checkpointed(
+    x: &Tensor,
+    y: &Tensor,
+    rows: Option<&[f64]>,
+    weight: Tensor,
+    bias: Tensor,
+    settings: &SoftmaxSettings,
+    checkpoints: Checkpoints,
+    on_epoch: impl FnMut(&Epoch) -> ControlFlow<()>,
+) -> Result<SoftmaxTrained> {
     ensure(settings.epochs >= 1, "epochs", settings.epochs, "must be at least 1")?;
+    if let Some(b) = settings.batch_size {
+        ensure(b >= 1, "batch_size", b, "must be at least 1")?;
+    }
     settings.penalty.validate()?;
     let (n, d) = x.size2()?;
     let classes = weight.size()[0];
@@ -94,53 +128,121 @@ pub fn train_weighted(
         });
     }
     let device = x.device();
+    let batch = settings.batch_size.map_or(n, |b| i64::try_from(b).unwrap_or(i64::MAX).min(n));
     let row_weights = match rows {
         Some(r) => {
             crate::solvers::weights::check_rows(r, n as usize)?;
             let total: f64 = r.iter().sum();
-            Some(Tensor::f_from_slice(r)?.f_div_scalar(total)?.f_to_kind(x.kind())?.f_to_device(device)?)
+            let s = Tensor::f_from_slice(r)?;
+            // Full batch: weights over their total (a weighted mean by a sum); batches: mean 1.
+            let s = if batch == n { s.f_div_scalar(total)? } else { s.f_mul_scalar(n as f64 / total)? };
+            Some(s.f_to_kind(x.kind())?.f_to_device(device)?)
         }
         None => None,
     };
     let mut w = weight.f_to_device(device)?.f_detach()?.f_set_requires_grad(true)?;
     let mut b = bias.f_to_device(device)?.f_detach()?.f_set_requires_grad(true)?;
     let mut optimizer = Optimizer::new(settings.optimizer, settings.lr, &[&w, &b])?;
-    let mut losses = Vec::with_capacity(settings.epochs);
-    for epoch in 1..=settings.epochs {
-        crate::interrupt::check(epoch)?;
-        let scores = x.f_linear(&w, Some(&b))?;
-        let mut loss = match &row_weights {
-            None => scores.f_cross_entropy_loss(&y, None::<Tensor>, Reduction::Mean, -100, 0.0)?,
-            Some(s) => scores
-                .f_cross_entropy_loss(&y, None::<Tensor>, Reduction::None, -100, 0.0)?
-                .f_mul(s)?
-                .f_sum(x.kind())?,
-        };
-        let penalized: Vec<&Tensor> = if settings.penalize_bias { vec![&w, &b] } else { vec![&w] };
-        if let Some(term) = settings.penalty.term(&penalized)? {
-            loss = loss.f_add(&term)?;
+    let k = classes as usize;
+    let parameters = k * (d as usize + 1);
+    let epochs = TrainConfig { epochs: settings.epochs, ..TrainConfig::default() };
+    let (mut progress, resume) = Progress::start_classes(&epochs, parameters, Some(k), checkpoints, on_epoch)?;
+    if let Some(state) = &resume {
+        tch::no_grad(|| -> Result<()> {
+            let (wv, bv) = state.weight.split_at(k * d as usize);
+            w.f_copy_(&Tensor::f_from_slice(wv)?.f_view([classes, d])?.f_to_device(device)?)?;
+            b.f_copy_(&Tensor::f_from_slice(bv)?.f_to_device(device)?)?;
+            Ok(())
+        })?;
+        optimizer.restore(&state.optimizer)?;
+        progress::check_steps(state, (n as u64).div_ceil((batch as u64).max(1)))?;
+        // The completed epochs' batch orders, drawn again so the generator stands where it stood.
+        if batch < n {
+            for _ in 0..state.epoch {
+                let _ = Tensor::f_randperm(n, (Kind::Int64, Device::Cpu))?;
+            }
         }
-        let grads = Tensor::f_run_backward(&[&loss], &[&w, &b], false, false)?;
-        optimizer.step(&mut [&mut w, &mut b], &grads)?;
-        let value = loss.f_double_value(&[])?;
-        if !value.is_finite() {
-            return Err(Error::Diverged { epoch, value });
-        }
-        losses.push(value);
     }
-    let cpu = |t: &Tensor| -> Result<Vec<f32>> {
-        Ok(Vec::<f32>::try_from(t.f_detach()?.f_to_device(Device::Cpu)?.f_flatten(0, -1)?)?)
-    };
+    for epoch in progress.first..=settings.epochs {
+        crate::interrupt::check(epoch)?;
+        let loss = if batch == n {
+            step(&mut optimizer, settings, Sum::Weighted, &mut w, &mut b, x, &y, row_weights.as_ref())?
+        } else {
+            let perm = Tensor::f_randperm(n, (Kind::Int64, Device::Cpu))?.f_to_device(device)?;
+            let mut total = 0.0;
+            for start in (0..n).step_by(batch as usize) {
+                let len = batch.min(n - start);
+                let index = perm.f_narrow(0, start, len)?;
+                let s = row_weights.as_ref().map(|s| s.f_index_select(0, &index)).transpose()?;
+                let (xb, yb) = (x.f_index_select(0, &index)?, y.f_index_select(0, &index)?);
+                total += step(&mut optimizer, settings, Sum::Mean, &mut w, &mut b, &xb, &yb, s.as_ref())? * len as f64;
+            }
+            total / n as f64
+        };
+        let state = || -> Result<(Vec<f32>, f32, crate::train::optim::OptimizerState)> {
+            let mut params = cpu(&w)?;
+            params.extend(cpu(&b)?);
+            Ok((params, 0.0, optimizer.state()?))
+        };
+        progress.end_epoch(epoch, loss, || Ok(None), state)?;
+    }
+    let (losses, _) = progress.finish();
     Ok(SoftmaxTrained { losses, weight: cpu(&w)?, bias: cpu(&b)? })
+}
+
+/// How row weights (already scaled) enter a step's loss: summed (full batch, weights over their
+/// total) or averaged (a mini-batch, weights of mean 1).
+#[derive(Clone, Copy)]
+enum Sum {
+    Weighted,
+    Mean,
+}
+
+/// One optimizer step on the rows `x`, `y` (row weights `s`); returns the objective before it.
+#[allow(clippy::too_many_arguments)]
+fn step(
+    optimizer: &mut Optimizer,
+    settings: &SoftmaxSettings,
+    sum: Sum,
+    w: &mut Tensor,
+    b: &mut Tensor,
+    x: &Tensor,
+    y: &Tensor,
+    s: Option<&Tensor>,
+) -> Result<f64> {
+    let scores = x.f_linear(&*w, Some(&*b))?;
+    let mut loss = match s {
+        None => scores.f_cross_entropy_loss(y, None::<Tensor>, Reduction::Mean, -100, 0.0)?,
+        Some(s) => {
+            let each = scores.f_cross_entropy_loss(y, None::<Tensor>, Reduction::None, -100, 0.0)?.f_mul(s)?;
+            match sum {
+                Sum::Weighted => each.f_sum(x.kind())?,
+                Sum::Mean => each.f_mean(x.kind())?,
+            }
+        }
+    };
+    let penalized: Vec<&Tensor> = if settings.penalize_bias { vec![&*w, &*b] } else { vec![&*w] };
+    if let Some(term) = settings.penalty.term(&penalized)? {
+        loss = loss.f_add(&term)?;
+    }
+    let grads = Tensor::f_run_backward(&[&loss], &[&*w, &*b], false, false)?;
+    optimizer.step(&mut [w, b], &grads)?;
+    Ok(loss.f_double_value(&[])?)
+}
+
+/// A parameter's values on the CPU, flattened.
+fn cpu(t: &Tensor) -> Result<Vec<f32>> {
+    Ok(Vec::<f32>::try_from(t.f_detach()?.f_to_device(Device::Cpu)?.f_flatten(0, -1)?)?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::seed::with_seed;
+    use crate::train::TrainState;
 
     fn settings(optimizer: OptimizerKind, penalty: Penalty, penalize_bias: bool) -> SoftmaxSettings {
-        SoftmaxSettings { optimizer, lr: 0.1, epochs: 200, penalty, penalize_bias }
+        SoftmaxSettings { optimizer, lr: 0.1, epochs: 200, penalty, penalize_bias, batch_size: None }
     }
 
     fn sample() -> (Tensor, Tensor, Tensor, Tensor) {
@@ -190,6 +292,60 @@ mod tests {
         }
         let e = train_weighted(&x, &y, Some(&[1.0; 3]), w.copy(), b.copy(), &s).unwrap_err().to_string();
         assert!(e.starts_with("invalid sample_weight"), "{e}");
+    }
+
+    #[test]
+    fn a_run_resumed_from_its_checkpoint_ends_as_the_uninterrupted_one() {
+        let (x, y, w, b) = sample();
+        let rows: Vec<f64> = (0..200).map(|i| (i % 3) as f64).collect();
+        let s = SoftmaxSettings {
+            epochs: 12,
+            batch_size: Some(48),
+            ..settings(OptimizerKind::Adam, Penalty::L2 { lambda: 1e-3 }, false)
+        };
+        let run = |checkpoints: Checkpoints| {
+            with_seed(9, || {
+                train_checkpointed(&x, &y, Some(&rows), w.copy(), b.copy(), &s, checkpoints, |_| {
+                    ControlFlow::Continue(())
+                })
+            })
+            .unwrap()
+        };
+        let full = run(Checkpoints::default());
+        let mut saved = vec![];
+        let mut save = |snap: &crate::train::Snapshot| {
+            saved.push(TrainState {
+                epoch: snap.epoch,
+                classes: snap.classes,
+                weight: snap.weight.clone(),
+                bias: snap.bias,
+                optimizer: snap.optimizer.clone(),
+                losses: snap.losses.to_vec(),
+                validation_losses: snap.validation_losses.to_vec(),
+            });
+            Ok(())
+        };
+        let every = Checkpoints { resume: None, every: Some(5), save: Some(&mut save) };
+        assert_eq!(run(every), full);
+        // Saved after epochs 5 and 10: 3 classes × (4 features + 1), 5 steps an epoch.
+        assert_eq!(
+            saved.iter().map(|t| (t.epoch, t.classes, t.weight.len())).collect::<Vec<_>>(),
+            [(5, Some(3), 15), (10, Some(3), 15)]
+        );
+        let resumed = run(Checkpoints { resume: Some(saved[0].clone()), ..Default::default() });
+        assert_eq!(resumed, full);
+        // A two-class state, or a step count off by one, is refused.
+        let two = TrainState { classes: None, ..saved[0].clone() };
+        let e = with_seed(9, || {
+            let c = Checkpoints { resume: Some(two), ..Default::default() };
+            train_checkpointed(&x, &y, None, w.copy(), b.copy(), &s, c, |_| ControlFlow::Continue(()))
+        });
+        assert!(e.unwrap_err().to_string().contains("as many classes as the labels hold"));
+        let mut off = saved[0].clone();
+        off.optimizer.step += 1;
+        let c = Checkpoints { resume: Some(off), ..Default::default() };
+        let e = train_checkpointed(&x, &y, None, w.copy(), b.copy(), &s, c, |_| ControlFlow::Continue(()));
+        assert!(e.unwrap_err().to_string().contains("step count"));
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod golden_softmax;
 mod messy_tables;
 mod multiclass_cli;
 mod multiclass_convert;
+mod multiclass_epochs;
 mod multiclass_grid;
 mod sparse_cli;
 mod sparse_epochs;
