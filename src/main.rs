@@ -109,17 +109,26 @@ fn main() -> ExitCode {
         Command::Parity(args) => cli::tutorial::parity(args),
         Command::Train(args) => match cli::distributed::launch() {
             Ok(None) => cli::train::train(args),
-            Ok(Some(launch)) => cli::distributed::train(args, launch),
+            Ok(Some(launch)) => {
+                let rank = launch.rank;
+                cli::distributed::train(args, launch).map_err(|e| cli::distributed::named(e, rank))
+            }
             Err(e) => Err(e),
         },
         Command::Path(args) => match cli::distributed::launch() {
             Err(e) => Err(e),
-            Ok(Some(launch)) => cli::distributed::path(args, launch),
+            Ok(Some(launch)) => {
+                let rank = launch.rank;
+                cli::distributed::path(args, launch).map_err(|e| cli::distributed::named(e, rank))
+            }
             Ok(None) => cli::grid::path(args),
         },
         Command::Cv(args) => match cli::distributed::launch() {
             Err(e) => Err(e),
-            Ok(Some(launch)) => cli::distributed::cv(args, launch),
+            Ok(Some(launch)) => {
+                let rank = launch.rank;
+                cli::distributed::cv(args, launch).map_err(|e| cli::distributed::named(e, rank))
+            }
             Ok(None) => cli::grid::cv(args),
         },
         Command::Predict(args) => cli::score::predict(args),
@@ -127,7 +136,9 @@ fn main() -> ExitCode {
         Command::Convert(args) => cli::convert::convert(args),
     };
     result.unwrap_or_else(|err| {
-        eprintln!("error: {}{}", cli::render(&err), hint(&err));
+        // One write: a launcher's ranks share standard error, and a line written in pieces mixes.
+        let line = format!("error: {}{}\n", cli::render(&err), hint(&err));
+        let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), line.as_bytes());
         ExitCode::from(status(&err))
     })
 }

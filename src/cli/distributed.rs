@@ -143,6 +143,10 @@ pub(crate) fn train(args: TrainArgs, launch: Launch) -> anyhow::Result<ExitCode>
     let (config, input, hash) = world.agree("setting up", setup().map_err(|e| super::render(&e)))?;
     same_settings(&mut world, hash)?;
     let (shard, recipe) = read_input(&mut world, input)?;
+    // DDP's average of the ranks' mean gradients has no mean for a rank without rows.
+    let empty = config.solver.is_none() && shard.table.rows() == 0;
+    let why = "no rows left (--missing drop-rows dropped them all): sgd and adam average each rank's mean gradient, so every rank needs rows";
+    world.agree("checking the shards", if empty { Err(why.to_string()) } else { Ok(()) })?;
     // Rank 0 reads the checkpoint (the others need not see its file) and sends its state.
     let fingerprint = match every.is_some() || args.resume.is_some() {
         true => fingerprint(&mut world, &config, &shard)?,
@@ -172,11 +176,8 @@ pub(crate) fn train(args: TrainArgs, launch: Launch) -> anyhow::Result<ExitCode>
         fit
     });
     if rank != 0 {
-        return match fitted {
-            // Every rank stopped at the same epoch (the stop was voted on): this one says so.
-            Err(e @ logreg::Error::Interrupted { .. }) => Err(anyhow::Error::from(e).context(format!("rank {rank}"))),
-            fitted => Ok(fitted.map(|_| ExitCode::SUCCESS)?),
-        };
+        // An interrupted rank stopped at the same epoch as rank 0 (the stop was voted on): it says so.
+        return Ok(fitted.map(|_| ExitCode::SUCCESS)?);
     }
     if matches!(fitted, Err(logreg::Error::Interrupted { .. })) {
         // The newest checkpoint may be held back by the writer's pacing: write it now.
@@ -192,6 +193,19 @@ pub(crate) fn train(args: TrainArgs, launch: Launch) -> anyhow::Result<ExitCode>
     let (collectives, communication_seconds) = world.communication();
     let spread = super::train::Spread { world_size: size, collectives, communication_seconds };
     super::train::finish(&args, fitted, started, None, Some(spread))
+}
+
+/// A rank's error named by its rank, as the launcher interleaves every rank's lines (an error
+/// of the ranks' collectives already names it).
+pub(crate) fn named(error: anyhow::Error, rank: usize) -> anyhow::Error {
+    let distributed = |e: &(dyn std::error::Error + 'static)| {
+        matches!(e.downcast_ref::<logreg::Error>(), Some(logreg::Error::Distributed { .. }))
+    };
+    if error.chain().any(distributed) {
+        error
+    } else {
+        error.context(format!("rank {rank}"))
+    }
 }
 
 /// A rank's input as its setup read it: a `.npy` shard, or a CSV shard to read with the others.

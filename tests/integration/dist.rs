@@ -578,6 +578,23 @@ fn csv_shards_reach_the_single_process_model_and_recipe() {
     let port = free_port();
     let children = (0..2).map(|r| rank(r, 2, port, &median)).collect();
     each_fails_with_one_line(children, "--missing median does not apply to a distributed run");
+    // Every row of rank 0 has a missing cell, which --missing drop-rows drops: Newton has sums to
+    // reduce, but sgd and adam have no mean gradient there, and say so on rank 0.
+    let emptied: Vec<String> = rows[1..=cut].iter().map(|r| format!(",{}", r.split_once(',').unwrap().1)).collect();
+    std::fs::write(dir.path().join("drop-0.csv"), [&rows[..1], &emptied[..]].concat().join("\n") + "\n").unwrap();
+    std::fs::write(dir.path().join("drop-1.csv"), [&rows[..1], &rows[cut + 1..]].concat().join("\n") + "\n").unwrap();
+    let drop = path(&dir.path().join("drop-{rank}.csv"));
+    let sgd = ["train", "--data", &drop, "--label", "y", "--categorical", "color", "--missing", "drop-rows"];
+    let out = path(&m2);
+    let sgd = [&sgd[..], &["--solver", "sgd", "--epochs", "3", "--out", out.as_str()]].concat();
+    let port = free_port();
+    let children: Vec<Child> = (0..2).map(|r| rank(r, 2, port, &sgd)).collect();
+    let outs: Vec<Output> = children.into_iter().map(|c| c.wait_with_output().unwrap()).collect();
+    let errs: Vec<String> = outs.iter().map(stderr).collect();
+    assert!(errs[0].starts_with("error: rank 0: checking the shards: no rows left"), "{}", errs[0]);
+    assert!(errs[1].starts_with("error: rank 1: checking the shards: rank 0 failed"), "{}", errs[1]);
+    assert!(outs.iter().all(|o| o.status.code() == Some(2)) && errs.iter().all(|e| e.lines().count() == 1));
+    assert!(!m2.exists());
 }
 
 /// Waits for `child` at most `limit`: its output, or a panic naming `what` (the child killed).
@@ -658,6 +675,7 @@ fn ctrl_c_to_one_rank_or_to_the_launcher_stops_every_rank() {
     // Both stopped at the same epoch; rank 0 names the checkpoint to resume.
     let at = |e: &str| e.split("interrupted at epoch ").nth(1).and_then(|t| t.split(';').next()).map(String::from);
     assert!(errs[1].starts_with("error: rank 1: interrupted at epoch "), "{}", errs[1]);
+    assert!(errs[0].starts_with("error: rank 0: interrupted at epoch "), "{}", errs[0]);
     assert_eq!(at(&errs[0]), at(&errs[1]), "{errs:?}");
     assert!(errs[0].contains("resume with") && errs[0].contains("--resume"), "{}", errs[0]);
     assert!(!out.exists());
