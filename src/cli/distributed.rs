@@ -185,7 +185,11 @@ pub(crate) fn train(args: TrainArgs, launch: Launch) -> anyhow::Result<ExitCode>
     }
     let fitted = match (fitted, writer.written_epoch()) {
         (Err(error @ logreg::Error::Interrupted { .. }), Some(epoch)) => {
-            let hint = super::train::resume_hint(&checkpoint_path, epoch);
+            // The command as this rank was started: the launcher that starts the ranks is not in it.
+            let hint = format!(
+                "{} (through the launcher, with {size} ranks)",
+                super::train::resume_hint(&checkpoint_path, epoch)
+            );
             return Err(super::train::Interrupted { error, hint }.into());
         }
         (fitted, _) => fitted?,

@@ -680,6 +680,7 @@ fn ctrl_c_to_one_rank_or_to_the_launcher_stops_every_rank() {
     assert!(errs[0].starts_with("error: rank 0: interrupted at epoch "), "{}", errs[0]);
     assert_eq!(at(&errs[0]), at(&errs[1]), "{errs:?}");
     assert!(errs[0].contains("resume with") && errs[0].contains("--resume"), "{}", errs[0]);
+    assert!(errs[0].trim_end().ends_with("(through the launcher, with 2 ranks)"), "{}", errs[0]);
     assert!(!out.exists());
     resumes();
     // SIGINT to the launcher.
