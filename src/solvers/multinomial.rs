@@ -113,23 +113,7 @@ pub fn fit_observed(
     config: SolverConfig,
     observer: Observer,
 ) -> Result<MultinomialFit> {
-    let started = std::time::Instant::now();
-    check_settings(problem, config)?;
-    let s = Softmax::new(x, y, classes, weights, problem, kind)?;
-    let zero = Tensor::f_zeros([s.k * (s.d + 1)], (Kind::Double, s.x.device()))?;
-    let reference = s.optimality(&zero, &s.value_and_grad(&zero)?.1)?.max(f64::MIN_POSITIVE);
-    let outcome = match kind {
-        SolverKind::Newton => newton(&s, zero, reference, config.tol, config.max_iter.unwrap_or(100), observer),
-        SolverKind::Fista => fista(&s, zero, reference, config.tol, config.max_iter.unwrap_or(20_000), observer),
-        SolverKind::Tron | SolverKind::NewtonCd => Err(Error::InvalidSetting {
-            name: "solver",
-            value: format!("{kind:?}").to_lowercase(),
-            expected: "newton or fista for more than two classes",
-        }),
-    }?;
-    let mut fit = s.finish(outcome)?;
-    fit.seconds = started.elapsed().as_secs_f64();
-    Ok(fit)
+    solve(x, y, classes, weights, problem, kind, config, None, observer)
 }
 
 /// As [`fit`], from `start` (weights `[classes, d]` row-major, then intercepts) instead of zero:
@@ -146,13 +130,32 @@ pub fn fit_from(
     config: SolverConfig,
     start: (&[f64], &[f64]),
 ) -> Result<MultinomialFit> {
+    let observer: Observer = &mut |_, _| std::ops::ControlFlow::Continue(());
+    solve(x, y, classes, weights, problem, kind, config, Some(start), observer)
+}
+
+/// [`fit_observed`] from `start` when given, else from zero.
+#[allow(clippy::too_many_arguments)]
+fn solve(
+    x: &Tensor,
+    y: &Tensor,
+    classes: usize,
+    weights: Option<&[f64]>,
+    problem: Problem,
+    kind: SolverKind,
+    config: SolverConfig,
+    start: Option<(&[f64], &[f64])>,
+    observer: Observer,
+) -> Result<MultinomialFit> {
     let started = std::time::Instant::now();
     check_settings(problem, config)?;
     let s = Softmax::new(x, y, classes, weights, problem, kind)?;
     let zero = Tensor::f_zeros([s.k * (s.d + 1)], (Kind::Double, s.x.device()))?;
     let reference = s.optimality(&zero, &s.value_and_grad(&zero)?.1)?.max(f64::MIN_POSITIVE);
-    let theta = s.theta_of(start.0, start.1)?;
-    let observer: Observer = &mut |_, _| std::ops::ControlFlow::Continue(());
+    let theta = match start {
+        Some((w, b)) => s.theta_of(w, b)?,
+        None => zero,
+    };
     let outcome = match kind {
         SolverKind::Newton => newton(&s, theta, reference, config.tol, config.max_iter.unwrap_or(100), observer),
         SolverKind::Fista => fista(&s, theta, reference, config.tol, config.max_iter.unwrap_or(20_000), observer),
