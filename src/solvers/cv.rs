@@ -187,11 +187,21 @@ type FoldJob = (usize, Tensor, Tensor, Tensor, Tensor);
 /// A fold's number and its (log-loss, AUC) at each λ.
 type FoldScores = (usize, Vec<(f64, f64)>);
 
-fn mean_std(values: &[f64]) -> (f64, f64) {
+pub(crate) fn mean_std(values: &[f64]) -> (f64, f64) {
     let k = values.len() as f64;
     let mean = values.iter().sum::<f64>() / k;
     let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (k - 1.0);
     (mean, var.sqrt())
+}
+
+/// The grid point of least mean held-out log-loss, and the largest λ whose mean is within one
+/// standard error of it (`scores`: each point's mean and standard error, λ decreasing).
+pub(crate) fn best_and_one_se(scores: &[(f64, f64)]) -> (usize, usize) {
+    let best = (0..scores.len()).min_by(|&a, &b| scores[a].0.total_cmp(&scores[b].0)).expect("a non-empty grid");
+    let limit = scores[best].0 + scores[best].1;
+    // λ decreases along the grid: the first point within the limit is the largest such λ.
+    let one_se = (0..=best).find(|&i| scores[i].0 <= limit).unwrap_or(best);
+    (best, one_se)
 }
 
 /// Cross-validates the path on `x` (`[n, d]`) and `y` (`[n]` or `[n, 1]`, 0/1), on their device.
@@ -353,12 +363,7 @@ pub(crate) fn summarize(
             }
         })
         .collect();
-    let best = (0..points.len())
-        .min_by(|&a, &b| points[a].log_loss_mean.total_cmp(&points[b].log_loss_mean))
-        .expect("a non-empty grid");
-    let limit = points[best].log_loss_mean + points[best].log_loss_se;
-    // λ decreases along the grid: the first point within the limit is the largest such λ.
-    let one_se = (0..=best).find(|&i| points[i].log_loss_mean <= limit).unwrap_or(best);
+    let (best, one_se) = best_and_one_se(&points.iter().map(|p| (p.log_loss_mean, p.log_loss_se)).collect::<Vec<_>>());
     Ok(CvResult { points, best, one_se, fold_sizes, full, standardizer, batched })
 }
 

@@ -17,7 +17,7 @@ use crate::model::file::TrainingInfo;
 use crate::model::multiclass::{MultiClass, MulticlassModel};
 use crate::model::penalty::Penalty;
 use crate::seed::with_seed;
-use crate::solvers::cv::CvConfig;
+use crate::solvers::cv::{best_and_one_se, mean_std, CvConfig};
 use crate::solvers::multinomial_path::{lambda_max, log_probabilities, path_at, MultinomialPathPoint};
 use crate::solvers::{Problem, SolverKind};
 
@@ -178,8 +178,8 @@ pub fn cross_validate_folds(
         .iter()
         .enumerate()
         .map(|(i, &lambda)| {
-            let (log_loss_mean, log_loss_std) = mean_std(fold_scores.iter().map(|s| s[i].0));
-            let (accuracy_mean, accuracy_std) = mean_std(fold_scores.iter().map(|s| s[i].1));
+            let (log_loss_mean, log_loss_std) = mean_std(&fold_scores.iter().map(|s| s[i].0).collect::<Vec<_>>());
+            let (accuracy_mean, accuracy_std) = mean_std(&fold_scores.iter().map(|s| s[i].1).collect::<Vec<_>>());
             MulticlassCvPoint {
                 lambda,
                 nonzero: full[i].nonzero,
@@ -191,12 +191,8 @@ pub fn cross_validate_folds(
             }
         })
         .collect();
-    let best = (0..points.len())
-        .min_by(|&a, &b| points[a].log_loss_mean.total_cmp(&points[b].log_loss_mean))
-        .expect("a non-empty grid");
-    let limit = points[best].log_loss_mean + points[best].log_loss_se;
-    // λ decreases along the grid: the first point within the limit is the largest such λ.
-    let one_se = (0..=best).find(|&i| points[i].log_loss_mean <= limit).unwrap_or(best);
+    let scores: Vec<(f64, f64)> = points.iter().map(|p| (p.log_loss_mean, p.log_loss_se)).collect();
+    let (best, one_se) = best_and_one_se(&scores);
     Ok(MulticlassCvResult { points, fold_scores, best, one_se, fold_sizes, full, standardizer })
 }
 
@@ -233,14 +229,6 @@ fn score_fold(
     }
     let points = path_at(&xt, &yt, classes, wt.as_deref(), lambdas, &config.path)?;
     points.iter().map(|p| held_out_scores(&xh, &yh, wh.as_deref(), p)).collect()
-}
-
-fn mean_std(values: impl Iterator<Item = f64>) -> (f64, f64) {
-    let values: Vec<f64> = values.collect();
-    let k = values.len() as f64;
-    let mean = values.iter().sum::<f64>() / k;
-    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (k - 1.0);
-    (mean, var.sqrt())
 }
 
 impl MulticlassCvResult {
