@@ -176,6 +176,15 @@ pub enum WeightProblem {
         /// The weight.
         value: f64,
     },
+    /// A weight above zero but below the smallest normal f64 (2.2e-308): sums of such weights
+    /// keep no precision, and the fit would end in NaN.
+    #[error("{value:e} at {at} is subnormal (above 0 but below 2.2e-308): scale the weights up")]
+    Subnormal {
+        /// Where: `row N` (from 1) or `class K` (from 0).
+        at: String,
+        /// The weight.
+        value: f64,
+    },
     /// Every row's weight is zero: there is nothing to fit.
     #[error("every weight is zero")]
     AllZero,
@@ -264,7 +273,8 @@ pub(crate) fn ensure(ok: bool, name: &'static str, value: impl ToString, expecte
 /// digits) in exponent form, anything else as it is.
 fn shortest(value: String) -> String {
     match value.parse::<f64>() {
-        Ok(v) if value.parse::<i128>().is_err() => short(v),
+        // Whole numbers stay as written up to u64's 20 digits; an f64 like 1e38 prints 39.
+        Ok(v) if value.parse::<i128>().is_err() || value.len() > 20 => short(v),
         _ => value,
     }
 }
@@ -322,6 +332,8 @@ mod tests {
         assert_eq!(ensure(false, "alpha", 2.0, "x").unwrap_err().to_string(), "invalid alpha: 2 (x)");
         let e = ensure(false, "epochs", u64::MAX, "x").unwrap_err();
         assert_eq!(e.to_string(), "invalid epochs: 18446744073709551615 (x)", "integers stay whole");
+        // A whole f64 past u64's digits is a number, not a count: 1e38 prints 39 digits.
+        assert_eq!(ensure(false, "lr", 1e38, "x").unwrap_err().to_string(), "invalid lr: 1e38 (x)");
         assert_eq!(
             ensure(false, "name", "a long text value, not a number", "x").unwrap_err().to_string(),
             "invalid name: a long text value, not a number (x)"

@@ -379,7 +379,7 @@ pub(crate) fn cv(args: CvArgs, launch: Launch) -> anyhow::Result<ExitCode> {
     stop_together_on_ctrl_c()?;
     let mut world = join(launch)?;
     let setup = || -> anyhow::Result<_> {
-        let folds = super::at_least_one("folds", Some(args.folds))?.unwrap_or(5);
+        let folds = super::grid::folds(args.folds)?;
         let path = args.grid.config(args.grid.solver.unwrap_or(SolverKind::Newton))?;
         if !matches!(path.kind, SolverKind::Newton | SolverKind::Fista) {
             bail!("--solver {:?} does not apply to a distributed cv yet: newton or fista", path.kind);

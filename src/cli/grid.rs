@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use clap::Args;
+use logreg::error::short;
 
 use logreg::data::dataset::{Dataset, Standardizer};
 use logreg::data::npy::feature_names;
@@ -254,6 +255,12 @@ pub(crate) fn write_path(
     shape: Option<(usize, usize, usize)>,
     world_size: Option<usize>,
 ) -> anyhow::Result<ExitCode> {
+    let finite = |p: &&logreg::solvers::path::PathPoint| {
+        p.objective.is_finite() && p.intercept.is_finite() && p.coef.iter().all(|c| c.is_finite())
+    };
+    if let Some(p) = points.iter().find(|p| !finite(p)) {
+        return Err(not_finite(p.lambda, p.objective));
+    }
     let unconverged = points.iter().filter(|p| !p.converged).count();
     if unconverged > 0 {
         warnln!("warning: {unconverged} of {} fits stopped at --max-iter without converging", points.len());
@@ -262,8 +269,9 @@ pub(crate) fn write_path(
     let csv = args.csv.as_ref().map(|path| {
         let mut out = format!("lambda,nonzero,objective,intercept,{}\n", names.join(","));
         for p in points {
-            let coefs: Vec<String> = p.coef.iter().map(f64::to_string).collect();
-            out += &format!("{},{},{},{},{}\n", p.lambda, p.nonzero, p.objective, p.intercept, coefs.join(","));
+            let coefs: Vec<String> = p.coef.iter().map(|&c| short(c)).collect();
+            let (lambda, objective, intercept) = (short(p.lambda), short(p.objective), short(p.intercept));
+            out += &format!("{lambda},{},{objective},{intercept},{}\n", p.nonzero, coefs.join(","));
         }
         (path, out)
     });
@@ -297,8 +305,16 @@ pub(crate) fn write_path(
     Ok(ExitCode::SUCCESS)
 }
 
+/// `--folds`, checked: cv needs at least two folds (one to hold out, one to train on).
+pub(crate) fn folds(value: i64) -> anyhow::Result<usize> {
+    match usize::try_from(value) {
+        Ok(k) if k >= 2 => Ok(k),
+        _ => bail!("invalid --folds: {value} (must be at least 2)"),
+    }
+}
+
 pub(crate) fn cv(args: CvArgs) -> anyhow::Result<ExitCode> {
-    let folds = at_least_one("folds", Some(args.folds))?.unwrap_or(5);
+    let folds = folds(args.folds)?;
     let mut outputs = vec![("--out", args.out.as_path())];
     outputs.extend(args.csv.as_deref().map(|p| ("--csv", p)));
     args.input.check_outputs(&outputs)?;
@@ -377,23 +393,17 @@ pub(crate) fn write_cv(
     let mut saved = r.model(chosen, config, names.clone(), label_name);
     // The refit reads raw files as this run read its --data: columns, levels, fills, classes.
     saved.recipe = recipe;
-    let table_csv = args.csv.as_ref().map(|path| {
-        let mut out = String::from("lambda,nonzero,log_loss_mean,log_loss_std,log_loss_se,auc_mean,auc_std\n");
-        for p in &r.points {
-            let cell = |v: f64| if v.is_finite() { v.to_string() } else { String::new() };
-            out += &format!(
-                "{},{},{},{},{},{},{}\n",
-                p.lambda,
-                p.nonzero,
-                p.log_loss_mean,
-                p.log_loss_std,
-                p.log_loss_se,
-                cell(p.auc_mean),
-                cell(p.auc_std)
-            );
-        }
-        (path, out)
-    });
+    let table: Vec<CvRow> = r
+        .points
+        .iter()
+        .map(|p| CvRow {
+            lambda: p.lambda,
+            nonzero: p.nonzero,
+            log_loss: (p.log_loss_mean, p.log_loss_std, p.log_loss_se),
+            second: (p.auc_mean, p.auc_std),
+        })
+        .collect();
+    let table_csv = args.csv.as_ref().map(|path| (path, cv_csv("auc", &table)));
     // The model's bytes are checked (finite) before anything is written.
     let model = saved.to_bytes().with_context(|| format!("--out {}", args.out.display()))?;
     let mut outputs = vec![("--out", args.out.as_path(), &model[..])];
@@ -413,24 +423,7 @@ pub(crate) fn write_cv(
         jsonln!(json)?;
         return Ok(ExitCode::SUCCESS);
     }
-    outln!("{:>12}  {:>7}  {:>19}  {:>15}", "lambda", "nonzero", "log-loss (± std)", "AUC (± std)")?;
-    for (i, p) in r.points.iter().enumerate() {
-        let mark = match (i == r.best, i == r.one_se) {
-            (true, true) => "  best, 1-SE",
-            (true, false) => "  best",
-            (false, true) => "  1-SE",
-            _ => "",
-        };
-        outln!(
-            "{:>12.6e}  {:>7}  {:>9.5} ± {:<7.5}  {:>6.4} ± {:<6.4}{mark}",
-            p.lambda,
-            p.nonzero,
-            p.log_loss_mean,
-            p.log_loss_std,
-            p.auc_mean,
-            p.auc_std
-        )?;
-    }
+    print_cv_table("AUC (± std)", &table, r.best, r.one_se)?;
     outln!(
         "{folds}-fold CV on {} rows: best λ {:.6e} (log-loss {:.5}, {} non-zero); 1-SE λ {:.6e} (log-loss {:.5}, {} non-zero)",
         rows,
@@ -443,4 +436,60 @@ pub(crate) fn write_cv(
     )?;
     outln!("refitted on all rows at λ {:.6e}: wrote {}", fit.lambda, args.out.display())?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// One row of cv's table: λ, non-zeros, the held-out log-loss's mean, std and standard error,
+/// and the second score's (AUC, or accuracy with three or more classes) mean and std.
+pub(crate) struct CvRow {
+    pub lambda: f64,
+    pub nonzero: usize,
+    pub log_loss: (f64, f64, f64),
+    pub second: (f64, f64),
+}
+
+/// cv's `--csv` table; `second` names the second score's columns (`auc` or `accuracy`), left
+/// empty where it is undefined (AUC of a fold with one class).
+pub(crate) fn cv_csv(second: &str, rows: &[CvRow]) -> String {
+    let mut out = format!("lambda,nonzero,log_loss_mean,log_loss_std,log_loss_se,{second}_mean,{second}_std\n");
+    let cell = |v: f64| if v.is_finite() { short(v) } else { String::new() };
+    for p in rows {
+        let (mean, std, se) = (short(p.log_loss.0), short(p.log_loss.1), short(p.log_loss.2));
+        let (lambda, second_mean, second_std) = (short(p.lambda), cell(p.second.0), cell(p.second.1));
+        out += &format!("{lambda},{},{mean},{std},{se},{second_mean},{second_std}\n", p.nonzero);
+    }
+    out
+}
+
+/// A path point that is not finite, refused before anything is written: at so small a λ the
+/// data (separable, most likely) let the weights run off.
+pub(crate) fn not_finite(lambda: f64, objective: f64) -> anyhow::Error {
+    anyhow::anyhow!(
+        "the fit at λ {} did not stay finite (objective {objective}): the data are separable or nearly so at so small a λ; raise --lambda-ratio",
+        short(lambda)
+    )
+}
+
+/// cv's printed table, the best and one-standard-error points marked; `title` heads the second
+/// score's column, whose numbers take as much room as it.
+pub(crate) fn print_cv_table(title: &str, rows: &[CvRow], best: usize, one_se: usize) -> anyhow::Result<()> {
+    let width = (title.chars().count().max(15) - 2) / 2;
+    outln!("{:>12}  {:>7}  {:>19}  {:>w2$}", "lambda", "nonzero", "log-loss (± std)", title, w2 = 2 * width + 3)?;
+    for (i, p) in rows.iter().enumerate() {
+        let mark = match (i == best, i == one_se) {
+            (true, true) => "  best, 1-SE",
+            (true, false) => "  best",
+            (false, true) => "  1-SE",
+            _ => "",
+        };
+        outln!(
+            "{:>12.6e}  {:>7}  {:>9.5} ± {:<7.5}  {:>width$.4} ± {:<width$.4}{mark}",
+            p.lambda,
+            p.nonzero,
+            p.log_loss.0,
+            p.log_loss.1,
+            p.second.0,
+            p.second.1
+        )?;
+    }
+    Ok(())
 }

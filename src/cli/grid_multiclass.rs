@@ -11,6 +11,7 @@ use tch::Tensor;
 use logreg::data::dataset::Standardizer;
 use logreg::data::recipe::Recipe;
 use logreg::data::table::{shown, Table};
+use logreg::error::short;
 use logreg::solvers::cv::CvConfig;
 use logreg::solvers::multinomial_cv::{self, MulticlassCvResult};
 use logreg::solvers::multinomial_path::{self, MultinomialPathPoint};
@@ -18,7 +19,7 @@ use logreg::solvers::path::PathConfig;
 use logreg::solvers::weights::Weights;
 use logreg::solvers::SolverKind;
 
-use super::grid::{CvArgs, PathArgs, Select};
+use super::grid::{cv_csv, not_finite, print_cv_table, CvArgs, CvRow, PathArgs, Select};
 use super::input::{is_npy, InputArgs, RecipeArgs};
 use super::multiclass::{class_json, class_weight, csv_cell, sample_weights, weight_flags, MultiClassChoice};
 
@@ -203,6 +204,11 @@ fn write_path(
     names: &[String],
     classes: &[String],
 ) -> anyhow::Result<ExitCode> {
+    let finite =
+        |p: &&MultinomialPathPoint| p.objective.is_finite() && p.intercept.iter().chain(&p.coef).all(|c| c.is_finite());
+    if let Some(p) = points.iter().find(|p| !finite(p)) {
+        return Err(not_finite(p.lambda, p.objective));
+    }
     let unconverged = points.iter().filter(|p| !p.converged).count();
     if unconverged > 0 {
         warnln!("warning: {unconverged} of {} fits stopped at --max-iter without converging", points.len());
@@ -214,8 +220,8 @@ fn write_path(
         header.extend(columns.iter().map(|c| csv_cell(c)));
         let mut out = header.join(",") + "\n";
         for p in points {
-            let mut row = vec![p.lambda.to_string(), p.nonzero.to_string(), p.objective.to_string()];
-            row.extend(p.intercept.iter().chain(&p.coef).map(f64::to_string));
+            let mut row = vec![short(p.lambda), p.nonzero.to_string(), short(p.objective)];
+            row.extend(p.intercept.iter().chain(&p.coef).map(|&v| short(v)));
             out += &(row.join(",") + "\n");
         }
         (path, out)
@@ -304,17 +310,17 @@ fn write_cv(
     let mut model = r.model(chosen, config, m.classes.clone(), names.clone(), label_name);
     // The model reads raw files as this run read its --data: columns, levels, fills, classes.
     model.recipe = m.recipe.map(|r| Recipe { class_names: Some(m.classes.clone()), ..r });
-    let table_csv = args.csv.as_ref().map(|path| {
-        let mut out =
-            String::from("lambda,nonzero,log_loss_mean,log_loss_std,log_loss_se,accuracy_mean,accuracy_std\n");
-        for p in &r.points {
-            out += &format!(
-                "{},{},{},{},{},{},{}\n",
-                p.lambda, p.nonzero, p.log_loss_mean, p.log_loss_std, p.log_loss_se, p.accuracy_mean, p.accuracy_std
-            );
-        }
-        (path, out)
-    });
+    let table: Vec<CvRow> = r
+        .points
+        .iter()
+        .map(|p| CvRow {
+            lambda: p.lambda,
+            nonzero: p.nonzero,
+            log_loss: (p.log_loss_mean, p.log_loss_std, p.log_loss_se),
+            second: (p.accuracy_mean, p.accuracy_std),
+        })
+        .collect();
+    let table_csv = args.csv.as_ref().map(|path| (path, cv_csv("accuracy", &table)));
     // The model's bytes are checked (finite) before anything is written.
     let bytes = model.to_bytes().with_context(|| format!("--out {}", args.out.display()))?;
     let mut outputs = vec![("--out", args.out.as_path(), &bytes[..])];
@@ -340,24 +346,7 @@ fn write_cv(
         }))?;
         return Ok(ExitCode::SUCCESS);
     }
-    outln!("{:>12}  {:>7}  {:>19}  {:>17}", "lambda", "nonzero", "log-loss (± std)", "accuracy (± std)")?;
-    for (i, p) in r.points.iter().enumerate() {
-        let mark = match (i == r.best, i == r.one_se) {
-            (true, true) => "  best, 1-SE",
-            (true, false) => "  best",
-            (false, true) => "  1-SE",
-            _ => "",
-        };
-        outln!(
-            "{:>12.6e}  {:>7}  {:>9.5} ± {:<7.5}  {:>7.4} ± {:<7.4}{mark}",
-            p.lambda,
-            p.nonzero,
-            p.log_loss_mean,
-            p.log_loss_std,
-            p.accuracy_mean,
-            p.accuracy_std
-        )?;
-    }
+    print_cv_table("accuracy (± std)", &table, r.best, r.one_se)?;
     outln!(
         "{}-fold CV on {rows} rows, {} classes{}: best λ {:.6e} (log-loss {:.5}, {} non-zero); 1-SE λ {:.6e} (log-loss {:.5}, {} non-zero)",
         config.folds,

@@ -315,3 +315,25 @@ pub(crate) fn resolve_device(choice: DeviceChoice) -> anyhow::Result<tch::Device
     }
     Ok(device)
 }
+
+/// The warning of an exact solver that stopped short of `--tol` after `iterations`: at the
+/// `--max-iter` given, or stalled before it (no further decrease at f64's precision: a `--tol`
+/// below what the data allow, or separable data with nothing to bound the weights).
+pub(crate) fn warn_unconverged(
+    solver: &str,
+    iterations: usize,
+    optimality: Option<f64>,
+    tol: f64,
+    max_iter: Option<i64>,
+) {
+    let reached = optimality.map(|o| format!(" (optimality {o:.2e} > --tol {tol:e})")).unwrap_or_default();
+    match max_iter {
+        Some(limit) if (iterations as i64) < limit => warnln!(
+            "warning: {solver} stalled after {iterations} of --max-iter {limit} iterations{reached}: \
+             no further decrease at f64's precision; raise --tol (with --penalty none, separable data have no optimum)"
+        ),
+        _ => warnln!(
+            "warning: {solver} stopped after {iterations} iterations without converging{reached}; raise --max-iter or --tol"
+        ),
+    }
+}

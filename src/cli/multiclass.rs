@@ -69,9 +69,9 @@ pub(crate) fn class_weight(text: &str, classes: &[String]) -> anyhow::Result<Cla
     let keys: Vec<LabelKey> = classes.iter().map(|c| LabelKey::of(c)).collect();
     let listed = || classes.iter().map(|c| format!("`{}`", shown(c))).collect::<Vec<_>>().join(", ");
     let mut pairs: Vec<(usize, f64)> = vec![];
-    for item in text.split(',') {
+    for item in class_weight_items(text) {
         let Some((label, weight)) = item.rsplit_once('=') else {
-            bail!("--class-weight: `{}` is not LABEL=WEIGHT (or give `balanced`)", shown(item));
+            bail!("--class-weight: `{}` is not LABEL=WEIGHT (or give `balanced`)", shown(&item));
         };
         let Some(class) = keys.iter().position(|k| *k == LabelKey::of(label)) else {
             bail!("--class-weight: `{}` is not a class of the labels ({})", shown(label.trim()), listed());
@@ -85,6 +85,27 @@ pub(crate) fn class_weight(text: &str, classes: &[String]) -> anyhow::Result<Cla
         pairs.push((class, w));
     }
     Ok(ClassWeight::Given(pairs))
+}
+
+/// `--class-weight`'s LABEL=WEIGHT items: split at commas, a piece without `=` joined to the next
+/// one, so a label may hold commas (`a,b=2` weighs class `a,b`); a trailing piece without `=` is
+/// an item of its own (refused by the caller).
+fn class_weight_items(text: &str) -> Vec<String> {
+    let mut items = vec![];
+    let mut pending: Option<String> = None;
+    for piece in text.split(',') {
+        let item = match pending.take() {
+            Some(before) => format!("{before},{piece}"),
+            None => piece.to_string(),
+        };
+        if item.contains('=') {
+            items.push(item);
+        } else {
+            pending = Some(item);
+        }
+    }
+    items.extend(pending);
+    items
 }
 
 /// The weights of `train`'s flags for a table of `classes`.
@@ -262,11 +283,8 @@ fn finish(
     outputs.extend(plot.as_ref().map(|(path, png)| ("--plot", path.as_path(), &png[..])));
     super::write_outputs(&outputs)?;
     if fit.converged == Some(false) {
-        warnln!(
-            "warning: {} stopped after {} iterations without converging; raise --max-iter or --tol",
-            fit.model.training.optimizer,
-            fit.iterations.unwrap_or_default()
-        );
+        let (name, iterations) = (&fit.model.training.optimizer, fit.iterations.unwrap_or_default());
+        super::warn_unconverged(name, iterations, None, args.tol, args.max_iter);
     }
     let m = &fit.model;
     let nonzero = m.coef.iter().filter(|&&w| w != 0.0).count();
@@ -676,4 +694,25 @@ pub(crate) fn train_binary_weighted(
         outln!("wrote {}", args.out.display())?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn class_weight_labels_may_hold_commas() {
+        let classes: Vec<String> = ["a,b", "c", "x=y"].map(String::from).to_vec();
+        let given = |text: &str| match class_weight(text, &classes) {
+            Ok(ClassWeight::Given(pairs)) => pairs,
+            other => panic!("{text}: {other:?}"),
+        };
+        assert_eq!(given("a,b=2,c=3"), vec![(0, 2.0), (1, 3.0)]);
+        assert_eq!(given("c=0.5"), vec![(1, 0.5)]);
+        // The weight follows the last `=`: a label may hold one too.
+        assert_eq!(given("x=y=4"), vec![(2, 4.0)]);
+        let e = class_weight("c=1,a", &classes).unwrap_err().to_string();
+        assert_eq!(e, "--class-weight: `a` is not LABEL=WEIGHT (or give `balanced`)");
+        assert!(class_weight("b=1", &classes).unwrap_err().to_string().contains("`b` is not a class"));
+    }
 }

@@ -159,13 +159,7 @@ pub(crate) fn train(args: &TrainArgs, config: logreg::train::fit::FitConfig) -> 
     let s = &fitted.solution;
     let name = &fitted.saved.training.optimizer;
     if !s.converged {
-        warnln!(
-            "warning: {name} stopped after {} iterations without converging (optimality {:.2e} > --tol {:e}); \
-             raise --max-iter or --tol",
-            s.iterations,
-            s.optimality,
-            args.tol
-        );
+        super::warn_unconverged(name, s.iterations, Some(s.optimality), args.tol, args.max_iter);
     }
     let nonzero = s.coef.iter().filter(|&&w| w != 0.0).count();
     if super::json() {

@@ -129,8 +129,8 @@ pub(crate) struct TrainArgs {
     /// .npy file with one weight per row. The objective is the weighted mean loss + the penalty.
     #[arg(long, value_name = "COLUMN|FILE.npy")]
     pub(crate) sample_weight: Option<String>,
-    /// Class weights: `balanced` (S / (K·S_k), as scikit-learn) or LABEL=W,… (others weigh 1);
-    /// they multiply the sample weights.
+    /// Class weights: `balanced` (S / (K·S_k), as scikit-learn) or LABEL=W,… (others weigh 1;
+    /// a label may hold commas: `a,b=2`); they multiply the sample weights.
     #[arg(long, value_name = "balanced|LABEL=W,…")]
     pub(crate) class_weight: Option<String>,
     /// --format and --n-features (boxed: they keep `Command`'s variants of like size).
@@ -541,14 +541,8 @@ pub(crate) fn finish(
     super::write_outputs(&outputs)?;
     // Only a run that succeeded warns: a failure is its one line.
     if let Some(s) = fitted.solution.as_ref().filter(|s| !s.converged) {
-        warnln!(
-            "warning: {} stopped after {} iterations without converging (optimality {:.2e} > --tol {:e}); \
-             raise --max-iter or --tol",
-            fitted.saved.training.optimizer,
-            s.iterations,
-            s.optimality,
-            args.tol
-        );
+        let name = &fitted.saved.training.optimizer;
+        super::warn_unconverged(name, s.iterations, Some(s.optimality), args.tol, args.max_iter);
     }
     if super::json() {
         // The solver's f64 optimum where there is one (the model file stores f32).

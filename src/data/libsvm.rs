@@ -138,6 +138,8 @@ impl<'f> Rows<'f> {
         self.line_no += 1;
         let (file, line_no, n_features) = (self.file, self.line_no, self.n_features);
         let line = raw.strip_suffix(b"\r").unwrap_or(raw);
+        // A UTF-8 byte-order mark (some Windows editors write one) opens the first line only.
+        let line = if line_no == 1 { line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line) } else { line };
         let line = &line[..line.iter().position(|&b| b == b'#').unwrap_or(line.len())];
         let mut tokens = tokens(line);
         let Some((label_at, label)) = tokens.next() else { return Ok(()) };
@@ -224,7 +226,11 @@ impl<'f> Rows<'f> {
         if self.labels.is_empty() {
             return Err(Error::Input { location: file.to_string(), message: "no rows".into() });
         }
-        let cols = self.n_features.unwrap_or(self.largest).max(1);
+        if self.n_features.is_none() && self.largest == 0 {
+            let message = "no feature on any line (no index:value pair): give --n-features if every row is all zeros";
+            return Err(Error::Input { location: file.to_string(), message: message.into() });
+        }
+        let cols = self.n_features.unwrap_or(self.largest);
         let x = CsrMatrix::new(self.labels.len(), cols, self.indptr, self.indices, self.values)?;
         Ok(SparseData { source: file.to_string(), x, labels: self.labels })
     }
@@ -267,6 +273,14 @@ mod tests {
         assert_eq!(d.x.values(), [0.5, -2.0, 1e-3]);
         let d = parse("t.svm", b"1 1:1\n0 2:1\n", Some(10)).unwrap();
         assert_eq!((d.x.cols(), d.labels.clone()), (10, vec![1.0, 0.0]));
+        // A byte-order mark opens the file; labels alone need a width.
+        let d = parse("t.svm", b"\xEF\xBB\xBF1 2:1\n0\n", None).unwrap();
+        assert_eq!((d.x.cols(), d.labels.clone()), (2, vec![1.0, 0.0]));
+        assert_eq!(parse("t.svm", b"1\n0\n", Some(3)).unwrap().x.nnz(), 0);
+        assert_eq!(
+            err("1\n0\n"),
+            "t.svm: no feature on any line (no index:value pair): give --n-features if every row is all zeros"
+        );
     }
 
     #[test]

@@ -96,7 +96,8 @@ pub fn binary_auc(scores: &[f32], truth: &[bool], weights: Option<&[f64]>) -> Op
     while at < order.len() {
         let (tp0, fp0) = (tp, fp);
         let score = scores[order[at]];
-        while at < order.len() && scores[order[at]] == score {
+        // total_cmp, not ==: a NaN score equals itself here, so the scan always moves on.
+        while at < order.len() && scores[order[at]].total_cmp(&score).is_eq() {
             let i = order[at];
             if truth[i] {
                 tp += weight(i);
@@ -113,6 +114,14 @@ pub fn binary_auc(scores: &[f32], truth: &[bool], weights: Option<&[f64]>) -> Op
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn auc_of_nan_scores_ends() {
+        // NaN never equals itself with ==: the tie scan once spun on it forever.
+        let auc = binary_auc(&[f32::NAN, 0.5, f32::NAN], &[true, false, false], None);
+        assert!(auc.is_some());
+        assert_eq!(binary_auc(&[0.9, 0.1, 0.5], &[true, false, true], None), Some(1.0));
+    }
 
     #[test]
     fn counts_match_a_hand_worked_example() {

@@ -187,11 +187,24 @@ type FoldJob = (usize, Tensor, Tensor, Tensor, Tensor);
 /// A fold's number and its (log-loss, AUC) at each λ.
 type FoldScores = (usize, Vec<(f64, f64)>);
 
-pub(crate) fn mean_std(values: &[f64]) -> (f64, f64) {
-    let k = values.len() as f64;
-    let mean = values.iter().sum::<f64>() / k;
-    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (k - 1.0);
-    (mean, var.sqrt())
+/// One grid point's scores across the folds: the held-out log-loss's mean, sample standard
+/// deviation (k − 1, as glmnet) and standard error, and the second score's (AUC or accuracy)
+/// mean and sample standard deviation.
+pub(crate) struct FoldSummary {
+    pub log_loss: (f64, f64, f64),
+    pub second: (f64, f64),
+}
+
+/// The summary of grid point `i` over `scores` (each fold's (log-loss, second score) per point).
+pub(crate) fn fold_summary(scores: &[Vec<(f64, f64)>], i: usize) -> FoldSummary {
+    let mean_std = |pick: fn(&(f64, f64)) -> f64| {
+        let k = scores.len() as f64;
+        let mean = scores.iter().map(|s| pick(&s[i])).sum::<f64>() / k;
+        let var = scores.iter().map(|s| (pick(&s[i]) - mean).powi(2)).sum::<f64>() / (k - 1.0);
+        (mean, var.sqrt())
+    };
+    let ((loss_mean, loss_std), second) = (mean_std(|s| s.0), mean_std(|s| s.1));
+    FoldSummary { log_loss: (loss_mean, loss_std, loss_std / (scores.len() as f64).sqrt()), second }
 }
 
 /// The grid point of least mean held-out log-loss, and the largest λ whose mean is within one
@@ -233,7 +246,7 @@ pub(crate) fn cross_validate_folds(x: &Tensor, y: &Tensor, fold: &[usize], confi
         true => folds::held_out_scores(x, &y, fold, config.folds, &lambdas, config.standardize, &config.path)?,
         false => folds_apart(x, &y, fold, &lambdas, config)?,
     };
-    summarize(scores, &lambdas, fold_sizes, full, standardizer, batched, config)
+    summarize(scores, &lambdas, fold_sizes, full, standardizer, batched)
 }
 
 /// Cross-validates the path on the sparse `x` and 0/1 labels `y` with the screened path on X's
@@ -288,7 +301,7 @@ pub fn cross_validate_sparse(x: &CsrMatrix, y: &[f32], config: &CvConfig) -> Res
         }
     }
     let scores = scores.into_iter().map(|s| s.expect("every fold scored")).collect();
-    summarize(scores, &lambdas, fold_sizes, full, None, false, config)
+    summarize(scores, &lambdas, fold_sizes, full, None, false)
 }
 
 /// Each fold's held-out (log-loss, AUC) per λ, the folds one after another on `config.jobs`
@@ -343,24 +356,14 @@ pub(crate) fn summarize(
     full: Vec<PathPoint>,
     standardizer: Option<Standardizer>,
     batched: bool,
-    config: &CvConfig,
 ) -> Result<CvResult> {
-    let k = config.folds as f64;
     let points: Vec<CvPoint> = lambdas
         .iter()
         .enumerate()
         .map(|(i, &lambda)| {
-            let (log_loss_mean, log_loss_std) = mean_std(&scores.iter().map(|s| s[i].0).collect::<Vec<_>>());
-            let (auc_mean, auc_std) = mean_std(&scores.iter().map(|s| s[i].1).collect::<Vec<_>>());
-            CvPoint {
-                lambda,
-                nonzero: full[i].nonzero,
-                log_loss_mean,
-                log_loss_std,
-                log_loss_se: log_loss_std / k.sqrt(),
-                auc_mean,
-                auc_std,
-            }
+            let FoldSummary { log_loss: (log_loss_mean, log_loss_std, log_loss_se), second: (auc_mean, auc_std) } =
+                fold_summary(&scores, i);
+            CvPoint { lambda, nonzero: full[i].nonzero, log_loss_mean, log_loss_std, log_loss_se, auc_mean, auc_std }
         })
         .collect();
     let (best, one_se) = best_and_one_se(&points.iter().map(|p| (p.log_loss_mean, p.log_loss_se)).collect::<Vec<_>>());

@@ -421,7 +421,7 @@ pub fn cross_validate_distributed(world: &mut World, x: &Tensor, y: &Tensor, con
         world.sum(&mut losses)?;
         scores.push(losses.iter().map(|l| (l / rows_h as f64, f64::NAN)).collect());
     }
-    summarize(scores, &lambdas, fold_sizes, full, all_rows, false, config)
+    summarize(scores, &lambdas, fold_sizes, full, all_rows, false)
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use crate::model::file::TrainingInfo;
 use crate::model::multiclass::{MultiClass, MulticlassModel};
 use crate::model::penalty::Penalty;
 use crate::seed::with_seed;
-use crate::solvers::cv::{best_and_one_se, mean_std, CvConfig};
+use crate::solvers::cv::{best_and_one_se, fold_summary, CvConfig, FoldSummary};
 use crate::solvers::multinomial_path::{lambda_max, log_probabilities, path_at, MultinomialPathPoint};
 use crate::solvers::{Problem, SolverKind};
 
@@ -120,7 +120,40 @@ pub fn cross_validate(
 ) -> Result<MulticlassCvResult> {
     config.validate()?;
     let fold = stratified_folds(labels, classes, config.folds, config.seed)?;
+    if let Some(weights) = weights {
+        check_fold_weights(labels, classes, weights, &fold, config.folds)?;
+    }
     cross_validate_folds(x, labels, classes.len(), weights, &fold, config)
+}
+
+/// With weights, each fold's held-out rows must weigh something (its scores are weighted means),
+/// and each class must weigh something among each fold's training rows (else its probability
+/// runs to 0 and the held-out log-loss is infinite).
+fn check_fold_weights(labels: &[i64], classes: &[String], weights: &[f64], fold: &[usize], k: usize) -> Result<()> {
+    // by_fold[f][c]: the weight of class c's rows in fold f.
+    let mut by_fold = vec![vec![0.0f64; classes.len()]; k];
+    for ((&l, &w), &f) in labels.iter().zip(weights).zip(fold) {
+        by_fold[f][l as usize] += w;
+    }
+    let refuse = |message| Err(Error::InvalidData { name: "folds", message });
+    for (f, held) in by_fold.iter().enumerate() {
+        if held.iter().sum::<f64>() <= 0.0 {
+            return refuse(format!(
+                "fold {} of {k} holds out rows whose weights are all 0: its scores are undefined (use fewer folds)",
+                f + 1
+            ));
+        }
+        for (c, class) in classes.iter().enumerate() {
+            if by_fold.iter().enumerate().filter(|&(g, _)| g != f).map(|(_, w)| w[c]).sum::<f64>() <= 0.0 {
+                return refuse(format!(
+                    "fold {} of {k} trains on no row of class `{}` with weight > 0 (its probability would run to 0): use fewer folds",
+                    f + 1,
+                    shown(class)
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// [`cross_validate`] on the folds given (`fold[i]` the fold of row i, each below `config.folds`).
@@ -173,19 +206,20 @@ pub fn cross_validate_folds(
         }
     }
     let fold_scores: Vec<Vec<(f64, f64)>> = scores.into_iter().map(|s| s.expect("every fold scored")).collect();
-    let k = config.folds as f64;
     let points: Vec<MulticlassCvPoint> = lambdas
         .iter()
         .enumerate()
         .map(|(i, &lambda)| {
-            let (log_loss_mean, log_loss_std) = mean_std(&fold_scores.iter().map(|s| s[i].0).collect::<Vec<_>>());
-            let (accuracy_mean, accuracy_std) = mean_std(&fold_scores.iter().map(|s| s[i].1).collect::<Vec<_>>());
+            let FoldSummary {
+                log_loss: (log_loss_mean, log_loss_std, log_loss_se),
+                second: (accuracy_mean, accuracy_std),
+            } = fold_summary(&fold_scores, i);
             MulticlassCvPoint {
                 lambda,
                 nonzero: full[i].nonzero,
                 log_loss_mean,
                 log_loss_std,
-                log_loss_se: log_loss_std / k.sqrt(),
+                log_loss_se,
                 accuracy_mean,
                 accuracy_std,
             }
@@ -312,6 +346,19 @@ mod tests {
         assert_eq!(fold, stratified_folds(&labels, &names(), 4, 3).unwrap());
         let e = stratified_folds(&labels[..14], &names(), 5, 0).unwrap_err().to_string();
         assert_eq!(e, "invalid folds: 5 exceeds the rows of class `a` (3): every fold needs a row of each class");
+    }
+
+    #[test]
+    fn a_fold_without_weight_to_score_or_to_train_a_class_on_is_named() {
+        // Rows 0..6: labels a b c a b c; folds 0 1 0 1 0 1.
+        let labels = [0, 1, 2, 0, 1, 2];
+        let fold = [0, 1, 0, 1, 0, 1];
+        assert!(check_fold_weights(&labels, &names(), &[1.0; 6], &fold, 2).is_ok());
+        let e = check_fold_weights(&labels, &names(), &[0.0, 1.0, 0.0, 1.0, 0.0, 1.0], &fold, 2).unwrap_err();
+        assert!(e.to_string().starts_with("invalid folds: fold 1 of 2 holds out rows whose weights are all 0"), "{e}");
+        // Class b weighs something only in fold 0 (row 4): fold 0's training rows have none.
+        let e = check_fold_weights(&labels, &names(), &[1.0, 0.0, 1.0, 1.0, 1.0, 1.0], &fold, 2).unwrap_err();
+        assert!(e.to_string().starts_with("invalid folds: fold 1 of 2 trains on no row of class `b`"), "{e}");
     }
 
     /// The fold scores and the chosen λ are those of a brute-force loop: each fold's rows fitted

@@ -117,7 +117,7 @@ impl Weights {
     }
 }
 
-/// Each weight finite and ≥ 0; `first` numbers the first one (`row 1`, `class 2`).
+/// Each weight finite, ≥ 0 and not subnormal; `first` numbers the first one (`row 1`, `class 2`).
 fn check_values(name: &'static str, what: &str, first: usize, values: &[f64]) -> Result<()> {
     for (i, &value) in values.iter().enumerate() {
         let at = format!("{what} {}", first + i);
@@ -126,6 +126,9 @@ fn check_values(name: &'static str, what: &str, first: usize, values: &[f64]) ->
         }
         if value < 0.0 {
             return Err(Error::InvalidWeights { name, problem: WeightProblem::Negative { at, value } });
+        }
+        if value != 0.0 && !value.is_normal() {
+            return Err(Error::InvalidWeights { name, problem: WeightProblem::Subnormal { at, value } });
         }
     }
     Ok(())
@@ -200,6 +203,11 @@ mod tests {
         let (_, p) = e(Weights::sample(vec![1.0, 1.0, f64::NAN]));
         assert_eq!(p.to_string(), "NaN at row 3 is not a finite number");
         assert_eq!(e(Weights::sample(vec![0.0; 3])), ("sample_weight", WeightProblem::AllZero));
+        // Subnormal weights, given or made by a product, would end the fit in NaN.
+        let (_, p) = e(Weights::sample(vec![1.0, 1e-320, 1.0]));
+        assert_eq!(p.to_string(), "1e-320 at row 2 is subnormal (above 0 but below 2.2e-308): scale the weights up");
+        let tiny = Weights::sample(vec![1e-160; 2]).with_class(ClassWeight::Given(vec![(0, 1e-160)]));
+        assert!(matches!(problem(tiny.per_row(&[0, 1], 2).unwrap_err()).1, WeightProblem::Subnormal { .. }));
         let given = |pairs| Weights::none().with_class(ClassWeight::Given(pairs));
         assert_eq!(e(given(vec![(2, 1.0)])), ("class_weight", WeightProblem::AbsentClass { class: 2 }));
         assert_eq!(

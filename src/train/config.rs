@@ -78,7 +78,7 @@ impl Default for TrainConfig {
 impl TrainConfig {
     /// Checks every setting before any tensor work.
     pub(crate) fn validate(&self) -> Result<()> {
-        validate_lr(self.lr)?;
+        validate_lr(self.lr, self.optimizer)?;
         ensure(self.epochs >= 1, "epochs", self.epochs, "must be at least 1")?;
         if let Some(b) = self.batch_size {
             ensure(b >= 1, "batch_size", b, "must be at least 1")?;

@@ -37,11 +37,20 @@ pub(crate) struct Optimizer {
     moments: Vec<Moments>,
 }
 
-/// Rejects a learning rate that is not a finite number > 0.
-pub(crate) fn validate_lr(lr: f64) -> Result<()> {
+/// Rejects a learning rate that is not a finite number > 0, or whose step size overflows f32.
+pub(crate) fn validate_lr(lr: f64, kind: OptimizerKind) -> Result<()> {
     ensure(lr.is_finite() && lr > 0.0, "lr", lr, "must be a finite number > 0")?;
-    // Steps are taken on 32-bit tensors: past f32's range the rate is infinite there.
-    ensure(lr <= f64::from(f32::MAX), "lr", lr, "must fit a 32-bit float: at most 3.4e38")
+    // Steps are taken on 32-bit tensors: past f32's range the rate is infinite there. Adam's
+    // first step size is lr / (1 − β1), ten times the rate.
+    match kind {
+        OptimizerKind::Sgd => ensure(lr <= f64::from(f32::MAX), "lr", lr, "must fit a 32-bit float: at most 3.4e38"),
+        OptimizerKind::Adam => ensure(
+            lr <= f64::from(f32::MAX) * (1.0 - BETA1),
+            "lr",
+            lr,
+            "must keep Adam's first step, lr / (1 - 0.9), within a 32-bit float: at most 3.4e37",
+        ),
+    }
 }
 
 /// An optimizer's state, to continue exactly where it stopped: the step count and Adam's moments
@@ -91,7 +100,7 @@ impl Optimizer {
 
     /// `torch.optim.SGD(params, lr)` or `torch.optim.Adam(params, lr)`.
     pub(crate) fn new(kind: OptimizerKind, lr: f64, params: &[&Tensor]) -> Result<Self> {
-        validate_lr(lr)?;
+        validate_lr(lr, kind)?;
         let moments = match kind {
             OptimizerKind::Sgd => vec![],
             OptimizerKind::Adam => params
@@ -161,9 +170,13 @@ mod tests {
     #[test]
     fn bad_learning_rates_are_rejected() {
         let p = Tensor::from_slice(&[0.0f32]);
-        for lr in [0.0, -0.01, f64::INFINITY] {
+        for lr in [0.0, -0.01, f64::INFINITY, 3.5e38] {
             let e = Optimizer::new(OptimizerKind::Sgd, lr, &[&p]).err().unwrap().to_string();
             assert!(e.starts_with("invalid lr: "), "{e}");
         }
+        // Adam's first step is ten times the rate: 1e38 overflowed f32 inside libtorch.
+        let e = Optimizer::new(OptimizerKind::Adam, 1e38, &[&p]).err().unwrap().to_string();
+        assert!(e.starts_with("invalid lr: 1e38 (must keep Adam's first step"), "{e}");
+        assert!(Optimizer::new(OptimizerKind::Adam, 3e37, &[&p]).is_ok());
     }
 }

@@ -21,6 +21,13 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// The stdout of a run that must succeed (its stderr in the failure message).
+pub fn ok(args: &[&str]) -> String {
+    let out = logreg(args);
+    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    stdout(&out)
+}
+
 #[test]
 fn tutorial_prints_the_ten_epoch_lines_of_the_golden_run() {
     let golden = crate::fixture("l2-sgd-seed0");

@@ -5,19 +5,13 @@
 
 use std::path::Path;
 
-use crate::cli::{logreg, stderr, stdout};
+use crate::cli::{logreg, ok, stderr, stdout};
 
 const PATIENTS: &str = "fixtures/messy/patients.csv.gz";
 const NEW_PATIENTS: &str = "fixtures/messy/new_patients.csv.gz";
 
 fn path(p: &Path) -> &str {
     p.to_str().unwrap()
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = logreg(args);
-    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
-    stdout(&out)
 }
 
 /// `args` fails with one line on stderr, exit 2, containing `expected`; nothing is written in `dir`

@@ -7,16 +7,10 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::cli::{logreg, stderr, stdout};
+use crate::cli::{logreg, ok, stderr};
 use crate::golden_multiclass::multiclass_fixtures;
 
 const WINE: &str = "fixtures/wine.csv";
-
-fn ok(args: &[&str]) -> String {
-    let out = logreg(args);
-    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
-    stdout(&out)
-}
 
 fn json(args: &[&str]) -> serde_json::Value {
     let mut all = vec!["--json"];

@@ -4,14 +4,8 @@
 
 use std::path::Path;
 
-use crate::cli::{logreg, stderr, stdout};
+use crate::cli::{logreg, ok, stderr, stdout};
 use crate::multiclass_cli::write_npy;
-
-fn ok(args: &[&str]) -> String {
-    let out = logreg(args);
-    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
-    stdout(&out)
-}
 
 fn json(args: &[&str]) -> serde_json::Value {
     serde_json::from_str(&ok(&[args, &["--json", "--device", "cpu"]].concat())).unwrap()

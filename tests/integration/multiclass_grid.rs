@@ -5,15 +5,9 @@
 
 use std::path::Path;
 
-use crate::cli::{logreg, stderr, stdout};
+use crate::cli::{logreg, ok, stderr};
 
 const WINE: &str = "fixtures/wine.csv";
-
-fn ok(args: &[&str]) -> String {
-    let out = logreg(args);
-    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
-    stdout(&out)
-}
 
 fn json(args: &[&str]) -> serde_json::Value {
     let mut all = vec!["--json"];
@@ -87,14 +81,7 @@ fn each_path_point_is_train_at_its_lambda_and_lambda_max_is_exact() {
 #[test]
 fn the_path_of_npy_data_is_the_csv_path_and_writes_csv_and_plot() {
     let dir = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(WINE).unwrap();
-    let rows: Vec<Vec<f64>> =
-        text.lines().skip(1).map(|l| l.split(',').map(|c| c.parse().unwrap()).collect()).collect();
-    let x: Vec<f32> = rows.iter().flat_map(|r| r[..13].iter().map(|&v| v as f32)).collect();
-    let y: Vec<f32> = rows.iter().map(|r| r[13] as f32).collect();
-    let (xp, yp) = (dir.path().join("x.npy"), dir.path().join("y.npy"));
-    write_npy(&xp, &x, &[rows.len(), 13]);
-    write_npy(&yp, &y, &[rows.len()]);
+    let (xp, yp) = wine_npy(dir.path());
     let (csv, plot) = (dir.path().join("p.csv"), dir.path().join("p.png"));
     let common = ["--standardize", "--n-lambdas", "5", "--alpha", "0.5"];
     let mut a = vec!["path", "--data", WINE, "--label", "class", "--csv", csv.to_str().unwrap()];
@@ -115,6 +102,19 @@ fn the_path_of_npy_data_is_the_csv_path_and_writes_csv_and_plot() {
     assert_eq!(header.len(), 6 + 3 * 13);
     assert_eq!(table.lines().count(), 6);
     assert!(std::fs::read(&plot).unwrap().starts_with(b"\x89PNG"));
+}
+
+/// The wine data as `x.npy` (f32, 13 columns) and `y.npy` (its class column) in `dir`.
+fn wine_npy(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let text = std::fs::read_to_string(WINE).unwrap();
+    let rows: Vec<Vec<f64>> =
+        text.lines().skip(1).map(|l| l.split(',').map(|c| c.parse().unwrap()).collect()).collect();
+    let x: Vec<f32> = rows.iter().flat_map(|r| r[..13].iter().map(|&v| v as f32)).collect();
+    let y: Vec<f32> = rows.iter().map(|r| r[13] as f32).collect();
+    let (xp, yp) = (dir.join("x.npy"), dir.join("y.npy"));
+    write_npy(&xp, &x, &[rows.len(), 13]);
+    write_npy(&yp, &y, &[rows.len()]);
+    (xp, yp)
 }
 
 /// A little-endian f32 .npy file.
@@ -263,14 +263,7 @@ fn cv_matches_a_brute_force_loop_of_train_and_evaluate() {
 #[test]
 fn cv_of_npy_data_is_the_csv_cv_and_one_se_is_chosen_on_request() {
     let dir = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(WINE).unwrap();
-    let rows: Vec<Vec<f64>> =
-        text.lines().skip(1).map(|l| l.split(',').map(|c| c.parse().unwrap()).collect()).collect();
-    let x: Vec<f32> = rows.iter().flat_map(|r| r[..13].iter().map(|&v| v as f32)).collect();
-    let y: Vec<f32> = rows.iter().map(|r| r[13] as f32).collect();
-    let (xp, yp) = (dir.path().join("x.npy"), dir.path().join("y.npy"));
-    write_npy(&xp, &x, &[rows.len(), 13]);
-    write_npy(&yp, &y, &[rows.len()]);
+    let (xp, yp) = wine_npy(dir.path());
     let model = dir.path().join("m.st");
     let common = ["--standardize", "--n-lambdas", "6", "--folds", "4", "--out", model.to_str().unwrap()];
     let mut a = vec!["cv", "--data", WINE, "--label", "class", "--select", "one-se"];
