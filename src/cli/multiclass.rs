@@ -3,6 +3,7 @@
 //! (`--sample-weight`, `--class-weight`) as settings.
 
 use std::io::Write;
+use std::ops::ControlFlow;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -18,7 +19,8 @@ use logreg::output::write_atomically;
 use logreg::solvers::weights::{ClassWeight, Weights};
 use logreg::train::checkpoint;
 use logreg::train::fit::FitConfig;
-use logreg::train::{Checkpoints, Snapshot};
+use logreg::train::multiclass::MulticlassFit;
+use logreg::train::{Checkpoints, Epoch, Snapshot};
 
 use super::input::{is_npy, load_table_with, FormatArgs};
 use super::score::{EvaluateArgs, PredictArgs, UnknownChoice};
@@ -160,15 +162,36 @@ pub(crate) fn train(
         config.solver = Some((if args.multi_class == Some(MultiClassChoice::Ovr) { kind } else { auto }, c));
     }
     let multi_class: MultiClass = args.multi_class.unwrap_or(MultiClassChoice::Multinomial).into();
-    // Checkpoints as for two classes: the fingerprint (settings, data, classes, weights) only when
-    // a run writes or reads them.
-    let every = super::at_least_one("checkpoint-every", args.checkpoint_every)?;
-    let fingerprint = if every.is_none() && args.resume.is_none() {
-        String::new()
-    } else {
-        checkpoint::multiclass_fingerprint(&config, table, &classes, &weights)
-    };
     let (d, k) = (table.feature_names.len(), classes.len());
+    let fingerprint = || checkpoint::multiclass_fingerprint(&config, table, &classes, &weights);
+    let started = std::time::Instant::now();
+    let fit = with_checkpoints(args, fingerprint, (d, k), |checkpoints, on_epoch| {
+        logreg::train::multiclass::fit_multiclass_with(
+            table,
+            recipe,
+            classes.clone(),
+            &config,
+            multi_class,
+            &weights,
+            device,
+            checkpoints,
+            on_epoch,
+        )
+    })?;
+    finish(args, fit, multi_class, started.elapsed().as_secs_f64())
+}
+
+/// Runs `fit` with `args`' checkpoints (of a run of `d` features and `k` classes; `fingerprint`
+/// made only when a run writes or reads them, as for two classes) and a Ctrl-C as its stop; an
+/// interrupted run writes its newest checkpoint and says how to resume it.
+fn with_checkpoints(
+    args: &TrainArgs,
+    fingerprint: impl FnOnce() -> String,
+    (d, k): (usize, usize),
+    fit: impl FnOnce(Checkpoints, &mut dyn FnMut(&Epoch) -> ControlFlow<()>) -> logreg::Result<MulticlassFit>,
+) -> anyhow::Result<MulticlassFit> {
+    let every = super::at_least_one("checkpoint-every", args.checkpoint_every)?;
+    let fingerprint = if every.is_none() && args.resume.is_none() { String::new() } else { fingerprint() };
     let resume = match args.resume.as_deref() {
         Some(path) => Some(checkpoint::read_classes(path, &fingerprint, d, Some(k)).context("--resume")?),
         None => None,
@@ -181,41 +204,23 @@ pub(crate) fn train(
         every,
         save: every.map(|_| &mut save as &mut dyn FnMut(&Snapshot) -> logreg::Result<()>),
     };
-    let on_epoch = |_: &logreg::train::Epoch| {
-        if logreg::interrupt::requested() {
-            std::ops::ControlFlow::Break(())
-        } else {
-            std::ops::ControlFlow::Continue(())
-        }
-    };
-    let started = std::time::Instant::now();
-    let fit = logreg::train::multiclass::fit_multiclass_with(
-        table,
-        recipe,
-        classes,
-        &config,
-        multi_class,
-        &weights,
-        device,
-        checkpoints,
-        on_epoch,
-    );
+    let mut on_epoch =
+        |_: &Epoch| if logreg::interrupt::requested() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) };
+    let fit = fit(checkpoints, &mut on_epoch);
     if matches!(fit, Err(logreg::Error::Interrupted { .. })) {
         // The newest checkpoint may be held back by the writer's pacing: write it now.
         writer.flush().context("--checkpoint")?;
     }
-    let fit = match (fit, writer.written_epoch()) {
+    match (fit, writer.written_epoch()) {
         (Err(e @ logreg::Error::Interrupted { .. }), Some(epoch)) => {
             let hint = super::train::resume_hint(&checkpoint_path, epoch);
-            return Err(super::train::Interrupted { error: e, hint }.into());
+            Err(super::train::Interrupted { error: e, hint }.into())
         }
-        (Err(e @ logreg::Error::Io { .. }), _) if matches!(&e, logreg::Error::Io { path, .. } if *path == checkpoint_path || *path == checkpoint::losses_path(&checkpoint_path)) =>
-        {
-            return Err(anyhow::Error::from(e).context("--checkpoint"));
+        (Err(e @ logreg::Error::Io { .. }), _) if matches!(&e, logreg::Error::Io { path, .. } if *path == checkpoint_path || *path == checkpoint::losses_path(&checkpoint_path)) => {
+            Err(anyhow::Error::from(e).context("--checkpoint"))
         }
-        (fit, _) => fit.map_err(weight_flags)?,
-    };
-    finish(args, fit, multi_class, started.elapsed().as_secs_f64())
+        (fit, _) => Ok(fit.map_err(weight_flags)?),
+    }
 }
 
 /// The classes of `.npy` labels read as indices: the recipe's class names when `convert` wrote
@@ -236,8 +241,8 @@ pub(crate) fn recipe_classes(recipe: Option<&Recipe>, classes: Vec<String>) -> a
     }
 }
 
-/// `train --stream` on `.npy` labels of three or more classes: full-batch SGD or Adam, the
-/// gradient summed chunk by chunk.
+/// `train --stream` on `.npy` labels of three or more classes: SGD or Adam, full batch (the
+/// gradient summed chunk by chunk) or the in-memory run's mini-batches, with checkpoints.
 pub(crate) fn train_stream(
     args: &TrainArgs,
     config: FitConfig,
@@ -246,31 +251,35 @@ pub(crate) fn train_stream(
     classes: Vec<String>,
 ) -> anyhow::Result<ExitCode> {
     let refused = [
-        (args.batch_size.is_some(), "--batch-size"),
-        (args.checkpoint_every.is_some() || args.resume.is_some(), "--checkpoint-every and --resume"),
         (args.loss.is_some(), "--loss"),
         (args.engine.is_some(), "--engine"),
         (args.multi_class == Some(MultiClassChoice::Ovr), "--multi-class ovr"),
     ];
     if let Some((_, flag)) = refused.iter().find(|(given, _)| *given) {
-        bail!("{flag} does not apply to --stream with three or more classes (full-batch sgd or adam, multinomial)");
+        bail!("{flag} does not apply to --stream with three or more classes (sgd or adam by autograd, multinomial)");
     }
     if config.solver.is_some() {
-        bail!("--stream trains three or more classes with --solver sgd or adam (full batch); the exact solvers need the data in memory");
+        bail!("--stream trains three or more classes with --solver sgd or adam; the exact solvers need the data in memory");
     }
     super::stop_on_ctrl_c()?;
+    let (d, k) = (logreg::data::source::Source::features(rows), classes.len());
+    let fingerprint = || checkpoint::multiclass_stream_fingerprint(&config, rows, &classes);
     let started = std::time::Instant::now();
-    let fit = logreg::train::multiclass_stream::fit_multiclass_stream(rows, recipe, classes, &config)?;
+    let fit = with_checkpoints(args, fingerprint, (d, k), |checkpoints, on_epoch| {
+        logreg::train::multiclass_stream::fit_multiclass_stream_with(
+            rows,
+            recipe,
+            classes.clone(),
+            &config,
+            checkpoints,
+            on_epoch,
+        )
+    })?;
     finish(args, fit, MultiClass::Multinomial, started.elapsed().as_secs_f64())
 }
 
 /// Writes a multiclass fit's model (and plot), then reports it, as text or `--json`.
-fn finish(
-    args: &TrainArgs,
-    fit: logreg::train::multiclass::MulticlassFit,
-    multi_class: MultiClass,
-    fit_seconds: f64,
-) -> anyhow::Result<ExitCode> {
+fn finish(args: &TrainArgs, fit: MulticlassFit, multi_class: MultiClass, fit_seconds: f64) -> anyhow::Result<ExitCode> {
     let model_bytes = fit.model.to_bytes().with_context(|| format!("--out {}", args.out.display()))?;
     let plot = match &args.plot {
         Some(path) => {

@@ -176,6 +176,44 @@ impl NpyRows {
         f(x, first)
     }
 
+    /// The features of the rows `index` (0-based, any order, repeats allowed), in that order,
+    /// into `out` (resized to `index.len() × d`): one positioned read per row, so a batch drawn
+    /// anywhere in the file costs its own rows, not the chunks around them, and nothing is mapped
+    /// (a file cut short is an error here, never a fault). Values are checked finite as read.
+    pub fn gather(&self, index: &[i64], out: &mut Vec<f32>) -> Result<()> {
+        use std::os::unix::fs::FileExt;
+        let d = self.features;
+        let meta = self.file.metadata().map_err(|error| Error::Io { path: self.name.clone().into(), error })?;
+        if meta.modified().ok() != self.modified {
+            return Err(bad(&self.name, "the file was rewritten while it was read: train again once it is still"));
+        }
+        out.resize(index.len() * d, 0.0);
+        let mut bytes = vec![0u8; d * 4];
+        for (&row, values) in index.iter().zip(out.chunks_exact_mut(d)) {
+            let row = usize::try_from(row)
+                .ok()
+                .filter(|&r| r < self.rows)
+                .ok_or_else(|| bad(&self.name, format!("row index {row} is outside the file's {} rows", self.rows)))?;
+            let start = self.data_offset + (row * d * 4) as u64;
+            self.file.read_exact_at(&mut bytes, start).map_err(|error| match error.kind() {
+                std::io::ErrorKind::UnexpectedEof => {
+                    bad(&self.name, format!("the file shrank while it was read (row {} is past its end)", row + 1))
+                }
+                _ => Error::Io { path: self.name.clone().into(), error },
+            })?;
+            for (v, b) in values.iter_mut().zip(bytes.chunks_exact(4)) {
+                *v = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            }
+            if let Some(k) = values.iter().position(|v| !v.is_finite()) {
+                return Err(bad(
+                    &self.name,
+                    format!("row {}, column {}: {} is not a finite number", row + 1, k + 1, values[k]),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// P(y = 1) of every row under weights `w` and bias `b` applied to `(x − mean) / std` when
     /// `standardizer` is given, in row order.
     pub fn probabilities(&self, w: &[f32], b: f32, standardizer: Option<(&[f32], &[f32])>) -> Result<Vec<f32>> {

@@ -118,6 +118,12 @@ pub fn stream_fingerprint(config: &FitConfig, rows: &NpyRows) -> String {
     )
 }
 
+/// [`stream_fingerprint`] of a run over K ≥ 3 classes (its labels the class indices): then the
+/// class names in order.
+pub fn multiclass_stream_fingerprint(config: &FitConfig, rows: &NpyRows, classes: &[String]) -> String {
+    format!("{}; classes {classes:?}", stream_fingerprint(config, rows))
+}
+
 /// The first word of a sparse run's fingerprint, read back by [`read`] to refuse a dense
 /// checkpoint for sparse data (and the reverse) by name.
 const SPARSE_PREFIX: &str = "sparse ";
@@ -613,18 +619,6 @@ mod tests {
         }
     }
 
-    fn state_of(s: &Snapshot) -> TrainState {
-        TrainState {
-            epoch: s.epoch,
-            classes: s.classes,
-            weight: s.weight.clone(),
-            bias: s.bias,
-            optimizer: s.optimizer.clone(),
-            losses: s.losses.to_vec(),
-            validation_losses: s.validation_losses.to_vec(),
-        }
-    }
-
     fn bits(state: &TrainState) -> Vec<u64> {
         let mut out: Vec<u64> = state.weight.iter().map(|w| u64::from(w.to_bits())).collect();
         out.push(u64::from(state.bias.to_bits()));
@@ -704,8 +698,8 @@ mod tests {
             assert_eq!(std::fs::metadata(losses_path(&path)).unwrap().len(), header + 5 * width);
             assert!(std::fs::metadata(&path).unwrap().len() < 600);
             let read_back = read(&path, "settings A", 3).unwrap();
-            assert_eq!(read_back, state_of(&last));
-            assert_eq!(bits(&read_back), bits(&state_of(&last)));
+            assert_eq!(read_back, last.to_state());
+            assert_eq!(bits(&read_back), bits(&last.to_state()));
         }
     }
 
@@ -719,7 +713,7 @@ mod tests {
         Writer::new(&path, "A").save(&snap).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains("\"classes\":3"), "{text}");
-        assert_eq!(read_classes(&path, "A", 1, Some(3)).unwrap(), state_of(&snap));
+        assert_eq!(read_classes(&path, "A", 1, Some(3)).unwrap(), snap.to_state());
         let name = path.display();
         let e = read(&path, "A", 6).unwrap_err().to_string();
         assert_eq!(e, format!("{name}: the checkpoint is of a model of 3 classes (softmax); this run fits two classes: start again without --resume"));

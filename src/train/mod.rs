@@ -10,6 +10,7 @@ mod config;
 pub mod distributed;
 #[cfg(feature = "dist")]
 pub mod distributed_csv;
+mod epochs;
 pub mod fit;
 pub mod fused;
 pub mod gpu;
@@ -22,6 +23,7 @@ pub mod sparse;
 pub mod sparse_rows;
 
 pub use config::{Engine, LossKind, TrainConfig};
+#[cfg(feature = "dist")]
 pub(crate) use progress::Progress;
 pub use progress::{Checkpoints, Epoch, SaveFn, Snapshot, TrainState, Training};
 
@@ -126,7 +128,7 @@ fn step(
 /// data, each epoch draws a `randperm` from libtorch's generator: call inside
 /// [`crate::seed::with_seed`] for reproducible runs.
 pub fn train(
-    mut model: LogisticRegression,
+    model: LogisticRegression,
     train: &Dataset,
     validation: Option<&Dataset>,
     config: &TrainConfig,
@@ -156,11 +158,36 @@ pub fn train(
             on_epoch,
         );
     }
-    let mut optimizer = Optimizer::new(config.optimizer, config.lr, &model.parameters())?;
+    let optimizer = Optimizer::new(config.optimizer, config.lr, &model.parameters())?;
     let n = train.len();
-    let batch = config.batch_size.map_or(n, |b| (b as i64).min(n));
-    let (mut progress, resume) = Progress::start(config, model.weight.numel(), checkpoints, on_epoch)?;
-    if let Some(state) = &resume {
+    let shape = epochs::Shape {
+        epochs: config.epochs,
+        rows: n,
+        batch: config.batch_size.map_or(n, |b| (b as i64).min(n)),
+        parameters: model.weight.numel(),
+        classes: None,
+    };
+    let mut steps = Autograd { model, optimizer, train, validation, config };
+    let (losses, validation_losses) = epochs::run(&mut steps, shape, checkpoints, on_epoch)?;
+    Ok(Training { losses, validation_losses, model: steps.model.fitted()? })
+}
+
+/// The autograd engine's steps on two classes, for [`epochs::run`].
+struct Autograd<'a> {
+    model: LogisticRegression,
+    optimizer: Optimizer,
+    train: &'a Dataset,
+    validation: Option<&'a Dataset>,
+    config: &'a TrainConfig,
+}
+
+impl epochs::Steps for Autograd<'_> {
+    fn device(&self) -> Device {
+        self.train.x.device()
+    }
+
+    fn restore(&mut self, state: &TrainState) -> Result<()> {
+        let model = &mut self.model;
         tch::no_grad(|| -> Result<()> {
             let device = model.weight.device();
             let w = Tensor::f_from_slice(&state.weight)?.f_view(model.weight.size().as_slice())?.f_to_device(device)?;
@@ -168,41 +195,31 @@ pub fn train(
             model.bias.f_copy_(&Tensor::f_from_slice(&[state.bias])?.f_to_device(device)?)?;
             Ok(())
         })?;
-        optimizer.restore(&state.optimizer)?;
-        // One step per batch: ⌈n / batch⌉ an epoch.
-        progress::check_steps(state, (n as u64).div_ceil((batch as u64).max(1)))?;
-        // The completed epochs' batch orders, drawn again so the generator stands where it stood.
-        if batch < n {
-            for _ in 0..state.epoch {
-                let _ = Tensor::f_randperm(n, (Kind::Int64, Device::Cpu))?;
+        self.optimizer.restore(&state.optimizer)
+    }
+
+    fn full(&mut self) -> Result<f64> {
+        step(&mut self.model, &mut self.optimizer, &self.train.x, &self.train.y, self.config)
+    }
+
+    fn batch(&mut self, index: &Tensor) -> Result<f64> {
+        let part = self.train.select(index)?;
+        step(&mut self.model, &mut self.optimizer, &part.x, &part.y, self.config)
+    }
+
+    fn validation_loss(&self) -> Result<Option<f64>> {
+        match self.validation {
+            Some(v) => {
+                Ok(Some(tch::no_grad(|| data_loss(&self.model, &v.x, &v.y, self.config.loss))?.f_double_value(&[])?))
             }
+            None => Ok(None),
         }
     }
-    for epoch in progress.first..=config.epochs {
-        let loss = if batch == n {
-            step(&mut model, &mut optimizer, &train.x, &train.y, config)?
-        } else {
-            let perm = Tensor::f_randperm(n, (Kind::Int64, Device::Cpu))?.f_to_device(train.x.device())?;
-            let mut total = 0.0;
-            for start in (0..n).step_by(batch as usize) {
-                let len = batch.min(n - start);
-                let part = train.select(&perm.f_narrow(0, start, len)?)?;
-                total += step(&mut model, &mut optimizer, &part.x, &part.y, config)? * len as f64;
-            }
-            total / n as f64
-        };
-        let validation_loss = || match validation {
-            Some(v) => Ok(Some(tch::no_grad(|| data_loss(&model, &v.x, &v.y, config.loss))?.f_double_value(&[])?)),
-            None => Ok(None),
-        };
-        let state = || {
-            let fitted = model.fitted()?;
-            Ok((fitted.coef().to_vec(), fitted.intercept(), optimizer.state()?))
-        };
-        progress.end_epoch(epoch, loss, validation_loss, state)?;
+
+    fn state(&self) -> Result<(Vec<f32>, f32, crate::train::optim::OptimizerState)> {
+        let fitted = self.model.fitted()?;
+        Ok((fitted.coef().to_vec(), fitted.intercept(), self.optimizer.state()?))
     }
-    let (losses, validation_losses) = progress.finish();
-    Ok(Training { losses, validation_losses, model: model.fitted()? })
 }
 
 /// The fused engine with the rows on a CUDA device: full batch, each pass one read of X in our

@@ -292,14 +292,7 @@ pub fn fit_multiclass_with(
             }
             (None, MultiClass::Multinomial) => {
                 let t = &config.train;
-                let settings = SoftmaxSettings {
-                    optimizer: t.optimizer,
-                    lr: t.lr,
-                    epochs: t.epochs,
-                    penalty,
-                    penalize_bias,
-                    batch_size: t.batch_size,
-                };
+                let settings = SoftmaxSettings::of(t, penalty, penalize_bias);
                 let (w0, b0) = softmax::linear_init(d as i64, k as i64)?;
                 let x = x.f_to_kind(Kind::Float)?;
                 let trained =

@@ -1,10 +1,14 @@
 //! Three or more classes on rows streamed from a `.npy` file (`train`/`evaluate --stream`):
-//! full-batch SGD or Adam as [`crate::train::softmax`] trains in memory, its gradient summed chunk
-//! by chunk through autograd, and a model's probabilities chunk by chunk; memory holds one chunk
-//! of the file, never all of it.
+//! SGD or Adam as [`crate::train::softmax`] trains in memory (full batch, the gradient summed
+//! chunk by chunk through autograd; mini-batches, the in-memory run's batches read row by row
+//! from the file; checkpoints), and a model's probabilities chunk by chunk; memory holds one
+//! chunk or one batch of the file, never all of it.
+
+use std::ops::ControlFlow;
 
 use tch::{Device, Kind, Reduction, Tensor};
 
+use crate::data::dataset::Standardizer;
 use crate::data::recipe::Recipe;
 use crate::data::source::Source;
 use crate::data::stream::{NpyRows, Standardized};
@@ -15,20 +19,37 @@ use crate::model::multiclass_metrics;
 use crate::model::penalty::Penalty;
 use crate::seed::with_seed;
 use crate::solvers::Problem;
+use crate::train::epochs::{self, Shape};
 use crate::train::fit::FitConfig;
 use crate::train::multiclass::MulticlassFit;
-use crate::train::optim::Optimizer;
-use crate::train::softmax::linear_init;
+use crate::train::optim::OptimizerState;
+use crate::train::softmax::{linear_init, SoftmaxParams, SoftmaxSettings, Sum};
+use crate::train::{Checkpoints, Epoch, TrainState};
 
 /// Fits `nn.Linear(d, K)` + `CrossEntropyLoss` on `rows` (class indices below `classes.len()` as
 /// labels) with `config`'s optimizer, learning rate, epochs, penalty and standardization; the
-/// same parameters and steps as in memory, the loss summed over chunks (so equal to float
-/// rounding). `recipe`, from the file beside the array, is recorded in the model.
+/// same parameters and steps as in memory. Full batch, the loss is summed over chunks (so equal
+/// to float rounding); with mini-batches, each batch is the in-memory run's (the same `randperm`
+/// draws), its rows read where they lie in the file, so a run without standardization ends bit
+/// for bit as in memory. `recipe`, from the file beside the array, is recorded in the model.
 pub fn fit_multiclass_stream(
     rows: &NpyRows,
     recipe: Option<Recipe>,
     classes: Vec<String>,
     config: &FitConfig,
+) -> Result<MulticlassFit> {
+    fit_multiclass_stream_with(rows, recipe, classes, config, Checkpoints::default(), |_| ControlFlow::Continue(()))
+}
+
+/// [`fit_multiclass_stream`] with `checkpoints` (states of K classes, as in memory) and
+/// `on_epoch` after every epoch (`Break` stops with [`Error::Interrupted`]).
+pub fn fit_multiclass_stream_with(
+    rows: &NpyRows,
+    recipe: Option<Recipe>,
+    classes: Vec<String>,
+    config: &FitConfig,
+    checkpoints: Checkpoints,
+    on_epoch: impl FnMut(&Epoch) -> ControlFlow<()>,
 ) -> Result<MulticlassFit> {
     config.validate()?;
     let refuse = |name: &'static str, expected: &'static str| Error::InvalidSetting {
@@ -41,9 +62,6 @@ pub fn fit_multiclass_stream(
     }
     if config.validation_split.is_some() {
         return Err(refuse("validation_split", "hold out a file and score it separately"));
-    }
-    if config.train.batch_size.is_some() {
-        return Err(refuse("batch_size", "full batch: each epoch one step over every chunk"));
     }
     let (n, d, k) = (rows.rows(), rows.features(), classes.len());
     if let Some(bad) = rows.labels().iter().position(|&l| !(l >= 0.0 && (l as usize) < k && l.fract() == 0.0)) {
@@ -67,44 +85,17 @@ pub fn fit_multiclass_stream(
         None => rows,
     };
     let t = &config.train;
+    let settings = SoftmaxSettings::of(t, penalty, penalize_bias);
+    let n_rows = i64::try_from(n).map_err(|_| refuse("rows", "fewer than 2^63"))?;
+    let batch = t.batch_size.map_or(n_rows, |b| i64::try_from(b).unwrap_or(i64::MAX).min(n_rows));
     let (weight, bias, losses) = with_seed(config.seed, || -> Result<_> {
         let (w0, b0) = linear_init(d as i64, k as i64)?;
-        let mut w = w0.f_set_requires_grad(true)?;
-        let mut b = b0.f_set_requires_grad(true)?;
-        let mut optimizer = Optimizer::new(t.optimizer, t.lr, &[&w, &b])?;
-        let mut losses = Vec::with_capacity(t.epochs);
-        for epoch in 1..=t.epochs {
-            crate::interrupt::check(epoch)?;
-            let mut grads = [w.f_zeros_like()?, b.f_zeros_like()?];
-            let mut loss = 0.0;
-            for i in 0..source.chunks() {
-                source.with_chunk(i, &mut |x, y| {
-                    let x = Tensor::f_from_slice(x)?.f_view([-1, d as i64])?;
-                    let y = Tensor::f_from_slice(y)?.f_to_kind(Kind::Int64)?;
-                    // The chunk's share of the mean: its summed loss over all n rows.
-                    let part = x
-                        .f_linear(&w, Some(&b))?
-                        .f_cross_entropy_loss(&y, None::<Tensor>, Reduction::Sum, -100, 0.0)?
-                        .f_div_scalar(n as f64)?;
-                    add(&mut grads, Tensor::f_run_backward(&[&part], &[&w, &b], false, false)?)?;
-                    loss += part.f_double_value(&[])?;
-                    Ok(())
-                })?;
-            }
-            let penalized: Vec<&Tensor> = if penalize_bias { vec![&w, &b] } else { vec![&w] };
-            if let Some(term) = penalty.term(&penalized)? {
-                let g = Tensor::f_run_backward(&[&term], &penalized, false, false)?;
-                add(&mut grads, g)?;
-                loss += term.f_double_value(&[])?;
-            }
-            optimizer.step(&mut [&mut w, &mut b], &grads)?;
-            if !loss.is_finite() {
-                return Err(Error::Diverged { epoch, value: loss });
-            }
-            losses.push(loss);
-        }
+        let params = SoftmaxParams::new(w0, b0, Device::Cpu, &settings)?;
+        let mut steps = Streamed { params, rows, source, standardizer: standardizer.as_ref(), buffer: vec![] };
+        let shape = Shape { epochs: t.epochs, rows: n_rows, batch, parameters: k * (d + 1), classes: Some(k) };
+        let (losses, _) = epochs::run(&mut steps, shape, checkpoints, on_epoch)?;
         let flat = |t: &Tensor| -> Result<Vec<f32>> { Ok(Vec::<f32>::try_from(t.f_detach()?.f_flatten(0, -1)?)?) };
-        Ok((flat(&w)?, flat(&b)?, losses))
+        Ok((flat(&steps.params.w)?, flat(&steps.params.b)?, losses))
     })?;
     let optimizer = serde_json::json!(t.optimizer);
     let mut training = TrainingInfo::new(
@@ -114,7 +105,7 @@ pub fn fit_multiclass_stream(
         config.seed,
         config.standardize,
     )
-    .epochs("cross-entropy", t.lr, losses.len(), None);
+    .epochs("cross-entropy", t.lr, losses.len(), t.batch_size);
     training.multi_class = Some(MultiClass::Multinomial.name().into());
     let feature_names = match &recipe {
         Some(r) => r.feature_names(),
@@ -170,6 +161,77 @@ pub fn stream_probabilities(
         })?;
     }
     Ok(probs)
+}
+
+/// Softmax steps on a streamed file, for [`epochs::run`]: a full batch sums the gradient chunk
+/// by chunk; a mini-batch reads its rows from the file ([`NpyRows::gather`]) and steps as in memory.
+struct Streamed<'a> {
+    params: SoftmaxParams,
+    rows: &'a NpyRows,
+    /// The rows as training sees them: standardized, or `rows` themselves.
+    source: &'a dyn Source,
+    standardizer: Option<&'a Standardizer>,
+    /// A batch's features, reused.
+    buffer: Vec<f32>,
+}
+
+impl epochs::Steps for Streamed<'_> {
+    fn device(&self) -> Device {
+        Device::Cpu
+    }
+
+    fn restore(&mut self, state: &TrainState) -> Result<()> {
+        self.params.restore(state)
+    }
+
+    fn full(&mut self) -> Result<f64> {
+        let (n, d) = (self.source.rows(), self.source.features() as i64);
+        let p = &mut self.params;
+        let mut grads = [p.w.f_zeros_like()?, p.b.f_zeros_like()?];
+        let mut loss = 0.0;
+        for i in 0..self.source.chunks() {
+            self.source.with_chunk(i, &mut |x, y| {
+                let x = Tensor::f_from_slice(x)?.f_view([-1, d])?;
+                let y = Tensor::f_from_slice(y)?.f_to_kind(Kind::Int64)?;
+                // The chunk's share of the mean: its summed loss over all n rows.
+                let part = x
+                    .f_linear(&p.w, Some(&p.b))?
+                    .f_cross_entropy_loss(&y, None::<Tensor>, Reduction::Sum, -100, 0.0)?
+                    .f_div_scalar(n as f64)?;
+                add(&mut grads, Tensor::f_run_backward(&[&part], &[&p.w, &p.b], false, false)?)?;
+                loss += part.f_double_value(&[])?;
+                Ok(())
+            })?;
+        }
+        if let Some(term) = p.penalty_term()? {
+            add(&mut grads, Tensor::f_run_backward(&[&term], &p.penalized(), false, false)?)?;
+            loss += term.f_double_value(&[])?;
+        }
+        p.apply(&grads)?;
+        Ok(loss)
+    }
+
+    fn batch(&mut self, index: &Tensor) -> Result<f64> {
+        let index = Vec::<i64>::try_from(index)?;
+        let d = self.rows.features();
+        self.rows.gather(&index, &mut self.buffer)?;
+        if let Some(s) = self.standardizer {
+            // The f32 operations `Standardized` applies to a chunk.
+            for row in self.buffer.chunks_exact_mut(d) {
+                for ((v, m), sd) in row.iter_mut().zip(&s.mean).zip(&s.std) {
+                    *v = (*v - m) / sd;
+                }
+            }
+        }
+        let labels = self.rows.labels();
+        let y: Vec<i64> = index.iter().map(|&i| labels[i as usize] as i64).collect();
+        let x = Tensor::f_from_slice(&self.buffer)?.f_view([-1, d as i64])?;
+        self.params.step(Sum::Mean, &x, &Tensor::f_from_slice(&y)?, None)
+    }
+
+    fn state(&self) -> Result<(Vec<f32>, f32, OptimizerState)> {
+        self.params.state()
+    }
 }
 
 /// Adds `more` (the gradients of the first `more.len()` parameters) to the running gradients.
@@ -264,6 +326,74 @@ mod tests {
             assert!(streamed.losses[59] < 0.7 * streamed.losses[0], "{:?}", streamed.losses);
             assert_eq!(streamed.train_report.rows, 90);
             assert!((streamed.train_report.accuracy - memory.train_report.accuracy).abs() < 0.02);
+        }
+    }
+
+    #[test]
+    fn streamed_mini_batches_are_the_in_memory_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let (table, rows) = data(dir.path());
+        let names: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+        // Batches of 7 over chunks of 16: most batches take rows of several chunks.
+        for (optimizer, standardize) in
+            [(OptimizerKind::Sgd, false), (OptimizerKind::Adam, false), (OptimizerKind::Adam, true)]
+        {
+            let mut c =
+                config(optimizer, Penalty::ElasticNet { lambda_l1: 0.003, lambda_l2: 0.01 }, false, standardize);
+            c.train.batch_size = Some(7);
+            let streamed = fit_multiclass_stream(&rows, None, names.clone(), &c).unwrap();
+            let memory =
+                fit_multiclass(&table, None, names.clone(), &c, MultiClass::Multinomial, &Weights::none(), Device::Cpu)
+                    .unwrap();
+            let params = |f: &MulticlassFit| [f.model.coef.clone(), f.model.intercept.clone()].concat();
+            if standardize {
+                // The streamed standardizer sums in f64 by chunks, the in-memory one in f32: close.
+                for (s, m) in streamed.losses.iter().zip(&memory.losses) {
+                    assert!((s - m).abs() <= 1e-6 * m.abs().max(1.0), "{s} vs {m}");
+                }
+                for (s, m) in params(&streamed).iter().zip(params(&memory)) {
+                    assert!((s - m).abs() <= 1e-5, "{s} vs {m}");
+                }
+            } else {
+                // The same rows in the same order through the same operations: the same bits.
+                assert_eq!(streamed.losses, memory.losses, "{optimizer:?}");
+                assert_eq!(params(&streamed), params(&memory), "{optimizer:?}");
+            }
+            assert_eq!(streamed.model.training.batch_size, Some(7));
+            let whole = FitConfig { train: crate::train::TrainConfig { batch_size: None, ..c.train }, ..c.clone() };
+            assert_ne!(fit_multiclass_stream(&rows, None, names.clone(), &whole).unwrap().losses, streamed.losses);
+        }
+    }
+
+    #[test]
+    fn a_streamed_run_resumed_from_its_checkpoint_ends_as_the_uninterrupted_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, rows) = data(dir.path());
+        let names: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+        for batch in [Some(8), None] {
+            let mut c = config(OptimizerKind::Adam, Penalty::L2 { lambda: 0.01 }, false, true);
+            c.train.epochs = 12;
+            c.train.batch_size = batch;
+            let run = |checkpoints: Checkpoints| {
+                fit_multiclass_stream_with(&rows, None, names.clone(), &c, checkpoints, |_| ControlFlow::Continue(()))
+                    .unwrap()
+            };
+            let full = run(Checkpoints::default());
+            let mut saved = vec![];
+            let mut save = |snap: &crate::train::Snapshot| {
+                saved.push(snap.to_state());
+                Ok(())
+            };
+            run(Checkpoints { resume: None, every: Some(5), save: Some(&mut save) });
+            // 3 classes × (2 features + 1); 90 rows in batches of 8: 12 steps an epoch.
+            let steps = if batch.is_some() { 12 } else { 1 };
+            assert_eq!(
+                saved.iter().map(|t| (t.epoch, t.classes, t.weight.len(), t.optimizer.step)).collect::<Vec<_>>(),
+                [(5, Some(3), 9, 5 * steps), (10, Some(3), 9, 10 * steps)]
+            );
+            let resumed = run(Checkpoints { resume: Some(saved[0].clone()), ..Default::default() });
+            assert_eq!(resumed.losses, full.losses, "{batch:?}");
+            assert_eq!((&resumed.model.coef, &resumed.model.intercept), (&full.model.coef, &full.model.intercept));
         }
     }
 

@@ -50,6 +50,22 @@ pub struct Snapshot<'a> {
     pub(crate) validation_losses: &'a [f64],
 }
 
+#[cfg(test)]
+impl Snapshot<'_> {
+    /// The state this snapshot holds, its losses copied (what a save and a read give back).
+    pub(crate) fn to_state(&self) -> TrainState {
+        TrainState {
+            epoch: self.epoch,
+            classes: self.classes,
+            weight: self.weight.clone(),
+            bias: self.bias,
+            optimizer: self.optimizer.clone(),
+            losses: self.losses.to_vec(),
+            validation_losses: self.validation_losses.to_vec(),
+        }
+    }
+}
+
 /// What [`Checkpoints`] calls with the state to save.
 pub type SaveFn<'a> = dyn FnMut(&Snapshot<'_>) -> Result<()> + 'a;
 

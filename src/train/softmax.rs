@@ -10,8 +10,9 @@ use tch::{Device, Kind, Reduction, Tensor};
 
 use crate::error::{ensure, Error, Result};
 use crate::model::penalty::Penalty;
-use crate::train::optim::{Optimizer, OptimizerKind};
-use crate::train::{progress, Checkpoints, Epoch, Progress, TrainConfig};
+use crate::train::epochs::{self, Shape};
+use crate::train::optim::{Optimizer, OptimizerKind, OptimizerState};
+use crate::train::{Checkpoints, Epoch, TrainConfig, TrainState};
 
 /// The settings of a softmax training run.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -28,6 +29,15 @@ pub struct SoftmaxSettings {
     pub penalize_bias: bool,
     /// Rows per mini-batch (≥ 1), reshuffled every epoch; `None` (or the rows or more): full batch.
     pub batch_size: Option<usize>,
+}
+
+impl SoftmaxSettings {
+    /// `train`'s optimizer, learning rate, epochs and batch size, with `penalty` (over the bias
+    /// too when `penalize_bias`): scikit-learn's `C` is mapped to it by the caller.
+    pub(crate) fn of(train: &TrainConfig, penalty: Penalty, penalize_bias: bool) -> Self {
+        let TrainConfig { optimizer, lr, epochs, batch_size, .. } = *train;
+        Self { optimizer, lr, epochs, penalty, penalize_bias, batch_size }
+    }
 }
 
 /// What a softmax run produced.
@@ -140,94 +150,141 @@ pub fn train_checkpointed(
         }
         None => None,
     };
-    let mut w = weight.f_to_device(device)?.f_detach()?.f_set_requires_grad(true)?;
-    let mut b = bias.f_to_device(device)?.f_detach()?.f_set_requires_grad(true)?;
-    let mut optimizer = Optimizer::new(settings.optimizer, settings.lr, &[&w, &b])?;
-    let k = classes as usize;
-    let parameters = k * (d as usize + 1);
-    let epochs = TrainConfig { epochs: settings.epochs, ..TrainConfig::default() };
-    let (mut progress, resume) = Progress::start_classes(&epochs, parameters, Some(k), checkpoints, on_epoch)?;
-    if let Some(state) = &resume {
+    let params = SoftmaxParams::new(weight, bias, device, settings)?;
+    let shape = Shape {
+        epochs: settings.epochs,
+        rows: n,
+        batch,
+        parameters: classes as usize * (d as usize + 1),
+        classes: Some(classes as usize),
+    };
+    let mut steps = InMemory { params, x, y: &y, row_weights: row_weights.as_ref() };
+    let (losses, _) = epochs::run(&mut steps, shape, checkpoints, on_epoch)?;
+    let SoftmaxParams { w, b, .. } = steps.params;
+    Ok(SoftmaxTrained { losses, weight: cpu(&w)?, bias: cpu(&b)? })
+}
+
+/// The weight `[K, d]` and bias `[K]` in training, their optimizer and penalty: what both softmax
+/// engines (rows in memory, [`InMemory`]; streamed, [`crate::train::multiclass_stream`]) step.
+pub(crate) struct SoftmaxParams {
+    pub(crate) w: Tensor,
+    pub(crate) b: Tensor,
+    pub(crate) optimizer: Optimizer,
+    penalty: Penalty,
+    penalize_bias: bool,
+}
+
+impl SoftmaxParams {
+    /// `weight` and `bias` on `device`, to train with `settings`' optimizer and penalty.
+    pub(crate) fn new(weight: Tensor, bias: Tensor, device: Device, settings: &SoftmaxSettings) -> Result<Self> {
+        let w = weight.f_to_device(device)?.f_detach()?.f_set_requires_grad(true)?;
+        let b = bias.f_to_device(device)?.f_detach()?.f_set_requires_grad(true)?;
+        let optimizer = Optimizer::new(settings.optimizer, settings.lr, &[&w, &b])?;
+        Ok(Self { w, b, optimizer, penalty: settings.penalty, penalize_bias: settings.penalize_bias })
+    }
+
+    /// The parameters the penalty applies to.
+    pub(crate) fn penalized(&self) -> Vec<&Tensor> {
+        if self.penalize_bias {
+            vec![&self.w, &self.b]
+        } else {
+            vec![&self.w]
+        }
+    }
+
+    /// The penalty term at the current parameters (a graph to differentiate), if any.
+    pub(crate) fn penalty_term(&self) -> Result<Option<Tensor>> {
+        self.penalty.term(&self.penalized())
+    }
+
+    /// One optimizer step on the rows `x`, `y` (row weights `s`, summed as `sum` says); returns
+    /// the objective before it.
+    pub(crate) fn step(&mut self, sum: Sum, x: &Tensor, y: &Tensor, s: Option<&Tensor>) -> Result<f64> {
+        let scores = x.f_linear(&self.w, Some(&self.b))?;
+        let mut loss = match s {
+            None => scores.f_cross_entropy_loss(y, None::<Tensor>, Reduction::Mean, -100, 0.0)?,
+            Some(s) => {
+                let each = scores.f_cross_entropy_loss(y, None::<Tensor>, Reduction::None, -100, 0.0)?.f_mul(s)?;
+                match sum {
+                    Sum::Weighted => each.f_sum(x.kind())?,
+                    Sum::Mean => each.f_mean(x.kind())?,
+                }
+            }
+        };
+        if let Some(term) = self.penalty_term()? {
+            loss = loss.f_add(&term)?;
+        }
+        let grads = Tensor::f_run_backward(&[&loss], &[&self.w, &self.b], false, false)?;
+        self.apply(&grads)?;
+        Ok(loss.f_double_value(&[])?)
+    }
+
+    /// One optimizer step with the gradients `grads` of the weight and the bias.
+    pub(crate) fn apply(&mut self, grads: &[Tensor]) -> Result<()> {
+        self.optimizer.step(&mut [&mut self.w, &mut self.b], grads)
+    }
+
+    /// Puts a checkpoint's state (the weight row-major, then the biases) in place.
+    pub(crate) fn restore(&mut self, state: &TrainState) -> Result<()> {
+        let size = self.w.size();
+        let device = self.w.device();
+        let (w, b) = (&mut self.w, &mut self.b);
         tch::no_grad(|| -> Result<()> {
-            let (wv, bv) = state.weight.split_at(k * d as usize);
-            w.f_copy_(&Tensor::f_from_slice(wv)?.f_view([classes, d])?.f_to_device(device)?)?;
+            let (wv, bv) = state.weight.split_at(size.iter().product::<i64>() as usize);
+            w.f_copy_(&Tensor::f_from_slice(wv)?.f_view(size.as_slice())?.f_to_device(device)?)?;
             b.f_copy_(&Tensor::f_from_slice(bv)?.f_to_device(device)?)?;
             Ok(())
         })?;
-        optimizer.restore(&state.optimizer)?;
-        progress::check_steps(state, (n as u64).div_ceil((batch as u64).max(1)))?;
-        // The completed epochs' batch orders, drawn again so the generator stands where it stood.
-        if batch < n {
-            for _ in 0..state.epoch {
-                let _ = Tensor::f_randperm(n, (Kind::Int64, Device::Cpu))?;
-            }
-        }
+        self.optimizer.restore(&state.optimizer)
     }
-    for epoch in progress.first..=settings.epochs {
-        crate::interrupt::check(epoch)?;
-        let loss = if batch == n {
-            step(&mut optimizer, settings, Sum::Weighted, &mut w, &mut b, x, &y, row_weights.as_ref())?
-        } else {
-            let perm = Tensor::f_randperm(n, (Kind::Int64, Device::Cpu))?.f_to_device(device)?;
-            let mut total = 0.0;
-            for start in (0..n).step_by(batch as usize) {
-                let len = batch.min(n - start);
-                let index = perm.f_narrow(0, start, len)?;
-                let s = row_weights.as_ref().map(|s| s.f_index_select(0, &index)).transpose()?;
-                let (xb, yb) = (x.f_index_select(0, &index)?, y.f_index_select(0, &index)?);
-                total += step(&mut optimizer, settings, Sum::Mean, &mut w, &mut b, &xb, &yb, s.as_ref())? * len as f64;
-            }
-            total / n as f64
-        };
-        let state = || -> Result<(Vec<f32>, f32, crate::train::optim::OptimizerState)> {
-            let mut params = cpu(&w)?;
-            params.extend(cpu(&b)?);
-            Ok((params, 0.0, optimizer.state()?))
-        };
-        progress.end_epoch(epoch, loss, || Ok(None), state)?;
+
+    /// The state a checkpoint saves: the weight row-major then the biases, 0, the optimizer's.
+    pub(crate) fn state(&self) -> Result<(Vec<f32>, f32, OptimizerState)> {
+        let mut params = cpu(&self.w)?;
+        params.extend(cpu(&self.b)?);
+        Ok((params, 0.0, self.optimizer.state()?))
     }
-    let (losses, _) = progress.finish();
-    Ok(SoftmaxTrained { losses, weight: cpu(&w)?, bias: cpu(&b)? })
+}
+
+/// Softmax steps on rows in memory, for [`epochs::run`].
+struct InMemory<'a> {
+    params: SoftmaxParams,
+    x: &'a Tensor,
+    y: &'a Tensor,
+    /// Scaled as [`train_checkpointed`] says: over their total full batch, to mean 1 for batches.
+    row_weights: Option<&'a Tensor>,
+}
+
+impl epochs::Steps for InMemory<'_> {
+    fn device(&self) -> Device {
+        self.x.device()
+    }
+
+    fn restore(&mut self, state: &TrainState) -> Result<()> {
+        self.params.restore(state)
+    }
+
+    fn full(&mut self) -> Result<f64> {
+        self.params.step(Sum::Weighted, self.x, self.y, self.row_weights)
+    }
+
+    fn batch(&mut self, index: &Tensor) -> Result<f64> {
+        let s = self.row_weights.map(|s| s.f_index_select(0, index)).transpose()?;
+        let (x, y) = (self.x.f_index_select(0, index)?, self.y.f_index_select(0, index)?);
+        self.params.step(Sum::Mean, &x, &y, s.as_ref())
+    }
+
+    fn state(&self) -> Result<(Vec<f32>, f32, OptimizerState)> {
+        self.params.state()
+    }
 }
 
 /// How row weights (already scaled) enter a step's loss: summed (full batch, weights over their
 /// total) or averaged (a mini-batch, weights of mean 1).
 #[derive(Clone, Copy)]
-enum Sum {
+pub(crate) enum Sum {
     Weighted,
     Mean,
-}
-
-/// One optimizer step on the rows `x`, `y` (row weights `s`); returns the objective before it.
-#[allow(clippy::too_many_arguments)]
-fn step(
-    optimizer: &mut Optimizer,
-    settings: &SoftmaxSettings,
-    sum: Sum,
-    w: &mut Tensor,
-    b: &mut Tensor,
-    x: &Tensor,
-    y: &Tensor,
-    s: Option<&Tensor>,
-) -> Result<f64> {
-    let scores = x.f_linear(&*w, Some(&*b))?;
-    let mut loss = match s {
-        None => scores.f_cross_entropy_loss(y, None::<Tensor>, Reduction::Mean, -100, 0.0)?,
-        Some(s) => {
-            let each = scores.f_cross_entropy_loss(y, None::<Tensor>, Reduction::None, -100, 0.0)?.f_mul(s)?;
-            match sum {
-                Sum::Weighted => each.f_sum(x.kind())?,
-                Sum::Mean => each.f_mean(x.kind())?,
-            }
-        }
-    };
-    let penalized: Vec<&Tensor> = if settings.penalize_bias { vec![&*w, &*b] } else { vec![&*w] };
-    if let Some(term) = settings.penalty.term(&penalized)? {
-        loss = loss.f_add(&term)?;
-    }
-    let grads = Tensor::f_run_backward(&[&loss], &[&*w, &*b], false, false)?;
-    optimizer.step(&mut [w, b], &grads)?;
-    Ok(loss.f_double_value(&[])?)
 }
 
 /// A parameter's values on the CPU, flattened.
@@ -314,15 +371,7 @@ mod tests {
         let full = run(Checkpoints::default());
         let mut saved = vec![];
         let mut save = |snap: &crate::train::Snapshot| {
-            saved.push(TrainState {
-                epoch: snap.epoch,
-                classes: snap.classes,
-                weight: snap.weight.clone(),
-                bias: snap.bias,
-                optimizer: snap.optimizer.clone(),
-                losses: snap.losses.to_vec(),
-                validation_losses: snap.validation_losses.to_vec(),
-            });
+            saved.push(snap.to_state());
             Ok(())
         };
         let every = Checkpoints { resume: None, every: Some(5), save: Some(&mut save) };

@@ -21,6 +21,7 @@ mod multiclass_cli;
 mod multiclass_convert;
 mod multiclass_epochs;
 mod multiclass_grid;
+mod multiclass_stream;
 mod sparse_cli;
 mod sparse_epochs;
 mod stream_cli;

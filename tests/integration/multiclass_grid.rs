@@ -118,7 +118,7 @@ fn wine_npy(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
 }
 
 /// A little-endian f32 .npy file.
-fn write_npy(path: &Path, values: &[f32], shape: &[usize]) {
+pub fn write_npy(path: &Path, values: &[f32], shape: &[usize]) {
     let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
     let shape = if dims.len() == 1 { format!("({},)", dims[0]) } else { format!("({})", dims.join(", ")) };
     let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}");
