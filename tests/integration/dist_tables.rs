@@ -161,6 +161,9 @@ fn objective_and_zeros(j: &serde_json::Value) -> (f64, Vec<bool>) {
     (j["solver"]["objective"].as_f64().unwrap(), zeros(&j["coef"]))
 }
 
+/// A weight column's cell for data row i.
+type Weight<'a> = dyn Fn(usize) -> String + 'a;
+
 /// Sample weights (a CSV column: zero on every row of rank 0 in one case) and class weights
 /// (`balanced`, whose class totals are summed over the ranks, and `LABEL=W`) on 2 CSV shards reach
 /// one process's weighted model on the whole file: the objective within 1e-10 relative, the same
@@ -170,9 +173,9 @@ fn weights_on_csv_shards_are_the_single_process_weights() {
     let dir = tempfile::tempdir().unwrap();
     let cut = 171;
     let (m1, m2) = (dir.path().join("one.safetensors"), dir.path().join("two.safetensors"));
-    let varied = |i: usize| format!("{}", (i % 4) as f64 * 0.5 + if i % 9 == 0 { 2.0 } else { 0.0 });
+    let varied = |i: usize| format!("{}", (i % 4) as f64 * 0.5 + if i.is_multiple_of(9) { 2.0 } else { 0.0 });
     let rank_zero_zero = |i: usize| if i < cut { "0".to_string() } else { format!("{}", 1 + i % 3) };
-    let cases: [(&str, &dyn Fn(usize) -> String, &[&str]); 4] = [
+    let cases: [(&str, &Weight<'_>, &[&str]); 4] = [
         ("a weight column", &varied, &["--sample-weight", "w"]),
         ("weights zero on rank 0", &rank_zero_zero, &["--sample-weight", "w"]),
         ("balanced class weights", &varied, &["--sample-weight", "w", "--class-weight", "balanced"]),
