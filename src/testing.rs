@@ -42,3 +42,30 @@ pub(crate) fn npy_bytes(descr: &str, shape: &str, data: &[u8]) -> Vec<u8> {
     out.extend(data);
     out
 }
+
+/// `size` ranks as threads of this process, each joined to its own c10d group on a free port,
+/// each running `work` (the distributed code's tests).
+#[cfg(feature = "dist")]
+pub(crate) fn ranks<T: Send>(size: usize, work: impl Fn(&mut crate::dist::World) -> T + Sync) -> Vec<T> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    std::thread::scope(|s| {
+        let work = &work;
+        let handles: Vec<_> = (0..size)
+            .map(|rank| {
+                s.spawn(move || {
+                    let launch = crate::dist::Launch {
+                        rank,
+                        size,
+                        addr: "127.0.0.1".into(),
+                        port,
+                        agent_store: false,
+                        attempt: 0,
+                    };
+                    let mut world = crate::dist::World::join(launch, std::time::Duration::from_secs(30)).unwrap();
+                    work(&mut world)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}

@@ -1,5 +1,5 @@
 //! `logreg train`, `path` and `cv` under a launcher (torchrun's WORLD_SIZE > 1): each rank reads
-//! its shard of the `.npy` data, the ranks check that they agree (setup, settings, shards) and fit
+//! its `.npy` or CSV shard, the ranks check that they agree (setup, settings, shards) and fit
 //! together, and rank 0 writes the model and the report. Without the `dist` feature it is a one-line refusal.
 
 use std::process::ExitCode;
@@ -48,9 +48,10 @@ fn without_dist(launch: Launch) -> anyhow::Result<ExitCode> {
 pub(crate) fn train(args: TrainArgs, launch: Launch) -> anyhow::Result<ExitCode> {
     use anyhow::{bail, Context};
     use logreg::data::shard;
+    use logreg::solvers::SolverKind;
     use logreg::train::checkpoint;
     use logreg::train::distributed::{
-        check_config, fingerprint, fit_distributed, same_settings, settings_hash, share_state,
+        check_config, fingerprint, fit_distributed_weighted, same_settings, settings_hash, share_state,
     };
     use logreg::train::{Checkpoints, Snapshot};
 
@@ -82,10 +83,18 @@ pub(crate) fn train(args: TrainArgs, launch: Launch) -> anyhow::Result<ExitCode>
         if config.solver.is_some() && (every.is_some() || args.resume.is_some()) {
             bail!("--checkpoint-every and --resume apply to --solver sgd and adam");
         }
-        if args.sample_weight.is_some() || args.class_weight.is_some() {
-            bail!("--sample-weight and --class-weight do not apply to a distributed run yet");
+        let weight_column = super::multiclass::weight_column(args.sample_weight.as_deref()).map(str::to_string);
+        let weighted = args.sample_weight.is_some() || args.class_weight.is_some();
+        if weighted && !matches!(config.solver, Some((SolverKind::Newton | SolverKind::Fista, _))) {
+            bail!("--sample-weight and --class-weight fit with --solver newton or fista when distributed (as auto)");
         }
         let csv = !super::input::is_npy(&args.input.data);
+        if let (false, Some(column)) = (csv, &weight_column) {
+            bail!(
+                "--sample-weight `{column}`: .npy shards have no named columns; give a .npy file of weights \
+                 (one per rank with {{rank}}, or every rank's rows in rank order)"
+            );
+        }
         let labels = match (csv, args.input.labels.as_deref()) {
             (true, Some(_)) => {
                 bail!("--labels applies to .npy shards; a CSV shard holds its label column (see --label)")
@@ -114,6 +123,10 @@ pub(crate) fn train(args: TrainArgs, launch: Launch) -> anyhow::Result<ExitCode>
         let data = shard::rank_path(&args.input.data, rank).unwrap_or_else(|| args.input.data.clone());
         let mut inputs = vec![("--data", data.clone())];
         inputs.extend(labels.map(|l| ("--labels", shard::rank_path(l, rank).unwrap_or_else(|| l.to_path_buf()))));
+        if let (Some(w), None) = (args.sample_weight.as_deref(), &weight_column) {
+            let w = std::path::Path::new(w);
+            inputs.push(("--sample-weight", shard::rank_path(w, rank).unwrap_or_else(|| w.to_path_buf())));
+        }
         let inputs: Vec<(&str, &std::path::Path)> = inputs.iter().map(|(f, p)| (*f, p.as_path())).collect();
         super::check_outputs(&outputs, &inputs)?;
         if let Some(resume) = args.resume.as_deref() {
@@ -125,12 +138,24 @@ pub(crate) fn train(args: TrainArgs, launch: Launch) -> anyhow::Result<ExitCode>
         }
         let input = match labels {
             Some(labels) => Input::Npy(shard::read(&args.input.data, labels, rank, size).context("--data")?),
-            None => Input::Csv(csv_input(&args.input, &args.recipe, rank)?),
+            None => {
+                let mut csv = csv_input(&args.input, &args.recipe, rank)?;
+                if config.validation_split.is_some() && csv.spec.missing == logreg::data::missing::Missing::Mean {
+                    bail!(
+                        "--validation-split with --missing mean does not apply to CSV shards: one process learns the \
+                         means on its training part alone (use --missing drop-rows, or hold out a file)"
+                    );
+                }
+                csv.spec.weight = weight_column;
+                Input::Csv(csv)
+            }
         };
         // The checkpoint flags too: every rank must agree on whether the collectives of saving
         // and resuming run; and a CSV shard's recipe flags.
         let hash = settings_hash(&format!(
-            "{config:?}|{:?}|{labels:?}|{every:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+            "{config:?}|{:?}|{labels:?}|{every:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+            args.sample_weight,
+            args.class_weight,
             args.input.data,
             args.resume.is_some(),
             checkpoint_path,
@@ -142,7 +167,12 @@ pub(crate) fn train(args: TrainArgs, launch: Launch) -> anyhow::Result<ExitCode>
     };
     let (config, input, hash) = world.agree("setting up", setup().map_err(|e| super::render(&e)))?;
     same_settings(&mut world, hash)?;
+    let csv_source = match &input {
+        Input::Csv(csv) => Some((csv.path.clone(), csv.format)),
+        Input::Npy(_) => None,
+    };
     let (shard, recipe) = read_input(&mut world, input)?;
+    let weights = shard_weights(&mut world, &args, &shard, recipe.as_ref(), csv_source.as_ref())?;
     // DDP's average of the ranks' mean gradients has no mean for a rank without rows.
     let empty = config.solver.is_none() && shard.table.rows() == 0;
     let why = "no rows left (--missing drop-rows dropped them all): sgd and adam average each rank's mean gradient, so every rank needs rows";
@@ -171,7 +201,8 @@ pub(crate) fn train(args: TrainArgs, launch: Launch) -> anyhow::Result<ExitCode>
         true => std::ops::ControlFlow::Break(()),
         false => std::ops::ControlFlow::Continue(()),
     };
-    let fitted = fit_distributed(&mut world, &shard, &config, checkpoints, on_iteration).map(|mut fit| {
+    let fitted = fit_distributed_weighted(&mut world, &shard, &config, &weights, checkpoints, on_iteration);
+    let fitted = fitted.map(|mut fit| {
         fit.saved.recipe = recipe;
         fit
     });
@@ -197,6 +228,57 @@ pub(crate) fn train(args: TrainArgs, launch: Launch) -> anyhow::Result<ExitCode>
     let (collectives, communication_seconds) = world.communication();
     let spread = super::train::Spread { world_size: size, collectives, communication_seconds };
     super::train::finish(&args, fitted, started, None, Some(spread))
+}
+
+/// The weights of `train`'s flags on this rank's `shard`: `--sample-weight` a column of the CSV
+/// shard (`csv`, read through the merged `recipe`), a `.npy` file per rank (`{rank}`), or one
+/// `.npy` file of every rank's rows in rank order (each rank takes its own); `--class-weight`
+/// parsed against the classes of every rank's labels. A rank that cannot read its weights ends
+/// every rank with one line naming it.
+#[cfg(feature = "dist")]
+fn shard_weights(
+    world: &mut logreg::dist::World,
+    args: &TrainArgs,
+    shard: &logreg::data::shard::Shard,
+    recipe: Option<&logreg::data::recipe::Recipe>,
+    csv: Option<&(std::path::PathBuf, logreg::data::table::Format)>,
+) -> anyhow::Result<logreg::solvers::weights::Weights> {
+    use logreg::data::{npy, shard::rank_path};
+    let rows = shard.table.rows();
+    let sample = match args.sample_weight.as_deref() {
+        None => None,
+        Some(flag) => {
+            let local = match (super::multiclass::weight_column(Some(flag)), csv, recipe) {
+                (Some(column), Some((path, format)), Some(recipe)) => {
+                    logreg::train::distributed_csv::read_weight_rows(path, format, recipe, column)
+                }
+                // Refused in setup: a .npy shard has no named columns.
+                (Some(column), _, _) => Err(logreg::Error::InvalidSetting {
+                    name: "sample_weight",
+                    value: column.to_string(),
+                    expected: "a .npy file of weights for .npy shards",
+                }),
+                (None, _, _) => match rank_path(std::path::Path::new(flag), world.rank()) {
+                    Some(own) => npy::read_weights(&own, rows),
+                    None => {
+                        // Every rank's rows in rank order: this rank's start among them.
+                        let counts = world.gather(&[rows as f64])?;
+                        let first: usize = counts[..world.rank()].iter().map(|c| c[0] as usize).sum();
+                        let total: usize = counts.iter().map(|c| c[0] as usize).sum();
+                        npy::read_weights(std::path::Path::new(flag), total).map(|w| w[first..first + rows].to_vec())
+                    }
+                },
+            };
+            Some(world.agree("reading --sample-weight", local.map_err(|e| format!("--sample-weight: {e}")))?)
+        }
+    };
+    let classes = recipe.map_or_else(logreg::data::labels::Classes::numeric, logreg::data::recipe::Recipe::classes);
+    let class = args
+        .class_weight
+        .as_deref()
+        .map(|t| super::multiclass::class_weight(t, &[classes.negative.clone(), classes.positive.clone()]))
+        .transpose()?;
+    Ok(logreg::solvers::weights::Weights { sample, class })
 }
 
 /// A rank's error named by its rank, as the launcher interleaves every rank's lines (an error
@@ -252,6 +334,42 @@ fn csv_input(
     Ok(CsvInput { path, format: super::input::format()?, spec })
 }
 
+/// The shard that `path` and `cv` read on `rank`, checked before any rank reads: a `.npy` shard
+/// (with `.npy` --labels), or a CSV shard (`part-{rank}.csv` with the table flags) to read with
+/// the others ([`read_input`]); `outputs` may not be an input.
+#[cfg(feature = "dist")]
+fn grid_input(
+    input: &super::input::InputArgs,
+    recipe: &super::input::RecipeArgs,
+    rank: usize,
+    size: usize,
+    outputs: &[(&str, &std::path::Path)],
+) -> anyhow::Result<Input> {
+    use anyhow::{bail, Context};
+    use logreg::data::shard;
+    let data = shard::rank_path(&input.data, rank).unwrap_or_else(|| input.data.clone());
+    if !super::input::is_npy(&input.data) {
+        if input.labels.is_some() {
+            bail!("--labels applies to .npy shards; a CSV shard holds its label column (see --label)");
+        }
+        let csv = csv_input(input, recipe, rank)?;
+        super::check_outputs(outputs, &[("--data", &data)])?;
+        return Ok(Input::Csv(csv));
+    }
+    if let Some(flag) = recipe.first_given() {
+        bail!("{flag} applies to CSV shards; .npy shards take none (`logreg convert` applies it)");
+    }
+    if input.label.is_some() {
+        bail!("--label applies to CSV shards; .npy shards take --labels");
+    }
+    let Some(labels) = input.labels.as_deref() else {
+        bail!("a distributed run reads .npy --data with .npy --labels, or CSV shards --data 'part-{{rank}}.csv'");
+    };
+    let label_file = shard::rank_path(labels, rank).unwrap_or_else(|| labels.to_path_buf());
+    super::check_outputs(outputs, &[("--data", &data), ("--labels", &label_file)])?;
+    Ok(Input::Npy(shard::read(&input.data, labels, rank, size).context("--data")?))
+}
+
 /// The rank's shard, and for CSV shards the recipe merged over every rank (the model records it).
 #[cfg(feature = "dist")]
 fn read_input(
@@ -301,9 +419,8 @@ fn join(launch: Launch) -> anyhow::Result<logreg::dist::World> {
 /// writes the outputs.
 #[cfg(feature = "dist")]
 pub(crate) fn path(args: PathArgs, launch: Launch) -> anyhow::Result<ExitCode> {
-    use anyhow::{bail, Context};
+    use anyhow::bail;
     use logreg::data::dataset::Dataset;
-    use logreg::data::shard;
     use logreg::solvers::distributed::path_distributed;
     use logreg::solvers::distributed::standardizer;
     use logreg::solvers::SolverKind;
@@ -318,37 +435,33 @@ pub(crate) fn path(args: PathArgs, launch: Launch) -> anyhow::Result<ExitCode> {
             bail!("--solver {:?} does not apply to a distributed path yet: newton or fista", config.kind);
         }
         let refused = [
-            (args.input.label.is_some(), "--label"),
             (args.sparse.format.is_some() || args.sparse.n_features.is_some(), "--format/--n-features"),
             (args.device == logreg::device::DeviceChoice::Cuda, "--device cuda"),
             (args.classes.first_given().is_some(), "--multi-class/--sample-weight/--class-weight"),
         ];
         if let Some((_, flag)) = refused.iter().find(|(given, _)| *given) {
-            bail!("{flag} does not apply to a distributed run yet (newton or fista on .npy shards, on the CPU)");
+            bail!("{flag} does not apply to a distributed run yet (newton or fista on .npy or CSV shards, on the CPU)");
         }
-        if let Some(flag) = args.recipe.first_given() {
-            bail!("{flag} applies to a CSV --data; a distributed run reads .npy shards (`logreg convert` makes them)");
-        }
-        let Some(labels) = args.input.labels.as_deref() else {
-            bail!(
-                "a distributed run reads .npy --data with .npy --labels (`logreg convert` makes them from a CSV file)"
-            );
-        };
         let mut outputs = vec![];
         outputs.extend(args.csv.as_deref().map(|p| ("--csv", p)));
         outputs.extend(args.plot.as_deref().map(|p| ("--plot", p)));
-        let data = shard::rank_path(&args.input.data, rank).unwrap_or_else(|| args.input.data.clone());
-        let label_file = shard::rank_path(labels, rank).unwrap_or_else(|| labels.to_path_buf());
-        super::check_outputs(&outputs, &[("--data", &data), ("--labels", &label_file)])?;
-        let shard = shard::read(&args.input.data, labels, rank, size).context("--data")?;
+        let input = grid_input(&args.input, &args.recipe, rank, size, &outputs)?;
         let hash = settings_hash(&format!(
-            "path|{config:?}|{}|{:?}|{labels:?}|{:?}|{:?}",
-            args.standardize, args.input.data, args.csv, args.plot
+            "path|{config:?}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+            args.standardize,
+            args.input.data,
+            args.input.labels,
+            args.input.label,
+            args.recipe,
+            super::input::format()?,
+            args.csv,
+            args.plot
         ));
-        Ok((config, shard, hash))
+        Ok((config, input, hash))
     };
-    let (config, shard, hash) = world.agree("setting up", setup().map_err(|e| super::render(&e)))?;
+    let (config, input, hash) = world.agree("setting up", setup().map_err(|e| super::render(&e)))?;
     same_settings(&mut world, hash)?;
+    let (shard, _) = read_input(&mut world, input)?;
     let (first_row, rows) = place(&mut world, &shard.table, 1, 0)?;
     let data = Dataset::from_table(&shard.table)?;
     let x = match args.standardize {
@@ -367,9 +480,8 @@ pub(crate) fn path(args: PathArgs, launch: Launch) -> anyhow::Result<ExitCode> {
 /// and rank 0 writes the model and the table.
 #[cfg(feature = "dist")]
 pub(crate) fn cv(args: CvArgs, launch: Launch) -> anyhow::Result<ExitCode> {
-    use anyhow::{bail, Context};
+    use anyhow::bail;
     use logreg::data::dataset::Dataset;
-    use logreg::data::shard;
     use logreg::solvers::cv::CvConfig;
     use logreg::solvers::distributed::cross_validate_distributed;
     use logreg::solvers::SolverKind;
@@ -385,7 +497,6 @@ pub(crate) fn cv(args: CvArgs, launch: Launch) -> anyhow::Result<ExitCode> {
             bail!("--solver {:?} does not apply to a distributed cv yet: newton or fista", path.kind);
         }
         let refused = [
-            (args.input.label.is_some(), "--label"),
             (args.sparse.format.is_some() || args.sparse.n_features.is_some(), "--format/--n-features"),
             (args.device == logreg::device::DeviceChoice::Cuda, "--device cuda"),
             (args.jobs.is_some(), "--jobs"),
@@ -393,34 +504,30 @@ pub(crate) fn cv(args: CvArgs, launch: Launch) -> anyhow::Result<ExitCode> {
             (args.classes.first_given().is_some(), "--multi-class/--sample-weight/--class-weight"),
         ];
         if let Some((_, flag)) = refused.iter().find(|(given, _)| *given) {
-            bail!("{flag} does not apply to a distributed cv (newton or fista on .npy shards, on the CPU, one fold at a time)");
+            bail!("{flag} does not apply to a distributed cv (newton or fista on .npy or CSV shards, on the CPU, one fold at a time)");
         }
-        if let Some(flag) = args.recipe.first_given() {
-            bail!("{flag} applies to a CSV --data; a distributed run reads .npy shards (`logreg convert` makes them)");
-        }
-        let Some(labels) = args.input.labels.as_deref() else {
-            bail!(
-                "a distributed run reads .npy --data with .npy --labels (`logreg convert` makes them from a CSV file)"
-            );
-        };
         let config =
             CvConfig { folds, seed: args.seed, standardize: args.standardize, path, jobs: 1, batch_folds: Some(false) };
         config.validate()?;
         let mut outputs = vec![("--out", args.out.as_path())];
         outputs.extend(args.csv.as_deref().map(|p| ("--csv", p)));
-        let data = shard::rank_path(&args.input.data, rank).unwrap_or_else(|| args.input.data.clone());
-        let label_file = shard::rank_path(labels, rank).unwrap_or_else(|| labels.to_path_buf());
-        super::check_outputs(&outputs, &[("--data", &data), ("--labels", &label_file)])?;
-        let shard = shard::read(&args.input.data, labels, rank, size).context("--data")?;
+        let input = grid_input(&args.input, &args.recipe, rank, size, &outputs)?;
         let select = args.select == super::grid::Select::Best;
         let hash = settings_hash(&format!(
-            "cv|{config:?}|{select}|{:?}|{labels:?}|{:?}|{:?}",
-            args.input.data, args.out, args.csv
+            "cv|{config:?}|{select}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+            args.input.data,
+            args.input.labels,
+            args.input.label,
+            args.recipe,
+            super::input::format()?,
+            args.out,
+            args.csv
         ));
-        Ok((config, shard, hash))
+        Ok((config, input, hash))
     };
-    let (config, shard, hash) = world.agree("setting up", setup().map_err(|e| super::render(&e)))?;
+    let (config, input, hash) = world.agree("setting up", setup().map_err(|e| super::render(&e)))?;
     same_settings(&mut world, hash)?;
+    let (shard, recipe) = read_input(&mut world, input)?;
     let (_, rows) = place(&mut world, &shard.table, 1, 0)?;
     let data = Dataset::from_table(&shard.table)?;
     let started = std::time::Instant::now();
@@ -431,7 +538,9 @@ pub(crate) fn cv(args: CvArgs, launch: Launch) -> anyhow::Result<ExitCode> {
     }
     let table = shard.table;
     let label_name = table.label_name.unwrap_or_else(|| "y".into());
-    super::grid::write_cv(&args, &config, &r, rows, table.feature_names, label_name, None, fit_seconds, Some(size))
+    // A CSV shard's recipe, as one process's cv records it (none when plain).
+    let recipe = recipe.filter(|r| !r.is_plain());
+    super::grid::write_cv(&args, &config, &r, rows, table.feature_names, label_name, recipe, fit_seconds, Some(size))
 }
 
 /// Seconds a rank waits for the others to join, and for each collective, before it gives up:

@@ -542,11 +542,16 @@ pub fn merge_surveys(surveys: &[Survey], spec: &Spec) -> Result<Recipe> {
         }
     }
     let mut state = plan_training(&first.file, &first.columns, first.line, "", spec, true)?;
-    for s in surveys {
+    // The shard where the labels first pass two values, and that value: named in the refusal.
+    let mut third: Option<(usize, &Survey, &String)> = None;
+    for (rank, s) in surveys.iter().enumerate() {
         for name in &s.labels {
             let key = LabelKey::of(name);
             if !state.label_seen.contains(&key) {
                 state.label_seen.push(key);
+                if state.label_seen.len() == 3 {
+                    third = Some((rank, s, name));
+                }
             }
         }
         for ((_, store), levels) in state.inputs.iter_mut().zip(&s.levels) {
@@ -557,13 +562,15 @@ pub fn merge_surveys(surveys: &[Survey], spec: &Spec) -> Result<Recipe> {
         state.rows += s.rows;
         state.dropped += s.dropped;
     }
-    if state.label_seen.len() > 2 {
+    if let Some((rank, s, name)) = third {
         return Err(Error::Input {
-            location: first.file.clone(),
+            location: s.file.clone(),
             message: format!(
-                "label column `{}` holds {} values over the shards: a distributed run fits two classes",
+                "label column `{}` holds {} values over the shards (rank {rank}'s shard brings a third, `{}`): a \
+                 distributed run fits two classes",
                 shown(&first.columns[state.label_at]),
-                state.label_seen.len()
+                state.label_seen.len(),
+                shown(name)
             ),
         });
     }
@@ -1318,9 +1325,12 @@ mod tests {
         let surveys: Vec<Survey> = parts.iter().map(|f| survey(f.path(), &format, &spec).unwrap()).collect();
         assert_eq!(surveys[0].labels, ["no"]);
         assert_eq!(surveys[1].levels, [Some(vec!["blue".to_string(), "green".into(), "red".into()]), None]);
-        // Three label values over the shards: refused, as a distributed run fits two classes.
+        // Three label values over the shards: refused, as a distributed run fits two classes,
+        // naming the file of rank 1 that brings the third (`maybe`), not rank 0's.
         let e = merge_surveys(&surveys, &spec).unwrap_err().to_string();
-        assert!(e.contains("label column `label` holds 3 values over the shards"), "{e}");
+        let one = parts[1].path().display().to_string();
+        assert!(e.starts_with(&format!("{one}: label column `label` holds 3 values over the shards")), "{e}");
+        assert!(e.contains("(rank 1's shard brings a third, `maybe`)"), "{e}");
         let (whole, parts) =
             (file(&format!("{head}{a}{b}")), [file(&format!("{head}{a}")), file(&format!("{head}{b}"))]);
         let surveys: Vec<Survey> = parts.iter().map(|f| survey(f.path(), &format, &spec).unwrap()).collect();

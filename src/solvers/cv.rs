@@ -227,8 +227,9 @@ pub fn cross_validate(x: &Tensor, y: &Tensor, config: &CvConfig) -> Result<CvRes
 }
 
 /// [`cross_validate`] with the folds given (`fold[i]` the fold of row i, each below
-/// `config.folds`): a distributed run's folds, drawn within each shard, in one process.
-pub(crate) fn cross_validate_folds(x: &Tensor, y: &Tensor, fold: &[usize], config: &CvConfig) -> Result<CvResult> {
+/// `config.folds`): a distributed run's folds, drawn within each shard, in one process (its
+/// tests' reference).
+pub fn cross_validate_folds(x: &Tensor, y: &Tensor, fold: &[usize], config: &CvConfig) -> Result<CvResult> {
     config.validate()?;
     let y = y.f_reshape([-1])?;
     ensure(fold.len() as i64 == y.size()[0], "folds", fold.len(), "must give one fold per row")?;

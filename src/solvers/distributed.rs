@@ -33,6 +33,9 @@ struct Shared<'w> {
     /// Rows of the Hessian sample over all ranks.
     hessian_rows: f64,
     y: Tensor,
+    /// This rank's row weights scaled so that every rank's together have mean 1 (Σᵢ sᵢℓᵢ / N is
+    /// the weighted mean loss, as one process's `mean_one`), or none.
+    weights: Option<Tensor>,
     mask: Tensor,
     problem: Problem,
     /// Rows over all ranks.
@@ -64,7 +67,7 @@ impl Objective for Shared<'_> {
     /// The summed loss over every rank's rows, divided by their number, plus λ₂‖m⊙θ‖².
     fn value_at(&self, z: &Tensor, theta: &Tensor) -> Result<(f64, Tensor)> {
         let local = z
-            .f_binary_cross_entropy_with_logits(&self.y, None::<&Tensor>, None::<&Tensor>, tch::Reduction::Sum)?
+            .f_binary_cross_entropy_with_logits(&self.y, self.weights.as_ref(), None::<&Tensor>, tch::Reduction::Sum)?
             .f_double_value(&[])?;
         let loss = self.sum(vec![local])?[0] / self.n;
         let masked = theta.f_mul(&self.mask)?;
@@ -72,7 +75,10 @@ impl Objective for Shared<'_> {
     }
 
     fn grad_at(&self, z: &Tensor, masked: &Tensor) -> Result<Tensor> {
-        let residual = z.f_sigmoid()?.f_sub(&self.y)?;
+        let mut residual = z.f_sigmoid()?.f_sub(&self.y)?;
+        if let Some(w) = &self.weights {
+            residual = residual.f_mul(w)?;
+        }
         let xr = self.x.f_tr()?.f_mv(&residual)?;
         let local = Tensor::f_cat(&[xr, residual.f_sum(Kind::Double)?.f_reshape([1])?], 0)?;
         let grad = self.sum_tensor(&local)?;
@@ -84,7 +90,11 @@ impl Objective for Shared<'_> {
     fn hessian_at(&self, z: &Tensor) -> Result<Tensor> {
         let n = self.x.size()[0];
         let p = z.f_slice(0, self.hessian_start, n, self.hessian_stride)?.f_sigmoid()?;
-        let w = p.f_mul(&p.f_neg()?.f_add_scalar(1.0)?)?.f_to_kind(self.x_hessian.kind())?;
+        let mut w = p.f_mul(&p.f_neg()?.f_add_scalar(1.0)?)?;
+        if let Some(s) = &self.weights {
+            w = w.f_mul(&s.f_slice(0, self.hessian_start, n, self.hessian_stride)?)?;
+        }
+        let w = w.f_to_kind(self.x_hessian.kind())?;
         let weighted = self.x_hessian.f_mul(&w.f_unsqueeze(1)?)?;
         let xwx = self.x_hessian.f_tr()?.f_mm(&weighted)?;
         let xw = self.x_hessian.f_tr()?.f_mv(&w)?;
@@ -128,6 +138,28 @@ pub fn solve_distributed(
     warm: Option<(&[f64], f64)>,
     observer: Observer,
 ) -> Result<Solution> {
+    solve_distributed_weighted(world, kind, x, y, None, first_row, rows, problem, config, warm, observer)
+}
+
+/// As [`solve_distributed`] with this rank's row `weights` (sample × class weight, one per row of
+/// `x`; `None`: 1 each): the loss is the weighted mean Σᵢ sᵢℓᵢ / Σᵢ sᵢ over every rank's rows, as
+/// one process's `solve_weighted` on them. Every rank must pass weights or every rank none; they
+/// are checked ([`crate::train::distributed_weights`] builds them). Newton and FISTA only, as one
+/// process (tron takes no weights).
+#[allow(clippy::too_many_arguments)]
+pub fn solve_distributed_weighted(
+    world: &mut World,
+    kind: SolverKind,
+    x: &Tensor,
+    y: &Tensor,
+    weights: Option<&[f64]>,
+    first_row: usize,
+    rows: usize,
+    problem: Problem,
+    config: SolverConfig,
+    warm: Option<(&[f64], f64)>,
+    observer: Observer,
+) -> Result<Solution> {
     check_settings(problem, config)?;
     ensure(
         matches!(kind, SolverKind::Newton | SolverKind::Fista | SolverKind::Tron),
@@ -138,6 +170,20 @@ pub fn solve_distributed(
     let started = std::time::Instant::now();
     let (n, d) = x.size2()?;
     ensure(rows > 0 && first_row + n as usize <= rows, "rows", rows, "must count every rank's rows")?;
+    if let Some(w) = weights {
+        ensure(w.len() == n as usize, "sample_weight", w.len(), "must give one weight per row of the shard")?;
+        ensure(kind != SolverKind::Tron, "solver", "tron", "newton or fista: tron takes no weights yet")?;
+    }
+    // Scaled to mean 1 over every rank's rows: N / S, S summed over the ranks.
+    let weights = match weights {
+        Some(w) => {
+            let mut total = [w.iter().sum::<f64>()];
+            world.sum(&mut total)?;
+            let scale = rows as f64 / total[0];
+            Some(Tensor::f_from_slice(&w.iter().map(|v| v * scale).collect::<Vec<f64>>())?)
+        }
+        None => None,
+    };
     if kind == SolverKind::Tron {
         let mut s = tron_distributed(world, x, y, rows, problem, config, warm, observer)?;
         s.seconds = started.elapsed().as_secs_f64();
@@ -162,6 +208,7 @@ pub fn solve_distributed(
         hessian_stride: stride,
         hessian_rows: rows.div_ceil(stride as usize) as f64,
         y: y.f_to_kind(Kind::Double)?.f_reshape([n])?,
+        weights,
         mask: Tensor::f_from_slice(&mask)?,
         problem,
         n: rows as f64,

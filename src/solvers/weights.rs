@@ -118,7 +118,7 @@ impl Weights {
 }
 
 /// Each weight finite, ≥ 0 and not subnormal; `first` numbers the first one (`row 1`, `class 2`).
-fn check_values(name: &'static str, what: &str, first: usize, values: &[f64]) -> Result<()> {
+pub(crate) fn check_values(name: &'static str, what: &str, first: usize, values: &[f64]) -> Result<()> {
     for (i, &value) in values.iter().enumerate() {
         let at = format!("{what} {}", first + i);
         if !value.is_finite() {

@@ -2,7 +2,9 @@
 //! set, row count and standardization statistics reduced exactly over the ranks, proximal Newton
 //! or FISTA on all rows ([`crate::solvers::distributed`]) or SGD/Adam (full batch, or each rank's
 //! own mini-batches) with the gradient averaged as DistributedDataParallel does, checkpoints and
-//! resumes of those, and the training metrics summed over the ranks.
+//! resumes of those, sample and class weights ([`crate::train::distributed_weights`]), a
+//! validation split held out per shard ([`crate::train::distributed_split`]), and the training
+//! and validation metrics summed over the ranks.
 
 use std::cell::{Cell, RefCell};
 use std::ops::ControlFlow;
@@ -17,15 +19,18 @@ use crate::model::file::SavedModel;
 use crate::model::linear::{FittedLogisticRegression, LogisticRegression};
 use crate::model::metrics::{self, Confusion};
 use crate::seed::with_seed;
-use crate::solvers::distributed::{solve_distributed, standardizer};
+use crate::solvers::distributed::{solve_distributed_weighted, standardizer};
+use crate::solvers::weights::Weights;
 use crate::solvers::{Problem, SolverKind};
 use crate::train::checkpoint;
+use crate::train::distributed_split::{split_shard, validation_report};
+use crate::train::distributed_weights::rank_weights;
 use crate::train::fit::{describe, effective, strengths, Fit, FitConfig};
 use crate::train::optim::Optimizer;
 use crate::train::optim::OptimizerState;
 use crate::train::progress::check_steps;
 use crate::train::{
-    objective_and_grads, Checkpoints, Engine, Epoch, Progress, Snapshot, TrainConfig, TrainState, Training,
+    data_loss, objective_and_grads, Checkpoints, Engine, Epoch, Progress, Snapshot, TrainConfig, TrainState, Training,
 };
 
 /// What a distributed run refuses (an error naming the setting) before any collective.
@@ -49,9 +54,6 @@ pub fn check_config(config: &FitConfig) -> Result<()> {
                 return refuse("engine", "fused".into(), "autograd when distributed");
             }
         }
-    }
-    if let Some(f) = config.validation_split {
-        return refuse("validation_split", f.to_string(), "none when distributed: score a held-out file instead");
     }
     Ok(())
 }
@@ -109,9 +111,32 @@ pub fn fit_distributed(
     shard: &Shard,
     config: &FitConfig,
     checkpoints: Checkpoints,
+    on_iteration: impl FnMut(&Epoch) -> ControlFlow<()>,
+) -> Result<Fit> {
+    fit_distributed_weighted(world, shard, config, &Weights::none(), checkpoints, on_iteration)
+}
+
+/// As [`fit_distributed`] with sample and class `weights` (this rank's sample weights, one per
+/// row of its shard; the same class weights on every rank): the exact solvers minimise the
+/// weighted mean loss over every rank's rows ([`rank_weights`]), as one process's `fit_weighted`
+/// on them; sgd and adam are refused, as in one process.
+pub fn fit_distributed_weighted(
+    world: &mut World,
+    shard: &Shard,
+    config: &FitConfig,
+    weights: &Weights,
+    checkpoints: Checkpoints,
     mut on_iteration: impl FnMut(&Epoch) -> ControlFlow<()>,
 ) -> Result<Fit> {
     check_config(config)?;
+    let weighted = weights.sample.is_some() || weights.class.is_some();
+    if weighted && config.solver.is_none() {
+        return Err(Error::InvalidSetting {
+            name: "solver",
+            value: "sgd or adam".into(),
+            expected: "two-class weights fit with the exact solvers (newton, fista)",
+        });
+    }
     if config.solver.is_some() && (checkpoints.resume.is_some() || checkpoints.every.is_some()) {
         let value = "given".to_string();
         return Err(Error::InvalidSetting {
@@ -120,7 +145,15 @@ pub fn fit_distributed(
             expected: "sgd or adam: newton and fista run in seconds",
         });
     }
-    let table = &shard.table;
+    // Each rank holds out part of its own shard (one process's rule, per shard).
+    let held = match config.validation_split {
+        Some(f) => Some(split_shard(world, &shard.table, weights, f, config.seed)?),
+        None => None,
+    };
+    let (table, weights) = match &held {
+        Some(h) => (&h.train, &h.weights),
+        None => (&shard.table, weights),
+    };
     let n = table.rows();
     let steps = match (config.solver, config.train.batch_size) {
         (None, Some(b)) => n.div_ceil(b),
@@ -136,7 +169,20 @@ pub fn fit_distributed(
         Some(s) => s.apply(&data.x)?,
         None => data.x.shallow_clone(),
     };
-    let effective = effective(config, rows as f64)?;
+    // The held-out rows, prepared as the training rows are.
+    let valid = match &held {
+        Some(h) => {
+            let v = Dataset::from_table(&h.valid)?;
+            let x = match &standardizer {
+                Some(s) => s.apply(&v.x)?,
+                None => v.x,
+            };
+            Some((x, v.y))
+        }
+        None => None,
+    };
+    let weights = rank_weights(world, weights, &table.labels)?;
+    let effective = effective(config, weights.as_ref().map_or(rows as f64, |w| w.total))?;
     let (l1, l2) = strengths(effective.penalty);
     let problem = Problem { l1, l2, penalize_bias: effective.penalize_bias };
     let (training, solution) = match config.solver {
@@ -144,11 +190,12 @@ pub fn fit_distributed(
             let mut observer = |iteration, objective| {
                 on_iteration(&Epoch { epoch: iteration, loss: objective, validation_loss: None })
             };
-            let s = solve_distributed(
+            let s = solve_distributed_weighted(
                 world,
                 kind,
                 &x,
                 &data.y,
+                weights.as_ref().map(|w| &w.rows[..]),
                 first_row,
                 rows,
                 problem,
@@ -159,7 +206,10 @@ pub fn fit_distributed(
             let model = FittedLogisticRegression::new(s.coef.iter().map(|&w| w as f32).collect(), s.intercept as f32);
             (Training { losses: s.objectives.clone(), validation_losses: vec![], model }, Some(s))
         }
-        None => (descend(world, &x, &data.y, config, &effective, checkpoints, on_iteration)?, None),
+        None => {
+            let valid = valid.as_ref().map(|(x, y)| (x, y));
+            (descend(world, &x, &data.y, valid, config, &effective, checkpoints, on_iteration)?, None)
+        }
     };
     // The training metrics: confusion counts and summed log-loss over all ranks (no ROC AUC: it
     // needs every row's rank among all rows).
@@ -181,6 +231,10 @@ pub fn fit_distributed(
         false_negatives: sums[3] as usize,
     };
     let train_report = metrics::from_counts(confusion, sums[4], 0.5, None);
+    let validation_report = match (&held, &valid) {
+        (Some(h), Some((x, _))) => Some(validation_report(world, &training.model, x, &h.valid.labels)?),
+        _ => None,
+    };
     let saved = SavedModel {
         model: training.model.clone(),
         feature_names: table.feature_names.clone(),
@@ -189,7 +243,7 @@ pub fn fit_distributed(
         training: describe(config, &effective, &training, solution.as_ref()),
         recipe: None,
     };
-    Ok(Fit { saved, training, train_report, validation_report: None, solution })
+    Ok(Fit { saved, training, train_report, validation_report, solution })
 }
 
 /// The seed of rank `rank`'s batch order in epoch `epoch` (from 1): FNV-1a of the run's seed, the
@@ -209,10 +263,12 @@ pub fn batch_seed(seed: u64, rank: usize, epoch: usize) -> u64 {
 /// by their rows over all ranks, as one process reports its mini-batches (full batch: the
 /// objective on all rows). A stop asked for on any rank (the callback's `Break`, or
 /// [`crate::interrupt`]) is voted on in each step's sum, so every rank ends the same epoch.
+#[allow(clippy::too_many_arguments)]
 fn descend(
     world: &mut World,
     x: &Tensor,
     y: &Tensor,
+    valid: Option<(&Tensor, &Tensor)>,
     config: &FitConfig,
     effective: &TrainConfig,
     checkpoints: Checkpoints,
@@ -222,6 +278,11 @@ fn descend(
     let mut model = with_seed(config.seed, || LogisticRegression::torch_init(d, Device::Cpu))?;
     let mut optimizer = Optimizer::new(effective.optimizer, effective.lr, &model.parameters())?;
     let y = y.f_view([-1, 1])?;
+    // This rank's held-out rows and their labels as a column, and how many it holds.
+    let valid = match valid {
+        Some((x, y)) => Some((x, y.f_view([-1, 1])?, x.size()[0] as f64)),
+        None => None,
+    };
     let ranks = world.size() as f64;
     let batch = effective.batch_size.map_or(n, |b| (b as i64).min(n)).max(1);
     let steps = (n as u64).div_ceil(batch as u64).max(1);
@@ -292,7 +353,17 @@ fn descend(
             let fitted = model.fitted()?;
             Ok((fitted.coef().to_vec(), fitted.intercept(), optimizer.state()?))
         };
-        progress.end_epoch(epoch, total / rows, || Ok(None), state)?;
+        // The mean loss over every rank's held-out rows, as one process's on their union.
+        let validation = || match &valid {
+            Some((x, y, held)) => {
+                let loss = tch::no_grad(|| data_loss(&model, x, y, effective.loss))?.f_double_value(&[])?;
+                let mut sums = [loss * held, *held];
+                world.sum(&mut sums)?;
+                Ok(Some(sums[0] / sums[1]))
+            }
+            None => Ok(None),
+        };
+        progress.end_epoch(epoch, total / rows, validation, state)?;
         if every.is_some_and(|k| epoch.is_multiple_of(k) && epoch < effective.epochs) {
             let outcome = save_failed.borrow_mut().take().map_or(Ok(()), Err);
             world.agree("writing the checkpoint", outcome)?;
@@ -301,8 +372,8 @@ fn descend(
             return Err(Error::Interrupted { step: "epoch", at: epoch });
         }
     }
-    let (losses, _) = progress.finish();
-    Ok(Training { losses, validation_losses: vec![], model: model.fitted()? })
+    let (losses, validation_losses) = progress.finish();
+    Ok(Training { losses, validation_losses, model: model.fitted()? })
 }
 
 /// A state every rank holds: rank 0's `state` (the others pass `None`), sent as exact integers

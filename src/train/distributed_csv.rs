@@ -126,3 +126,44 @@ fn chained_means(world: &mut World, recipe: &mut Recipe, features: &mut [f32], w
     }
     Ok(())
 }
+
+/// The sample weights of the rows [`read_csv_shard`] kept from `path` through `recipe`: column
+/// `name`'s numbers, passing over the rows `--missing drop-rows` drops (a missing label or
+/// feature cell), as one process's `read_training` reads them. A missing, negative or
+/// non-finite weight is an error at file:line:column.
+pub fn read_weight_rows(path: &Path, format: &Format, recipe: &Recipe, name: &str) -> Result<Vec<f64>> {
+    use crate::data::missing::is_missing;
+    use crate::data::table::{at, read_raw};
+    let (file, input) = crate::data::table::open_input(path)?;
+    let na = &recipe.na_values;
+    let plan = |names: &[String], line: u64, _: &str| {
+        let find = |n: &str| names.iter().position(|c| c == n);
+        let weight = find(name)
+            .ok_or_else(|| at(&file, line, 1, format!("no --sample-weight column `{}` in the header", shown(name))))?;
+        // The cells whose absence drops a row: the label's and every feature column's.
+        let checked: Vec<usize> = std::iter::once(&recipe.label)
+            .chain(recipe.inputs.iter().map(|i| &i.name))
+            .filter_map(|n| find(n.as_str()))
+            .collect();
+        Ok((weight, checked, vec![]))
+    };
+    let (_, _, weights) =
+        read_raw(&file, input, format, plan, |(w, checked, weights): &mut (usize, Vec<usize>, Vec<f64>), row| {
+            if recipe.missing == Missing::DropRows && checked.iter().any(|&i| is_missing(row.cell(i), na)) {
+                return Ok(());
+            }
+            let bad =
+                |m: String| at(&file, row.line(), *w + 1, format!("{m} (column `{}`){}", shown(name), row.spans()));
+            let cell = row.cell(*w);
+            if is_missing(cell, na) {
+                return Err(bad("sample weight: missing".into()));
+            }
+            let value = row.number(cell).map_err(|m| bad(format!("sample weight: {m}")))?;
+            if !value.is_finite() || value < 0.0 {
+                return Err(bad(format!("sample weight {value} is not a finite number ≥ 0")));
+            }
+            weights.push(f64::from(value));
+            Ok(())
+        })?;
+    Ok(weights)
+}

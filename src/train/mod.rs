@@ -10,6 +10,10 @@ mod config;
 pub mod distributed;
 #[cfg(feature = "dist")]
 pub mod distributed_csv;
+#[cfg(feature = "dist")]
+pub mod distributed_split;
+#[cfg(feature = "dist")]
+pub mod distributed_weights;
 mod epochs;
 pub mod fit;
 pub mod fused;

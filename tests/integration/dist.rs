@@ -10,12 +10,12 @@ use std::time::{Duration, Instant};
 use crate::cli::{bin, stderr, stdout};
 
 /// A port nobody listens on now (bound to 0, then released), so parallel tests do not collide.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// An f32 `.npy` array of `shape` holding `values`.
-fn write_npy(path: &Path, shape: &[usize], values: &[f32]) {
+pub(crate) fn write_npy(path: &Path, shape: &[usize], values: &[f32]) {
     let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
     let shape = if dims.len() == 1 { format!("({},)", dims[0]) } else { format!("({})", dims.join(", ")) };
     let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}");
@@ -33,7 +33,7 @@ fn write_npy(path: &Path, shape: &[usize], values: &[f32]) {
 /// `n` rows × `d` features, uniform in [−2, 2) from a fixed linear congruential generator, with
 /// labels drawn from a logistic model on the first three features (the others are noise, for
 /// L1 to zero); written as `x.npy` and `y.npy` in `dir`.
-fn make_data(dir: &Path, n: usize, d: usize) -> (PathBuf, PathBuf) {
+pub(crate) fn make_data(dir: &Path, n: usize, d: usize) -> (PathBuf, PathBuf) {
     let mut state = 0x2545_f491_4f6c_dd1du64;
     let mut uniform = move || {
         state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
@@ -53,14 +53,14 @@ fn make_data(dir: &Path, n: usize, d: usize) -> (PathBuf, PathBuf) {
     (xp, yp)
 }
 
-fn json(out: &Output) -> serde_json::Value {
+pub(crate) fn json(out: &Output) -> serde_json::Value {
     assert!(out.status.success(), "{}", stderr(out));
     let line = stdout(out).lines().find(|l| l.starts_with('{')).map(str::to_string);
     serde_json::from_str(&line.unwrap_or_else(|| panic!("no JSON in {}", stdout(out)))).unwrap()
 }
 
 /// `logreg train args…` under torchrun with `ranks` processes on this machine.
-fn torchrun(ranks: usize, args: &[&str]) -> Output {
+pub(crate) fn torchrun(ranks: usize, args: &[&str]) -> Output {
     let port = free_port().to_string();
     let nproc = ranks.to_string();
     Command::new(crate::python())
@@ -74,7 +74,7 @@ fn torchrun(ranks: usize, args: &[&str]) -> Output {
 }
 
 /// Rank `rank` of `size` started by hand, as torchrun would (rank 0 serving the store).
-fn rank(rank: usize, size: usize, port: u16, args: &[&str]) -> Child {
+pub(crate) fn rank(rank: usize, size: usize, port: u16, args: &[&str]) -> Child {
     Command::new(bin())
         .args(args)
         .env("WORLD_SIZE", size.to_string())
@@ -90,7 +90,7 @@ fn rank(rank: usize, size: usize, port: u16, args: &[&str]) -> Child {
 
 /// Waits for every child; each must fail with exit code 2 and one line on stderr holding
 /// `expected`.
-fn each_fails_with_one_line(children: Vec<Child>, expected: &str) {
+pub(crate) fn each_fails_with_one_line(children: Vec<Child>, expected: &str) {
     for (r, child) in children.into_iter().enumerate() {
         let out = child.wait_with_output().unwrap();
         let err = stderr(&out);
@@ -198,7 +198,7 @@ fn full_batch_sgd_on_two_equal_shards_has_the_single_process_losses() {
     }
 }
 
-fn path(p: &Path) -> String {
+pub(crate) fn path(p: &Path) -> String {
     p.to_str().unwrap().to_string()
 }
 
@@ -461,7 +461,7 @@ fn a_distributed_cv_refits_the_single_process_path() {
 }
 
 /// The recipe a model file records (its safetensors header's `__metadata__`), as JSON.
-fn model_recipe(model: &Path) -> serde_json::Value {
+pub(crate) fn model_recipe(model: &Path) -> serde_json::Value {
     let bytes = std::fs::read(model).unwrap();
     let len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
     let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + len]).unwrap();
@@ -471,7 +471,7 @@ fn model_recipe(model: &Path) -> serde_json::Value {
 /// A raw CSV of `n` rows: a numeric column `a` with missing cells, a numeric `b`, a noise column
 /// `c` (for L1 to zero), a categorical `color` (missing cells too; `amber` only in rows below 60,
 /// `violet` only from row 250), and a text label `y` (`yes`/`no`) from a logistic model.
-fn raw_csv(n: usize) -> Vec<String> {
+pub(crate) fn raw_csv(n: usize) -> Vec<String> {
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
     let mut uniform = move || {
         state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
@@ -600,7 +600,7 @@ fn csv_shards_reach_the_single_process_model_and_recipe() {
 }
 
 /// Waits for `child` at most `limit`: its output, or a panic naming `what` (the child killed).
-fn wait_within(mut child: Child, limit: Duration, what: &str) -> Output {
+pub(crate) fn wait_within(mut child: Child, limit: Duration, what: &str) -> Output {
     let deadline = Instant::now() + limit;
     while child.try_wait().unwrap().is_none() {
         if Instant::now() > deadline {
@@ -621,7 +621,7 @@ fn wait_for_file(file: &Path) {
     }
 }
 
-fn interrupt(pid: u32) {
+pub(crate) fn interrupt(pid: u32) {
     assert!(Command::new("kill").args(["-INT", &pid.to_string()]).status().unwrap().success());
 }
 

@@ -10,6 +10,8 @@ mod cuda;
 mod data_cli;
 #[cfg(feature = "dist")]
 mod dist;
+#[cfg(feature = "dist")]
+mod dist_tables;
 mod freshness;
 mod golden;
 mod golden_data;
