@@ -10,6 +10,12 @@ mod config;
 pub mod distributed;
 #[cfg(feature = "dist")]
 pub mod distributed_csv;
+#[cfg(feature = "dist")]
+mod distributed_rows;
+#[cfg(feature = "dist")]
+pub mod distributed_sparse;
+#[cfg(feature = "dist")]
+pub mod distributed_stream;
 pub mod fit;
 pub mod fused;
 pub mod gpu;
