@@ -68,6 +68,12 @@ impl Gram {
     }
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Outer iterations this thread ran on a [`Gram`] (tests check the distributed mode is taken).
+    pub(crate) static GRAM_ITERATIONS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// Minimises F from `theta`; `start` is the optimality measure at θ = 0.
 pub(crate) fn newton_cd(
     o: &mut Objective,
@@ -135,6 +141,10 @@ pub(crate) fn newton_cd(
         // Distributed with a small active set: its Hessian summed once ([`Gram`]).
         let mut gram =
             (o.reduce.is_some() && (active.len() + 1).pow(2) <= d + 1).then(|| Gram::new(o, &active, &curvature));
+        #[cfg(test)]
+        if gram.is_some() {
+            GRAM_ITERATIONS.with(|c| c.set(c.get() + 1));
+        }
         // Diagonal of the Hessian on the active set, and the bias's.
         let sums: Vec<f64> = match &gram {
             Some(g) => (0..=active.len()).map(|k| g.diagonal(k)).collect(),
