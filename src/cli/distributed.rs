@@ -55,6 +55,12 @@ pub(crate) fn train(args: TrainArgs, launch: Launch) -> anyhow::Result<ExitCode>
     };
     use logreg::train::{Checkpoints, Snapshot};
 
+    if super::sparse::is_sparse(&args) {
+        return super::distributed_sparse::train(args, launch);
+    }
+    if args.stream {
+        return super::distributed_stream::train(args, launch);
+    }
     let (rank, size) = (launch.rank, launch.size);
     let every = super::at_least_one("checkpoint-every", args.checkpoint_every)?;
     if every.is_none() && args.checkpoint.is_some() {
@@ -73,12 +79,11 @@ pub(crate) fn train(args: TrainArgs, launch: Launch) -> anyhow::Result<ExitCode>
         }
         check_config(&config)?;
         let refused = [
-            (args.stream, "--stream"),
-            (args.sparse.format.is_some() || args.sparse.n_features.is_some(), "--format/--n-features"),
+            (args.sparse.n_features.is_some(), "--n-features"),
             (args.device == logreg::device::DeviceChoice::Cuda, "--device cuda"),
         ];
         if let Some((_, flag)) = refused.iter().find(|(given, _)| *given) {
-            bail!("{flag} does not apply to a distributed run yet (newton, fista, tron, sgd or adam on .npy or CSV shards, on the CPU)");
+            bail!("{flag} does not apply to a distributed run on dense shards (newton, fista, tron, newton-cd, sgd or adam on .npy or CSV shards, on the CPU)");
         }
         if config.solver.is_some() && (every.is_some() || args.resume.is_some()) {
             bail!("--checkpoint-every and --resume apply to --solver sgd and adam");
@@ -283,7 +288,11 @@ fn shard_weights(
 
 /// A rank's error named by its rank, as the launcher interleaves every rank's lines (an error
 /// of the ranks' collectives already names it).
+/// Without the `dist` feature the only error is the refusal, which names the rank itself.
 pub(crate) fn named(error: anyhow::Error, rank: usize) -> anyhow::Error {
+    if cfg!(not(feature = "dist")) {
+        return error;
+    }
     let distributed = |e: &(dyn std::error::Error + 'static)| {
         matches!(e.downcast_ref::<logreg::Error>(), Some(logreg::Error::Distributed { .. }))
     };
@@ -395,7 +404,7 @@ fn read_input(
 /// end at the same iteration or epoch (rank 0 flushing its checkpoint) instead of the others
 /// waiting on this one. Installed before joining, so a signal during setup is voted on too.
 #[cfg(feature = "dist")]
-fn stop_together_on_ctrl_c() -> anyhow::Result<()> {
+pub(super) fn stop_together_on_ctrl_c() -> anyhow::Result<()> {
     use anyhow::Context;
     ctrlc::set_handler(logreg::dist::ask_to_stop).context("installing the Ctrl-C handler")
 }
@@ -403,7 +412,7 @@ fn stop_together_on_ctrl_c() -> anyhow::Result<()> {
 /// Joins the launched world, with `LOGREG_DIST_TIMEOUT` (seconds) bounding the wait for the
 /// others and each collective.
 #[cfg(feature = "dist")]
-fn join(launch: Launch) -> anyhow::Result<logreg::dist::World> {
+pub(super) fn join(launch: Launch) -> anyhow::Result<logreg::dist::World> {
     let timeout = match std::env::var("LOGREG_DIST_TIMEOUT") {
         Ok(v) => match v.trim().parse::<u64>() {
             Ok(s) if (1..=86_400).contains(&s) => std::time::Duration::from_secs(s),

@@ -70,6 +70,10 @@ macro_rules! warnln {
 
 pub(crate) mod convert;
 pub(crate) mod distributed;
+#[cfg(feature = "dist")]
+mod distributed_sparse;
+#[cfg(feature = "dist")]
+mod distributed_stream;
 pub(crate) mod grid;
 pub(crate) mod grid_multiclass;
 pub(crate) mod input;

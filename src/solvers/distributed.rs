@@ -2,8 +2,8 @@
 //! shard, and every sum over rows (the loss, the gradient Xᵀr, Newton's Hessian XᵀWX, TRON's
 //! Hessian-vector products XᵀDXv and diagonal, the line search's and FISTA's backtracking values)
 //! is its shard's share summed over the ranks with [`World::sum`]. Every rank then holds the same
-//! bits, so each takes the same steps. newton-cd is not here: its coordinate descent updates one
-//! weight at a time from a sum over all rows, one allreduce per coordinate per sweep.
+//! bits, so each takes the same steps. newton-cd sums the same way ([`super::newton_cd`]): its
+//! gradient and Hessian diagonal once an outer iteration, and one value per coordinate step.
 
 use std::cell::{Cell, RefCell};
 
@@ -162,17 +162,19 @@ pub fn solve_distributed_weighted(
 ) -> Result<Solution> {
     check_settings(problem, config)?;
     ensure(
-        matches!(kind, SolverKind::Newton | SolverKind::Fista | SolverKind::Tron),
+        matches!(kind, SolverKind::Newton | SolverKind::Fista | SolverKind::Tron | SolverKind::NewtonCd),
         "solver",
         format!("{kind:?}").to_lowercase(),
-        "newton, fista or tron: newton-cd's coordinate descent would need one allreduce per weight per sweep",
+        "newton, fista, tron or newton-cd",
     )?;
     let started = std::time::Instant::now();
     let (n, d) = x.size2()?;
     ensure(rows > 0 && first_row + n as usize <= rows, "rows", rows, "must count every rank's rows")?;
     if let Some(w) = weights {
         ensure(w.len() == n as usize, "sample_weight", w.len(), "must give one weight per row of the shard")?;
-        ensure(kind != SolverKind::Tron, "solver", "tron", "newton or fista: tron takes no weights yet")?;
+        let columns = matches!(kind, SolverKind::Tron | SolverKind::NewtonCd);
+        let name = format!("{kind:?}").to_lowercase();
+        ensure(!columns, "solver", name, "newton or fista: tron and newton-cd take no weights yet")?;
     }
     // Scaled to mean 1 over every rank's rows: N / S, S summed over the ranks.
     let weights = match weights {
@@ -184,8 +186,10 @@ pub fn solve_distributed_weighted(
         }
         None => None,
     };
-    if kind == SolverKind::Tron {
-        let mut s = tron_distributed(world, x, y, rows, problem, config, warm, observer)?;
+    if matches!(kind, SolverKind::Tron | SolverKind::NewtonCd) {
+        let columns = Columns::dense(x)?;
+        let labels = Vec::<f64>::try_from(y.f_to_kind(Kind::Double)?.f_reshape([-1])?)?;
+        let mut s = columns_distributed(world, &columns, &labels, rows, problem, kind, config, warm, observer)?;
         s.seconds = started.elapsed().as_secs_f64();
         return Ok(s);
     }
@@ -279,24 +283,28 @@ impl Reduce for WorldSum<'_> {
     }
 }
 
-/// TRON (L2) from zero or `warm` on this rank's rows, each product's sum over rows reduced over
-/// the ranks ([`Reduce`]): one allreduce of d+1 doubles per CG step, besides the loss and gradient.
+/// TRON (L2) or newton-cd from zero or `warm` on this rank's rows `columns` (dense or sparse)
+/// with 0/1 `labels`, `rows` over all ranks, each sum over rows reduced over the ranks
+/// ([`Reduce`]): TRON one allreduce of d+1 doubles per CG step, newton-cd one of |A|+1 (the
+/// Hessian's diagonal) an outer iteration and one double per coordinate step, besides the loss
+/// and gradient. Every rank returns the same solution.
 #[allow(clippy::too_many_arguments)]
-fn tron_distributed(
+pub(crate) fn columns_distributed(
     world: &mut World,
-    x: &Tensor,
-    y: &Tensor,
+    columns: &Columns,
+    labels: &[f64],
     rows: usize,
     problem: Problem,
+    kind: SolverKind,
     config: SolverConfig,
     warm: Option<(&[f64], f64)>,
     observer: Observer,
 ) -> Result<Solution> {
-    let columns = Columns::dense(x)?;
-    let labels = Vec::<f64>::try_from(y.f_to_kind(Kind::Double)?.f_reshape([-1])?)?;
+    check_settings(problem, config)?;
+    ensure(labels.len() == columns.rows(), "y", labels.len(), "must have one label per row")?;
     let d = columns.cols();
     let reducer = WorldSum { world: RefCell::new(world), broken: Cell::new(false), error: RefCell::new(None) };
-    let mut o = ColumnObjective::new(&columns, &labels, problem);
+    let mut o = ColumnObjective::new(columns, labels, problem);
     o.reduce = Some(&reducer);
     o.rows = rows as f64;
     // As one process's `solve_columns`: tol is relative to the optimality measure at zero.
@@ -311,8 +319,12 @@ fn tron_distributed(
         }
         None => zero,
     };
-    let outcome = super::tron::tron(&mut o, theta, reference, config.tol, config.max_iter.unwrap_or(1000), observer);
-    // A failed sum outranks whatever TRON made of its NaNs.
+    let max_iter = config.max_iter.unwrap_or(1000);
+    let outcome = match kind {
+        SolverKind::NewtonCd => super::newton_cd::newton_cd(&mut o, theta, reference, config.tol, max_iter, observer),
+        _ => super::tron::tron(&mut o, theta, reference, config.tol, max_iter, observer),
+    };
+    // A failed sum outranks whatever the solver made of its NaNs.
     reducer.failure()?;
     outcome
 }
@@ -517,6 +529,85 @@ mod tests {
             assert_eq!(zeros(&r.full[r.best].coef), zeros(&one.full[one.best].coef));
         }
         assert!(one.points[0].nonzero == 0 && one.points[7].nonzero > 0, "{:?}", one.points);
+    }
+
+    /// newton-cd on 2 ranks' CSR halves (threads of this process) reaches one process's optimum
+    /// on all rows within 1e-10 with the same zeros: with a strong L1 (a few active features, so
+    /// the active set's summed Hessian drives the descent) and a light Elastic Net (most features
+    /// active: each coordinate's sum reduced); TRON too.
+    #[test]
+    fn two_ranks_of_sparse_rows_reach_one_process_optimum() {
+        use crate::data::sparse::CsrMatrix;
+        let (n, d) = (300i64, 60i64);
+        let (x, y) = crate::seed::with_seed(9, || {
+            let keep = Tensor::rand([2 * n, d], (Kind::Double, Device::Cpu)).lt(0.2).to_kind(Kind::Double);
+            let x = Tensor::randn([2 * n, d], (Kind::Double, Device::Cpu)) * keep;
+            let w = Tensor::randn([d], (Kind::Double, Device::Cpu))
+                * Tensor::rand([d], (Kind::Double, Device::Cpu)).lt(0.2);
+            let y = (x.mv(&w) + 0.2).sigmoid().bernoulli();
+            (x.to_kind(Kind::Float), y.to_kind(Kind::Float))
+        });
+        let labels = Vec::<f32>::try_from(&y).unwrap();
+        let cases = [
+            (Problem { l1: 0.03, l2: 0.0, penalize_bias: false }, SolverKind::NewtonCd),
+            (Problem { l1: 0.002, l2: 0.001, penalize_bias: false }, SolverKind::NewtonCd),
+            (Problem { l1: 0.0, l2: 0.001, penalize_bias: false }, SolverKind::Tron),
+        ];
+        for (problem, kind) in cases {
+            let whole = CsrMatrix::from_dense(&x).unwrap();
+            let none = &mut |_, _| std::ops::ControlFlow::Continue(());
+            let one =
+                super::super::solve_sparse(&whole, &labels, problem, kind, SolverConfig::default(), none).unwrap();
+            let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+            let results: Vec<(Solution, usize)> = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..2usize)
+                    .map(|rank| {
+                        let (x, y) = (x.narrow(0, rank as i64 * n, n), y.narrow(0, rank as i64 * n, n));
+                        s.spawn(move || {
+                            let launch = Launch {
+                                rank,
+                                size: 2,
+                                addr: "127.0.0.1".into(),
+                                port,
+                                agent_store: false,
+                                attempt: 0,
+                            };
+                            let mut world = World::join(launch, std::time::Duration::from_secs(30)).unwrap();
+                            let mut csr = CsrMatrix::from_dense(&x).unwrap();
+                            csr.ensure_columns();
+                            let labels = Vec::<f64>::try_from(y.to_kind(Kind::Double)).unwrap();
+                            let columns = Columns::sparse(&csr);
+                            let none = &mut |_, _| std::ops::ControlFlow::Continue(());
+                            let config = SolverConfig::default();
+                            let rows = 2 * n as usize;
+                            let s = columns_distributed(
+                                &mut world, &columns, &labels, rows, problem, kind, config, None, none,
+                            )
+                            .unwrap();
+                            (s, super::super::newton_cd::GRAM_ITERATIONS.with(|c| c.get()))
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            let zeros = |c: &[f64]| c.iter().map(|&w| w == 0.0).collect::<Vec<_>>();
+            let nonzero = one.coef.iter().filter(|&&w| w != 0.0).count();
+            let gram = results[0].1;
+            for (r, _) in &results {
+                assert!(r.converged, "{problem:?}: {r:?}");
+                let gap = (r.objective - one.objective).abs() / one.objective;
+                assert!(gap <= 1e-10, "{kind:?} {problem:?}: {} vs {} ({gap:e})", r.objective, one.objective);
+                assert_eq!(zeros(&r.coef), zeros(&one.coef), "{problem:?}");
+                assert_eq!(r.coef, results[0].0.coef, "every rank holds the same bits");
+            }
+            // Strong L1: once the active set is small its Hessian is summed ([`Gram`]); light
+            // Elastic Net: most features stay active, so each coordinate's sum is reduced.
+            if problem.l1 > 0.02 {
+                assert!((1..=6).contains(&nonzero) && gram > 0, "{nonzero} non-zero, {gram} Gram iterations");
+            } else if problem.l1 > 0.0 {
+                assert!(nonzero >= 20 && gram == 0, "{nonzero} non-zero, {gram} Gram iterations");
+            }
+        }
     }
 
     #[test]

@@ -18,7 +18,7 @@
 //! [`crate::interrupt`] once per iteration.
 
 pub mod auto;
-mod columns;
+pub(crate) mod columns;
 pub mod cv;
 #[cfg(feature = "dist")]
 pub mod distributed;

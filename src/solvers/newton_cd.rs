@@ -5,6 +5,12 @@
 //! minimises the quadratic model plus λ₁‖·‖₁ over it by cyclic coordinate descent on X's columns,
 //! keeping X·Δ up to date: a sweep costs the active columns' non-zeros, never a d×d Hessian. An
 //! Armijo search on F along Δ uses the scores z + t·X·Δ, so it reads X no more.
+//! Distributed (`o.reduce`, each rank holding some rows), every sum over rows is summed over the
+//! ranks, so every rank takes the same steps: the gradient and the line search's loss; then
+//! either the active set's Hessian [X_A 1]ᵀD[X_A 1] once ([`Gram`], when (|A|+1)² ≤ d+1), on
+//! which every rank runs the CD without communicating, or else the Hessian's diagonal (|A|+1
+//! values) and each coordinate's (H·Δ)ⱼ (one value per coordinate step: the CD is sequential).
+//! Either way an outer iteration sends O(d) values per sweep.
 
 use crate::error::Result;
 use crate::solvers::columns::{logloss, Objective};
@@ -15,6 +21,57 @@ use crate::solvers::{observe, Observer, Solution};
 #[inline]
 fn soft(v: f64, threshold: f64) -> f64 {
     v.signum() * (v.abs() - threshold).max(0.0)
+}
+
+/// The active set's Hessian pieces over every rank's rows, G = [X_A 1]ᵀ D [X_A 1] ((|A|+1)²
+/// values, the bias last), summed over the ranks once; the CD then keeps G·Δ from it, reading
+/// neither X nor the network.
+struct Gram {
+    size: usize,
+    /// Row-major and symmetric.
+    g: Vec<f64>,
+    /// G·Δ over the active set and the bias.
+    hd: Vec<f64>,
+}
+
+impl Gram {
+    fn new(o: &Objective, active: &[usize], curvature: &[f64]) -> Self {
+        let (m, size) = (active.len(), active.len() + 1);
+        let mut g = vec![0.0; size * size];
+        let mut weighted = vec![0.0; curvature.len()];
+        for (l, &jl) in active.iter().enumerate() {
+            // D·x_l, then each earlier column's product with it.
+            weighted.fill(0.0);
+            o.x.column(jl).axpy(1.0, &mut weighted);
+            weighted.iter_mut().zip(curvature).for_each(|(w, c)| *w *= c);
+            for (k, &jk) in active[..=l].iter().enumerate() {
+                let v = o.x.column(jk).dot(&weighted);
+                (g[k * size + l], g[l * size + k]) = (v, v);
+            }
+            let b = weighted.iter().sum::<f64>();
+            (g[m * size + l], g[l * size + m]) = (b, b);
+        }
+        g[m * size + m] = curvature.iter().sum();
+        o.reduced(&mut g);
+        Self { size, g, hd: vec![0.0; size] }
+    }
+
+    /// Entry (k, k).
+    fn diagonal(&self, k: usize) -> f64 {
+        self.g[k * self.size + k]
+    }
+
+    /// Δ's entry k (the bias: |A|) moved by `change`: G·Δ follows.
+    fn add(&mut self, k: usize, change: f64) {
+        let column = &self.g[k * self.size..(k + 1) * self.size];
+        self.hd.iter_mut().zip(column).for_each(|(h, g)| *h += change * g);
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Outer iterations this thread ran on a [`Gram`] (tests check the distributed mode is taken).
+    pub(crate) static GRAM_ITERATIONS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// Minimises F from `theta`; `start` is the optimality measure at θ = 0.
@@ -47,6 +104,10 @@ pub(crate) fn newton_cd(
     let mut weighted = vec![0.0; z.len()];
     for iteration in 1..=max_iter {
         crate::interrupt::check(iteration)?;
+        if let Some(r) = o.reduce {
+            // A failed sum (a lost rank) ends the solve instead of iterating on NaNs.
+            r.failure()?;
+        }
         // Active set and the largest violation.
         let mut active = Vec::with_capacity(d);
         let mut violation = 0.0f64;
@@ -77,10 +138,25 @@ pub(crate) fn newton_cd(
             (g.abs() - l1).max(0.0)
         });
         last_violation = violation;
+        // Distributed with a small active set: its Hessian summed once ([`Gram`]).
+        let mut gram =
+            (o.reduce.is_some() && (active.len() + 1).pow(2) <= d + 1).then(|| Gram::new(o, &active, &curvature));
+        #[cfg(test)]
+        if gram.is_some() {
+            GRAM_ITERATIONS.with(|c| c.set(c.get() + 1));
+        }
         // Diagonal of the Hessian on the active set, and the bias's.
-        let hdiag: Vec<f64> =
-            active.iter().map(|&j| o.x.column(j).square_dot(&curvature) / n + 2.0 * l2 * o.mask[j] + 1e-12).collect();
-        let hbias = curvature.iter().sum::<f64>() / n + 2.0 * l2 * o.mask[d] + 1e-12;
+        let sums: Vec<f64> = match &gram {
+            Some(g) => (0..=active.len()).map(|k| g.diagonal(k)).collect(),
+            None => {
+                let mut sums: Vec<f64> = active.iter().map(|&j| o.x.column(j).square_dot(&curvature)).collect();
+                sums.push(curvature.iter().sum::<f64>());
+                o.reduced(&mut sums);
+                sums
+            }
+        };
+        let hdiag: Vec<f64> = active.iter().zip(&sums).map(|(&j, s)| s / n + 2.0 * l2 * o.mask[j] + 1e-12).collect();
+        let hbias = sums[active.len()] / n + 2.0 * l2 * o.mask[d] + 1e-12;
         delta.fill(0.0);
         xdelta.fill(0.0);
         let mut inner_sweeps = 0;
@@ -91,7 +167,15 @@ pub(crate) fn newton_cd(
                 let column = o.x.column(j);
                 let hjj = hdiag[k];
                 // The model's gradient at coordinate j: g + (H·Δ)ⱼ.
-                let gj = grad[j] + column.dot2(&curvature, &xdelta) / n + 2.0 * l2 * o.mask[j] * delta[j];
+                let hd = match &gram {
+                    Some(g) => g.hd[k],
+                    None => {
+                        let mut hd = [column.dot2(&curvature, &xdelta)];
+                        o.reduced(&mut hd);
+                        hd[0]
+                    }
+                };
+                let gj = grad[j] + hd / n + 2.0 * l2 * o.mask[j] * delta[j];
                 let current = theta[j] + delta[j];
                 let next = soft(current - gj / hjj, l1 * o.mask[j] / hjj);
                 let change = next - current;
@@ -103,12 +187,23 @@ pub(crate) fn newton_cd(
                 largest = largest.max(v);
                 if change != 0.0 {
                     delta[j] += change;
-                    column.axpy(change, &mut xdelta);
+                    match &mut gram {
+                        Some(g) => g.add(k, change),
+                        None => column.axpy(change, &mut xdelta),
+                    }
                 }
             }
             // The bias, by the same rule (its column is all ones).
-            weighted.iter_mut().zip(&curvature).zip(&xdelta).for_each(|((w, c), x)| *w = c * x);
-            let gb = grad[d] + weighted.iter().sum::<f64>() / n + 2.0 * l2 * o.mask[d] * delta[d];
+            let hd = match &gram {
+                Some(g) => g.hd[active.len()],
+                None => {
+                    weighted.iter_mut().zip(&curvature).zip(&xdelta).for_each(|((w, c), x)| *w = c * x);
+                    let mut hd = [weighted.iter().sum::<f64>()];
+                    o.reduced(&mut hd);
+                    hd[0]
+                }
+            };
+            let gb = grad[d] + hd / n + 2.0 * l2 * o.mask[d] * delta[d];
             let current = theta[d] + delta[d];
             let next = soft(current - gb / hbias, l1 * o.mask[d] / hbias);
             let change = next - current;
@@ -121,11 +216,19 @@ pub(crate) fn newton_cd(
             });
             if change != 0.0 {
                 delta[d] += change;
-                xdelta.iter_mut().for_each(|x| *x += change);
+                match &mut gram {
+                    Some(g) => g.add(active.len(), change),
+                    None => xdelta.iter_mut().for_each(|x| *x += change),
+                }
             }
             if largest <= inner_tol * violation {
                 break;
             }
+        }
+        if gram.is_some() {
+            // X·Δ on this rank's rows, for the line search.
+            xdelta.fill(delta[d]);
+            active.iter().filter(|&&j| delta[j] != 0.0).for_each(|&j| o.x.column(j).axpy(delta[j], &mut xdelta));
         }
         if inner_sweeps == 1 {
             inner_tol = (inner_tol * 0.25).max(1e-10);
@@ -144,7 +247,9 @@ pub(crate) fn newton_cd(
             let next: Vec<f64> =
                 if step == 1.0 { full.clone() } else { theta.iter().zip(&delta).map(|(t, s)| t + step * s).collect() };
             let next_z: Vec<f64> = z.iter().zip(&xdelta).map(|(z, x)| z + step * x).collect();
-            let loss = next_z.iter().zip(o.y).map(|(&z, &y)| logloss(z, y)).sum::<f64>() / n;
+            let mut loss = [next_z.iter().zip(o.y).map(|(&z, &y)| logloss(z, y)).sum::<f64>()];
+            o.reduced(&mut loss);
+            let loss = loss[0] / n;
             let next_f = loss + l2 * next.iter().zip(&o.mask).map(|(t, m)| m * t * t).sum::<f64>();
             let next_objective = next_f + o.nonsmooth(&next);
             if !visible || next_objective <= objective + 0.01 * step * decrease || step < 1e-10 {

@@ -21,7 +21,7 @@ use crate::model::metrics::{self, Confusion};
 use crate::seed::with_seed;
 use crate::solvers::distributed::{solve_distributed_weighted, standardizer};
 use crate::solvers::weights::Weights;
-use crate::solvers::{Problem, SolverKind};
+use crate::solvers::Problem;
 use crate::train::checkpoint;
 use crate::train::distributed_split::{split_shard, validation_report};
 use crate::train::distributed_weights::rank_weights;
@@ -40,15 +40,8 @@ pub fn check_config(config: &FitConfig) -> Result<()> {
         Err(Error::InvalidSetting { name, value, expected })
     };
     match config.solver {
-        Some((SolverKind::Newton | SolverKind::Fista | SolverKind::Tron, _)) => {}
-        Some((kind, _)) => {
-            let name = serde_json::json!(kind).as_str().unwrap_or_default().to_string();
-            return refuse(
-                "solver",
-                name,
-                "newton, fista, tron, sgd or adam: newton-cd's coordinate descent would need one allreduce per weight per sweep (use newton or fista for L1)",
-            );
-        }
+        // Every exact solver runs distributed.
+        Some(_) => {}
         None => {
             if config.train.engine != Engine::Autograd {
                 return refuse("engine", "fused".into(), "autograd when distributed");

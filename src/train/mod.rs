@@ -11,7 +11,13 @@ pub mod distributed;
 #[cfg(feature = "dist")]
 pub mod distributed_csv;
 #[cfg(feature = "dist")]
+mod distributed_rows;
+#[cfg(feature = "dist")]
+pub mod distributed_sparse;
+#[cfg(feature = "dist")]
 pub mod distributed_split;
+#[cfg(feature = "dist")]
+pub mod distributed_stream;
 #[cfg(feature = "dist")]
 pub mod distributed_weights;
 mod epochs;
