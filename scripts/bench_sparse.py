@@ -311,7 +311,7 @@ def main():
             rho, lam = PENALTIES[name][penalty]
             C = 1.0 / (lam * n)
             l1, l2 = rho / (C * n), (1 - rho) / (2 * C * n)
-            chosen = {}
+            chosen, passes = {}, {}
 
             def ours(solver, tol, penalize_bias=False):
                 with tempfile.TemporaryDirectory() as tmp:
@@ -327,6 +327,7 @@ def main():
                 report = json.loads(out.stdout)
                 if solver == "auto":
                     chosen["auto"] = report["solver"]["name"]
+                passes[(solver + (" --penalize-bias" if penalize_bias else ""), tol)] = report["solver"].get("passes")
                 coef, b = np.array(report["coef"]), report["intercept"]
                 f = objective(X, y, coef, b, l1, l2) + (l1 * abs(b) + l2 * b * b if penalize_bias else 0.0)
                 return report["solver"]["seconds"], f, report["solver"]["name"]
@@ -392,7 +393,8 @@ def main():
                 "penalty": penalty, "C": C, "l1_ratio": rho, "optimum": optimum, "optima": optima,
                 "auto_chose": chosen.get("auto"),
                 "runs": [{"who": w, "solver": s, "objective_kind": kinds[(w, s)], "seconds": r[0], "objective": r[1],
-                          "tol": r[2], "rel_gap": (r[1] - optima[kinds[(w, s)]]) / optima[kinds[(w, s)]]}
+                          "tol": r[2], "rel_gap": (r[1] - optima[kinds[(w, s)]]) / optima[kinds[(w, s)]],
+                          "passes": passes.get((s, r[2])) if w == "logreg" else None}
                          for (w, s), r in results.items()],
                 "sklearn_best": {"solver": s_sk, "seconds": t_sk, "objective_kind": kind},
                 "logreg_best": {"solver": s_us, "seconds": t_us},
@@ -413,6 +415,14 @@ def main():
         print(f"| {r['problem']} ({r['n']}×{r['d']}, {r['nnz']} nnz) | {r['penalty']} | {r['sklearn_best']['solver']} | "
               f"{fmt(r['sklearn_best']['seconds'])} | {r['logreg_best']['solver']} | {fmt(r['logreg_best']['seconds'])} | "
               f"{ratio} | {fmt(auto)} ({r['auto_chose']}) | {vs} |")
+    # The cost model's inputs (src/solvers/auto.rs): passes over X each solver needed, and the rate.
+    print("\n| problem | penalty | logreg solver | passes | time | values read a second (passes × nnz / time) |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        for x in r["runs"]:
+            if x["who"] == "logreg" and x["seconds"] and x["passes"]:
+                rate = x["passes"] * r["nnz"] / x["seconds"]
+                print(f"| {r['problem']} | {r['penalty']} | {x['solver']} | {x['passes']} | {x['seconds']:.2f} s | {rate:.2e} |")
     with open(args.json + ".tmp", "w") as f:
         json.dump(rows, f, indent=1)
     os.replace(args.json + ".tmp", args.json)

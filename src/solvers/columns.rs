@@ -15,11 +15,48 @@ pub(crate) enum Columns<'a> {
     Dense { n: usize, d: usize, data: Vec<f32> },
     /// `n × d`, row i at `data[i·d .. (i+1)·d]`: TRON's layout, whose products X·v, Xᵀ·r and
     /// Xᵀ·D·X·v each read every row once, from memory, in one pass ([`super::rows`]).
-    DenseRows { n: usize, d: usize, data: Vec<f32> },
+    DenseRows { n: usize, d: usize, data: TensorValues },
     /// A CSR matrix whose CSC copy exists.
     Sparse(&'a CsrMatrix),
     /// Some of another's columns, in the order of `keep` (a path's screened set).
     Subset { x: &'a Columns<'a>, keep: &'a [usize] },
+}
+
+/// A contiguous CPU f32 tensor's values, read in place for as long as the tensor is held.
+pub(crate) struct TensorValues {
+    _owner: Tensor,
+    ptr: *const f32,
+    len: usize,
+}
+
+// SAFETY: the values are only ever read, and the tensor that owns them is held (and written by
+// no one: the solvers' X) for as long as this is.
+unsafe impl Send for TensorValues {}
+unsafe impl Sync for TensorValues {}
+
+impl TensorValues {
+    /// `t`'s values; `t` must be a contiguous f32 tensor on the CPU.
+    fn new(t: Tensor) -> Result<Self> {
+        let len = t.numel();
+        if t.kind() != Kind::Float || t.device() != Device::Cpu || !t.is_contiguous() {
+            return Err(crate::error::Error::InvalidSetting {
+                name: "x",
+                value: format!("{:?} on {:?}", t.kind(), t.device()),
+                expected: "a contiguous f32 tensor on the CPU",
+            });
+        }
+        let ptr = if len == 0 { std::ptr::NonNull::<f32>::dangling().as_ptr() } else { t.data_ptr() as *const f32 };
+        Ok(Self { _owner: t, ptr, len })
+    }
+}
+
+impl std::ops::Deref for TensorValues {
+    type Target = [f32];
+
+    fn deref(&self) -> &[f32] {
+        // SAFETY: `ptr` points at `len` f32 values that `_owner` holds, contiguous and aligned.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
 }
 
 /// One column: every row, or the rows of its non-zeros.
@@ -86,11 +123,12 @@ impl<'a> Columns<'a> {
         Ok(Columns::Dense { n: n as usize, d: d as usize, data: Vec::<f32>::try_from(t)? })
     }
 
-    /// The dense `[n, d]` tensor `x` copied row-major, in f32, to the CPU (TRON's layout).
+    /// The dense `[n, d]` tensor `x` row-major, in f32, on the CPU (TRON's layout): `x` itself when
+    /// it is that already (a copy of X cost more than a pass over it), else a copy.
     pub(crate) fn dense_rows(x: &Tensor) -> Result<Columns<'static>> {
         let (n, d) = x.size2()?;
-        let t = x.f_to_device(Device::Cpu)?.f_to_kind(Kind::Float)?.f_contiguous()?.f_reshape([-1])?;
-        Ok(Columns::DenseRows { n: n as usize, d: d as usize, data: Vec::<f32>::try_from(t)? })
+        let t = x.f_to_device(Device::Cpu)?.f_to_kind(Kind::Float)?.f_contiguous()?;
+        Ok(Columns::DenseRows { n: n as usize, d: d as usize, data: TensorValues::new(t)? })
     }
 
     /// `x`, whose CSC copy must exist ([`CsrMatrix::ensure_columns`]).
@@ -241,6 +279,9 @@ pub(crate) struct Objective<'a> {
     pub(crate) rows: f64,
 }
 
+/// ∇f, the curvatures and, when the same pass computed it, the Hessian's unscaled diagonal.
+pub(crate) type Evaluated = (Vec<f64>, Vec<f64>, Option<Vec<f64>>);
+
 /// Sums over the processes of a distributed run, for the matrix-free solvers (`dist`).
 pub(crate) trait Reduce {
     /// `values` summed element-wise over every process, in place. After a failure, NaNs without
@@ -305,10 +346,39 @@ impl<'a> Objective<'a> {
         self.problem.l1 * theta.iter().zip(&self.mask).map(|(t, m)| m * t.abs()).sum::<f64>()
     }
 
+    /// The scores at θ and, for [`Columns::DenseRows`], in the same pass over X, ∇f, the curvatures
+    /// and the Hessian's unscaled diagonal [Σᵢ xᵢⱼ²·cᵢ, Σ c] (see [`Objective::gradient`]), which
+    /// otherwise cost a pass each.
+    pub(crate) fn evaluate(&mut self, theta: &[f64]) -> (Vec<f64>, Option<Evaluated>) {
+        let Columns::DenseRows { d, data, .. } = self.x else {
+            return (self.scores(theta), None);
+        };
+        self.passes += 1;
+        let (z, mut g, mut diag) = super::rows::evaluate(data, *d, &theta[..*d], theta[*d], self.y);
+        let curvature = z
+            .iter()
+            .map(|&z| {
+                let p = sigmoid(z);
+                p * (1.0 - p)
+            })
+            .collect();
+        self.reduced(&mut g);
+        self.reduced(&mut diag);
+        self.finish_gradient(&mut g, theta);
+        (z, Some((g, curvature, Some(diag))))
+    }
+
+    /// g ← g/N + 2λ₂·m⊙θ, from the sums Xᵀ·r and Σ r.
+    fn finish_gradient(&self, g: &mut [f64], theta: &[f64]) {
+        let n = self.n();
+        for (j, gj) in g.iter_mut().enumerate() {
+            *gj = *gj / n + 2.0 * self.problem.l2 * self.mask[j] * theta[j];
+        }
+    }
+
     /// ∇f from the scores, and the curvatures D = p(1−p); with `only`, the weights' entries are
     /// computed for those columns alone (the others left 0).
     pub(crate) fn gradient(&mut self, z: &[f64], theta: &[f64], only: Option<&[usize]>) -> (Vec<f64>, Vec<f64>) {
-        let n = self.n();
         let d = self.x.cols();
         let mut residual = Vec::with_capacity(z.len());
         let mut curvature = Vec::with_capacity(z.len());
@@ -325,9 +395,7 @@ impl<'a> Objective<'a> {
         }
         g[d] = residual.iter().sum();
         self.reduced(&mut g);
-        for (j, gj) in g.iter_mut().enumerate() {
-            *gj = *gj / n + 2.0 * self.problem.l2 * self.mask[j] * theta[j];
-        }
+        self.finish_gradient(&mut g, theta);
         (g, curvature)
     }
 

@@ -3,7 +3,9 @@
 //! Hessian-vector product Xᵀ·D·X·v (two passes over X), never a d×d Hessian. The CG tolerance
 //! shrinks with the gradient (min(0.1, √(‖g‖/‖g₀‖))·‖g‖), so the steps become exact Newton steps
 //! near the optimum and convergence is superlinear; CG is preconditioned by the Hessian's
-//! diagonal, as in liblinear ≥ 2.2.
+//! diagonal, as in liblinear ≥ 2.2. On dense rows ([`super::rows`]) a trial point's scores,
+//! gradient and diagonal are one pass, and the Hessian's products run in f32 (the gradient and F
+//! stay f64, so the optimum is the same; only the CG steps are a little inexact).
 
 use crate::error::{Error, Result};
 use crate::solvers::columns::Objective;
@@ -27,12 +29,18 @@ fn hessian_times(o: &mut Objective, curvature: &[f64], v: &[f64]) -> Vec<f64> {
     out
 }
 
-/// The diagonal of H (the preconditioner), floored away from 0.
-fn hessian_diagonal(o: &Objective, curvature: &[f64]) -> Vec<f64> {
-    let n = o.n();
+/// H's diagonal before scaling, [Σᵢ xᵢⱼ²·cᵢ, Σ c], summed over the ranks.
+fn diagonal_sums(o: &mut Objective, curvature: &[f64]) -> Vec<f64> {
+    o.passes += 1;
     let mut diag = o.x.square_dots(curvature);
     diag.push(curvature.iter().sum());
     o.reduced(&mut diag);
+    diag
+}
+
+/// The diagonal of H from its sums (the preconditioner), floored away from 0.
+fn hessian_diagonal(o: &Objective, mut diag: Vec<f64>) -> Vec<f64> {
+    let n = o.n();
     diag.iter_mut().enumerate().for_each(|(j, h)| *h = *h / n + 2.0 * o.problem.l2 * o.mask[j]);
     // liblinear's mix: (1 − α)·I·scale + α·diag, keeps the preconditioner positive and bounded.
     let scale = diag.iter().sum::<f64>() / diag.len() as f64;
@@ -104,15 +112,20 @@ pub(crate) fn tron(
     }
     let (eta0, eta1, eta2) = (1e-4, 0.25, 0.75);
     let (sigma1, sigma2, sigma3) = (0.25f64, 0.5, 4.0);
-    let mut z = o.scores(&theta);
+    // Dense rows give the gradient and H's diagonal with the scores, in the same pass.
+    let (mut z, evaluated) = o.evaluate(&theta);
     let mut f = o.smooth(&z, &theta);
-    let (mut grad, mut curvature) = o.gradient(&z, &theta, None);
+    let (mut grad, mut curvature, sums) = evaluated.unwrap_or_else(|| {
+        let (g, c) = o.gradient(&z, &theta, None);
+        (g, c, None)
+    });
     let mut objectives = vec![f];
     let mut optimality = o.optimality(&theta, &grad) / start;
     if optimality <= tol {
         return Ok(done(o, theta, f, 0, true, objectives, optimality));
     }
-    let mut precond = hessian_diagonal(o, &curvature);
+    let sums = sums.unwrap_or_else(|| diagonal_sums(o, &curvature));
+    let mut precond = hessian_diagonal(o, sums);
     let mut delta = grad.iter().zip(&precond).map(|(g, m)| g * g / m).sum::<f64>().sqrt();
     let mut iteration = 0;
     let mut tries = 0;
@@ -128,7 +141,7 @@ pub(crate) fn tron(
         let next: Vec<f64> = theta.iter().zip(&step).map(|(t, s)| t + s).collect();
         let gs = dot(&grad, &step);
         let predicted = -0.5 * (gs - dot(&step, &residual));
-        let next_z = o.scores(&next);
+        let (next_z, mut evaluated) = o.evaluate(&next);
         let f_next = o.smooth(&next_z, &next);
         let actual = f - f_next;
         let snorm = step.iter().zip(&precond).map(|(s, m)| s * s * m).sum::<f64>().sqrt();
@@ -138,12 +151,16 @@ pub(crate) fn tron(
         // Near the optimum F's decrease falls below its rounding (~1e-16·|F|): the step is then
         // judged by the optimality measure it reaches instead.
         let visible = predicted > 1e-12 * f.abs();
-        let (accepted, next_gradient) = if visible {
-            (actual > eta0 * predicted, None)
+        let accepted = if visible {
+            actual > eta0 * predicted
         } else {
-            let (g, c) = o.gradient(&next_z, &next, None);
+            let (g, c, sums) = evaluated.take().unwrap_or_else(|| {
+                let (g, c) = o.gradient(&next_z, &next, None);
+                (g, c, None)
+            });
             let better = o.optimality(&next, &g) / start < optimality && f_next <= f + 1e-14 * f.abs();
-            (better, Some((g, c)))
+            evaluated = Some((g, c, sums));
+            better
         };
         if visible {
             let alpha = if f_next - f - gs <= 0.0 { sigma3 } else { sigma1.max(-0.5 * (gs / (f_next - f - gs))) };
@@ -160,11 +177,13 @@ pub(crate) fn tron(
         if accepted {
             iteration += 1;
             (theta, z, f) = (next, next_z, f_next);
-            (grad, curvature) = match next_gradient {
-                Some(gc) => gc,
-                None => o.gradient(&z, &theta, None),
-            };
-            precond = hessian_diagonal(o, &curvature);
+            let sums;
+            (grad, curvature, sums) = evaluated.unwrap_or_else(|| {
+                let (g, c) = o.gradient(&z, &theta, None);
+                (g, c, None)
+            });
+            let sums = sums.unwrap_or_else(|| diagonal_sums(o, &curvature));
+            precond = hessian_diagonal(o, sums);
             objectives.push(f);
             observe(&mut observer, iteration, f)?;
             optimality = o.optimality(&theta, &grad) / start;
