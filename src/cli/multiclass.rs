@@ -282,6 +282,7 @@ fn finish(
             "nonzero_weights": nonzero,
             "solver": fit.objective.map(|objective| serde_json::json!({
                 "name": m.training.optimizer,
+                "method": fit.method,
                 "iterations": fit.iterations,
                 "converged": fit.converged,
                 "objective": objective,

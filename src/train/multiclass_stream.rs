@@ -142,6 +142,7 @@ pub fn fit_multiclass_stream(
         iterations: None,
         converged: None,
         optimality: None,
+        method: None,
         train_report,
         validation_report: None,
     })
