@@ -14,6 +14,7 @@ cross-entropy + l1*|W|_1 + l2*|W|_2^2), computed here in float64 from each side'
 
     bench_multiclass.py [--rows 100000] [--logreg target/release/logreg]
                         [--device cpu] [--penalties l2,l1] [--json bench-multiclass.json] [--budget 300]
+                        [--sklearn-solvers lbfgs,newton-cholesky,saga] [--ours newton,fista]
 """
 
 import argparse
@@ -85,6 +86,9 @@ def main():
     parser.add_argument("--cache", default="target/bench-data")
     parser.add_argument("--budget", type=float, default=300.0, help="seconds per solver and penalty")
     parser.add_argument("--penalties", default="l2,l1")
+    parser.add_argument("--sklearn-solvers", default=None,
+                        help="comma-separated subset of sklearn's solvers to run (default: all of them)")
+    parser.add_argument("--ours", default=",".join(OURS), help="logreg solvers to run")
     args = parser.parse_args()
     os.makedirs(args.cache, exist_ok=True)
     xf, yf = problem(args.rows, args.cache)
@@ -119,10 +123,11 @@ def main():
 
         optimum = ours("newton", 1e-12)[1]
         results = {}
-        for solver in SKLEARN[penalty]:
+        chosen = args.sklearn_solvers.split(",") if args.sklearn_solvers else SKLEARN[penalty]
+        for solver in [s for s in SKLEARN[penalty] if s in chosen]:
             results[("sklearn", solver)] = sweep(lambda t: theirs(solver, t), optimum * (1 + TARGET), args.budget)
             print(f"{penalty} sklearn {solver}: {results[('sklearn', solver)]}", file=sys.stderr)
-        for solver in OURS:
+        for solver in args.ours.split(","):
             results[("logreg", solver)] = sweep(lambda t: ours(solver, t), optimum * (1 + TARGET), args.budget)
             print(f"{penalty} logreg {solver}: {results[('logreg', solver)]}", file=sys.stderr)
         optimum = min(optimum, *(r[1] for r in results.values()))

@@ -309,6 +309,7 @@ fn finish(args: &TrainArgs, fit: MulticlassFit, multi_class: MultiClass, fit_sec
             "nonzero_weights": nonzero,
             "solver": fit.objective.map(|objective| serde_json::json!({
                 "name": m.training.optimizer,
+                "method": fit.method,
                 "iterations": fit.iterations,
                 "converged": fit.converged,
                 "objective": objective,

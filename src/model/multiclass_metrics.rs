@@ -61,13 +61,26 @@ pub fn report(probs: &[f32], labels: &[f32], classes: &[String], weights: Option
     let f1: Vec<f64> = (0..k).map(|j| ratio(2.0 * precision[j] * recall[j], precision[j] + recall[j])).collect();
     let mean = |v: &[f64]| v.iter().sum::<f64>() / k as f64;
     let by_support = |v: &[f64]| ratio(v.iter().zip(&support).map(|(a, s)| a * s).sum(), total);
-    let aucs: Option<Vec<f64>> = (0..k)
-        .map(|j| {
-            let scores: Vec<f32> = (0..rows).map(|i| probs[i * k + j]).collect();
-            let truth: Vec<bool> = labels.iter().map(|&l| l as usize == j).collect();
-            binary_auc(&scores, &truth, weights)
+    // One class's AUC is a sort of every row: the classes go on up to torch's thread count.
+    let auc = |j: usize| {
+        let scores: Vec<f32> = (0..rows).map(|i| probs[i * k + j]).collect();
+        let truth: Vec<bool> = labels.iter().map(|&l| l as usize == j).collect();
+        binary_auc(&scores, &truth, weights)
+    };
+    let threads = (tch::get_num_threads().max(1) as usize).min(k).min(rows / 10_000).max(1);
+    let aucs: Option<Vec<f64>> = if threads == 1 {
+        (0..k).map(auc).collect()
+    } else {
+        let per = k.div_ceil(threads);
+        std::thread::scope(|scope| {
+            let auc = &auc;
+            let handles: Vec<_> = (0..k)
+                .step_by(per)
+                .map(|first| scope.spawn(move || (first..(first + per).min(k)).map(auc).collect::<Vec<_>>()))
+                .collect();
+            handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
         })
-        .collect();
+    };
     MulticlassReport {
         rows,
         classes: classes.to_vec(),
@@ -88,17 +101,19 @@ pub fn report(probs: &[f32], labels: &[f32], classes: &[String], weights: Option
 /// curve of weighted true- against false-positive rates, tied scores moving together (they count
 /// half); `None` when either side has no weight.
 pub fn binary_auc(scores: &[f32], truth: &[bool], weights: Option<&[f64]>) -> Option<f64> {
-    let mut order: Vec<usize> = (0..scores.len()).collect();
-    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    // (score, row) pairs, highest score first: sorted in place, unstably, as tied rows move
+    // together (about 3× faster than a stable sort of row indices at 100k rows).
+    let mut order: Vec<(f32, usize)> = scores.iter().enumerate().map(|(i, &s)| (s, i)).collect();
+    order.sort_unstable_by(|a, b| b.0.total_cmp(&a.0));
     let weight = |i: usize| weights.map_or(1.0, |w| w[i]);
     let (mut tp, mut fp, mut area) = (0.0f64, 0.0f64, 0.0f64);
     let mut at = 0;
     while at < order.len() {
         let (tp0, fp0) = (tp, fp);
-        let score = scores[order[at]];
+        let score = order[at].0;
         // total_cmp, not ==: a NaN score equals itself here, so the scan always moves on.
-        while at < order.len() && scores[order[at]].total_cmp(&score).is_eq() {
-            let i = order[at];
+        while at < order.len() && order[at].0.total_cmp(&score).is_eq() {
+            let i = order[at].1;
             if truth[i] {
                 tp += weight(i);
             } else {
@@ -154,5 +169,48 @@ mod tests {
         assert_eq!(binary_auc(&s, &t, None), Some(0.25));
         let w = binary_auc(&s, &t, Some(&[2.0, 1.0, 1.0, 1.0])).unwrap();
         assert!((w - 2.0 / 6.0).abs() < 1e-12, "{w}");
+    }
+
+    /// The weighted share of (positive, negative) pairs ordered right, ties half, pair by pair.
+    fn pairs_auc(scores: &[f32], truth: &[bool], weights: &[f64]) -> f64 {
+        let (mut won, mut total) = (0.0, 0.0);
+        for i in (0..scores.len()).filter(|&i| truth[i]) {
+            for j in (0..scores.len()).filter(|&j| !truth[j]) {
+                let w = weights[i] * weights[j];
+                total += w;
+                won += w * if scores[i] > scores[j] {
+                    1.0
+                } else if scores[i] == scores[j] {
+                    0.5
+                } else {
+                    0.0
+                };
+            }
+        }
+        won / total
+    }
+
+    #[test]
+    fn auc_and_the_per_class_threads_agree_with_the_pairs_counted() {
+        // 30,000 rows of 3 classes (the classes' AUCs on more than one thread), scores on a
+        // coarse grid so that many tie; every class's AUC against the pairs counted on the
+        // first 400 rows, and the report's macro mean against the per-class ones on all rows.
+        let (rows, k) = (30_000, 3);
+        let labels: Vec<f32> = (0..rows).map(|i| ((i * 7 + i / 3) % k) as f32).collect();
+        let probs: Vec<f32> = (0..rows * k).map(|i| ((i * 31 + i / 5) % 17) as f32 / 16.0).collect();
+        let weights: Vec<f64> = (0..rows).map(|i| 0.5 + (i % 4) as f64).collect();
+        let classes: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+        let column = |j: usize, n: usize| (0..n).map(|i| probs[i * k + j]).collect::<Vec<f32>>();
+        let truth = |j: usize, n: usize| labels[..n].iter().map(|&l| l as usize == j).collect::<Vec<bool>>();
+        let mut each = vec![];
+        for j in 0..k {
+            let few = binary_auc(&column(j, 400), &truth(j, 400), Some(&weights[..400])).unwrap();
+            let want = pairs_auc(&column(j, 400), &truth(j, 400), &weights[..400]);
+            assert!((few - want).abs() < 1e-12, "class {j}: {few} vs {want}");
+            each.push(binary_auc(&column(j, rows), &truth(j, rows), Some(&weights)).unwrap());
+        }
+        let r = report(&probs, &labels, &classes, Some(&weights));
+        let mean = each.iter().sum::<f64>() / k as f64;
+        assert_eq!(r.roc_auc_ovr_macro, Some(mean));
     }
 }

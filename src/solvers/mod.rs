@@ -26,6 +26,8 @@ mod folds;
 pub mod multinomial;
 pub mod multinomial_cv;
 pub mod multinomial_path;
+mod multinomial_rows;
+mod multinomial_tron;
 pub mod newton_cd;
 pub mod path;
 mod rows;

@@ -31,6 +31,8 @@ use std::cell::Cell;
 
 use tch::{Device, Kind, Tensor};
 
+use super::multinomial_rows::Rows;
+use super::multinomial_tron::{self, use_tron};
 use super::{
     check_settings, fista, hessian_sample, mean_one, newton, Objective, Observer, Outcome, Problem, SolverConfig,
     SolverKind,
@@ -69,6 +71,9 @@ pub struct MultinomialFit {
     pub seconds: f64,
     /// Full passes over X (products with X or Xᵀ).
     pub passes: usize,
+    /// How the solver went: `newton` on the block Hessian, `newton-cg` matrix-free (TRON), or
+    /// `fista`.
+    pub method: &'static str,
 }
 
 impl MultinomialFit {
@@ -156,7 +161,11 @@ fn solve(
         Some((w, b)) => s.theta_of(w, b)?,
         None => zero,
     };
+    let matrix_free = matches!(kind, SolverKind::Newton) && s.tron_applies();
     let outcome = match kind {
+        SolverKind::Newton if matrix_free => {
+            s.tron(theta, reference, config.tol, config.max_iter.unwrap_or(1000), observer)
+        }
         SolverKind::Newton => newton(&s, theta, reference, config.tol, config.max_iter.unwrap_or(100), observer),
         SolverKind::Fista => fista(&s, theta, reference, config.tol, config.max_iter.unwrap_or(20_000), observer),
         SolverKind::Tron | SolverKind::NewtonCd => Err(Error::InvalidSetting {
@@ -167,6 +176,11 @@ fn solve(
     }?;
     let mut fit = s.finish(outcome)?;
     fit.seconds = started.elapsed().as_secs_f64();
+    fit.method = match kind {
+        SolverKind::Newton if matrix_free => "newton-cg",
+        SolverKind::Newton => "newton",
+        _ => "fista",
+    };
     Ok(fit)
 }
 
@@ -186,12 +200,37 @@ pub fn objective(
     Ok(s.value(&theta)? + s.nonsmooth(&theta)?)
 }
 
+/// How the passes over X read it.
+enum Passes {
+    /// On the CPU: X row-major in its own precision (f32 or f64), one pass a product
+    /// ([`super::multinomial_rows`]); it reads f32 X as is, where the tensor products need an
+    /// f64 copy and an f64 Xᵀ (measured at 100k × 100, 10 classes: about 5× faster a pass).
+    Rows(Rows),
+    /// Elsewhere (CUDA): X in f64 and Xᵀ made contiguous (Xᵀ·R reads it about twice as fast
+    /// as Rᵀ·X reads X).
+    Tensors { x: Tensor, x_t: Tensor },
+}
+
+impl Passes {
+    fn new(x: &Tensor, d: usize) -> Result<Self> {
+        if x.device() != Device::Cpu {
+            let x64 = x.f_to_kind(Kind::Double)?;
+            return Ok(Passes::Tensors { x_t: x64.f_tr()?.f_contiguous()?, x: x64 });
+        }
+        let flat = x.f_contiguous()?.f_reshape([-1])?;
+        Ok(Passes::Rows(match x.kind() {
+            Kind::Float => Rows::F32 { data: Vec::<f32>::try_from(flat)?, d },
+            _ => Rows::F64 { data: Vec::<f64>::try_from(flat.f_to_kind(Kind::Double)?)?, d },
+        }))
+    }
+}
+
 /// The data and penalty; θ = [W | b] flattened row-major, `[K·(d+1)]`.
 struct Softmax {
+    /// X as given.
     x: Tensor,
-    /// Xᵀ made contiguous: the gradient's Xᵀ·R reads it about twice as fast as Rᵀ·X reads X
-    /// (measured at 100k × 100, 10 classes), for a second copy of X.
-    x_t: Tensor,
+    /// How the passes read X: row by row on the CPU, else by tensor products.
+    passes_over: Passes,
     /// ∇f at θ = 0, once computed: the reference measure and Newton's start both need it.
     zero_grad: std::cell::RefCell<Option<Tensor>>,
     /// X̃ = [X | 1] for the Hessian, every `hessian_stride`-th row in the Hessian's precision,
@@ -200,6 +239,10 @@ struct Softmax {
     hessian_stride: i64,
     /// The labels one-hot, `[n, K]`.
     onehot: Tensor,
+    /// The labels, class indices.
+    labels: Vec<i64>,
+    /// [`Self::weights`] as numbers, for the passes by rows.
+    row_weights: Option<Vec<f64>>,
     /// Row weights scaled to mean 1, or none.
     weights: Option<Tensor>,
     mask: Tensor,
@@ -256,7 +299,11 @@ impl Softmax {
             return Err(Error::InvalidData { name: "y", message: format!("class {absent} has no rows of weight > 0") });
         }
         let device = x.device();
-        let x64 = x.f_to_kind(Kind::Double)?;
+        // hessian_sample reads an f64 X only for input neither f32 nor sampled.
+        let x64 = match x.kind() {
+            Kind::Double | Kind::Float => x.shallow_clone(),
+            _ => x.f_to_kind(Kind::Double)?,
+        };
         // As the binary solver: the Hessian's rows in the input's precision, sampled.
         let (x_hessian, hessian_stride) = match kind {
             SolverKind::Newton => {
@@ -277,12 +324,18 @@ impl Softmax {
             }
         }
         Ok(Self {
-            x_t: x64.f_tr()?.f_contiguous()?,
-            x: x64,
+            passes_over: Passes::new(x, d as usize)?,
+            x: x.shallow_clone(),
             zero_grad: std::cell::RefCell::new(None),
             x_hessian,
             hessian_stride,
             onehot,
+            labels,
+            row_weights: weights
+                .map(|w| mean_one(w, Device::Cpu))
+                .transpose()?
+                .map(|w| Vec::<f64>::try_from(&w))
+                .transpose()?,
             weights: weights.map(|w| mean_one(w, device)).transpose()?,
             mask: Tensor::f_from_slice(&mask)?.f_to_device(device)?,
             problem,
@@ -304,6 +357,39 @@ impl Softmax {
             theta.push(intercept[class]);
         }
         Ok(Tensor::f_from_slice(&theta)?.f_to_device(self.x.device())?)
+    }
+
+    /// Whether Newton goes matrix-free ([`super::multinomial_tron`]): without L1, on the CPU,
+    /// where the block Hessian would cost more than TRON's products.
+    fn tron_applies(&self) -> bool {
+        let rows = match (&self.passes_over, &self.x_hessian) {
+            (Passes::Rows(_), Some((xt, _))) => xt.size()[0] as usize,
+            _ => return false,
+        };
+        self.problem.l1 == 0.0 && use_tron(self.labels.len(), self.d as usize, self.k as usize, rows)
+    }
+
+    /// [`multinomial_tron::tron`] from `theta`.
+    fn tron(&self, theta: Tensor, start: f64, tol: f64, max_iter: usize, observer: Observer) -> Result<Outcome> {
+        let Passes::Rows(rows) = &self.passes_over else {
+            unreachable!("tron_applies checks for rows");
+        };
+        let mask = Vec::<f64>::try_from(&self.mask)?;
+        let free = self.free_columns();
+        let model = multinomial_tron::Model {
+            rows,
+            labels: &self.labels,
+            weights: self.row_weights.as_deref(),
+            mask: &mask,
+            free: &free,
+            l2: self.problem.l2,
+            k: self.k as usize,
+            d: self.d as usize,
+        };
+        let start_theta = Vec::<f64>::try_from(theta.f_to_device(Device::Cpu)?)?;
+        let (theta, iterations, converged, objectives, optimality) =
+            multinomial_tron::tron(&model, start_theta, start, tol, max_iter, observer)?;
+        Ok(Outcome { theta: Tensor::f_from_slice(&theta)?, iterations, converged, objectives, optimality })
     }
 
     /// θ as `[K, d+1]`.
@@ -351,6 +437,7 @@ impl Softmax {
             optimality,
             seconds: 0.0,
             passes: self.passes.get(),
+            method: "fista",
         })
     }
 }
@@ -363,14 +450,31 @@ impl Objective for Softmax {
             return Ok(Tensor::f_zeros([self.x.size()[0], self.k], (Kind::Double, self.x.device()))?);
         }
         self.passes.set(self.passes.get() + 1);
-        let m = self.matrix(theta)?;
-        let w = m.f_narrow(1, 0, self.d)?;
-        let b = m.f_select(1, self.d)?;
-        Ok(self.x.f_mm(&w.f_tr()?)?.f_add(&b)?)
+        match &self.passes_over {
+            Passes::Rows(rows) => {
+                let t = Vec::<f64>::try_from(theta.f_to_device(Device::Cpu)?)?;
+                let z = rows.scores(&t, self.k as usize);
+                Ok(Tensor::f_from_slice(&z)?.f_view([-1, self.k])?)
+            }
+            Passes::Tensors { x, .. } => {
+                let m = self.matrix(theta)?;
+                let w = m.f_narrow(1, 0, self.d)?;
+                let b = m.f_select(1, self.d)?;
+                Ok(x.f_mm(&w.f_tr()?)?.f_add(&b)?)
+            }
+        }
     }
 
     /// Weighted mean of logsumexp(zᵢ) − zᵢ,yᵢ, plus λ₂‖m⊙θ‖².
     fn value_at(&self, z: &Tensor, theta: &Tensor) -> Result<(f64, Tensor)> {
+        if let Passes::Rows(_) = &self.passes_over {
+            // One loop over the scores (a dozen tensor temporaries took 10–30× longer).
+            let mut p = Vec::<f64>::try_from(z.f_contiguous()?.f_reshape([-1])?)?;
+            let loss =
+                multinomial_tron::probabilities(&mut p, &self.labels, self.row_weights.as_deref(), self.k as usize);
+            let masked = theta.f_mul(&self.mask)?;
+            return Ok((loss / self.n + self.problem.l2 * masked.f_dot(&masked)?.f_double_value(&[])?, masked));
+        }
         let lse = z.f_logsumexp(&[1i64][..], false)?;
         let picked = z.f_mul(&self.onehot)?.f_sum_dim_intlist(&[1i64][..], false, Kind::Double)?;
         let mut loss = lse.f_sub(&picked)?;
@@ -392,14 +496,25 @@ impl Objective for Softmax {
                 return Ok(g.shallow_clone());
             }
         }
-        let mut residual = z.f_softmax(1, Kind::Double)?.f_sub(&self.onehot)?;
-        if let Some(w) = &self.weights {
-            residual = residual.f_mul(&w.f_unsqueeze(1)?)?;
-        }
         self.passes.set(self.passes.get() + 1);
-        let gw = self.x_t.f_mm(&residual)?.f_tr()?;
-        let gb = residual.f_sum_dim_intlist(&[0i64][..], false, Kind::Double)?.f_unsqueeze(1)?;
-        let grad = Tensor::f_cat(&[gw, gb], 1)?.f_reshape([-1])?;
+        let grad = match &self.passes_over {
+            Passes::Rows(rows) => {
+                let (k, weights) = (self.k as usize, self.row_weights.as_deref());
+                let mut p = Vec::<f64>::try_from(z.f_contiguous()?.f_reshape([-1])?)?;
+                multinomial_tron::probabilities(&mut p, &self.labels, weights, k);
+                let r = multinomial_tron::residuals(&p, &self.labels, weights, k);
+                Tensor::f_from_slice(&rows.transpose_times(&r, k))?
+            }
+            Passes::Tensors { x_t, .. } => {
+                let mut residual = z.f_softmax(1, Kind::Double)?.f_sub(&self.onehot)?;
+                if let Some(w) = &self.weights {
+                    residual = residual.f_mul(&w.f_unsqueeze(1)?)?;
+                }
+                let gw = x_t.f_mm(&residual)?.f_tr()?;
+                let gb = residual.f_sum_dim_intlist(&[0i64][..], false, Kind::Double)?.f_unsqueeze(1)?;
+                Tensor::f_cat(&[gw, gb], 1)?.f_reshape([-1])?
+            }
+        };
         let grad = grad.f_div_scalar(self.n)?.f_add(&masked.f_mul_scalar(2.0 * self.problem.l2)?)?;
         if at_zero {
             *self.zero_grad.borrow_mut() = Some(grad.shallow_clone());
@@ -418,7 +533,12 @@ impl Objective for Softmax {
             None => {
                 // Not Newton: never called by the solvers, kept correct for completeness.
                 let ones = Tensor::f_ones([n, 1], (Kind::Double, self.x.device()))?;
-                let xt = Tensor::f_cat(&[self.x.shallow_clone(), ones], 1)?.f_slice(0, 0, n, self.hessian_stride)?;
+                let xt = Tensor::f_cat(&[self.x.f_to_kind(Kind::Double)?, ones], 1)?.f_slice(
+                    0,
+                    0,
+                    n,
+                    self.hessian_stride,
+                )?;
                 built = (xt.f_contiguous()?, xt.f_tr()?.f_contiguous()?);
                 (&built.0, &built.1)
             }

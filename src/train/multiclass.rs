@@ -47,6 +47,8 @@ pub struct MulticlassFit {
     pub converged: Option<bool>,
     /// The optimality measure reached (the largest of the K fits for one-vs-rest).
     pub optimality: Option<f64>,
+    /// How the multinomial exact solver went ([`multinomial::MultinomialFit::method`]).
+    pub method: Option<&'static str>,
     /// Metrics on the training part (weighted when there are weights).
     pub train_report: MulticlassReport,
     /// Metrics on the validation part, when there is one.
@@ -249,6 +251,7 @@ pub fn fit_multiclass_with(
         let y = train.y()?.f_to_device(device)?;
         let mut info;
         let (coef, intercept, losses, objective, iterations, converged, optimality);
+        let mut method = None;
         match (config.solver, multi_class) {
             (Some((kind, solver)), MultiClass::Multinomial) => {
                 let f = multinomial::fit(&x, &y, k, rows.as_deref(), problem, kind, solver)?;
@@ -256,6 +259,7 @@ pub fn fit_multiclass_with(
                     .solved(f.iterations, solver.tol, f.optimality, f.converged);
                 coef = f.coef;
                 intercept = f.intercept;
+                method = Some(f.method);
                 losses = f.objectives;
                 (objective, iterations, converged, optimality) =
                     (Some(f.objective), Some(f.iterations), Some(f.converged), Some(f.optimality));
@@ -340,6 +344,7 @@ pub fn fit_multiclass_with(
             iterations,
             converged,
             optimality,
+            method,
             train_report,
             validation_report,
         })

@@ -133,6 +133,7 @@ pub fn fit_multiclass_stream_with(
         iterations: None,
         converged: None,
         optimality: None,
+        method: None,
         train_report,
         validation_report: None,
     })
