@@ -664,13 +664,21 @@ pub(crate) fn active_lasso_step(
         }
         residual * residual
     };
-    for _round in 0..1_000 {
+    // At most 1,000 full sweeps' worth of updates (O(1000·p²) flops): on an ill-conditioned H
+    // (a tiny λ on nearly separable data) CD crawls, and the line search takes an inexact step.
+    let mut budget = 1_000 * p;
+    'rounds: while budget >= p {
+        budget -= p;
         let full: f64 = (0..p).map(|j| update(j, &mut delta, &mut hd)).sum();
         if full.sqrt() <= tolerance {
             break;
         }
         let active: Vec<usize> = (0..p).filter(|&j| mask[j] == 0.0 || theta[j] + delta[j] != 0.0).collect();
-        for _sweep in 0..10_000 {
+        loop {
+            if budget < active.len() {
+                break 'rounds;
+            }
+            budget -= active.len();
             let before = delta.clone();
             let residual: f64 = active.iter().map(|&j| update(j, &mut delta, &mut hd)).sum();
             if residual.sqrt() <= 0.5 * tolerance || delta == before {
