@@ -664,9 +664,10 @@ pub(crate) fn active_lasso_step(
         }
         residual * residual
     };
-    // At most 1,000 full sweeps' worth of updates (O(1000·p²) flops): on an ill-conditioned H
-    // (a tiny λ on nearly separable data) CD crawls, and the line search takes an inexact step.
-    let mut budget = 1_000 * p;
+    // At most max(1,000 sweeps, 1e8 flops) of updates (an update costs p flops): on an
+    // ill-conditioned H (a tiny λ on nearly separable data) CD crawls for minutes, and the line
+    // search takes an inexact step as well.
+    let mut budget = (1_000 * p).max(100_000_000 / p.max(1));
     'rounds: while budget >= p {
         budget -= p;
         let full: f64 = (0..p).map(|j| update(j, &mut delta, &mut hd)).sum();
