@@ -5,6 +5,7 @@
 //! (see [`use_tron`] for when each is used). CG is preconditioned by the Hessian's diagonal.
 
 use super::multinomial_rows::Rows;
+use super::tron::{dot, trust_region_cg};
 use super::{observe, Observer};
 use crate::error::Result;
 
@@ -82,10 +83,6 @@ pub(crate) fn residuals(p: &[f64], labels: &[i64], weights: Option<&[f64]>, k: u
     r
 }
 
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
 impl Model<'_> {
     fn n(&self) -> usize {
         self.labels.len()
@@ -153,52 +150,6 @@ impl Model<'_> {
     }
 }
 
-/// Preconditioned CG on H·s = −g inside ‖s‖_M ≤ δ (M = diag(`precond`)); returns s, the
-/// residual −g − H·s.
-fn trust_region_cg(
-    model: &Model,
-    p: &[f64],
-    precond: &[f64],
-    grad: &[f64],
-    delta: f64,
-    cg_tol: f64,
-) -> (Vec<f64>, Vec<f64>) {
-    let size = grad.len();
-    let mut s = vec![0.0; size];
-    let mut r: Vec<f64> = grad.iter().map(|g| -g).collect();
-    let mut z: Vec<f64> = r.iter().zip(precond).map(|(r, m)| r / m).collect();
-    let mut dir = z.clone();
-    let mut r_z = dot(&r, &z);
-    let m_norm = |a: &[f64], b: &[f64]| a.iter().zip(b).zip(precond).map(|((x, y), m)| x * y * m).sum::<f64>();
-    for _ in 0..size.max(1) * 2 {
-        if dot(&r, &r).sqrt() <= cg_tol {
-            break;
-        }
-        let hp = model.hessian_times(p, &dir);
-        let php = dot(&dir, &hp);
-        let alpha = r_z / php;
-        let next: Vec<f64> = s.iter().zip(&dir).map(|(s, d)| s + alpha * d).collect();
-        if php.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) || m_norm(&next, &next).sqrt() > delta {
-            // To the boundary along the direction: ‖s + τ·dir‖_M = δ.
-            let (sp, ss, pp) = (m_norm(&s, &dir), m_norm(&s, &s), m_norm(&dir, &dir));
-            let dsq = delta * delta;
-            let rad = (sp * sp + pp * (dsq - ss)).max(0.0).sqrt();
-            let tau = if sp >= 0.0 { (dsq - ss) / (sp + rad) } else { (rad - sp) / pp };
-            s.iter_mut().zip(&dir).for_each(|(s, d)| *s += tau * d);
-            r.iter_mut().zip(&hp).for_each(|(r, h)| *r -= tau * h);
-            return (s, r);
-        }
-        s = next;
-        r.iter_mut().zip(&hp).for_each(|(r, h)| *r -= alpha * h);
-        z = r.iter().zip(precond).map(|(r, m)| r / m).collect();
-        let r_z_next = dot(&r, &z);
-        let beta = r_z_next / r_z;
-        dir.iter_mut().zip(&z).for_each(|(d, z)| *d = z + beta * *d);
-        r_z = r_z_next;
-    }
-    (s, r)
-}
-
 /// Minimises f from `theta`; `start` is the optimality measure (‖∇f‖) at θ = 0 that `tol` is
 /// relative to. The step rules are liblinear's, as in [`super::tron`].
 pub(crate) fn tron(
@@ -227,7 +178,7 @@ pub(crate) fn tron(
         crate::interrupt::check(tries)?;
         let gnorm = dot(&grad, &grad).sqrt();
         let cg_tol = 0.1f64.min(optimality.sqrt()) * gnorm;
-        let (step, residual) = trust_region_cg(model, &p, &precond, &grad, delta, cg_tol);
+        let (step, residual) = trust_region_cg(|v| model.hessian_times(&p, v), &precond, &grad, delta, cg_tol);
         let next: Vec<f64> = theta.iter().zip(&step).map(|(t, s)| t + s).collect();
         let gs = dot(&grad, &step);
         let predicted = -0.5 * (gs - dot(&step, &residual));

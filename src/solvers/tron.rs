@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::solvers::columns::Objective;
 use crate::solvers::{observe, Observer, Solution};
 
-fn dot(a: &[f64], b: &[f64]) -> f64 {
+pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
@@ -47,11 +47,10 @@ fn hessian_diagonal(o: &Objective, mut diag: Vec<f64>) -> Vec<f64> {
     diag.iter().map(|&h| 0.99 * h + 0.01 * scale.max(f64::MIN_POSITIVE)).collect()
 }
 
-/// Preconditioned CG on H·s = −g inside ‖s‖_M ≤ δ (M = diag(precond)); returns s and the
-/// residual r = −g − H·s, and whether the boundary was reached.
-fn trust_region_cg(
-    o: &mut Objective,
-    curvature: &[f64],
+/// Preconditioned CG on H·s = −g inside ‖s‖_M ≤ δ (M = diag(precond), H·v by `hessian_times`);
+/// returns s and the residual r = −g − H·s. The multinomial TRON shares it.
+pub(crate) fn trust_region_cg(
+    mut hessian_times: impl FnMut(&[f64]) -> Vec<f64>,
     precond: &[f64],
     grad: &[f64],
     delta: f64,
@@ -69,7 +68,7 @@ fn trust_region_cg(
         if dot(&r, &r).sqrt() <= cg_tol {
             break;
         }
-        let hp = hessian_times(o, curvature, &p);
+        let hp = hessian_times(&p);
         let php = dot(&p, &hp);
         let alpha = r_z / php;
         let next: Vec<f64> = s.iter().zip(&p).map(|(s, p)| s + alpha * p).collect();
@@ -137,7 +136,7 @@ pub(crate) fn tron(
         }
         let gnorm = dot(&grad, &grad).sqrt();
         let cg_tol = 0.1f64.min(optimality.sqrt()) * gnorm;
-        let (step, residual) = trust_region_cg(o, &curvature, &precond, &grad, delta, cg_tol);
+        let (step, residual) = trust_region_cg(|v| hessian_times(o, &curvature, v), &precond, &grad, delta, cg_tol);
         let next: Vec<f64> = theta.iter().zip(&step).map(|(t, s)| t + s).collect();
         let gs = dot(&grad, &step);
         let predicted = -0.5 * (gs - dot(&step, &residual));
