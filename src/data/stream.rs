@@ -123,6 +123,22 @@ impl NpyRows {
         &self.labels_name
     }
 
+    /// The file as it was opened: its data all there (else it shrank) and its mtime the same (else
+    /// it was rewritten in place).
+    fn check_unchanged(&self) -> Result<()> {
+        let meta = self.file.metadata().map_err(|error| Error::Io { path: self.name.clone().into(), error })?;
+        let (now, full) = (meta.len(), self.data_offset + (self.rows * self.features * 4) as u64);
+        if now < full {
+            let message =
+                format!("the file shrank to {now} bytes while it was read (its {} rows need {full})", self.rows);
+            return Err(bad(&self.name, message));
+        }
+        if meta.modified().ok() != self.modified {
+            return Err(bad(&self.name, "the file was rewritten while it was read: train again once it is still"));
+        }
+        Ok(())
+    }
+
     /// Calls `f` with chunk `i`'s features and first row, labels or not.
     fn map_chunk<T>(&self, i: usize, f: impl FnOnce(&[f32], usize) -> Result<T>) -> Result<T> {
         let (first, len) = (i * self.chunk_rows, self.chunk_len(i));
@@ -131,19 +147,9 @@ impl NpyRows {
         let aligned = start / 65536 * 65536;
         let skip = (start - aligned) as usize;
         // A file cut short since it was opened is an error here, before its missing pages are
-        // touched (which would be a bus error).
-        let end = start + (len * self.features * 4) as u64;
-        let meta = self.file.metadata().map_err(|error| Error::Io { path: self.name.clone().into(), error })?;
-        let now = meta.len();
-        if now < end {
-            return Err(bad(
-                &self.name,
-                format!("the file shrank to {now} bytes while it was read (row {} needs {end})", first + len),
-            ));
-        }
-        if meta.modified().ok() != self.modified {
-            return Err(bad(&self.name, "the file was rewritten while it was read: train again once it is still"));
-        }
+        // touched (which would be a bus error); a cut anywhere counts, not only in this chunk, so
+        // a cut file reads as cut and not as rewritten (its mtime changed too).
+        self.check_unchanged()?;
         // SAFETY: the map is read-only and private to this call; if another process truncates
         // the file while the chunk is in use, reading faults (SIGBUS, which the command line
         // turns into one line), as with any memory-mapped input.
@@ -183,10 +189,7 @@ impl NpyRows {
     pub fn gather(&self, index: &[i64], out: &mut Vec<f32>) -> Result<()> {
         use std::os::unix::fs::FileExt;
         let d = self.features;
-        let meta = self.file.metadata().map_err(|error| Error::Io { path: self.name.clone().into(), error })?;
-        if meta.modified().ok() != self.modified {
-            return Err(bad(&self.name, "the file was rewritten while it was read: train again once it is still"));
-        }
+        self.check_unchanged()?;
         out.resize(index.len() * d, 0.0);
         let mut bytes = vec![0u8; d * 4];
         for (&row, values) in index.iter().zip(out.chunks_exact_mut(d)) {
