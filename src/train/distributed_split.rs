@@ -10,7 +10,7 @@ use crate::data::table::Table;
 use crate::dist::World;
 use crate::error::Result;
 use crate::model::linear::FittedLogisticRegression;
-use crate::model::metrics::{self, Confusion, Report};
+use crate::model::metrics::Report;
 use crate::seed::with_seed;
 use crate::solvers::weights::Weights;
 
@@ -76,21 +76,5 @@ pub fn validation_report(
     labels: &[f32],
 ) -> Result<Report> {
     let probs = Vec::<f32>::try_from(model.predict_proba(x)?.f_to_device(Device::Cpu)?)?;
-    let local = metrics::report(&probs, labels, 0.5);
-    let c = local.confusion;
-    let mut sums = [
-        c.true_positives as f64,
-        c.false_positives as f64,
-        c.true_negatives as f64,
-        c.false_negatives as f64,
-        local.log_loss * labels.len() as f64,
-    ];
-    world.sum(&mut sums)?;
-    let confusion = Confusion {
-        true_positives: sums[0] as usize,
-        false_positives: sums[1] as usize,
-        true_negatives: sums[2] as usize,
-        false_negatives: sums[3] as usize,
-    };
-    Ok(metrics::from_counts(confusion, sums[4], 0.5, None))
+    crate::train::distributed_rows::summed_report(world, &probs, labels)
 }
